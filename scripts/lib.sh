@@ -1,0 +1,40 @@
+# Shared by the scripts in scripts/: install what Rollcall needs, and build it once.
+# Sourced, not run.
+
+ROLLCALL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROLLCALL_BUILD="${ROLLCALL_BUILD:-$ROLLCALL_ROOT/build}"
+
+# Debian packages the build, the tests and the demo use. Installed only when one is missing.
+ROLLCALL_DEBS=(
+  cmake ninja-build g++ pkg-config python3 openssl ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libcurl4-openssl-dev rapidjson-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev
+)
+
+rollcall_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+rollcall_install_deps() {
+  local missing=() pkg
+  for pkg in "${ROLLCALL_DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    rollcall_log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Configures (once) and builds the given targets (all when none) into $ROLLCALL_BUILD.
+rollcall_build() {
+  if [ ! -f "$ROLLCALL_BUILD/build.ninja" ]; then
+    rollcall_log "configuring $ROLLCALL_BUILD"
+    cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  rollcall_log "building ${*:-everything} (this takes a few minutes on 2 cores the first time)"
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$ROLLCALL_BUILD" -j "$(nproc)" "${targets[@]}"
+}
