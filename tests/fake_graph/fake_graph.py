@@ -1,0 +1,1414 @@
+#!/usr/bin/env python3
+"""fake_graph: an emulator of the Microsoft identity platform token endpoint and of the Microsoft
+Graph attendance-report paths, for Rollcall's integration tests and quick-start demo.
+
+Standard library only (Python 3.11). What it emulates, and how faithfully, is in README.md beside
+this file; the facts it follows are in shared/reference/graph/FACTS.md (sections 1, 4, 5, 6) and the
+verbatim bodies in shared/reference/graph/examples/.
+
+    fake_graph.py --listen 127.0.0.1:0 [--plaintext] [--tls-dir DIR] [--dataset FILE] ...
+
+The first (and only) line on stdout is "fake_graph listening on https://HOST:PORT" (http:// with
+--plaintext). The process serves until SIGTERM or SIGINT, then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import collections
+import contextlib
+import copy
+import dataclasses
+import datetime
+import fcntl
+import http.server
+import io
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from typing import Any, Callable, Optional
+
+# ----------------------------------------------------------------------------------------------
+# Defaults (also listed in README.md).
+
+DEFAULT_TENANT = "contoso-tenant"
+DEFAULT_CLIENT_ID = "rollcall-demo-client"
+DEFAULT_CLIENT_SECRET = "rollcall-demo-secret"
+DEFAULT_TOKEN_LIFETIME = 3599  # the documented sample's expires_in (FACTS.md §6)
+DEFAULT_DATASET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dataset.json")
+
+GRAPH_HOST = "https://graph.microsoft.com"  # used in @odata.context, as Graph itself writes it
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's resource app ID
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+GRAPH_CONTENT_TYPE = "application/json; odata.metadata=minimal"
+AAD_CONTENT_TYPE = "application/json; charset=utf-8"
+CONTROL_CONTENT_TYPE = "application/json"
+
+MAX_REQUEST_BODY = 256 * 1024 * 1024  # the control endpoint accepts large datasets
+REQUEST_LOG_SIZE = 1000
+IDLE_TIMEOUT_SECONDS = 300  # a keep-alive connection idle this long is closed
+HANDSHAKE_TIMEOUT_SECONDS = 10
+
+COUNTER_NAMES = (
+    "total", "token", "token_error", "report", "records", "reports_list", "unauthorized",
+    "not_found", "bad_request", "method_not_allowed", "fault", "other",
+)
+GRAPH_KINDS = ("report", "records", "reports_list", "graph_other")
+FAULT_KINDS = ("any", "token", "graph") + GRAPH_KINDS
+FAULT_ACTIONS = ("status", "delay", "reset", "truncate", "oversize", "html")
+
+# Graph's error code and message for injected status faults without a custom body. 429 has its
+# own documented shape (examples/graph-error-429-throttling.json); the codes below are from the
+# code table of Graph's concepts/errors.md.
+GRAPH_FAULT_ERRORS = {
+    400: ("BadRequest", "Bad request."),
+    403: ("Forbidden", "Forbidden."),
+    500: ("generalException", "An unspecified error has occurred."),
+    502: ("generalException", "An unspecified error has occurred."),
+    503: ("serviceNotAvailable",
+          "The service is temporarily unavailable for maintenance or is overloaded. You may "
+          "repeat the request after a delay, the length of which may be specified in a "
+          "Retry-After header."),
+    504: ("generalException", "An unspecified error has occurred."),
+}
+
+DEFAULT_HTML_BODY = (
+    "<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>\n"
+    "<body><h1>Network access requires sign-in</h1>"
+    "<p>This page was served by an intercepting proxy, not by Microsoft Graph.</p></body></html>\n"
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Small helpers.
+
+def graph_date() -> str:
+    """innerError.date as Graph writes it: "2020-08-18T12:51:51" (UTC, no zone, no fraction)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def aad_timestamp() -> str:
+    """The identity platform's error timestamp: "2016-01-09 02:02:12Z"."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def to_json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def percent_decode(raw: str) -> str:
+    """Decodes one raw path segment or query component.
+
+    http.server hands us the request line decoded as latin-1, so any raw (unencoded) non-ASCII
+    bytes come back as latin-1 characters; re-encoding restores the bytes before percent-decoding.
+    Raises UnicodeDecodeError when the bytes are not UTF-8.
+    """
+    return urllib.parse.unquote_to_bytes(raw.encode("latin-1")).decode("utf-8")
+
+
+def encode_segment(value: str) -> str:
+    """Percent-encodes an ID as one URL path segment. "." and ".." are encoded too, so that URL
+    libraries that remove dot segments (libcurl does) cannot turn the ID into a path step."""
+    if value in (".", ".."):
+        return "%2E" * len(value)
+    return urllib.parse.quote(value, safe="")
+
+
+def odata_key(value: str) -> str:
+    """An OData key literal as it appears in @odata.context: users('...')."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class HttpError(Exception):
+    """Raised while reading a request that cannot be served; closes the connection."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration.
+
+@dataclasses.dataclass
+class Config:
+    tenant: str
+    client_id: str
+    client_secret: str
+    token_lifetime: int
+    records_page_size: int
+    latency_ms: int
+    accept_assertions: bool
+    verbose: bool
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset: users -> onlineMeetings -> attendanceReports -> report JSON.
+
+class DatasetError(ValueError):
+    pass
+
+
+class Dataset:
+    """The reports the emulator serves. IDs are JSON keys, so any string is an ID.
+
+    Stored report dicts are never mutated after insertion (a merge replaces whole reports), so a
+    reader may serialize one outside the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, dict[str, dict[str, dict]]] = {}
+
+    @staticmethod
+    def load(path: str) -> "Dataset":
+        with open(path, encoding="utf-8") as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path}: not JSON: {e}") from e
+        dataset = Dataset()
+        dataset.merge(data)
+        return dataset
+
+    @staticmethod
+    def _check_object(value: Any, where: str, child_key: Optional[str]) -> None:
+        if not isinstance(value, dict):
+            raise DatasetError(f"{where} must be a JSON object")
+        if child_key is None:
+            return
+        # Keys starting with "_" are comments; anything else unknown is likely a typo.
+        unknown = [k for k in value if k != child_key and not k.startswith("_")]
+        if unknown:
+            raise DatasetError(f"{where}: unexpected key {unknown[0]!r} (expected {child_key!r})")
+        if child_key in value and not isinstance(value[child_key], dict):
+            raise DatasetError(f"{where}.{child_key} must be a JSON object keyed by ID")
+
+    @classmethod
+    def _validate(cls, data: Any) -> list[tuple[str, str, str, dict]]:
+        """Checks the layout and returns (user, meeting, report_id, report) tuples."""
+        cls._check_object(data, "dataset", "users")
+        found = []
+        for user, user_obj in data.get("users", {}).items():
+            where_u = f"users[{user!r}]"
+            cls._check_object(user_obj, where_u, "onlineMeetings")
+            for meeting, meeting_obj in user_obj.get("onlineMeetings", {}).items():
+                where_m = f"{where_u}.onlineMeetings[{meeting!r}]"
+                cls._check_object(meeting_obj, where_m, "attendanceReports")
+                for report_id, report in meeting_obj.get("attendanceReports", {}).items():
+                    where_r = f"{where_m}.attendanceReports[{report_id!r}]"
+                    cls._check_object(report, where_r, None)
+                    records = report.get("attendanceRecords", [])
+                    if not isinstance(records, list) or \
+                            not all(isinstance(r, dict) for r in records):
+                        raise DatasetError(f"{where_r}.attendanceRecords must be a list of objects")
+                    found.append((user, meeting, report_id, report))
+        return found
+
+    def merge(self, data: Any) -> int:
+        """Adds users, meetings and reports; a report with an existing ID replaces the old one.
+        Returns the number of reports merged. Validates everything before changing anything."""
+        found = self._validate(data)
+        prepared = []
+        for user, meeting, report_id, report in found:
+            stored = {k: v for k, v in report.items() if k != "@odata.context"}
+            if "id" not in stored:
+                stored = {"id": report_id, **stored}
+            prepared.append((user, meeting, report_id, copy.deepcopy(stored)))
+        with self._lock:
+            for user, meeting, report_id, report in prepared:
+                meetings = self._users.setdefault(user, {})
+                meetings.setdefault(meeting, {})[report_id] = report
+            # Users and meetings may also be created empty (no reports yet).
+            for user, user_obj in data.get("users", {}).items():
+                meetings = self._users.setdefault(user, {})
+                for meeting in user_obj.get("onlineMeetings", {}):
+                    meetings.setdefault(meeting, {})
+        return len(prepared)
+
+    def lookup_meeting(self, user: str, meeting: str) -> tuple[Optional[list[dict]], str]:
+        """Returns (reports of the meeting, "") or (None, "user"|"meeting")."""
+        with self._lock:
+            meetings = self._users.get(user)
+            if meetings is None:
+                return None, "user"
+            reports = meetings.get(meeting)
+            if reports is None:
+                return None, "meeting"
+            return list(reports.values()), ""
+
+    def lookup_report(self, user: str, meeting: str, report_id: str) -> tuple[Optional[dict], str]:
+        """Returns (report, "") or (None, "user"|"meeting"|"report")."""
+        with self._lock:
+            meetings = self._users.get(user)
+            if meetings is None:
+                return None, "user"
+            reports = meetings.get(meeting)
+            if reports is None:
+                return None, "meeting"
+            report = reports.get(report_id)
+            if report is None:
+                return None, "report"
+            return report, ""
+
+
+# ----------------------------------------------------------------------------------------------
+# Tokens, counters and the request log.
+
+class TokenStore:
+    """Access tokens issued, with their expiry in wall-clock seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = {}
+        self._issued: list[str] = []
+        self._assertions: collections.deque[str] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+
+    def issue(self, lifetime: int) -> str:
+        # Opaque, like Graph tokens are to their clients (FACTS.md §7: not to be validated).
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            self._expiry[token] = time.time() + lifetime
+            self._issued.append(token)
+        return token
+
+    def check(self, token: str) -> str:
+        """Returns "valid", "expired" or "unknown"."""
+        with self._lock:
+            expiry = self._expiry.get(token)
+        if expiry is None:
+            return "unknown"
+        return "valid" if time.time() < expiry else "expired"
+
+    def expire_all(self) -> int:
+        with self._lock:
+            for token in self._expiry:
+                self._expiry[token] = 0.0
+            return len(self._expiry)
+
+    def issued(self) -> list[str]:
+        with self._lock:
+            return list(self._issued)
+
+    def remember_assertion(self, assertion: str) -> None:
+        with self._lock:
+            self._assertions.append(assertion)
+
+    def assertions(self) -> list[str]:
+        with self._lock:
+            return list(self._assertions)
+
+
+class Stats:
+    """Counters and the last REQUEST_LOG_SIZE requests, under one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters = dict.fromkeys(COUNTER_NAMES, 0)
+        self._log: collections.deque[dict] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+
+    def record(self, entry: dict, counters: list[str]) -> None:
+        with self._lock:
+            for name in counters:
+                self._counters[name] += 1
+            self._log.append(entry)
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def requests(self) -> list[dict]:
+        with self._lock:
+            return list(self._log)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counters = dict.fromkeys(COUNTER_NAMES, 0)
+            self._log.clear()
+
+
+# ----------------------------------------------------------------------------------------------
+# Fault injection.
+
+@dataclasses.dataclass
+class Fault:
+    id: int
+    action: str
+    kind: str = "any"
+    path_contains: str = ""
+    count: Optional[int] = 1  # remaining; None when the fault is time-bounded
+    until: Optional[float] = None  # monotonic deadline when time-bounded
+    seconds: Optional[float] = None
+    status: Optional[int] = None
+    retry_after: Optional[str] = None
+    body: Optional[str] = None
+    content_type: Optional[str] = None
+    headers: dict = dataclasses.field(default_factory=dict)
+    delay_ms: int = 0
+    size_bytes: int = 100 * 1024 * 1024
+    chunked: bool = False
+    truncate_bytes: Optional[int] = None
+
+    def describe(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("until")
+        return d
+
+
+class FaultInjector:
+    """Faults registered by POST /_emulator/faults, matched in registration order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._next_id = 1
+
+    @staticmethod
+    def parse(spec: Any, fault_id: int) -> Fault:
+        if not isinstance(spec, dict):
+            raise ValueError("a fault is a JSON object")
+        known = {f.name for f in dataclasses.fields(Fault)} - {"id", "until"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"unknown fault field {unknown[0]!r}")
+        action = spec.get("action", "status")
+        if action not in FAULT_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(FAULT_ACTIONS)}")
+        kind = spec.get("kind", "any")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
+        fault = Fault(id=fault_id, action=action, kind=kind)
+        fault.path_contains = str(spec.get("path_contains", ""))
+        if "seconds" in spec and "count" in spec:
+            raise ValueError("give count or seconds, not both")
+        if "seconds" in spec:
+            seconds = float(spec["seconds"])
+            if seconds <= 0:
+                raise ValueError("seconds must be > 0")
+            fault.count, fault.seconds = None, seconds
+            fault.until = time.monotonic() + seconds
+        else:
+            count = int(spec.get("count", 1))
+            if count < 1:
+                raise ValueError("count must be >= 1")
+            fault.count = count
+        if "status" in spec:
+            fault.status = int(spec["status"])
+            if not 100 <= fault.status <= 599:
+                raise ValueError("status must be an HTTP status code")
+        elif action == "status":
+            fault.status = 429
+        if "retry_after" in spec:
+            fault.retry_after = str(spec["retry_after"])
+        for name in ("body", "content_type"):
+            if name in spec:
+                if not isinstance(spec[name], str):
+                    raise ValueError(f"{name} must be a string")
+                setattr(fault, name, spec[name])
+        if "headers" in spec:
+            headers = spec["headers"]
+            if not isinstance(headers, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+                raise ValueError("headers must be an object of strings")
+            fault.headers = headers
+        fault.delay_ms = int(spec.get("delay_ms", 0))
+        fault.size_bytes = int(spec.get("size_bytes", fault.size_bytes))
+        fault.chunked = bool(spec.get("chunked", False))
+        if "truncate_bytes" in spec:
+            fault.truncate_bytes = int(spec["truncate_bytes"])
+        if fault.delay_ms < 0 or fault.size_bytes < 0 or (fault.truncate_bytes or 0) < 0:
+            raise ValueError("delay_ms, size_bytes and truncate_bytes must be >= 0")
+        return fault
+
+    def add(self, specs: list) -> list[Fault]:
+        with self._lock:
+            faults = []
+            for spec in specs:
+                faults.append(self.parse(spec, self._next_id + len(faults)))
+            self._next_id += len(faults)
+            self._faults.extend(faults)
+            return faults
+
+    def clear(self) -> int:
+        with self._lock:
+            n = len(self._faults)
+            self._faults.clear()
+            return n
+
+    def active(self) -> list[dict]:
+        with self._lock:
+            self._expire_locked()
+            return [f.describe() for f in self._faults]
+
+    def _expire_locked(self) -> None:
+        now = time.monotonic()
+        self._faults = [f for f in self._faults
+                        if (f.count is None or f.count > 0) and (f.until is None or now < f.until)]
+
+    def take(self, kind: str, raw_target: str) -> Optional[Fault]:
+        """The first active fault that matches this request, consuming one of its count."""
+        with self._lock:
+            self._expire_locked()
+            for fault in self._faults:
+                if fault.kind == "any" or fault.kind == kind or (
+                        fault.kind == "graph" and kind in GRAPH_KINDS):
+                    if fault.path_contains in raw_target:
+                        if fault.count is not None:
+                            fault.count -= 1
+                        return fault
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# TLS: a test CA and a server certificate made with the openssl command line.
+
+OPENSSL_CONFIG = """\
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = fake_graph
+[ v3_ca ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[ v3_leaf ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+"""
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.strip()}")
+
+
+def ensure_tls_files(tls_dir: str) -> None:
+    """Makes ca.pem/ca.key and server.pem/server.key in tls_dir unless ca.pem, server.pem and
+    server.key are all there. An existing CA (ca.pem + ca.key) is reused to sign a new leaf.
+    A lock file serializes emulators that share one directory."""
+    def path(name: str) -> str:
+        return os.path.join(tls_dir, name)
+
+    os.makedirs(tls_dir, exist_ok=True)
+    with open(path(".fake_graph.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all(os.path.exists(path(n)) for n in ("ca.pem", "server.pem", "server.key")):
+            return
+        with tempfile.TemporaryDirectory(dir=tls_dir, prefix=".gen-") as work:
+            with open(os.path.join(work, "openssl.cnf"), "w") as f:
+                f.write(OPENSSL_CONFIG)
+            ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+            reuse_ca = os.path.exists(path("ca.pem")) and os.path.exists(path("ca.key"))
+            if reuse_ca:
+                shutil.copy(path("ca.pem"), os.path.join(work, "ca.pem"))
+                shutil.copy(path("ca.key"), os.path.join(work, "ca.key"))
+            else:
+                _openssl("req", "-x509", "-new", *ec, "-keyout", "ca.key", "-out", "ca.pem",
+                         "-days", "3650", "-sha256", "-subj", "/CN=Rollcall fake_graph test CA",
+                         "-config", "openssl.cnf", "-extensions", "v3_ca", cwd=work)
+            _openssl("req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr",
+                     "-subj", "/CN=localhost", "-config", "openssl.cnf", cwd=work)
+            _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                     "-set_serial", "0x" + secrets.token_hex(16), "-days", "825", "-sha256",
+                     "-extfile", "openssl.cnf", "-extensions", "v3_leaf", "-out", "server.pem",
+                     cwd=work)
+            names = ["server.key", "server.pem"] + ([] if reuse_ca else ["ca.key", "ca.pem"])
+            for name in names:
+                if name.endswith(".key"):
+                    os.chmod(os.path.join(work, name), 0o600)
+                os.replace(os.path.join(work, name), path(name))
+
+
+def make_ssl_context(tls_dir: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(os.path.join(tls_dir, "server.pem"),
+                            os.path.join(tls_dir, "server.key"))
+    context.set_alpn_protocols(["http/1.1"])  # libcurl offers h2 too; we speak HTTP/1.1 only
+    return context
+
+
+# ----------------------------------------------------------------------------------------------
+# Responses.
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str
+    headers: list = dataclasses.field(default_factory=list)
+    close: bool = False
+
+
+@dataclasses.dataclass
+class Route:
+    """What a request path names. `kind` is decided by the path alone (never by the method)."""
+    kind: str  # token | report | records | reports_list | graph_other | control | other
+    version: str = "v1.0"
+    tenant: str = ""
+    user: str = ""
+    meeting: str = ""
+    report: str = ""
+    me: bool = False  # /me/... (delegated only)
+    bad_segment: str = ""  # for graph_other: the segment Graph would complain about
+
+
+def classify(segments: list[str]) -> Route:
+    """Routes decoded path segments (without the leading empty one)."""
+    lower = [s.lower() for s in segments]
+    if segments and segments[0] == "_emulator":
+        return Route("control")
+    if len(segments) == 4 and lower[1:] == ["oauth2", "v2.0", "token"]:
+        return Route("token", tenant=segments[0])
+    if not segments or lower[0] not in ("v1.0", "beta"):
+        return Route("other")
+    version, rest = lower[0], segments[1:]
+    me = bool(rest) and rest[0].lower() == "me"
+    if me:
+        # /me/onlineMeetings/{m}/attendanceReports[/{r}[/attendanceRecords]]
+        rest = ["users", ""] + rest[1:]
+    # users/{u}/onlineMeetings/{m}/attendanceReports[/{r}[/attendanceRecords]]
+    literals = {0: "users", 2: "onlinemeetings", 4: "attendancereports", 6: "attendancerecords"}
+    for i, literal in literals.items():
+        if i < len(rest) and rest[i].lower() != literal:
+            return Route("graph_other", version=version, bad_segment=rest[i])
+    kinds = {5: "reports_list", 6: "report", 7: "records"}
+    if len(rest) not in kinds:
+        return Route("graph_other", version=version, bad_segment=rest[-1] if rest else version)
+    return Route(kinds[len(rest)], version=version, user=rest[1], meeting=rest[3],
+                 report=rest[5] if len(rest) > 5 else "", me=me)
+
+
+def parse_query(raw_query: str) -> list[tuple[str, str]]:
+    """Splits a raw query string; keys and values percent-decoded ('+' is a space)."""
+    pairs = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        pairs.append((percent_decode(key.replace("+", " ")),
+                      percent_decode(value.replace("+", " "))))
+    return pairs
+
+
+# ----------------------------------------------------------------------------------------------
+# The request handler.
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    timeout = IDLE_TIMEOUT_SECONDS
+    wbufsize = 64 * 1024  # headers and a small body leave in one write
+    server: "FakeGraphServer"
+
+    def version_string(self) -> str:
+        return "fake_graph"
+
+    # --- connection setup ------------------------------------------------------------------
+
+    def setup(self) -> None:
+        self._tls = False
+        if self.server.ssl_context is not None:
+            # The handshake runs here, in the connection's own thread, so a slow or silent client
+            # cannot stall the accept loop.
+            self.request.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
+            self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
+            self._tls = True
+        with contextlib.suppress(OSError):
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        if self._tls:
+            # The server closes the socket it accepted, which wrap_socket detached; close ours.
+            with contextlib.suppress(OSError):
+                self.connection.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.config.verbose:
+            sys.stderr.write("fake_graph: %s - %s\n" % (self.address_string(), format % args))
+
+    # Every method, including ones http.server has never heard of, goes to _dispatch; the routes
+    # answer 405 for methods they do not serve.
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    # --- the request ------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        self._headers_done = False
+        self.request_id = str(uuid.uuid4())
+        self.client_request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
+        raw_target = self.path
+        if raw_target.startswith(("http://", "https://")):  # absolute-form request target
+            parts = urllib.parse.urlsplit(raw_target)
+            raw_target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        raw_path, _, raw_query = raw_target.partition("?")
+        raw_path, _, _ = raw_path.partition("#")
+        self.entry = {
+            "method": self.command,
+            "raw_path": raw_path.encode("latin-1").decode("utf-8", "backslashreplace"),
+            "path_segments": None,
+            "query": raw_query.encode("latin-1").decode("utf-8", "backslashreplace"),
+            "kind": "other",
+            "status": None,
+            "fault": None,
+        }
+        self.extra_counters: list[str] = []
+        route = Route("other")
+        try:
+            # Split the raw path on '/' first, then decode each segment, so an ID holding an
+            # encoded '/' stays one segment.
+            try:
+                segments = [percent_decode(s) for s in raw_path.split("/")[1:]]
+                self.entry["path_segments"] = segments
+                route = classify(segments)
+                self.entry["kind"] = route.kind
+                query = parse_query(raw_query)
+            except UnicodeDecodeError:
+                self._read_body()
+                self.extra_counters.append("bad_request")
+                self._send(self._graph_error(400, "BadRequest",
+                                             "The request URI is not valid UTF-8 once decoded."))
+                return
+            body = self._read_body()
+            if route.kind == "control":
+                self._control(segments[1:], body)
+                return
+            self._serve(route, query, body, raw_target)
+        except HttpError as e:
+            if not self._headers_done:
+                response = self._graph_error(e.status, "BadRequest", e.message)
+                response.close = True  # the body's framing is unknown: do not read on
+                self.extra_counters.append("bad_request")
+                self._send(response, record=route.kind != "control")
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+        except Exception as e:  # a bug in the emulator: answer 500 and keep serving
+            sys.stderr.write(f"fake_graph: internal error on {self.command} {self.path!r}: {e!r}\n")
+            if not self._headers_done:
+                with contextlib.suppress(OSError):
+                    self._send(self._graph_error(500, "generalException", f"fake_graph bug: {e!r}"))
+            self.close_connection = True
+
+    def _read_body(self) -> bytes:
+        """Reads the request body (Content-Length or chunked) so the connection stays in step."""
+        encoding = self.headers.get("Transfer-Encoding")
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise HttpError(501, f"Transfer-Encoding {encoding!r} is not supported.")
+            chunks, total = [], 0
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise HttpError(400, "Malformed chunked request body.") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_REQUEST_BODY:
+                    raise HttpError(413, "Request body too large.")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        if not length.strip().isdigit():
+            raise HttpError(400, "Invalid Content-Length.")
+        n = int(length)
+        if n > MAX_REQUEST_BODY:
+            raise HttpError(413, "Request body too large.")
+        body = self.rfile.read(n)
+        if len(body) != n:
+            raise ConnectionResetError("client closed the connection mid-body")
+        return body
+
+    def _serve(self, route: Route, query: list[tuple[str, str]], body: bytes,
+               raw_target: str) -> None:
+        """Token endpoint and Graph paths: faults first, then the emulated service."""
+        kind = route.kind
+        self.extra_counters.append(kind if kind in ("token", "report", "records", "reports_list")
+                                   else "other")
+        is_graph = kind in GRAPH_KINDS
+        fault = self.server.faults.take(kind, raw_target)
+        if fault is not None:
+            self.entry["fault"] = fault.action
+            self.extra_counters.append("fault")
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000)
+        if is_graph and self.server.config.latency_ms:
+            time.sleep(self.server.config.latency_ms / 1000)
+
+        if fault is None or fault.action == "delay":
+            self._send(self._emulate(route, query, body))
+        elif fault.action == "status":
+            self._send(self._fault_status_response(fault, kind))
+        elif fault.action == "html":
+            html = fault.body if fault.body is not None else DEFAULT_HTML_BODY
+            self._send(Response(fault.status or 200, html.encode("utf-8"),
+                                fault.content_type or "text/html; charset=utf-8",
+                                list(fault.headers.items())))
+        elif fault.action == "reset":
+            self._reset_connection()
+        elif fault.action == "truncate":
+            self._send_truncated(self._emulate(route, query, body), fault)
+        elif fault.action == "oversize":
+            self._send_oversize(fault, kind)
+
+    def _emulate(self, route: Route, query: list[tuple[str, str]], body: bytes) -> Response:
+        if route.kind == "token":
+            if self.command != "POST":
+                self.extra_counters.append("method_not_allowed")
+                return self._aad_error(405, "invalid_request", 900561,
+                                       "The endpoint only accepts POST requests. Received a "
+                                       f"{self.command} request.")
+            return self._token(route.tenant, body)
+        if route.kind in GRAPH_KINDS:
+            return self._graph(route, query)
+        self.extra_counters.append("not_found")
+        return self._graph_error(404, "NotFound", "fake_graph does not serve this path.")
+
+    # --- token endpoint (FACTS.md §6) ------------------------------------------------------
+
+    def _aad_error(self, status: int, error: str, code: int, description: str) -> Response:
+        trace_id = str(uuid.uuid4())
+        correlation_id = self.headers.get("client-request-id") or str(uuid.uuid4())
+        timestamp = aad_timestamp()
+        body = {
+            "error": error,
+            "error_description": f"AADSTS{code}: {description}\r\nTrace ID: {trace_id}\r\n"
+                                 f"Correlation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+            "error_codes": [code],
+            "timestamp": timestamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+        }
+        return Response(status, to_json_bytes(body), AAD_CONTENT_TYPE, self._aad_headers(trace_id))
+
+    def _aad_headers(self, trace_id: str) -> list:
+        headers = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"),
+                   ("x-ms-request-id", trace_id)]
+        if self.headers.get("client-request-id"):
+            headers.append(("client-request-id", self.headers["client-request-id"]))
+        return headers
+
+    def _graph_resources(self) -> set[str]:
+        """Resources whose /.default scope is a Graph scope: Graph's URL and app ID, and this
+        emulator's own origins (a client may derive the scope from its Graph base URL)."""
+        scheme = "http" if self.server.ssl_context is None else "https"
+        port = self.server.server_address[1]
+        return {GRAPH_HOST, GRAPH_APP_ID, f"{scheme}://127.0.0.1:{port}",
+                f"{scheme}://localhost:{port}", f"{scheme}://[::1]:{port}"}
+
+    def _token(self, tenant: str, body: bytes) -> Response:
+        cfg = self.server.config
+        form: dict[str, str] = {}
+        for key, value in urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
+                                                 keep_blank_values=True):
+            form.setdefault(key, value)
+        # RFC 6749 §2.3.1 Basic authentication of the client is supported too (FACTS.md §6).
+        auth = self.headers.get("Authorization", "")
+        if auth[:6].lower() == "basic ":
+            try:
+                user, _, password = base64.b64decode(auth[6:].strip(), validate=True) \
+                    .decode("utf-8").partition(":")
+                form.setdefault("client_id", urllib.parse.unquote_plus(user))
+                form.setdefault("client_secret", urllib.parse.unquote_plus(password))
+            except (binascii.Error, UnicodeDecodeError):
+                return self._aad_error(400, "invalid_request", 900144,
+                                       "The Authorization header is not valid Basic credentials.")
+
+        def missing(name: str) -> Response:
+            return self._aad_error(400, "invalid_request", 900144,
+                                   "The request body must contain the following parameter: "
+                                   f"'{name}'.")
+
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            return missing("grant_type")
+        if grant_type != "client_credentials":
+            return self._aad_error(400, "unsupported_grant_type", 70003,
+                                   f"The app requested an unsupported grant type '{grant_type}'.")
+        if tenant.casefold() != cfg.tenant.casefold():
+            return self._aad_error(400, "invalid_request", 90002,
+                                   f"Tenant '{tenant}' not found. Check to make sure you have "
+                                   "the correct tenant ID and are signing into the correct cloud. "
+                                   "Check with your subscription administrator, this may happen if "
+                                   "there are no active subscriptions for the tenant.")
+        client_id = form.get("client_id")
+        if not client_id:
+            return missing("client_id")
+        if client_id.casefold() != cfg.client_id.casefold():
+            return self._aad_error(400, "unauthorized_client", 700016,
+                                   f"Application with identifier '{client_id}' was not found in "
+                                   f"the directory '{cfg.tenant}'. This can happen if the "
+                                   "application has not been installed by the administrator of "
+                                   "the tenant or consented to by any user in the tenant. You may "
+                                   "have sent your authentication request to the wrong tenant.")
+        secret = form.get("client_secret")
+        assertion = form.get("client_assertion")
+        if secret and assertion:
+            return self._aad_error(400, "invalid_request", 90014,
+                                   "The request must contain only one of the following parameters: "
+                                   "'client_assertion' or 'client_secret'.")
+        if assertion:
+            assertion_type = form.get("client_assertion_type")
+            if not assertion_type:
+                return missing("client_assertion_type")
+            if assertion_type != JWT_BEARER:
+                return self._aad_error(400, "invalid_request", 900144,
+                                       f"The client_assertion_type must be '{JWT_BEARER}'.")
+            self.server.tokens.remember_assertion(assertion)
+            if not cfg.accept_assertions:
+                return self._aad_error(401, "invalid_client", 700027,
+                                       "Client assertion failed signature validation.")
+        elif not secret:
+            return self._aad_error(401, "invalid_client", 7000218,
+                                   "The request body must contain the following parameter: "
+                                   "'client_assertion' or 'client_secret'.")
+        elif secret != cfg.client_secret:
+            return self._aad_error(401, "invalid_client", 7000215,
+                                   "Invalid client secret provided. Ensure the secret being sent "
+                                   "in the request is the client secret value, not the client "
+                                   f"secret ID, for a secret added to app '{cfg.client_id}'.")
+        scope = form.get("scope", "")
+        scopes = scope.split()
+        if not scopes:
+            return missing("scope")
+        resource = scopes[0][: -len("/.default")] if scopes[0].endswith("/.default") else None
+        if len(scopes) != 1 or resource is None or \
+                resource.rstrip("/").lower() not in {r.lower() for r in self._graph_resources()}:
+            return self._aad_error(400, "invalid_scope", 70011,
+                                   "The provided value for the input parameter 'scope' is not "
+                                   f"valid. The scope {scope} is not valid.")
+        lifetime = cfg.token_lifetime
+        token = self.server.tokens.issue(lifetime)
+        body_out = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                    "access_token": token}
+        self.entry["token_issued"] = True
+        return Response(200, to_json_bytes(body_out), AAD_CONTENT_TYPE,
+                        self._aad_headers(str(uuid.uuid4())))
+
+    # --- Graph (FACTS.md §1, §2, §4) -------------------------------------------------------
+
+    def _graph_error(self, status: int, code: str, message: str, headers: Optional[list] = None
+                     ) -> Response:
+        body = {"error": {"code": code, "message": message, "innerError": {
+            "date": graph_date(), "request-id": self.request_id,
+            "client-request-id": self.client_request_id}}}
+        return Response(status, to_json_bytes(body), GRAPH_CONTENT_TYPE, headers or [])
+
+    def _graph_ok(self, body: dict) -> Response:
+        return Response(200, to_json_bytes(body), GRAPH_CONTENT_TYPE)
+
+    def _context_base(self, route: Route) -> str:
+        return (f"{GRAPH_HOST}/{route.version}/$metadata#users({odata_key(route.user)})"
+                f"/onlineMeetings({odata_key(route.meeting)})/attendanceReports")
+
+    def _own_base(self) -> str:
+        """scheme://host:port that this client used to reach us, for @odata.nextLink."""
+        scheme = "http" if self.server.ssl_context is None else "https"
+        host = self.headers.get("Host", "")
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?", host):
+            host = self.server.announced_hostport
+        return f"{scheme}://{host}"
+
+    def _records_link(self, route: Route, offset: int) -> str:
+        token = base64.urlsafe_b64encode(f"offset={offset}".encode()).decode().rstrip("=")
+        return (f"{self._own_base()}/{route.version}/users/{encode_segment(route.user)}"
+                f"/onlineMeetings/{encode_segment(route.meeting)}/attendanceReports/"
+                f"{encode_segment(route.report)}/attendanceRecords?$skiptoken={token}")
+
+    @staticmethod
+    def _parse_skiptoken(token: str) -> Optional[int]:
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+        match = re.fullmatch(r"offset=(\d+)", text)
+        return int(match.group(1)) if match else None
+
+    def _graph(self, route: Route, query: list[tuple[str, str]]) -> Response:
+        if self.command != "GET":
+            self.extra_counters.append("method_not_allowed")
+            return self._graph_error(405, "BadRequest",
+                                     f"The HTTP method '{self.command}' is not allowed for this "
+                                     "resource. fake_graph serves GET only.",
+                                     headers=[("Allow", "GET")])
+        # Authentication comes before everything else, as on Graph.
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            message = "Access token is empty."
+        else:
+            state = self.server.tokens.check(token)
+            message = {"valid": "", "expired": "Lifetime validation failed, the token is expired.",
+                       "unknown": "Access token validation failure."}[state]
+        if message:
+            self.extra_counters.append("unauthorized")
+            return self._graph_error(401, "InvalidAuthenticationToken", message, headers=[(
+                "WWW-Authenticate", 'Bearer realm="", authorization_uri="https://login.'
+                'microsoftonline.com/common/oauth2/authorize", client_id="' + GRAPH_APP_ID + '"')])
+
+        options: dict[str, str] = {}
+        for key, value in query:
+            if key.startswith("$"):
+                name = key.lower()
+                if name in options:
+                    self.extra_counters.append("bad_request")
+                    return self._graph_error(400, "BadRequest",
+                                             f"Query option '{key}' was specified more than once, "
+                                             "but it must be specified at most once.")
+                options[name] = value
+        if route.kind == "graph_other":
+            self.extra_counters.append("bad_request")
+            return self._graph_error(400, "BadRequest",
+                                     f"Resource not found for the segment '{route.bad_segment}'.")
+        if route.me:
+            self.extra_counters.append("bad_request")
+            return self._graph_error(
+                400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+
+        expand = False
+        if "$expand" in options and route.kind == "report":
+            for item in options["$expand"].split(","):
+                if item.strip().lower() != "attendancerecords":
+                    self.extra_counters.append("bad_request")
+                    return self._graph_error(400, "BadRequest",
+                                             "Parsing OData Select and Expand failed: Could not "
+                                             f"find a property named '{item.strip()}' on type "
+                                             "'microsoft.graph.meetingAttendanceReport'.")
+            expand = True
+        page_size = self.server.config.records_page_size
+
+        if route.kind == "reports_list":
+            reports, missing = self.server.dataset.lookup_meeting(route.user, route.meeting)
+            if reports is None:
+                return self._not_found(missing)
+            # Records are always [] in list responses (FACTS.md §1.1, list page TIP).
+            value = [{**{k: v for k, v in r.items() if k != "attendanceRecords"},
+                      "attendanceRecords": []} for r in reports]
+            return self._graph_ok({"@odata.context": self._context_base(route), "value": value})
+
+        report, missing = self.server.dataset.lookup_report(route.user, route.meeting, route.report)
+        if report is None:
+            return self._not_found(missing)
+        records = report.get("attendanceRecords", [])
+        context = f"{self._context_base(route)}({odata_key(route.report)})"
+
+        if route.kind == "report":
+            # Without $expand the navigation property is omitted entirely (FACTS.md §1.1).
+            body = {"@odata.context": context}
+            body.update((k, v) for k, v in report.items() if k != "attendanceRecords")
+            if expand:
+                body["attendanceRecords"] = records[:page_size] if page_size else records
+                if page_size and len(records) > page_size:
+                    body["attendanceRecords@odata.nextLink"] = self._records_link(route, page_size)
+            return self._graph_ok(body)
+
+        # route.kind == "records"
+        offset = 0
+        if "$skiptoken" in options:
+            parsed = self._parse_skiptoken(options["$skiptoken"])
+            if parsed is None:
+                self.extra_counters.append("bad_request")
+                return self._graph_error(400, "BadRequest", "The $skiptoken value is not valid.")
+            offset = parsed
+        end = offset + page_size if page_size else len(records)
+        body = {"@odata.context": context + "/attendanceRecords", "value": records[offset:end]}
+        if end < len(records):
+            body["@odata.nextLink"] = self._records_link(route, end)
+        return self._graph_ok(body)
+
+    def _not_found(self, missing: str) -> Response:
+        self.extra_counters.append("not_found")
+        what = {"user": "user", "meeting": "online meeting", "report": "attendance report"}[missing]
+        return self._graph_error(404, "NotFound", f"The specified {what} was not found.")
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def _fault_status_response(self, fault: Fault, kind: str) -> Response:
+        status = fault.status or 429
+        headers = list(fault.headers.items())
+        if fault.retry_after is not None:
+            headers.append(("Retry-After", fault.retry_after))
+        if fault.body is not None:
+            response = Response(status, fault.body.encode("utf-8"),
+                                fault.content_type or CONTROL_CONTENT_TYPE, headers)
+        elif kind == "token":
+            if status == 429:
+                response = self._aad_error(429, "temporarily_unavailable", 90055,
+                                           "TenantThrottlingError - There are too many incoming "
+                                           "requests. Please try again later.")
+            else:
+                response = self._aad_error(status, "temporarily_unavailable", 90024,
+                                           "RequestBudgetExceededError - A transient error has "
+                                           "occurred. Please try again.")
+            response.headers += headers
+        elif status == 429:
+            # examples/graph-error-429-throttling.json, with a fresh date and request-id.
+            body = {"error": {"code": "TooManyRequests", "innerError": {
+                "code": "429", "date": graph_date(), "message": "Please retry after",
+                "request-id": self.request_id, "status": "429"},
+                "message": "Please retry again later."}}
+            response = Response(429, to_json_bytes(body), GRAPH_CONTENT_TYPE, headers)
+        else:
+            code, message = GRAPH_FAULT_ERRORS.get(status, GRAPH_FAULT_ERRORS[500])
+            response = self._graph_error(status, code, message, headers)
+        return response
+
+    def _reset_connection(self) -> None:
+        """Aborts the connection with a TCP RST (SO_LINGER 0) and no response at all."""
+        self.entry["status"] = None
+        self._record()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Close here rather than leave it to the server, whose shutdown(SHUT_WR) would send a FIN
+        # before the RST. The buffered files hold references that defer socket.close(), so close
+        # them first, then give http.server harmless stand-ins to flush and close afterwards.
+        for f in (self.wfile, self.rfile):
+            with contextlib.suppress(OSError, ValueError):
+                f.close()
+        with contextlib.suppress(OSError):
+            self.connection.close()
+        self.wfile, self.rfile = io.BytesIO(), io.BytesIO()
+
+    def _send_truncated(self, response: Response, fault: Fault) -> None:
+        """Promises the whole body in Content-Length, sends part of it, then closes."""
+        cut = fault.truncate_bytes if fault.truncate_bytes is not None else len(response.body) // 2
+        cut = max(0, min(cut, len(response.body) - 1))
+        response.close = True
+        self._send(response, body_override=response.body[:cut])
+
+    def _send_oversize(self, fault: Fault, kind: str) -> None:
+        """Streams a valid JSON object of about fault.size_bytes: {"padding":"aaa…","value":[]}."""
+        head, tail = b'{"padding":"', b'","value":[]}'
+        pad = max(0, fault.size_bytes - len(head) - len(tail))
+        total = len(head) + pad + len(tail)
+        response = Response(fault.status or 200, b"", GRAPH_CONTENT_TYPE if kind != "token"
+                            else AAD_CONTENT_TYPE, list(fault.headers.items()), close=True)
+        self._write_head(response, None if fault.chunked else total)
+        self._record()
+        if self.command == "HEAD":
+            self.wfile.flush()
+            return
+        chunk = b"a" * (1 << 20)
+
+        def write(data: bytes) -> None:
+            if fault.chunked:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            else:
+                self.wfile.write(data)
+
+        try:
+            write(head)
+            while pad > 0:
+                n = min(pad, len(chunk))
+                write(chunk[:n])
+                pad -= n
+            write(tail)
+            if fault.chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the client gave up, as a size-capped client should
+
+    # --- control endpoints (no auth) -----------------------------------------------------------
+
+    def _control(self, parts: list[str], body: bytes) -> None:
+        server = self.server
+        name = "/".join(parts)
+        method = self.command
+
+        def ok(value: Any, status: int = 200) -> None:
+            self._send(Response(status, to_json_bytes(value), CONTROL_CONTENT_TYPE), record=False)
+
+        def fail(status: int, message: str) -> None:
+            self._send(Response(status, to_json_bytes({"error": message}), CONTROL_CONTENT_TYPE),
+                       record=False)
+
+        def json_body() -> Any:
+            try:
+                return json.loads(body.decode("utf-8")) if body.strip() else None
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ValueError(f"body is not JSON: {e}") from e
+
+        routes = {
+            ("GET", "counters"): lambda: ok(server.stats.counters()),
+            ("GET", "requests"): lambda: ok(server.stats.requests()),
+            ("GET", "tokens"): lambda: ok(server.tokens.issued()),
+            ("GET", "assertions"): lambda: ok(server.tokens.assertions()),
+            ("GET", "faults"): lambda: ok(server.faults.active()),
+            ("POST", "reset"): lambda: (server.stats.reset(), ok({"reset": True})),
+            ("POST", "expire-tokens"): lambda: ok({"expired": server.tokens.expire_all()}),
+            ("DELETE", "faults"): lambda: ok({"cleared": server.faults.clear()}),
+        }
+        try:
+            if (method, name) in routes:
+                routes[(method, name)]()
+            elif (method, name) == ("POST", "dataset"):
+                ok({"merged_reports": server.dataset.merge(json_body())})
+            elif (method, name) == ("POST", "faults"):
+                spec = json_body()
+                specs = spec if isinstance(spec, list) else [spec]
+                ok({"faults": [f.describe() for f in server.faults.add(specs)]})
+            elif name in {n for _, n in routes} | {"dataset"}:
+                fail(405, f"{method} is not allowed on /_emulator/{name}")
+            else:
+                fail(404, f"no control endpoint /_emulator/{name}")
+        except (ValueError, TypeError) as e:  # DatasetError is a ValueError
+            fail(400, str(e))
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _write_head(self, response: Response, content_length: Optional[int]) -> None:
+        self._headers_done = True
+        self.send_response(response.status)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        if response.content_type == GRAPH_CONTENT_TYPE:
+            self.send_header("request-id", self.request_id)
+            self.send_header("client-request-id", self.client_request_id)
+            self.send_header("OData-Version", "4.0")
+        for key, value in response.headers:
+            self.send_header(key, value)
+        if content_length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(content_length))
+        if response.close:
+            self.send_header("Connection", "close")  # also sets self.close_connection
+        self.end_headers()
+
+    def _send(self, response: Response, record: bool = True,
+              body_override: Optional[bytes] = None) -> None:
+        self.entry["status"] = response.status
+        if record:
+            self._record()
+        self._write_head(response, len(response.body))
+        if self.command != "HEAD":
+            self.wfile.write(response.body if body_override is None else body_override)
+        self.wfile.flush()
+
+    def _record(self) -> None:
+        """Counts and logs one token/Graph request (never control requests)."""
+        counters = ["total"] + self.extra_counters
+        # A token request is an error unless it got its genuine 200 (a "delay" fault still does).
+        issued = self.entry.pop("token_issued", False)
+        genuine = self.entry["fault"] in (None, "delay")
+        if self.entry["kind"] == "token" and not (issued and genuine):
+            counters.append("token_error")
+        self.server.stats.record(dict(self.entry), counters)
+
+    # --- protocol details ------------------------------------------------------------------
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":  # "GET /path" with no version
+            self.send_error(400, "HTTP/0.9 requests are not supported.")
+            return False
+        return True
+
+    def handle_expect_100(self) -> bool:
+        # wfile is buffered (wbufsize), so the interim "100 Continue" must be flushed by hand or
+        # the client waits for it while we wait for the body.
+        self.send_response_only(100)
+        self.end_headers()
+        self.wfile.flush()
+        return True
+
+    def send_error(self, code: int, message: Optional[str] = None,
+                   explain: Optional[str] = None) -> None:
+        """http.server calls this for requests it cannot parse (bad request line, headers too
+        long, ...). Answer with a Graph-style JSON error instead of its HTML page, and close."""
+        self.request_id = str(uuid.uuid4())
+        self.client_request_id = str(uuid.uuid4())
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # so that a status line and headers are sent
+        text = message or self.responses.get(code, ("Error",))[0]
+        body = to_json_bytes({"error": {"code": "BadRequest" if code < 500 else "generalException",
+                                        "message": text, "innerError": {
+                                            "date": graph_date(), "request-id": self.request_id,
+                                            "client-request-id": self.client_request_id}}})
+        self.server.stats.record({"method": getattr(self, "command", None),
+                                  "raw_path": None, "path_segments": None, "query": None,
+                                  "kind": "malformed", "status": code, "fault": None},
+                                 ["total", "bad_request"])
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", GRAPH_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+        self.wfile.flush()
+
+
+# ----------------------------------------------------------------------------------------------
+# The server.
+
+class FakeGraphServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # listen backlog: 100+ clients may connect at once
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], config: Config, dataset: Dataset,
+                 ssl_context: Optional[ssl.SSLContext]):
+        host = address[0]
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host).version == 6:
+                self.address_family = socket.AF_INET6
+        self.config = config
+        self.dataset = dataset
+        self.ssl_context = ssl_context
+        self.tokens = TokenStore()
+        self.stats = Stats()
+        self.faults = FaultInjector()
+        super().__init__(address, Handler)
+        # Clients on this machine reach a wildcard listener through loopback.
+        bound_host, port = self.server_address[0], self.server_address[1]
+        if bound_host in ("0.0.0.0", ""):
+            bound_host = "127.0.0.1"
+        elif bound_host == "::":
+            bound_host = "::1"
+        self.announced_hostport = (f"[{bound_host}]:{port}" if ":" in bound_host
+                                   else f"{bound_host}:{port}")
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can stall without DNS; skip it.
+        socketserver_bind = http.server.socketserver.TCPServer.server_bind
+        socketserver_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that vanish or fail the TLS handshake are routine here.
+        if self.config.verbose:
+            super().handle_error(request, client_address)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT (port 0 picks a free port)")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def non_negative_int(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return n
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Emulator of the Microsoft identity platform token endpoint and the Microsoft "
+                    "Graph attendance-report paths. See README.md.")
+    parser.add_argument("--listen", type=parse_listen, required=True, metavar="HOST:PORT",
+                        help="address to listen on; port 0 lets the OS pick (printed on stdout)")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, metavar="FILE",
+                        help="JSON dataset (default: dataset.json beside this script)")
+    parser.add_argument("--plaintext", action="store_true", help="serve HTTP instead of HTTPS")
+    parser.add_argument("--tls-dir", metavar="DIR",
+                        help="where ca.pem, server.pem and server.key are (made when missing); "
+                             "default: a fresh temporary directory, removed at exit")
+    parser.add_argument("--token-lifetime", type=non_negative_int, default=DEFAULT_TOKEN_LIFETIME,
+                        metavar="SECONDS", help="expires_in of issued tokens (default 3599)")
+    parser.add_argument("--tenant", default=DEFAULT_TENANT, help="the one known tenant")
+    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="the one app registration")
+    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET,
+                        help="the app's client secret")
+    parser.add_argument("--accept-assertions", action="store_true",
+                        help="accept any non-empty jwt-bearer client_assertion")
+    parser.add_argument("--records-page-size", type=non_negative_int, default=0, metavar="N",
+                        help="page attendance records N at a time (0: never page)")
+    parser.add_argument("--latency-ms", type=non_negative_int, default=0, metavar="N",
+                        help="delay added to every Graph response")
+    parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    args = parser.parse_args(argv)
+
+    try:
+        dataset = Dataset.load(args.dataset)
+    except (OSError, DatasetError) as e:
+        print(f"fake_graph: cannot load dataset: {e}", file=sys.stderr)
+        return 2
+
+    made_tls_dir = None
+    ssl_context = None
+    if not args.plaintext:
+        tls_dir = args.tls_dir
+        if tls_dir is None:
+            tls_dir = made_tls_dir = tempfile.mkdtemp(prefix="fake_graph-tls-")
+        try:
+            ensure_tls_files(tls_dir)
+            ssl_context = make_ssl_context(tls_dir)
+        except (OSError, RuntimeError, ssl.SSLError) as e:
+            print(f"fake_graph: TLS setup failed: {e}", file=sys.stderr)
+            return 2
+        print(f"fake_graph: TLS files in {os.path.abspath(tls_dir)} (trust ca.pem)",
+              file=sys.stderr, flush=True)
+
+    config = Config(tenant=args.tenant, client_id=args.client_id, client_secret=args.client_secret,
+                    token_lifetime=args.token_lifetime, records_page_size=args.records_page_size,
+                    latency_ms=args.latency_ms, accept_assertions=args.accept_assertions,
+                    verbose=args.verbose)
+    try:
+        server = FakeGraphServer(args.listen, config, dataset, ssl_context)
+    except OSError as e:
+        print(f"fake_graph: cannot listen on {args.listen}: {e}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                               name="serve_forever", daemon=True)
+    serving.start()
+    scheme = "http" if args.plaintext else "https"
+    print(f"fake_graph listening on {scheme}://{server.announced_hostport}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    if made_tls_dir:
+        shutil.rmtree(made_tls_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
