@@ -1,0 +1,90 @@
+#pragma once
+// Every setting of rollcall_server. Each one is a command-line flag (`--name=value` or
+// `--name value`; dashes and underscores in the name are interchangeable) and an environment
+// variable ROLLCALL_NAME; a flag wins over the environment, the environment over the default.
+//
+// Exceptions, following the Azure SDKs' names:
+//   tenant_id      --tenant_id or AZURE_TENANT_ID
+//   client_id      --client_id or AZURE_CLIENT_ID
+//   authority_host --authority_host, ROLLCALL_AUTHORITY_HOST or AZURE_AUTHORITY_HOST
+//   client_secret  AZURE_CLIENT_SECRET ONLY. Never a flag, so it cannot show in `ps`; a
+//                  --client_secret flag is an error (whose message never repeats the value).
+//
+// An empty environment variable counts as unset.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "service/log.h"
+
+namespace rollcall::service {
+
+struct Config {
+  // --help or -h was given: print ConfigHelp() and exit; nothing else was parsed.
+  bool help = false;
+
+  // gRPC address, HOST:PORT ("[::1]:50051" for IPv6). Port 0 lets the OS choose.
+  std::string listen = "0.0.0.0:50051";
+  // Graph's root including the version; stored without a trailing slash.
+  std::string graph_base_url = "https://graph.microsoft.com/v1.0";
+  // The token scope. When not set: scheme and host of graph_base_url + "/.default".
+  std::string graph_scope = "https://graph.microsoft.com/.default";
+  std::string authority_host = "https://login.microsoftonline.com/";
+  std::string tenant_id;
+  std::string client_id;
+  // From AZURE_CLIENT_SECRET only. Never log, print or put this in an error.
+  std::string client_secret;
+  // PEM CA bundle for outbound TLS; empty means the system's default store.
+  std::string ca_bundle;
+  absl::Duration http_connect_timeout = absl::Seconds(5);
+  absl::Duration http_timeout = absl::Seconds(30);
+  uint64_t max_response_bytes = uint64_t{64} << 20;
+  uint64_t cache_max_bytes = uint64_t{256} << 20;
+  // TTL of a report whose meeting ended at least recent_report_age ago.
+  absl::Duration cache_ttl = absl::Hours(1);
+  // TTL of a report with no meeting end time, or one that ended less than recent_report_age ago.
+  absl::Duration cache_ttl_recent = absl::Seconds(60);
+  absl::Duration recent_report_age = absl::Hours(1);
+  // Threads that make Graph calls (the upstream executor's size).
+  int upstream_concurrency = 8;
+  // The deadline of a call whose client set none.
+  absl::Duration default_deadline = absl::Seconds(30);
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+using GetEnv = std::function<std::optional<std::string>(const std::string& name)>;
+
+// Parses `args` (the command line WITHOUT the program name, i.e. argv[1..]) over the
+// environment read through `getenv`. Errors: INVALID_ARGUMENT naming the flag or variable at
+// fault (an unknown flag, a missing or bad value, --client_secret). Error messages never
+// contain the value of anything secret-like. With --help anywhere, returns {help = true} and
+// defaults without looking further.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const GetEnv& getenv);
+
+// A GetEnv over the process environment.
+GetEnv ProcessEnv();
+
+// The --help text: every setting with its flag, environment variable(s) and default. Static
+// text: it never shows a configured value, so never the secret.
+std::string ConfigHelp();
+
+// The effective configuration as log fields, for the startup line. Never includes the secret
+// (only whether one is set).
+std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& config);
+
+// Parsers shared with tests: durations as absl::ParseDuration ("250ms", "30s", "5m", "1h");
+// sizes as plain bytes or with a KiB / MiB / GiB suffix ("65536", "64KiB", "256MiB", "1GiB").
+absl::StatusOr<absl::Duration> ParseDurationSetting(absl::string_view text);
+absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text);
+
+// The host part of a HOST:PORT listen address, brackets kept ("0.0.0.0", "[::]").
+std::string ListenHost(const std::string& listen);
+
+}  // namespace rollcall::service

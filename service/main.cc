@@ -1,0 +1,141 @@
+// rollcall_server: wires the real Graph client into the gRPC server. All logic lives in
+// rollcall_service and rollcall_graph_client; this file only parses, builds and waits.
+//
+// Exit codes: 0 after a graceful shutdown (SIGTERM / SIGINT) or --help; 2 for a configuration
+// or credential problem (the message says what to fix); 1 when the server cannot start.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "graph_client/clock.h"
+#include "graph_client/graph_client.h"
+#include "graph_client/http_transport.h"
+#include "graph_client/token_credential.h"
+#include "service/config.h"
+#include "service/log.h"
+#include "service/server.h"
+
+namespace {
+
+using rollcall::service::Config;
+using rollcall::service::Logger;
+using rollcall::service::LogField;
+
+// Calls in flight get this long to finish after SIGTERM (Kubernetes' default grace period is
+// 30 s, of which this leaves some for the process to exit).
+constexpr absl::Duration kShutdownGrace = absl::Seconds(20);
+
+int Run(int argc, char** argv) {
+  // Before any thread exists, so that every thread inherits the mask and only sigwait below
+  // receives these signals.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<Config> config =
+      rollcall::service::LoadConfig(args, rollcall::service::ProcessEnv());
+  if (!config.ok()) {
+    std::fprintf(stderr, "rollcall_server: %s\nRun rollcall_server --help for the settings.\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  if (config->help) {
+    std::fputs(rollcall::service::ConfigHelp().c_str(), stdout);
+    return 0;
+  }
+  if (!config->ca_bundle.empty() && access(config->ca_bundle.c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "rollcall_server: ca_bundle %s is not a readable file\n",
+                 config->ca_bundle.c_str());
+    return 2;
+  }
+
+  const rollcall::graph::Clock* clock = rollcall::graph::SystemClock();
+  // Never destroyed: gRPC threads may still log while the process exits.
+  Logger& logger = *new Logger(config->log_level, clock);
+  rollcall::service::RouteGrpcLogs(&logger);
+  {
+    const auto fields = rollcall::service::ConfigLogFields(*config);
+    std::vector<LogField> views(fields.begin(), fields.end());
+    logger.Info("starting", views);
+  }
+
+  rollcall::graph::CurlTransportOptions transport_options;
+  transport_options.ca_bundle_path = config->ca_bundle;
+  transport_options.connect_timeout = config->http_connect_timeout;
+  transport_options.total_timeout = config->http_timeout;
+  transport_options.max_response_bytes = static_cast<std::size_t>(config->max_response_bytes);
+  std::shared_ptr<rollcall::graph::HttpTransport> transport =
+      rollcall::graph::MakeCurlTransport(transport_options);
+
+  rollcall::graph::ClientSecretCredentialOptions credential_options;
+  credential_options.authority_host = config->authority_host;
+  credential_options.tenant_id = config->tenant_id;
+  credential_options.client_id = config->client_id;
+  credential_options.client_secret = config->client_secret;
+  credential_options.scope = config->graph_scope;
+  absl::StatusOr<std::unique_ptr<rollcall::graph::TokenCredential>> credential =
+      rollcall::graph::MakeClientSecretCredential(credential_options, transport, clock);
+  // The secret now lives only inside the credential.
+  config->client_secret.clear();
+  credential_options.client_secret.clear();
+  if (!credential.ok()) {
+    logger.Error("cannot build the Graph credential; set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+                 "AZURE_CLIENT_SECRET",
+                 {{"error", credential.status().message()}});
+    return 2;
+  }
+
+  rollcall::graph::GraphClientOptions graph_options;
+  graph_options.base_url = config->graph_base_url;
+  std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(
+      graph_options, transport, std::shared_ptr<rollcall::graph::TokenCredential>(
+                                    std::move(*credential)));
+
+  absl::StatusOr<std::unique_ptr<rollcall::service::RollcallServer>> server =
+      rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger);
+  if (!server.ok()) {
+    logger.Error("cannot start the gRPC server", {{"error", server.status().message()}});
+    return 1;
+  }
+  const std::string address =
+      absl::StrCat(rollcall::service::ListenHost(config->listen), ":", (*server)->port());
+  // Integration tests read this line; keep its shape.
+  std::printf("rollcall listening on %s\n", address.c_str());
+  std::fflush(stdout);
+  logger.Info("serving", {{"address", address}});
+
+  int signal_number = 0;
+  if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
+  logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                {"grace", absl::FormatDuration(kShutdownGrace)}});
+  (*server)->Shutdown(absl::Now() + kShutdownGrace);
+
+  const auto cache = (*server)->cache().GetStats();
+  const auto service = (*server)->service().GetStats();
+  logger.Info("stopped", {{"requests", absl::StrCat(service.requests)},
+                          {"invalid_requests", absl::StrCat(service.invalid_requests)},
+                          {"cache_hits", absl::StrCat(cache.hits)},
+                          {"cache_misses", absl::StrCat(cache.misses)},
+                          {"graph_fetches", absl::StrCat(service.graph_fetches)},
+                          {"graph_errors", absl::StrCat(service.graph_errors)},
+                          {"cache_evictions", absl::StrCat(cache.evictions)},
+                          {"cache_entries", absl::StrCat(cache.entries)},
+                          {"cache_bytes", absl::StrCat(cache.bytes)}});
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }

@@ -1,0 +1,20 @@
+#pragma once
+// UTF-8 decoding shared by request validation and the logger (internal to service/).
+
+#include <cstddef>
+#include <cstdint>
+#include "absl/strings/string_view.h"
+
+namespace rollcall::service::utf8 {
+
+inline constexpr int32_t kInvalid = -1;
+
+// Decodes the code point starting at text[*pos] and advances *pos past it. On a malformed,
+// overlong, surrogate or out-of-range sequence returns kInvalid and advances *pos by one byte.
+// Requires *pos < text.size().
+int32_t DecodeOne(absl::string_view text, std::size_t* pos);
+
+// True when `text` is entirely well-formed UTF-8 (RFC 3629).
+bool IsValid(absl::string_view text);
+
+}  // namespace rollcall::service::utf8

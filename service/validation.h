@@ -1,0 +1,39 @@
+#pragma once
+// What the service accepts from the network, checked before anything else happens: a request
+// that fails here never reaches the cache or Graph.
+
+#include <cstddef>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "google/protobuf/io/zero_copy_stream.h"
+#include "rollcall/v1/attendance.pb.h"
+
+namespace rollcall::service {
+
+// The longest user_id, meeting_id or report_id accepted, in bytes. Graph's IDs are far shorter
+// (an onlineMeeting ID is ~100 bytes, a report ID a GUID); the bound keeps keys, URLs and logs
+// small whatever a caller sends.
+inline constexpr std::size_t kMaxIdBytes = 1024;
+
+// Reason (google.rpc.ErrorInfo.reason) for request bytes that are not a
+// GetAttendanceReportRequest at all. Service-local until graph_client/error_details.h grows it.
+inline constexpr absl::string_view kMalformedRequestReason = "MALFORMED_REQUEST";
+
+// Parses the wire bytes of a GetAttendanceReportRequest into *out, like protobuf's parser
+// (unknown fields skipped, the last occurrence of a field wins) but WITHOUT protobuf's UTF-8
+// check on string fields, which fails the whole parse and logs to stderr outside our logger;
+// ValidateRequest then reports bad UTF-8 naming the field. Errors: INVALID_ARGUMENT
+// (MALFORMED_REQUEST) when the bytes are not a well-formed message.
+absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream* input,
+                          rollcall::v1::GetAttendanceReportRequest* out);
+
+// Checks a request. user_id, meeting_id and report_id: required, at most kMaxIdBytes bytes,
+// valid UTF-8, no control characters (U+0000..U+001F, U+007F). Any other byte is allowed
+// ('/', '?', '#', '%', "..", spaces): the Graph client percent-encodes each ID as one path
+// segment. view: a known ReportView value.
+// Errors: INVALID_ARGUMENT with ErrorDetails reason INVALID_ID and metadata field=<field name>,
+// the message naming the field; the first failing field in declaration order is reported.
+absl::Status ValidateRequest(const rollcall::v1::GetAttendanceReportRequest& request);
+
+}  // namespace rollcall::service

@@ -1,0 +1,112 @@
+#pragma once
+// A GraphClient for service tests: counts calls, answers with a canned report or a canned
+// error, and can hold every call until the test opens a gate.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "graph_client/graph_client.h"
+#include "rollcall/v1/attendance.pb.h"
+
+namespace rollcall::service::test {
+
+// A report like Graph's documentation sample: two records, ended long ago.
+inline rollcall::v1::MeetingAttendanceReport SampleReport(bool with_records = true) {
+  rollcall::v1::MeetingAttendanceReport report;
+  report.set_id("c9b6db1c-d5eb-427d-a5c0-20088d9b22d7");
+  report.set_total_participant_count(2);
+  report.mutable_meeting_start_date_time()->set_seconds(1616094000);  // 2021-03-18T18:40:00Z
+  report.mutable_meeting_end_date_time()->set_seconds(1616097600);
+  if (with_records) {
+    for (const char* name : {"Frederick Cormier", "Lisa Adkins"}) {
+      rollcall::v1::AttendanceRecord* record = report.add_attendance_records();
+      record->set_email_address(std::string(name) + "@contoso.com");
+      record->set_total_attendance_in_seconds(322);
+      record->set_role("Organizer");
+      record->mutable_identity()->set_id("dc17674c-81d9-4adb-bfb2-8f6a442e4623");
+      record->mutable_identity()->set_display_name(name);
+      rollcall::v1::AttendanceInterval* interval = record->add_attendance_intervals();
+      interval->mutable_join_date_time()->set_seconds(1616094100);
+      interval->mutable_leave_date_time()->set_seconds(1616094422);
+      interval->set_duration_in_seconds(322);
+    }
+  }
+  return report;
+}
+
+class FakeGraphClient final : public graph::GraphClient {
+ public:
+  struct Call {
+    graph::ReportRef ref;
+    bool with_records;
+    absl::Time deadline;
+  };
+
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
+      const graph::ReportRef& ref, bool with_records, absl::Time deadline) override {
+    absl::Notification* gate = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      calls_.push_back(Call{ref, with_records, deadline});
+      gate = gate_;
+    }
+    if (gate != nullptr) gate->WaitForNotification();
+    absl::MutexLock lock(&mu_);
+    if (!error_.ok()) return error_;
+    rollcall::v1::MeetingAttendanceReport report = report_;
+    if (!with_records) report.clear_attendance_records();
+    return report;
+  }
+
+  // Later calls block until `gate` is notified (null: they don't). `gate` must outlive them.
+  void SetGate(absl::Notification* gate) {
+    absl::MutexLock lock(&mu_);
+    gate_ = gate;
+  }
+  void SetReport(rollcall::v1::MeetingAttendanceReport report) {
+    absl::MutexLock lock(&mu_);
+    report_ = std::move(report);
+  }
+  void SetError(absl::Status error) {
+    absl::MutexLock lock(&mu_);
+    error_ = std::move(error);
+  }
+  int call_count() const {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(calls_.size());
+  }
+  std::vector<Call> calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  // Blocks until at least `n` calls have started; false after `timeout`.
+  bool AwaitCalls(int n, absl::Duration timeout) const {
+    absl::MutexLock lock(&mu_);
+    struct Args {
+      const FakeGraphClient* self;
+      int n;
+    } args{this, n};
+    return mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return static_cast<int>(a->self->calls_.size()) >= a->n;
+            },
+            &args),
+        timeout);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
+  absl::Notification* gate_ ABSL_GUARDED_BY(mu_) = nullptr;
+  rollcall::v1::MeetingAttendanceReport report_ ABSL_GUARDED_BY(mu_) = SampleReport();
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rollcall::service::test
