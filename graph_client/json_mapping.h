@@ -5,6 +5,7 @@
 // Strict about what would make a wrong answer: a wrong JSON type for a known property, a
 // malformed date-time or a body that is not an object is an error, never a partial message.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,8 @@ struct TokenResponse {
   std::string access_token;
   std::string token_type;
   absl::Duration expires_in;  // string or number in the body; 600 s when absent (as MSAL)
+  // When the identity platform suggests refreshing (MSAL's `refresh_in`), if it sent one.
+  std::optional<absl::Duration> refresh_in;
 };
 absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json);
 

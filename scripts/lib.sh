@@ -27,12 +27,23 @@ rollcall_install_deps() {
   fi
 }
 
-# Configures (once) and builds the given targets (all when none) into $ROLLCALL_BUILD.
-rollcall_build() {
-  if [ ! -f "$ROLLCALL_BUILD/build.ninja" ]; then
-    rollcall_log "configuring $ROLLCALL_BUILD"
-    cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Tools from other registries, pinned, installed into the build folder: buf (proto lint).
+ROLLCALL_BUF_VERSION=1.75.0
+rollcall_install_tools() {
+  local tools="$ROLLCALL_BUILD/tools"
+  if [ ! -x "$tools/node_modules/.bin/buf" ] && command -v npm >/dev/null; then
+    rollcall_log "installing buf $ROLLCALL_BUF_VERSION (npm)"
+    mkdir -p "$tools"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$tools" \
+      "@bufbuild/buf@$ROLLCALL_BUF_VERSION" >/dev/null || rollcall_log "buf not installed; proto lint is skipped"
   fi
+}
+
+# Configures and builds the given targets (all when none) into $ROLLCALL_BUILD.
+rollcall_build() {
+  # Configure every time (a few seconds): it also picks up tools installed since the last run.
+  rollcall_log "configuring $ROLLCALL_BUILD"
+  cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   rollcall_log "building ${*:-everything} (this takes a few minutes on 2 cores the first time)"
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done

@@ -1,0 +1,330 @@
+// HttpTransport over libcurl's easy interface.
+//
+// Connections, TLS sessions and DNS answers live in one CURLSH share handle, so every easy
+// handle (and so every thread) reuses them. Easy handles are pooled: the options that are the
+// same for every request are set once when a handle is made, and every option that differs
+// between requests (URL, method, body, headers, timeout, callback data) is set again before
+// each transfer, so nothing from one request leaks into the next without curl_easy_reset.
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "graph_client/http_transport.h"
+#include "graph_client/url_encoding.h"
+
+namespace rollcall::graph {
+namespace {
+
+// At most this many idle easy handles (and idle connections) are kept.
+constexpr std::size_t kMaxIdleHandles = 64;
+
+void GlobalInitOnce() {
+  static std::once_flag once;
+  // Never cleaned up: the transport may be used until the process exits.
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// The share handle with one mutex per kind of shared data, as libcurl's lock callbacks ask.
+class SharedCache {
+ public:
+  SharedCache() : share_(curl_share_init()) {
+    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &SharedCache::Lock);
+    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &SharedCache::Unlock);
+    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  }
+  // Every easy handle using the share must have been cleaned up before.
+  ~SharedCache() { curl_share_cleanup(share_); }
+  SharedCache(const SharedCache&) = delete;
+  SharedCache& operator=(const SharedCache&) = delete;
+
+  CURLSH* get() const { return share_; }
+
+ private:
+  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
+    static_cast<SharedCache*>(self)->MutexFor(data).lock();
+  }
+  static void Unlock(CURL*, curl_lock_data data, void* self) {
+    static_cast<SharedCache*>(self)->MutexFor(data).unlock();
+  }
+  std::mutex& MutexFor(curl_lock_data data) {
+    const auto index = static_cast<std::size_t>(data);
+    return mutexes_[index < mutexes_.size() ? index : 0];
+  }
+
+  CURLSH* const share_;
+  std::array<std::mutex, CURL_LOCK_DATA_LAST> mutexes_;
+};
+
+// One easy handle and the buffer curl writes its error text into.
+struct EasyHandle {
+  CURL* curl = nullptr;
+  char error[CURL_ERROR_SIZE] = {};
+
+  EasyHandle() : curl(curl_easy_init()) {}
+  ~EasyHandle() {
+    if (curl != nullptr) curl_easy_cleanup(curl);
+  }
+  EasyHandle(const EasyHandle&) = delete;
+  EasyHandle& operator=(const EasyHandle&) = delete;
+};
+
+// What the callbacks of one transfer fill in.
+struct Transfer {
+  std::size_t max_body_bytes = 0;
+  bool body_too_large = false;
+  std::string body;
+  HttpHeaders headers;
+};
+
+std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  if (bytes > transfer->max_body_bytes - transfer->body.size()) {
+    transfer->body_too_large = true;
+    return 0;  // makes curl abort with CURLE_WRITE_ERROR
+  }
+  transfer->body.append(data, bytes);
+  return bytes;
+}
+
+// Called once per header line, status lines and the blank line that ends a header block
+// included. Keeps only the headers of the last response (a 1xx's are dropped).
+std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  absl::string_view line(data, bytes);
+  if (absl::StartsWith(line, "HTTP/")) {
+    transfer->headers.clear();
+    return bytes;
+  }
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.empty()) return bytes;
+  if ((line.front() == ' ' || line.front() == '\t') && !transfer->headers.empty()) {
+    // An obsolete folded continuation of the previous header's value.
+    std::string& value = transfer->headers.back().second;
+    absl::StrAppend(&value, value.empty() ? "" : " ", absl::StripAsciiWhitespace(line));
+    return bytes;
+  }
+  const std::size_t colon = line.find(':');
+  if (colon == absl::string_view::npos || colon == 0) return bytes;  // not a header; ignore
+  transfer->headers.emplace_back(absl::AsciiStrToLower(line.substr(0, colon)),
+                                 std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+  return bytes;
+}
+
+// Milliseconds for curl's timeouts: rounded up, and at least 1 (0 would mean "none").
+long ToCurlMillis(absl::Duration d) {
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)));
+  return static_cast<long>(std::clamp<int64_t>(ms, 1, std::numeric_limits<long>::max()));
+}
+
+class CurlTransport final : public HttpTransport {
+ public:
+  explicit CurlTransport(const CurlTransportOptions& options) : options_(options) {}
+
+  ~CurlTransport() override {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    idle_.clear();  // before the share handle goes
+  }
+
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override {
+    const bool is_get = request.method == "GET";
+    if (!is_get && request.method != "POST") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unsupported HTTP method \"", request.method, "\""));
+    }
+    const absl::Duration time_left = request.deadline - absl::Now();
+    if (time_left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the deadline passed before the HTTP request to ", UrlOrigin(request.url), " started"));
+    }
+    const absl::Duration timeout = std::min(options_.total_timeout, time_left);
+
+    for (const auto& [name, value] : request.headers) {
+      if (name.empty() || name.find_first_of(":\r\n", 0) != std::string::npos ||
+          value.find_first_of("\r\n\0", 0, 3) != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("malformed HTTP request header \"", absl::CHexEscape(name), "\""));
+      }
+    }
+
+    std::unique_ptr<EasyHandle> handle = Acquire();
+    if (handle == nullptr || handle->curl == nullptr) {
+      return absl::ResourceExhaustedError("could not create a libcurl easy handle");
+    }
+    CURL* curl = handle->curl;
+
+    curl_slist* headers = nullptr;
+    for (const auto& [name, value] : request.headers) {
+      headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    }
+    if (!is_get) headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+
+    Transfer transfer;
+    transfer.max_body_bytes = options_.max_response_bytes;
+    handle->error[0] = '\0';
+    curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ToCurlMillis(timeout));
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+    if (is_get) {
+      curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);  // also undoes a previous POST
+    } else {
+      curl_easy_setopt(curl, CURLOPT_POST, 1L);
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+    }
+
+    const CURLcode code = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    // Whether the connection (the TLS handshake too, for https) was ever established.
+    curl_off_t connected_after = 0;
+    curl_easy_getinfo(curl,
+                      absl::StartsWithIgnoreCase(request.url, "https:") ? CURLINFO_APPCONNECT_TIME_T
+                                                                        : CURLINFO_CONNECT_TIME_T,
+                      &connected_after);
+
+    // Drop every pointer into this call's memory before the handle goes back to the pool.
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
+    if (!is_get) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+    curl_slist_free_all(headers);
+    const std::string error_text = handle->error[0] != '\0' ? handle->error
+                                                            : curl_easy_strerror(code);
+    Release(std::move(handle));
+
+    if (code != CURLE_OK) {
+      return MapCurlError(code, transfer, request, error_text, connected_after > 0,
+                          timeout > options_.connect_timeout);
+    }
+    HttpResponse response;
+    response.status = status;
+    response.headers = std::move(transfer.headers);
+    response.body = std::move(transfer.body);
+    return response;
+  }
+
+ private:
+  absl::Status MapCurlError(CURLcode code, const Transfer& transfer, const HttpRequest& request,
+                            const std::string& error_text, bool connected,
+                            bool connect_timeout_first) const {
+    const std::string what =
+        absl::StrCat("HTTP ", request.method, " to ", UrlOrigin(request.url), " failed: ",
+                     error_text);
+    switch (code) {
+      case CURLE_OPERATION_TIMEDOUT:
+        // The connect timeout expiring before the total one means "unreachable", not "late".
+        if (!connected && connect_timeout_first) return absl::UnavailableError(what);
+        return absl::DeadlineExceededError(what);
+      case CURLE_WRITE_ERROR:
+      case CURLE_FILESIZE_EXCEEDED:
+        if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "HTTP ", request.method, " to ", UrlOrigin(request.url),
+              ": response body exceeds ", options_.max_response_bytes, " bytes"));
+        }
+        return absl::InternalError(what);
+      case CURLE_URL_MALFORMAT:
+      case CURLE_UNSUPPORTED_PROTOCOL:
+        return absl::InvalidArgumentError(what);
+      case CURLE_OUT_OF_MEMORY:
+        return absl::ResourceExhaustedError(what);
+      case CURLE_BAD_FUNCTION_ARGUMENT:
+      case CURLE_UNKNOWN_OPTION:
+      case CURLE_NOT_BUILT_IN:
+        return absl::InternalError(what);
+      default:
+        // DNS, connect, TLS (handshake, certificate), send, receive, HTTP/2 and protocol
+        // errors: the far end could not be used this time.
+        return absl::UnavailableError(what);
+    }
+  }
+
+  // A pooled handle, or a new one with the options every request shares.
+  std::unique_ptr<EasyHandle> Acquire() {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<EasyHandle> handle = std::move(idle_.back());
+        idle_.pop_back();
+        return handle;
+      }
+    }
+    auto handle = std::make_unique<EasyHandle>();
+    CURL* curl = handle->curl;
+    if (curl == nullptr) return handle;
+    curl_easy_setopt(curl, CURLOPT_SHARE, share_.get());
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, handle->error);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_bundle_path.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle_path.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ToCurlMillis(options_.connect_timeout));
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(std::min<std::size_t>(
+                         options_.max_response_bytes, std::numeric_limits<curl_off_t>::max())));
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // what libcurl can decode
+    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    // The shared connection cache keeps at most this many idle connections (libcurl's default
+    // of 5 would close connections whenever more than 5 calls run at once).
+    curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, static_cast<long>(kMaxIdleHandles));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
+    return handle;
+  }
+
+  // Pools `handle`, or cleans it up (outside the lock) when the pool is full.
+  void Release(std::unique_ptr<EasyHandle> handle) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (idle_.size() < kMaxIdleHandles) {
+        idle_.push_back(std::move(handle));
+        return;
+      }
+    }
+    // The pool is full: `handle` is cleaned up here, outside the lock.
+  }
+
+  const CurlTransportOptions options_;
+  SharedCache share_;  // declared before the pool: destroyed after every handle
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer, which
+  // would not see absl::Mutex's ordering; the standard one it does.
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<EasyHandle>> idle_;  // guarded by pool_mu_
+};
+
+}  // namespace
+
+std::unique_ptr<HttpTransport> MakeCurlTransport(const CurlTransportOptions& options) {
+  GlobalInitOnce();
+  return std::make_unique<CurlTransport>(options);
+}
+
+}  // namespace rollcall::graph

@@ -1,0 +1,281 @@
+#include "graph_client/graph_client.h"
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "graph_client/error_details.h"
+#include "graph_client/json_mapping.h"
+#include "graph_client/retry_after.h"
+#include "graph_client/string_view_compat.h"
+#include "graph_client/url_encoding.h"
+
+namespace rollcall::graph {
+namespace {
+
+// attendanceRecords@odata.nextLink pages followed at most, so a body that links to itself
+// cannot keep a call going until its deadline.
+constexpr int kMaxRecordPages = 1000;
+
+constexpr absl::string_view kForbiddenHint =
+    " Rollcall's app needs the OnlineMeetingArtifact.Read.All application permission with admin "
+    "consent, and a Teams application access policy (New-CsApplicationAccessPolicy, "
+    "Grant-CsApplicationAccessPolicy) that covers the user; the user must be the meeting's "
+    "organizer (or a co-organizer). Policy changes can take 30 minutes to apply.";
+
+// A random (version 4) UUID for Graph's client-request-id header.
+std::string NewClientRequestId() {
+  thread_local std::mt19937_64 random = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
+  uint64_t high = random();
+  uint64_t low = random();
+  high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};                  // version 4
+  low = (low & ~(uint64_t{0x3} << 62)) | (uint64_t{0x2} << 62);          // variant 10xx
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(36);
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) id.push_back('-');
+    const uint64_t word = i < 16 ? high : low;
+    const int shift = 60 - 4 * (i % 16);
+    id.push_back(kHex[(word >> shift) & 0xF]);
+  }
+  return id;
+}
+
+// A missing Content-Type is given the benefit of the doubt; any other must be JSON.
+bool IsJsonContentType(const HttpResponse& response) {
+  const std::optional<std::string> content_type = response.Header("content-type");
+  if (!content_type.has_value()) return true;
+  const absl::string_view media_type =
+      absl::string_view(*content_type).substr(0, content_type->find(';'));
+  const std::string media = absl::AsciiStrToLower(absl::StripAsciiWhitespace(media_type));
+  return media == "application/json" || absl::EndsWith(media, "+json");
+}
+
+// "Now" for an HTTP-date Retry-After: the response's own Date when it has one, so the wait
+// does not depend on how far our clock is from Graph's.
+absl::Time ResponseTime(const HttpResponse& response) {
+  if (auto date = response.Header("date")) {
+    if (auto t = ParseHttpDate(*date)) return *t;
+  }
+  return absl::Now();
+}
+
+class GraphClientImpl final : public GraphClient {
+ public:
+  GraphClientImpl(const GraphClientOptions& options, std::shared_ptr<HttpTransport> transport,
+                  std::shared_ptr<TokenCredential> credential)
+      : base_url_(StripTrailingSlashes(options.base_url)),
+        origin_(UrlOrigin(base_url_)),
+        transport_(std::move(transport)),
+        credential_(std::move(credential)) {}
+
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
+      const ReportRef& ref, bool with_records, absl::Time deadline) override {
+    const std::pair<const char*, const std::string*> ids[] = {
+        {"user_id", &ref.user_id}, {"meeting_id", &ref.meeting_id}, {"report_id", &ref.report_id}};
+    for (const auto& [field, value] : ids) {
+      if (!value->empty()) continue;
+      return MakeError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, " is empty"),
+                       {std::string(reason::kInvalidId), {{std::string(meta::kField), field}},
+                        std::nullopt});
+    }
+    const std::string url = absl::StrCat(
+        base_url_, "/users/", EncodePathSegment(ref.user_id), "/onlineMeetings/",
+        EncodePathSegment(ref.meeting_id), "/attendanceReports/",
+        EncodePathSegment(ref.report_id), with_records ? "?$expand=attendanceRecords" : "");
+
+    absl::StatusOr<Exchange> exchange = Get(url, deadline, "a meetingAttendanceReport");
+    if (!exchange.ok()) return exchange.status();
+    std::string next_link;
+    absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report =
+        ParseAttendanceReport(exchange->response.body, &next_link);
+    if (!report.ok()) return BadBody(*exchange, "a meetingAttendanceReport", report.status());
+
+    for (int pages = 0; !next_link.empty(); ++pages) {
+      if (pages == kMaxRecordPages) {
+        return MakeError(absl::StatusCode::kInternal,
+                         absl::StrCat("Graph's attendanceRecords@odata.nextLink chain is longer "
+                                      "than ", kMaxRecordPages, " pages"),
+                         GraphDetails(*exchange, reason::kGraphBadResponse, {}));
+      }
+      // The token goes only where the base URL points: never to a host a body names.
+      if (!IsUrlUnderOrigin(next_link, origin_)) {
+        return MakeError(
+            absl::StatusCode::kInternal,
+            absl::StrCat("Graph returned an attendanceRecords@odata.nextLink outside ", origin_,
+                         " (\"", absl::CHexEscape(UrlOrigin(next_link)),
+                         "\"); refusing to follow it"),
+            GraphDetails(*exchange, reason::kGraphBadResponse, {}));
+      }
+      exchange = Get(next_link, deadline, "an attendanceRecord page");
+      if (!exchange.ok()) return exchange.status();
+      absl::Status parsed =
+          ParseAttendanceRecordsPage(exchange->response.body, &*report, &next_link);
+      if (!parsed.ok()) return BadBody(*exchange, "an attendanceRecord page", parsed);
+    }
+    return report;
+  }
+
+ private:
+  struct Exchange {
+    HttpResponse response;
+    std::string client_request_id;
+  };
+
+  // One authenticated GET; a 200 with a JSON body, or the error it maps to. `expected` names
+  // what the body should be, for error messages.
+  absl::StatusOr<Exchange> Get(const std::string& url, absl::Time deadline,
+                               absl::string_view expected) {
+    absl::StatusOr<AccessToken> token = credential_->GetToken(deadline);
+    if (!token.ok()) return token.status();
+
+    Exchange exchange;
+    exchange.client_request_id = NewClientRequestId();
+    HttpRequest request;
+    request.method = "GET";
+    request.url = url;
+    request.headers = {{"Authorization", absl::StrCat("Bearer ", token->token)},
+                       {"Accept", "application/json"},
+                       {"client-request-id", exchange.client_request_id}};
+    request.deadline = deadline;
+    absl::StatusOr<HttpResponse> response = transport_->Send(request);
+    if (!response.ok()) return TransportError(response.status());
+    exchange.response = *std::move(response);
+
+    if (exchange.response.status != 200) return GraphError(exchange, token->token);
+    if (!IsJsonContentType(exchange.response)) {
+      return BadBody(exchange, expected,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "Content-Type ", *exchange.response.Header("content-type"))));
+    }
+    return exchange;
+  }
+
+  // What Graph said about an exchange, for ErrorInfo metadata: its error body when it sent
+  // one, else its headers.
+  static ErrorDetails GraphDetails(const Exchange& exchange, std::string_view reason,
+                                   const GraphErrorBody& body) {
+    const HttpResponse& response = exchange.response;
+    ErrorDetails details;
+    details.reason = std::string(reason);
+    auto& metadata = details.metadata;
+    metadata[std::string(meta::kHttpStatus)] = absl::StrCat(response.status);
+    if (!body.code.empty()) metadata[std::string(meta::kGraphCode)] = body.code;
+    std::string request_id = body.request_id;
+    if (request_id.empty()) request_id = response.Header("request-id").value_or("");
+    if (!request_id.empty()) metadata[std::string(meta::kGraphRequestId)] = request_id;
+    metadata[std::string(meta::kGraphClientRequestId)] =
+        body.client_request_id.empty() ? exchange.client_request_id : body.client_request_id;
+    std::string date = body.date;
+    if (date.empty()) date = response.Header("date").value_or("");
+    if (!date.empty()) metadata[std::string(meta::kGraphDate)] = date;
+    return details;
+  }
+
+  // A 200 whose body is not what Graph documents.
+  static absl::Status BadBody(const Exchange& exchange, absl::string_view expected,
+                              const absl::Status& why) {
+    return MakeError(absl::StatusCode::kInternal,
+                     absl::StrCat("Graph returned a body that is not ", expected, ": ",
+                                  why.message()),
+                     GraphDetails(exchange, reason::kGraphBadResponse, {}));
+  }
+
+  // A non-200 answer from Graph as a canonical status with ErrorDetails.
+  absl::Status GraphError(const Exchange& exchange, const std::string& token) {
+    const HttpResponse& response = exchange.response;
+    GraphErrorBody body;
+    const bool has_body = ParseGraphErrorBody(response.body, &body);
+    const std::string said =
+        has_body ? absl::StrCat("HTTP ", response.status, " (", body.code, ": ", body.message, ")")
+                 : absl::StrCat("HTTP ", response.status, " (no Graph error body)");
+    std::optional<absl::Duration> retry_after;
+    if (auto header = response.Header("retry-after")) {
+      retry_after = ParseRetryAfter(*header, ResponseTime(response));
+    }
+
+    const auto error = [&](absl::StatusCode code, std::string_view reason,
+                           std::string_view message) {
+      ErrorDetails details = GraphDetails(exchange, reason, body);
+      details.retry_after = retry_after;
+      return MakeError(code, message, details);
+    };
+    const long status = response.status;
+    if (status == 400) {
+      return error(absl::StatusCode::kInvalidArgument, reason::kGraphBadRequest,
+                   absl::StrCat("Graph rejected the request: ", said));
+    }
+    if (status == 401) {
+      // Graph refused this token: drop it so the next call fetches another. (Retrying here
+      // belongs to the retry decorator.)
+      credential_->Invalidate(token);
+      return error(absl::StatusCode::kFailedPrecondition, reason::kGraphUnauthorized,
+                   absl::StrCat("Graph did not accept Rollcall's access token: ", said));
+    }
+    if (status == 403) {
+      return error(absl::StatusCode::kPermissionDenied, reason::kGraphForbidden,
+                   absl::StrCat("Graph denied access to the attendance report: ", said, ".",
+                                kForbiddenHint));
+    }
+    if (status == 404) {
+      return error(absl::StatusCode::kNotFound, reason::kReportNotFound,
+                   absl::StrCat("Graph found no such user, meeting or attendance report: ",
+                                said));
+    }
+    if (status == 429) {
+      return error(absl::StatusCode::kResourceExhausted, reason::kGraphThrottled,
+                   absl::StrCat("Graph throttled the request: ", said));
+    }
+    if (status >= 500 && status <= 599) {
+      return error(absl::StatusCode::kUnavailable, reason::kGraphUnavailable,
+                   absl::StrCat("Graph is unavailable: ", said));
+    }
+    return error(absl::StatusCode::kUnknown, reason::kGraphError,
+                 absl::StrCat("Graph answered with an unexpected status: ", said));
+  }
+
+  // A transport failure: the code stays DEADLINE_EXCEEDED when time ran out; an oversized body
+  // is a bad response; anything else means Graph could not be reached.
+  static absl::Status TransportError(const absl::Status& status) {
+    if (status.code() == absl::StatusCode::kResourceExhausted) {
+      return MakeError(absl::StatusCode::kInternal,
+                       absl::StrCat("Graph's response is too large: ", status.message()),
+                       {std::string(reason::kGraphBadResponse), {}, std::nullopt});
+    }
+    const absl::StatusCode code = status.code() == absl::StatusCode::kDeadlineExceeded
+                                      ? absl::StatusCode::kDeadlineExceeded
+                                      : absl::StatusCode::kUnavailable;
+    return MakeError(code, absl::StrCat("could not reach Graph: ", status.message()),
+                     {std::string(reason::kGraphUnavailable), {}, std::nullopt});
+  }
+
+  const std::string base_url_;
+  const std::string origin_;
+  const std::shared_ptr<HttpTransport> transport_;
+  const std::shared_ptr<TokenCredential> credential_;
+};
+
+}  // namespace
+
+std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
+                                             std::shared_ptr<HttpTransport> transport,
+                                             std::shared_ptr<TokenCredential> credential) {
+  return std::make_unique<GraphClientImpl>(options, std::move(transport), std::move(credential));
+}
+
+std::string EncodePathSegment(std::string_view segment) { return PercentEncode(ToAbsl(segment)); }
+
+}  // namespace rollcall::graph

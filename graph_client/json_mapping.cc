@@ -1,0 +1,573 @@
+#include "graph_client/json_mapping.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "graph_client/string_view_compat.h"
+#include "rapidjson/document.h"
+#include "rapidjson/encodedstream.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
+
+namespace rollcall::graph {
+namespace {
+
+namespace rj = rapidjson;
+namespace pb = google::protobuf;
+
+// Deeper documents are rejected while parsing, before they cost memory. Graph's attendance
+// bodies nest five levels; open-typed identities may add a few.
+constexpr int kMaxJsonDepth = 64;
+
+// Iterative parsing keeps hostile nesting off the call stack; the document must be valid UTF-8
+// (protobuf strings must be) and hold exactly one value.
+constexpr unsigned kParseFlags =
+    rj::kParseIterativeFlag | rj::kParseValidateEncodingFlag | rj::kParseFullPrecisionFlag;
+
+// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+// ---------------------------------------------------------------------------------------------
+// Parsing with a depth limit.
+
+// Forwards SAX events to `Target` (a rapidjson::Document) and fails the parse as soon as arrays
+// and objects nest deeper than kMaxJsonDepth.
+template <typename Target>
+class DepthLimitedHandler {
+ public:
+  explicit DepthLimitedHandler(Target& target) : target_(target) {}
+
+  bool Null() { return target_.Null(); }
+  bool Bool(bool b) { return target_.Bool(b); }
+  bool Int(int i) { return target_.Int(i); }
+  bool Uint(unsigned u) { return target_.Uint(u); }
+  bool Int64(int64_t i) { return target_.Int64(i); }
+  bool Uint64(uint64_t u) { return target_.Uint64(u); }
+  bool Double(double d) { return target_.Double(d); }
+  bool RawNumber(const char* s, rj::SizeType n, bool copy) { return target_.RawNumber(s, n, copy); }
+  bool String(const char* s, rj::SizeType n, bool copy) { return target_.String(s, n, copy); }
+  bool Key(const char* s, rj::SizeType n, bool copy) { return target_.Key(s, n, copy); }
+  bool StartObject() { return Enter() && target_.StartObject(); }
+  bool EndObject(rj::SizeType members) { --depth_; return target_.EndObject(members); }
+  bool StartArray() { return Enter() && target_.StartArray(); }
+  bool EndArray(rj::SizeType elements) { --depth_; return target_.EndArray(elements); }
+
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    if (++depth_ > kMaxJsonDepth) too_deep_ = true;
+    return !too_deep_;
+  }
+
+  Target& target_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
+// Parses `json` into *doc. INVALID_ARGUMENT when it is not one well-formed UTF-8 JSON value or
+// nests deeper than kMaxJsonDepth.
+absl::Status ParseJson(std::string_view json, rj::Document* doc) {
+  rj::MemoryStream bytes(json.data(), json.size());
+  rj::EncodedInputStream<rj::UTF8<>, rj::MemoryStream> input(bytes);
+  rj::Reader reader;
+  rj::ParseResult result;
+  bool too_deep = false;
+  auto generate = [&](rj::Document& target) {
+    DepthLimitedHandler<rj::Document> handler(target);
+    result = reader.Parse<kParseFlags>(input, handler);
+    too_deep = handler.too_deep();
+    return !result.IsError();
+  };
+  doc->Populate(generate);
+  if (too_deep) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels"));
+  }
+  if (result.IsError()) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed JSON at offset ", result.Offset(),
+                                                   ": ", rj::GetParseError_En(result.Code())));
+  }
+  // RapidJSON's streams read a NUL byte as the end of input; the rest must not be ignored.
+  if (input.Tell() != json.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed JSON at offset ", input.Tell(), ": a NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+absl::string_view AsView(const rj::Value& string_value) {
+  return absl::string_view(string_value.GetString(), string_value.GetStringLength());
+}
+
+// The first member of `object` whose name equals `name` (ASCII case-insensitively when
+// `ignore_case`), or null.
+const rj::Value* FindMember(const rj::Value& object, absl::string_view name,
+                            bool ignore_case = false) {
+  if (!object.IsObject()) return nullptr;
+  for (const auto& member : object.GetObject()) {
+    const absl::string_view key = AsView(member.name);
+    if (ignore_case ? absl::EqualsIgnoreCase(key, name) : key == name) return &member.value;
+  }
+  return nullptr;
+}
+
+// The string value of `object[name]`, or "" when absent or not a string.
+std::string StringMember(const rj::Value& object, absl::string_view name,
+                         bool ignore_case = false) {
+  const rj::Value* value = FindMember(object, name, ignore_case);
+  return value != nullptr && value->IsString() ? std::string(AsView(*value)) : std::string();
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON paths in error messages ("attendanceRecords[0].totalAttendanceInSeconds"), built only
+// when an error needs one.
+
+struct JsonPath {
+  const JsonPath* parent = nullptr;
+  absl::string_view member;  // used when index < 0
+  int64_t index = -1;
+
+  JsonPath Member(absl::string_view name) const { return JsonPath{this, name, -1}; }
+  JsonPath Element(int64_t i) const { return JsonPath{this, {}, i}; }
+
+  std::string ToString() const {
+    if (parent == nullptr) return std::string(member);
+    std::string prefix = parent->ToString();
+    if (index >= 0) return absl::StrCat(prefix, "[", index, "]");
+    return prefix.empty() ? std::string(member) : absl::StrCat(prefix, ".", member);
+  }
+};
+
+absl::Status PathError(const JsonPath& path, absl::string_view problem) {
+  const std::string where = path.ToString();
+  return absl::InvalidArgumentError(
+      absl::StrCat(where.empty() ? "body" : where, ": ", problem));
+}
+
+// A value quoted for an error message: escaped and at most 64 bytes.
+std::string Quoted(absl::string_view text) {
+  constexpr std::size_t kMax = 64;
+  const bool cut = text.size() > kMax;
+  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMax)), cut ? "...\"" : "\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalars.
+
+absl::StatusOr<int32_t> ReadInt32(const rj::Value& value, const JsonPath& path) {
+  if (value.IsInt()) return value.GetInt();
+  if (!value.IsNumber()) return PathError(path, "expected a number");
+  if (value.IsDouble()) {
+    const double d = value.GetDouble();
+    if (std::trunc(d) != d) return PathError(path, "expected an integer");
+    if (d >= std::numeric_limits<int32_t>::min() && d <= std::numeric_limits<int32_t>::max()) {
+      return static_cast<int32_t>(d);
+    }
+  }
+  return PathError(path, "out of range for a 32-bit integer");
+}
+
+bool ReadDigits(absl::string_view text, std::size_t pos, std::size_t count, int* out) {
+  if (pos + count > text.size()) return false;
+  int n = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) return false;
+    n = n * 10 + (text[i] - '0');
+  }
+  *out = n;
+  return true;
+}
+
+bool ToTimestamp(absl::Time t, pb::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);  // rounds toward the infinite past
+  if (seconds < kMinTimestampSeconds || seconds > kMaxTimestampSeconds) return false;
+  out->set_seconds(seconds);
+  out->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  return true;
+}
+
+// Converts any JSON value to google.protobuf.Value (numbers become doubles, as in proto3 JSON).
+// Recursion is bounded by kMaxJsonDepth.
+void ToProtoValue(const rj::Value& json, pb::Value* out) {
+  switch (json.GetType()) {
+    case rj::kNullType:
+      out->set_null_value(pb::NULL_VALUE);
+      break;
+    case rj::kFalseType:
+    case rj::kTrueType:
+      out->set_bool_value(json.GetBool());
+      break;
+    case rj::kNumberType:
+      out->set_number_value(json.GetDouble());
+      break;
+    case rj::kStringType:
+      out->set_string_value(std::string(AsView(json)));
+      break;
+    case rj::kArrayType: {
+      pb::ListValue* list = out->mutable_list_value();
+      for (const auto& element : json.GetArray()) ToProtoValue(element, list->add_values());
+      break;
+    }
+    case rj::kObjectType: {
+      auto* fields = out->mutable_struct_value()->mutable_fields();
+      for (const auto& member : json.GetObject()) {
+        ToProtoValue(member.value, &(*fields)[std::string(AsView(member.name))]);
+      }
+      break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON -> rollcall.v1 messages, driven by the messages' descriptors: a Graph property maps to
+// the field whose json_name it is (`emailAddress` -> email_address), so every field of
+// attendance.proto is covered and a new field is mapped as soon as it is added. Two fields of
+// Identity are special: odata_type holds Graph's "@odata.type" annotation, and
+// additional_properties collects every property Identity does not name (Graph declares
+// identities open types).
+
+const pb::FieldDescriptor* IdentityODataTypeField() {
+  static const pb::FieldDescriptor* const field =
+      rollcall::v1::Identity::descriptor()->FindFieldByName("odata_type");
+  return field;
+}
+
+const pb::FieldDescriptor* IdentityAdditionalPropertiesField() {
+  static const pb::FieldDescriptor* const field =
+      rollcall::v1::Identity::descriptor()->FindFieldByName("additional_properties");
+  return field;
+}
+
+// The Graph property a field holds; "" for additional_properties, which no property names.
+absl::string_view GraphPropertyName(const pb::FieldDescriptor* field) {
+  if (field == IdentityODataTypeField()) return "@odata.type";
+  if (field == IdentityAdditionalPropertiesField()) return {};
+  return field->json_name();
+}
+
+const pb::FieldDescriptor* FieldForProperty(const pb::Descriptor* type, absl::string_view name) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* field = type->field(i);
+    const absl::string_view property = GraphPropertyName(field);
+    if (!property.empty() && property == name) return field;
+  }
+  return nullptr;
+}
+
+bool IsTimestamp(const pb::FieldDescriptor* field) {
+  return field->message_type() == pb::Timestamp::descriptor();
+}
+
+absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPath& path);
+
+// Sets singular `field` of `message` from non-null `json`.
+absl::Status MapSingularField(const rj::Value& json, const pb::FieldDescriptor* field,
+                              pb::Message* message, const JsonPath& path) {
+  const pb::Reflection* reflection = message->GetReflection();
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_STRING:
+      if (!json.IsString()) return PathError(path, "expected a string");
+      reflection->SetString(message, field, std::string(AsView(json)));
+      return absl::OkStatus();
+    case pb::FieldDescriptor::CPPTYPE_INT32: {
+      absl::StatusOr<int32_t> n = ReadInt32(json, path);
+      if (!n.ok()) return n.status();
+      reflection->SetInt32(message, field, *n);
+      return absl::OkStatus();
+    }
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
+      if (IsTimestamp(field)) {
+        if (!json.IsString()) return PathError(path, "expected a date-time string");
+        absl::StatusOr<absl::Time> t = ParseDateTimeOffset(ToStd(AsView(json)));
+        if (!t.ok()) return PathError(path, t.status().message());
+        auto* timestamp = pb::DynamicCastToGenerated<pb::Timestamp>(
+            reflection->MutableMessage(message, field));
+        if (!ToTimestamp(*t, timestamp)) {
+          return PathError(path, absl::StrCat(Quoted(AsView(json)),
+                                              " is outside the years 0001 to 9999"));
+        }
+        return absl::OkStatus();
+      }
+      return MapObject(json, reflection->MutableMessage(message, field), path);
+    }
+    default:
+      return absl::InternalError(absl::StrCat("the Graph mapping does not support the type of ",
+                                              field->full_name()));
+  }
+}
+
+// Sets `field` of `message` from `json`. Null leaves an optional field or message unset and a
+// repeated field empty; a field without presence (the report's id) must not be null.
+absl::Status MapField(const rj::Value& json, const pb::FieldDescriptor* field,
+                      pb::Message* message, const JsonPath& path) {
+  const pb::Reflection* reflection = message->GetReflection();
+  reflection->ClearField(message, field);
+  if (json.IsNull()) {
+    if (!field->is_repeated() && !field->has_presence()) {
+      return PathError(path, "must not be null");
+    }
+    return absl::OkStatus();
+  }
+  if (!field->is_repeated()) return MapSingularField(json, field, message, path);
+
+  if (!json.IsArray()) return PathError(path, "expected an array");
+  if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || IsTimestamp(field)) {
+    return absl::InternalError(absl::StrCat("the Graph mapping does not support the type of ",
+                                            field->full_name()));
+  }
+  int64_t index = 0;
+  for (const auto& element : json.GetArray()) {
+    absl::Status status =
+        MapObject(element, reflection->AddMessage(message, field), path.Element(index++));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+// Maps the members of JSON object `json` onto `message`; see the block comment above.
+absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPath& path) {
+  if (!json.IsObject()) return PathError(path, "expected an object");
+  const pb::Descriptor* type = message->GetDescriptor();
+  const bool open_type = type == rollcall::v1::Identity::descriptor();
+  for (const auto& member : json.GetObject()) {
+    const absl::string_view name = AsView(member.name);
+    if (const pb::FieldDescriptor* field = FieldForProperty(type, name)) {
+      absl::Status status = MapField(member.value, field, message, path.Member(name));
+      if (!status.ok()) return status;
+    } else if (open_type) {
+      auto* extra = pb::DynamicCastToGenerated<pb::Struct>(
+          message->GetReflection()->MutableMessage(message, IdentityAdditionalPropertiesField()));
+      ToProtoValue(member.value, &(*extra->mutable_fields())[std::string(name)]);
+    }
+    // Any other unknown property is ignored.
+  }
+  return absl::OkStatus();
+}
+
+// Sets *out from the optional string member `name` of `object` ("" when absent or null).
+absl::Status ReadNextLink(const rj::Value& object, absl::string_view name, std::string* out) {
+  const rj::Value* link = FindMember(object, name);
+  if (link == nullptr || link->IsNull()) return absl::OkStatus();
+  if (!link->IsString()) return PathError(JsonPath{nullptr, name}, "expected a string");
+  if (out != nullptr) *out = std::string(AsView(*link));
+  return absl::OkStatus();
+}
+
+// Seconds from a number or a numeric string (the identity platform has sent both).
+absl::StatusOr<absl::Duration> ReadSeconds(const rj::Value& value, absl::string_view name) {
+  constexpr double kMaxSeconds = 366.0 * 24 * 3600;
+  double seconds = 0;
+  if (value.IsNumber()) {
+    seconds = value.GetDouble();
+  } else if (!value.IsString() || !absl::SimpleAtod(AsView(value), &seconds)) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": expected a number of seconds"));
+  }
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > kMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": out of range"));
+  }
+  return absl::Seconds(seconds);
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
+  const absl::string_view text = ToAbsl(text_view);
+  // YYYY-MM-DDThh:mm:ss[.f{1,9}](Z|+hh:mm|-hh:mm)
+  const auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid date-time ", Quoted(text), ": ", why));
+  };
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!ReadDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
+      !ReadDigits(text, 5, 2, &month) || text[7] != '-' || !ReadDigits(text, 8, 2, &day) ||
+      (text[10] != 'T' && text[10] != 't') || !ReadDigits(text, 11, 2, &hour) ||
+      text[13] != ':' || !ReadDigits(text, 14, 2, &minute) || text[16] != ':' ||
+      !ReadDigits(text, 17, 2, &second)) {
+    return invalid("expected YYYY-MM-DDThh:mm:ss");
+  }
+  const absl::CivilSecond civil(year, month, day, hour, minute, second);
+  if (civil.year() != year || civil.month() != month || civil.day() != day ||
+      civil.hour() != hour || civil.minute() != minute || civil.second() != second) {
+    return invalid("no such date or time of day");
+  }
+
+  std::size_t pos = 19;
+  int64_t nanos = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int digits = 0;
+    while (pos < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[pos]))) {
+      if (++digits > 9) return invalid("more than 9 fractional digits");
+      nanos = nanos * 10 + (text[pos] - '0');
+      ++pos;
+    }
+    if (digits == 0) return invalid("no digits after '.'");
+    for (int i = digits; i < 9; ++i) nanos *= 10;
+  }
+
+  absl::Duration offset;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int offset_hours = 0, offset_minutes = 0;
+    if (!ReadDigits(text, pos + 1, 2, &offset_hours) || pos + 3 >= text.size() ||
+        text[pos + 3] != ':' || !ReadDigits(text, pos + 4, 2, &offset_minutes) ||
+        offset_hours > 23 || offset_minutes > 59) {
+      return invalid("expected a +hh:mm or -hh:mm offset");
+    }
+    offset = absl::Hours(offset_hours) + absl::Minutes(offset_minutes);
+    if (text[pos] == '-') offset = -offset;
+    pos += 6;
+  } else {
+    return invalid("expected Z or a +hh:mm offset");
+  }
+  if (pos != text.size()) return invalid("unexpected characters after the offset");
+
+  return absl::FromCivil(civil, absl::UTCTimeZone()) - offset + absl::Nanoseconds(nanos);
+}
+
+absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
+    std::string_view json, std::string* records_next_link) {
+  if (records_next_link != nullptr) records_next_link->clear();
+  rj::Document doc;
+  absl::Status status = ParseJson(json, &doc);
+  if (!status.ok()) return status;
+  rollcall::v1::MeetingAttendanceReport report;
+  status = MapObject(doc, &report, JsonPath{});
+  if (!status.ok()) return status;
+  status = ReadNextLink(doc, "attendanceRecords@odata.nextLink", records_next_link);
+  if (!status.ok()) return status;
+  return report;
+}
+
+absl::Status ParseAttendanceRecordsPage(std::string_view json,
+                                        rollcall::v1::MeetingAttendanceReport* report,
+                                        std::string* next_link) {
+  if (next_link != nullptr) next_link->clear();
+  rj::Document doc;
+  absl::Status status = ParseJson(json, &doc);
+  if (!status.ok()) return status;
+  if (!doc.IsObject()) return PathError(JsonPath{}, "expected an object");
+  const rj::Value* value = FindMember(doc, "value");
+  if (value == nullptr) return PathError(JsonPath{nullptr, "value"}, "missing");
+
+  // Map into a scratch report so that a bad page leaves `report` as it was.
+  rollcall::v1::MeetingAttendanceReport page;
+  const pb::FieldDescriptor* records_field =
+      rollcall::v1::MeetingAttendanceReport::descriptor()->FindFieldByName("attendance_records");
+  status = MapField(*value, records_field, &page, JsonPath{nullptr, "value"});
+  if (!status.ok()) return status;
+  std::string link;
+  status = ReadNextLink(doc, "@odata.nextLink", &link);
+  if (!status.ok()) return status;
+
+  for (auto& record : *page.mutable_attendance_records()) {
+    report->add_attendance_records()->Swap(&record);
+  }
+  if (next_link != nullptr) *next_link = std::move(link);
+  return absl::OkStatus();
+}
+
+bool ParseGraphErrorBody(std::string_view json, GraphErrorBody* out) {
+  rj::Document doc;
+  if (!ParseJson(json, &doc).ok()) return false;
+  const rj::Value* error = FindMember(doc, "error", /*ignore_case=*/true);
+  if (error == nullptr || !error->IsObject()) return false;
+  GraphErrorBody body;
+  body.code = StringMember(*error, "code", true);
+  body.message = StringMember(*error, "message", true);
+  // errors.md's JSON says innerError, its table innererror; the SDK model says Date, the
+  // service sends date: match all of them case-insensitively.
+  if (const rj::Value* inner = FindMember(*error, "innererror", true)) {
+    body.request_id = StringMember(*inner, "request-id", true);
+    body.client_request_id = StringMember(*inner, "client-request-id", true);
+    body.date = StringMember(*inner, "date", true);
+  }
+  *out = std::move(body);
+  return true;
+}
+
+absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json) {
+  rj::Document doc;
+  absl::Status status = ParseJson(json, &doc);
+  if (!status.ok()) return status;
+  if (!doc.IsObject()) return absl::InvalidArgumentError("token response: expected an object");
+
+  TokenResponse token;
+  // Messages name fields only: the body holds the access token.
+  const rj::Value* access_token = FindMember(doc, "access_token");
+  if (access_token == nullptr || !access_token->IsString() ||
+      access_token->GetStringLength() == 0) {
+    return absl::InvalidArgumentError("access_token: missing or not a non-empty string");
+  }
+  token.access_token = std::string(AsView(*access_token));
+
+  const rj::Value* token_type = FindMember(doc, "token_type");
+  if (token_type != nullptr && !token_type->IsNull()) {
+    if (!token_type->IsString() || !absl::EqualsIgnoreCase(AsView(*token_type), "Bearer")) {
+      return absl::InvalidArgumentError("token_type: expected \"Bearer\"");
+    }
+  }
+  token.token_type = "Bearer";
+
+  token.expires_in = absl::Seconds(600);  // MSAL's default when expires_in is absent
+  if (const rj::Value* expires_in = FindMember(doc, "expires_in");
+      expires_in != nullptr && !expires_in->IsNull()) {
+    absl::StatusOr<absl::Duration> seconds = ReadSeconds(*expires_in, "expires_in");
+    if (!seconds.ok()) return seconds.status();
+    token.expires_in = *seconds;
+  }
+  if (const rj::Value* refresh_in = FindMember(doc, "refresh_in");
+      refresh_in != nullptr && !refresh_in->IsNull()) {
+    absl::StatusOr<absl::Duration> seconds = ReadSeconds(*refresh_in, "refresh_in");
+    if (!seconds.ok()) return seconds.status();
+    token.refresh_in = *seconds;
+  }
+  return token;
+}
+
+bool ParseTokenErrorBody(std::string_view json, TokenErrorBody* out) {
+  rj::Document doc;
+  if (!ParseJson(json, &doc).ok() || !doc.IsObject()) return false;
+  const rj::Value* error = FindMember(doc, "error");
+  if (error == nullptr || !error->IsString()) return false;
+
+  TokenErrorBody body;
+  body.error = std::string(AsView(*error));
+  body.error_description = StringMember(doc, "error_description");
+  body.trace_id = StringMember(doc, "trace_id");
+  body.correlation_id = StringMember(doc, "correlation_id");
+
+  const rj::Value* codes = FindMember(doc, "error_codes");
+  if (codes != nullptr && codes->IsArray() && !codes->Empty() && (*codes)[0].IsUint64()) {
+    body.aadsts_code = absl::StrCat("AADSTS", (*codes)[0].GetUint64());
+  } else if (absl::StartsWith(body.error_description, "AADSTS")) {
+    std::size_t end = 6;
+    while (end < body.error_description.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(body.error_description[end]))) {
+      ++end;
+    }
+    if (end > 6) body.aadsts_code = body.error_description.substr(0, end);
+  }
+  *out = std::move(body);
+  return true;
+}
+
+}  // namespace rollcall::graph

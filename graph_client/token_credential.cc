@@ -1,0 +1,294 @@
+// ClientSecretCredential: the client-credentials grant with a client secret, with a cached
+// token and single-flight refresh.
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "graph_client/error_details.h"
+#include "graph_client/json_mapping.h"
+#include "graph_client/retry_after.h"
+#include "graph_client/token_credential.h"
+#include "graph_client/url_encoding.h"
+
+namespace rollcall::graph {
+namespace {
+
+// ErrorInfo metadata keys for the identity platform's own request identifiers (what Microsoft
+// support asks for).
+constexpr absl::string_view kAadTraceId = "aad_trace_id";
+constexpr absl::string_view kAadCorrelationId = "aad_correlation_id";
+
+// AADSTS codes and OAuth errors that mean "try again later" rather than "fix the credentials".
+bool IsTransientTokenError(const TokenErrorBody& body) {
+  static constexpr absl::string_view kTransientCodes[] = {
+      "AADSTS90055",  // TenantThrottlingError
+      "AADSTS90024",  // RequestBudgetExceededError
+      "AADSTS50196",  // loop / throttled
+  };
+  if (body.error == "temporarily_unavailable") return true;
+  for (absl::string_view code : kTransientCodes) {
+    if (body.aadsts_code == code) return true;
+  }
+  return false;
+}
+
+// What to change, by AADSTS code, for a rejected client-credentials request.
+absl::string_view FixHint(absl::string_view aadsts_code) {
+  if (aadsts_code == "AADSTS7000215" || aadsts_code == "AADSTS7000222" ||
+      aadsts_code == "AADSTS70002" || aadsts_code == "AADSTS7000218") {
+    return "Check AZURE_CLIENT_SECRET: use the secret's value, not its ID, and make sure it has "
+           "not expired.";
+  }
+  if (aadsts_code == "AADSTS700016" || aadsts_code == "AADSTS700011") {
+    return "Check AZURE_CLIENT_ID and AZURE_TENANT_ID: the application must be registered in, "
+           "or consented to by, that tenant.";
+  }
+  if (aadsts_code == "AADSTS90002") {
+    return "Check AZURE_TENANT_ID (the tenant's ID or a verified domain) and, for a national "
+           "cloud, AZURE_AUTHORITY_HOST.";
+  }
+  if (aadsts_code == "AADSTS70011") {
+    return "Check the scope: it must be the Microsoft Graph host of the same cloud followed by "
+           "/.default, such as https://graph.microsoft.com/.default.";
+  }
+  return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.";
+}
+
+class ClientSecretCredential final : public TokenCredential {
+ public:
+  ClientSecretCredential(const ClientSecretCredentialOptions& options,
+                         std::shared_ptr<HttpTransport> transport, const Clock* clock)
+      : token_url_(absl::StrCat(StripTrailingSlashes(options.authority_host), "/",
+                                PercentEncode(options.tenant_id), "/oauth2/v2.0/token")),
+        form_body_(absl::StrCat("client_id=", PercentEncode(options.client_id),
+                                "&scope=", PercentEncode(options.scope),
+                                "&client_secret=", PercentEncode(options.client_secret),
+                                "&grant_type=client_credentials")),
+        client_secret_(options.client_secret),
+        refresh_margin_(options.refresh_margin),
+        transport_(std::move(transport)),
+        clock_(clock) {}
+
+  absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      const absl::Time now = clock_->Now();
+      if (cached_.has_value() && now < cached_->refresh_on) return cached_->token;
+      if (now >= deadline) {
+        return MakeError(absl::StatusCode::kDeadlineExceeded,
+                         "the deadline passed before an access token was available",
+                         {std::string(reason::kTokenEndpointError), {}, std::nullopt});
+      }
+      if (!fetching_) break;
+
+      // Another caller is fetching: wait for its result, or for our deadline. The deadline is
+      // on clock_; the condition variable waits on the real clock, so wait as long as clock_
+      // says is left.
+      const uint64_t generation = generation_;
+      const absl::Time wait_until = absl::Now() + (deadline - now);
+      while (fetching_ && generation_ == generation) {
+        if (!WaitUntil(lock, wait_until) && fetching_ && generation_ == generation) {
+          return MakeError(absl::StatusCode::kDeadlineExceeded,
+                           "the deadline passed while waiting for an access token",
+                           {std::string(reason::kTokenEndpointError), {}, std::nullopt});
+        }
+      }
+      // That fetch's result is ours too, unless it only ran out of its caller's time: then
+      // try again (this caller may have time left).
+      if (generation_ != generation &&
+          last_result_.status().code() != absl::StatusCode::kDeadlineExceeded) {
+        return last_result_;
+      }
+    }
+
+    fetching_ = true;
+    lock.unlock();
+    CachedToken fetched;
+    absl::StatusOr<AccessToken> result = Fetch(deadline, &fetched);
+    lock.lock();
+    fetching_ = false;
+    ++generation_;
+    if (result.ok()) cached_ = std::move(fetched);
+    last_result_ = result;
+    fetched_.notify_all();
+    return result;
+  }
+
+  void Invalidate(const std::string& token) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cached_.has_value() && cached_->token.token == token) cached_.reset();
+  }
+
+ private:
+  struct CachedToken {
+    AccessToken token;
+    absl::Time refresh_on;  // fresh while now < refresh_on
+  };
+
+  // Waits on fetched_ until notified or `until` (real time); false when `until` passed.
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, absl::Time until) {
+    if (until == absl::InfiniteFuture()) {
+      fetched_.wait(lock);
+      return true;
+    }
+    return fetched_.wait_until(lock, absl::ToChronoTime(until)) == std::cv_status::no_timeout;
+  }
+
+  // One token request. On success fills *out (token and when to refresh it).
+  absl::StatusOr<AccessToken> Fetch(absl::Time deadline, CachedToken* out) {
+    HttpRequest request;
+    request.method = "POST";
+    request.url = token_url_;
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                       {"Accept", "application/json"}};
+    request.body = form_body_;
+    request.deadline = deadline;
+    const absl::Time sent = clock_->Now();  // lifetimes count from before the request
+
+    absl::StatusOr<HttpResponse> response = transport_->Send(request);
+    if (!response.ok()) {
+      const absl::StatusCode code = response.status().code() == absl::StatusCode::kDeadlineExceeded
+                                        ? absl::StatusCode::kDeadlineExceeded
+                                        : absl::StatusCode::kUnavailable;
+      return MakeError(code,
+                       absl::StrCat("could not get an access token from ",
+                                    UrlOrigin(token_url_), ": ", response.status().message()),
+                       {std::string(reason::kTokenEndpointError), {}, std::nullopt});
+    }
+    if (response->status != 200) return MapTokenError(*response);
+
+    absl::StatusOr<TokenResponse> parsed = ParseTokenResponse(response->body);
+    if (!parsed.ok()) {
+      return MakeError(absl::StatusCode::kUnavailable,
+                       absl::StrCat("the token endpoint ", UrlOrigin(token_url_),
+                                    " returned HTTP 200 without a valid token response: ",
+                                    parsed.status().message()),
+                       {std::string(reason::kTokenEndpointError),
+                        {{std::string(meta::kHttpStatus), "200"}},
+                        std::nullopt});
+    }
+    const absl::Duration lifetime = parsed->expires_in;
+    // Refresh `refresh_margin` early, but never in the first half of a short lifetime, so a
+    // 60 s token is not stale as soon as it arrives; sooner if the platform says so.
+    absl::Time refresh_on = sent + lifetime - std::min(refresh_margin_, lifetime / 2);
+    if (parsed->refresh_in.has_value()) {
+      refresh_on = std::min(refresh_on, sent + *parsed->refresh_in);
+    }
+    out->token = AccessToken{std::move(parsed->access_token), sent + lifetime};
+    out->refresh_on = refresh_on;
+    return out->token;
+  }
+
+  // A non-200 answer of the token endpoint as a status with ErrorDetails.
+  absl::Status MapTokenError(const HttpResponse& response) const {
+    ErrorDetails details;
+    details.reason = std::string(reason::kTokenEndpointError);
+    details.metadata[std::string(meta::kHttpStatus)] = absl::StrCat(response.status);
+    TokenErrorBody body;
+    const bool has_body = ParseTokenErrorBody(response.body, &body);
+    std::string summary;  // "(invalid_client, AADSTS7000215: Invalid client secret ...)"
+    if (has_body) {
+      if (!body.aadsts_code.empty()) {
+        details.metadata[std::string(meta::kAadstsCode)] = body.aadsts_code;
+      }
+      details.metadata[std::string(meta::kOauthError)] = body.error;
+      if (!body.trace_id.empty()) details.metadata[std::string(kAadTraceId)] = body.trace_id;
+      if (!body.correlation_id.empty()) {
+        details.metadata[std::string(kAadCorrelationId)] = body.correlation_id;
+      }
+      summary = absl::StrCat(" (", body.error,
+                             body.error_description.empty() ? "" : ", ",
+                             FirstLineWithoutSecret(body.error_description), ")");
+    }
+
+    const bool throttled = response.status == 429 || (has_body && IsTransientTokenError(body));
+    if (throttled || response.status >= 500 || response.status < 400) {
+      if (auto retry_after = response.Header("retry-after")) {
+        details.retry_after = ParseRetryAfter(*retry_after, clock_->Now());
+      }
+      return MakeError(absl::StatusCode::kUnavailable,
+                       absl::StrCat("the token endpoint ", UrlOrigin(token_url_),
+                                    " answered HTTP ", response.status, summary),
+                       details);
+    }
+
+    details.reason = std::string(reason::kCredentialsRejected);
+    if (!has_body) {
+      return MakeError(absl::StatusCode::kFailedPrecondition,
+                       absl::StrCat("the token endpoint ", token_url_, " answered HTTP ",
+                                    response.status,
+                                    " without an OAuth error. Check AZURE_AUTHORITY_HOST and "
+                                    "AZURE_TENANT_ID."),
+                       details);
+    }
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("Microsoft Entra ID rejected the client credentials", summary,
+                                  ". ", FixHint(body.aadsts_code)),
+                     details);
+  }
+
+  // The first line of an error_description (the rest repeats trace and correlation IDs), with
+  // the client secret blanked out should the platform ever echo it.
+  std::string FirstLineWithoutSecret(absl::string_view description) const {
+    std::string line(description.substr(0, description.find_first_of("\r\n")));
+    if (!client_secret_.empty()) {
+      absl::StrReplaceAll({{client_secret_, "[redacted]"},
+                           {PercentEncode(client_secret_), "[redacted]"}},
+                          &line);
+    }
+    return line;
+  }
+
+  const std::string token_url_;
+  const std::string form_body_;  // holds the secret: never logged, never in a message
+  const std::string client_secret_;
+  const absl::Duration refresh_margin_;
+  const std::shared_ptr<HttpTransport> transport_;
+  const Clock* const clock_;
+
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer, which
+  // would not see absl::Mutex's ordering; the standard one it does.
+  std::mutex mu_;
+  std::condition_variable fetched_;  // notified when a fetch completes
+  // Guarded by mu_:
+  std::optional<CachedToken> cached_;
+  bool fetching_ = false;
+  uint64_t generation_ = 0;  // completed fetches
+  absl::StatusOr<AccessToken> last_result_;  // of the last completed fetch
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TokenCredential>> MakeClientSecretCredential(
+    const ClientSecretCredentialOptions& options, std::shared_ptr<HttpTransport> transport,
+    const Clock* clock) {
+  std::vector<absl::string_view> missing;
+  if (options.tenant_id.empty()) missing.push_back("AZURE_TENANT_ID");
+  if (options.client_id.empty()) missing.push_back("AZURE_CLIENT_ID");
+  if (options.client_secret.empty()) missing.push_back("AZURE_CLIENT_SECRET");
+  if (!missing.empty()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("client-secret credentials are incomplete: set ",
+                                  absl::StrJoin(missing, ", ")),
+                     {std::string(reason::kCredentialsMissing), {}, std::nullopt});
+  }
+  if (transport == nullptr || clock == nullptr) {
+    return absl::InvalidArgumentError("MakeClientSecretCredential needs a transport and a clock");
+  }
+  return std::unique_ptr<TokenCredential>(
+      std::make_unique<ClientSecretCredential>(options, std::move(transport), clock));
+}
+
+}  // namespace rollcall::graph

@@ -1,0 +1,403 @@
+// The libcurl transport against a plaintext HTTP server on a loopback port chosen by the OS,
+// and the whole graph_client stack (curl, credential, client) against the same server.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "graph_client/graph_client.h"
+#include "graph_client/http_transport.h"
+#include "graph_client/json_mapping.h"
+#include "graph_client/token_credential.h"
+#include "gtest/gtest.h"
+#include "tests/graph_client/local_http_server.h"
+#include "tests/graph_client/test_util.h"
+
+namespace rollcall::graph {
+namespace {
+
+using ::rollcall::testing::LocalHttpServer;
+using ::rollcall::testing::Message;
+using ::rollcall::testing::ReadExample;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Reply = LocalHttpServer::Reply;
+
+HttpRequest Get(const std::string& url, absl::Duration timeout = absl::Seconds(10)) {
+  HttpRequest request;
+  request.url = url;
+  request.deadline = absl::Now() + timeout;
+  return request;
+}
+
+TEST(CurlTransport, GetReturnsStatusHeadersAndBody) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(
+        200, R"({"ok":true})",
+        {{"Content-Type", "application/json"},
+         {"X-Padded", "   spaced value \t"},
+         {"Request-Id", "rid-1"},
+         {"Retry-After", "2.128"}})};
+  });
+  auto transport = MakeCurlTransport({});
+  HttpRequest request = Get(server.Url("/v1.0/users/a%2Fb?$expand=attendanceRecords"));
+  request.headers = {{"Authorization", "Bearer tok"}, {"client-request-id", "cid"}};
+  absl::StatusOr<HttpResponse> response = transport->Send(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, R"({"ok":true})");
+  EXPECT_EQ(response->Header("x-padded"), "spaced value");
+  EXPECT_EQ(response->Header("REQUEST-ID"), "rid-1");
+  EXPECT_EQ(response->Header("retry-after"), "2.128");
+  EXPECT_EQ(response->Header("missing"), std::nullopt);
+  for (const auto& [name, value] : response->headers) {
+    EXPECT_EQ(name, absl::AsciiStrToLower(name));
+  }
+
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].target, "/v1.0/users/a%2Fb?$expand=attendanceRecords");
+  EXPECT_EQ(requests[0].Header("authorization"), "Bearer tok");
+  EXPECT_EQ(requests[0].Header("client-request-id"), "cid");
+  EXPECT_EQ(requests[0].Header("user-agent"), "rollcall/0.1");
+}
+
+TEST(CurlTransport, PostSendsTheBodyAndAGetAfterItSendsNone) {
+  LocalHttpServer server([](const LocalHttpServer::Request& request) {
+    return Reply{LocalHttpServer::Response(201, request.method + ":" + request.body)};
+  });
+  auto transport = MakeCurlTransport({});
+  HttpRequest post = Get(server.Url("/token"));
+  post.method = "POST";
+  post.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  post.body = "a=1&b=%20";
+  absl::StatusOr<HttpResponse> response = transport->Send(post);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(response->body, "POST:a=1&b=%20");
+
+  // The same pooled handle, now for a GET: nothing of the POST may remain.
+  response = transport->Send(Get(server.Url("/after")));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "GET:");
+
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Header("content-type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(requests[0].Header("content-length"), "9");
+  EXPECT_EQ(requests[0].Header("expect"), "");
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[1].Header("content-length"), "");
+  EXPECT_EQ(requests[1].Header("content-type"), "");
+}
+
+TEST(CurlTransport, ReusesTheConnectionAcrossCallsAndThreads) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(200, "ok")};
+  });
+  auto transport = MakeCurlTransport({});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(transport->Send(Get(server.Url("/a"))).ok());
+  for (int i = 0; i < 3; ++i) {
+    std::thread([&] { ASSERT_TRUE(transport->Send(Get(server.Url("/b"))).ok()); }).join();
+  }
+  EXPECT_EQ(server.requests().size(), 6u);
+  EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+TEST(CurlTransport, ConcurrentCallsAllSucceed) {
+  LocalHttpServer server([](const LocalHttpServer::Request& request) {
+    return Reply{LocalHttpServer::Response(200, request.target)};
+  });
+  auto transport = MakeCurlTransport({});
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const std::string path = "/t" + std::to_string(t) + "/" + std::to_string(i);
+        absl::StatusOr<HttpResponse> response = transport->Send(Get(server.Url(path)));
+        if (response.ok() && response->body == path) ++ok;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 80);
+  EXPECT_LE(server.connections_accepted(), 8);
+}
+
+TEST(CurlTransport, OnlyTheFinalResponsesHeadersAreKept) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    return Reply{"HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n" +
+                 LocalHttpServer::Response(200, "done", {{"X-Final", "yes"}})};
+  });
+  auto transport = MakeCurlTransport({});
+  absl::StatusOr<HttpResponse> response = transport->Send(Get(server.Url("/")));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "done");
+  EXPECT_EQ(response->Header("x-final"), "yes");
+  EXPECT_EQ(response->Header("x-interim"), std::nullopt);
+}
+
+TEST(CurlTransport, ResponseBodiesAreCapped) {
+  const std::string big(2000, 'x');
+  LocalHttpServer server([&](const LocalHttpServer::Request& request) {
+    const bool chunked = request.target == "/chunked";
+    const std::string body = request.target == "/exact" ? std::string(1000, 'y') : big;
+    return Reply{LocalHttpServer::Response(200, body, {}, chunked)};
+  });
+  CurlTransportOptions options;
+  options.max_response_bytes = 1000;
+  auto transport = MakeCurlTransport(options);
+  for (const char* path : {"/content-length", "/chunked"}) {
+    SCOPED_TRACE(path);
+    absl::StatusOr<HttpResponse> response = transport->Send(Get(server.Url(path)));
+    ASSERT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(Message(response.status()), HasSubstr("response body exceeds 1000 bytes"));
+  }
+  absl::StatusOr<HttpResponse> exact = transport->Send(Get(server.Url("/exact")));
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  EXPECT_EQ(exact->body.size(), 1000u);
+}
+
+TEST(CurlTransport, AStalledServerMeetsTheDeadline) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) { return Reply{"", /*stall=*/true}; });
+  auto transport = MakeCurlTransport({});
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get(server.Url("/slow"), absl::Milliseconds(300)));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_GE(took, absl::Milliseconds(250));
+  EXPECT_LT(took, absl::Seconds(5));
+}
+
+TEST(CurlTransport, TheTotalTimeoutAppliesWithoutADeadline) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) { return Reply{"", /*stall=*/true}; });
+  CurlTransportOptions options;
+  options.total_timeout = absl::Milliseconds(200);
+  auto transport = MakeCurlTransport(options);
+  HttpRequest request;
+  request.url = server.Url("/slow");  // deadline: InfiniteFuture
+  EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(CurlTransport, AConnectTimeoutIsUnavailableNotLate) {
+  // https to a plaintext server: the TLS handshake never completes.
+  LocalHttpServer server([](const LocalHttpServer::Request&) { return Reply{}; });
+  CurlTransportOptions options;
+  options.connect_timeout = absl::Milliseconds(200);
+  auto transport = MakeCurlTransport(options);
+  absl::StatusOr<HttpResponse> response = transport->Send(
+      Get("https://127.0.0.1:" + std::to_string(server.port()) + "/", absl::Seconds(30)));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+}
+
+TEST(CurlTransport, APastDeadlineSendsNothing) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(200, "ok")};
+  });
+  auto transport = MakeCurlTransport({});
+  HttpRequest request = Get(server.Url("/"));
+  request.deadline = absl::Now() - absl::Seconds(1);
+  EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(server.connections_accepted(), 0);
+}
+
+TEST(CurlTransport, UnreachableIsUnavailableAndNeverEchoesHeaders) {
+  int port;
+  {
+    LocalHttpServer closed([](const LocalHttpServer::Request&) { return Reply{}; });
+    port = closed.port();
+  }  // nothing listens there any more
+  auto transport = MakeCurlTransport({});
+  HttpRequest request = Get("http://127.0.0.1:" + std::to_string(port) + "/x?secret=q");
+  request.headers = {{"Authorization", "Bearer SECRET-TOKEN"}};
+  request.method = "POST";
+  request.body = "client_secret=SECRET-VALUE";
+  absl::StatusOr<HttpResponse> response = transport->Send(request);
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("http://127.0.0.1:"));
+  EXPECT_THAT(Message(response.status()), Not(HasSubstr("SECRET")));
+  EXPECT_THAT(Message(response.status()), Not(HasSubstr("secret=q")));
+}
+
+TEST(CurlTransport, MalformedRequestsAreInvalidArguments) {
+  auto transport = MakeCurlTransport({});
+  HttpRequest request = Get("http://127.0.0.1:1/");
+  request.method = "DELETE";
+  EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(transport->Send(Get("not a url")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(transport->Send(Get("ftp://127.0.0.1/")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  request = Get("http://127.0.0.1:1/");
+  request.headers = {{"X-Injected", "a\r\nHost: evil"}};
+  EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A TLS server (Python's ssl module) with a fresh self-signed certificate for "localhost"
+// only. It prints its port on its first line, so the test reads it instead of waiting.
+class TlsTestServer {
+ public:
+  // Generates the certificate and starts the server; fails the test when it cannot.
+  void Start() {
+    char dir_template[] = "/tmp/rollcall-tls-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+    const std::string openssl =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost -keyout " + dir_ + "/key.pem -out " + dir_ +
+        "/cert.pem 2>/dev/null";
+    ASSERT_EQ(std::system(openssl.c_str()), 0) << "openssl is needed for the TLS tests";
+    WriteScript();
+
+    int out[2];
+    ASSERT_EQ(::pipe(out), 0);
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      const std::string script = dir_ + "/server.py", cert = cert_path(), key = dir_ + "/key.pem";
+      ::execlp(ROLLCALL_PYTHON3, ROLLCALL_PYTHON3, script.c_str(), cert.c_str(), key.c_str(),
+               static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;  // blocks until announced
+    ::close(out[0]);
+    port_ = std::atoi(line.c_str());
+    ASSERT_GT(port_, 0) << "the TLS server did not start";
+  }
+
+  ~TlsTestServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
+  }
+
+  int port() const { return port_; }
+  std::string cert_path() const { return dir_ + "/cert.pem"; }
+
+ private:
+  void WriteScript() {
+    std::ofstream script(dir_ + "/server.py");
+    script << R"py(import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"tls-ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.handle_error = lambda request, address: None
+print(server.server_address[1], flush=True)
+server.serve_forever()
+)py";
+  }
+
+  std::string dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+TEST(CurlTransportTls, VerifiesThePeerAndTheHostName) {
+  TlsTestServer server;
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+  const std::string port = std::to_string(server.port());
+
+  // Untrusted: the certificate is self-signed and the system store does not hold it.
+  absl::StatusOr<HttpResponse> response =
+      MakeCurlTransport({})->Send(Get("https://localhost:" + port + "/"));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("certificate"));
+
+  // Trusted through ca_bundle_path.
+  CurlTransportOptions options;
+  options.ca_bundle_path = server.cert_path();
+  auto trusting = MakeCurlTransport(options);
+  response = trusting->Send(Get("https://localhost:" + port + "/"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "tls-ok");
+
+  // Trusted certificate, wrong name: 127.0.0.1 is not in its subjectAltName.
+  response = trusting->Send(Get("https://127.0.0.1:" + port + "/"));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("host name"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole stack: libcurl, the client-secret credential and the Graph client, against one
+// local server playing both the token endpoint and Graph.
+
+TEST(GraphClientOverCurl, FetchesAReportEndToEnd) {
+  const std::string report_body =
+      ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json");
+  LocalHttpServer server([&](const LocalHttpServer::Request& request) {
+    if (request.method == "POST" && request.target == "/tenant-1/oauth2/v2.0/token") {
+      return Reply{LocalHttpServer::Response(
+          200, R"({"token_type":"Bearer","expires_in":3599,"access_token":"e2e-token"})",
+          {{"Content-Type", "application/json"}})};
+    }
+    if (request.Header("authorization") != "Bearer e2e-token") {
+      return Reply{LocalHttpServer::Response(
+          401, R"({"error":{"code":"InvalidAuthenticationToken","message":"no"}})")};
+    }
+    return Reply{LocalHttpServer::Response(200, report_body,
+                                           {{"Content-Type", "application/json"}})};
+  });
+  std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
+  ClientSecretCredentialOptions credential_options;
+  credential_options.authority_host = server.Url("/");
+  credential_options.tenant_id = "tenant-1";
+  credential_options.client_id = "client-1";
+  credential_options.client_secret = "secret-1";
+  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
+  ASSERT_TRUE(credential.ok()) << credential.status();
+  GraphClientOptions options;
+  options.base_url = server.Url("/v1.0");
+  auto client = MakeGraphClient(options, transport, std::move(*credential));
+
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = client->GetAttendanceReport(
+        {"user-1", "meeting/1", "report-1"}, true, absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->SerializeAsString(),
+              ParseAttendanceReport(report_body)->SerializeAsString());
+  }
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);  // one token, two reports
+  EXPECT_EQ(requests[0].body,
+            "client_id=client-1&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+            "&client_secret=secret-1&grant_type=client_credentials");
+  EXPECT_EQ(requests[1].target,
+            "/v1.0/users/user-1/onlineMeetings/meeting%2F1/attendanceReports/report-1"
+            "?$expand=attendanceRecords");
+  EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+}  // namespace
+}  // namespace rollcall::graph

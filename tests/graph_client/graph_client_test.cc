@@ -1,0 +1,504 @@
+// GraphClient with a scripted transport and a fixed credential; EncodePathSegment; the
+// Retry-After parser and the URL helpers it relies on.
+
+#include "graph_client/graph_client.h"
+
+#include <mutex>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "graph_client/error_details.h"
+#include "graph_client/json_mapping.h"
+#include "graph_client/retry_after.h"
+#include "graph_client/url_encoding.h"
+#include "gtest/gtest.h"
+#include "tests/graph_client/test_util.h"
+#include "tests/testing/fake_http_transport.h"
+
+namespace rollcall::graph {
+namespace {
+
+using ::rollcall::testing::FakeHttpTransport;
+using ::rollcall::testing::Message;
+using ::rollcall::testing::Meta;
+using ::rollcall::testing::ReadExample;
+using ::rollcall::testing::Reason;
+using ::testing::HasSubstr;
+
+// ---------------------------------------------------------------------------------------------
+// EncodePathSegment
+
+TEST(EncodePathSegment, LeavesOnlyUnreservedCharacters) {
+  EXPECT_EQ(EncodePathSegment("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(EncodePathSegment("a/b"), "a%2Fb");
+  EXPECT_EQ(EncodePathSegment("a?b"), "a%3Fb");
+  EXPECT_EQ(EncodePathSegment("a#b"), "a%23b");
+  EXPECT_EQ(EncodePathSegment("100%"), "100%25");
+  EXPECT_EQ(EncodePathSegment("%2F"), "%252F");  // already-encoded input is encoded again
+  EXPECT_EQ(EncodePathSegment(".."), "..");       // harmless: it cannot be a segment of its own
+  EXPECT_EQ(EncodePathSegment("../../me"), "..%2F..%2Fme");
+  EXPECT_EQ(EncodePathSegment("a b"), "a%20b");
+  EXPECT_EQ(EncodePathSegment("a+b=c&d;e,f:g@h"), "a%2Bb%3Dc%26d%3Be%2Cf%3Ag%40h");
+  EXPECT_EQ(EncodePathSegment("\r\n\t"), "%0D%0A%09");
+  EXPECT_EQ(EncodePathSegment(std::string("a\0b", 3)), "a%00b");
+  EXPECT_EQ(EncodePathSegment("Zoë 会议"), "Zo%C3%AB%20%E4%BC%9A%E8%AE%AE");
+  EXPECT_EQ(EncodePathSegment("MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ=="),
+            "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ%3D%3D");
+  EXPECT_EQ(EncodePathSegment("19:meeting_M2I@thread.v2"), "19%3Ameeting_M2I%40thread.v2");
+  EXPECT_EQ(EncodePathSegment(""), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry-After
+
+TEST(RetryAfter, DeltaSeconds) {
+  const absl::Time now = absl::FromUnixSeconds(1445412480);
+  EXPECT_EQ(ParseRetryAfter("10", now), absl::Seconds(10));
+  EXPECT_EQ(ParseRetryAfter(" 10 ", now), absl::Seconds(10));
+  EXPECT_EQ(ParseRetryAfter("0", now), absl::ZeroDuration());
+  EXPECT_EQ(ParseRetryAfter("2.128", now), absl::Milliseconds(2128));
+  EXPECT_EQ(ParseRetryAfter("0.5", now), absl::Milliseconds(500));
+  EXPECT_EQ(ParseRetryAfter("1.1234567891", now), absl::Seconds(1) + absl::Nanoseconds(123456789));
+  EXPECT_EQ(ParseRetryAfter("99999999999", now), kMaxRetryAfter);
+  EXPECT_EQ(ParseRetryAfter("99999999999999999999999999", now), kMaxRetryAfter);
+}
+
+TEST(RetryAfter, HttpDates) {
+  const absl::Time now = absl::FromUnixSeconds(1445412480);  // Wed, 21 Oct 2015 07:28:00 GMT
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), absl::Seconds(30));
+  EXPECT_EQ(ParseRetryAfter("Wednesday, 21-Oct-15 07:29:00 GMT", now), absl::Minutes(1));
+  EXPECT_EQ(ParseRetryAfter("Wed Oct 21 07:28:05 2015", now), absl::Seconds(5));
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", now), absl::ZeroDuration());  // past
+  EXPECT_EQ(ParseRetryAfter("Thu, 21 Oct 2055 07:28:00 GMT", now), kMaxRetryAfter);
+}
+
+TEST(RetryAfter, GarbageIsIgnored) {
+  const absl::Time now = absl::FromUnixSeconds(1445412480);
+  for (const char* value : {"", " ", "-1", "-0.5", "abc", "10s", "1e3", "1.", ".5", "+5", "0x10",
+                            "1,5", "Wed, 32 Oct 2015 07:28:00 GMT", "nan", "inf"}) {
+    EXPECT_FALSE(ParseRetryAfter(value, now).has_value()) << value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL helpers
+
+TEST(UrlHelpers, OriginAndContainment) {
+  EXPECT_EQ(UrlOrigin("https://graph.microsoft.com/v1.0"), "https://graph.microsoft.com");
+  EXPECT_EQ(UrlOrigin("http://127.0.0.1:8080/v1.0?x"), "http://127.0.0.1:8080");
+  EXPECT_EQ(UrlOrigin("https://graph.microsoft.com"), "https://graph.microsoft.com");
+  EXPECT_EQ(UrlOrigin("graph.microsoft.com/v1.0"), "");
+  EXPECT_EQ(UrlOrigin("https:///v1.0"), "");
+
+  const char* origin = "https://graph.microsoft.com";
+  EXPECT_TRUE(IsUrlUnderOrigin("https://graph.microsoft.com/v1.0/x?$skiptoken=1", origin));
+  EXPECT_TRUE(IsUrlUnderOrigin("HTTPS://GRAPH.microsoft.com/v1.0/x", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com.evil.example/v1.0", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com@evil.example/v1.0", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com:444/v1.0", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("http://graph.microsoft.com/v1.0", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("//graph.microsoft.com/v1.0", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("/v1.0/x", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com/v1.0/x\r\nHost: evil", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com/v1.0/x y", origin));
+  EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com/x", ""));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GraphClient
+
+class FixedCredential final : public TokenCredential {
+ public:
+  absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadlines_.push_back(deadline);
+    if (!error_.ok()) return error_;
+    return AccessToken{token_, absl::InfiniteFuture()};
+  }
+  void Invalidate(const std::string& token) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    invalidated_.push_back(token);
+  }
+  void Fail(absl::Status error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::move(error);
+  }
+  std::vector<std::string> invalidated() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return invalidated_;
+  }
+  std::vector<absl::Time> deadlines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return deadlines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string token_ = "token-1";
+  absl::Status error_;
+  std::vector<std::string> invalidated_;
+  std::vector<absl::Time> deadlines_;
+};
+
+constexpr char kBase[] = "https://graph.microsoft.com/v1.0";
+const ReportRef kRef{"user@contoso.com", "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ==",
+                     "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7"};
+constexpr char kReportUrl[] =
+    "https://graph.microsoft.com/v1.0/users/user%40contoso.com/onlineMeetings/"
+    "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ%3D%3D/attendanceReports/"
+    "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7";
+
+class GraphClientTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<GraphClient> Make(const std::string& base = kBase) {
+    GraphClientOptions options;
+    options.base_url = base;
+    return MakeGraphClient(options, transport_, credential_);
+  }
+
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> Get(bool with_records = true) {
+    return Make()->GetAttendanceReport(kRef, with_records, deadline_);
+  }
+
+  // The status for one scripted Graph answer.
+  absl::Status StatusFor(HttpResponse response) {
+    transport_->Enqueue(std::move(response));
+    return Get().status();
+  }
+
+  std::shared_ptr<FakeHttpTransport> transport_ = std::make_shared<FakeHttpTransport>();
+  std::shared_ptr<FixedCredential> credential_ = std::make_shared<FixedCredential>();
+  const absl::Time deadline_ = absl::Now() + absl::Seconds(30);
+};
+
+TEST_F(GraphClientTest, BuildsTheExactUrlWithEveryIdOneSegment) {
+  const std::string body =
+      ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json");
+  transport_->Enqueue(FakeHttpTransport::Json(200, body));
+  transport_->Enqueue(FakeHttpTransport::Json(200, body));
+  ASSERT_TRUE(Get(/*with_records=*/true).ok());
+  ASSERT_TRUE(Get(/*with_records=*/false).ok());
+  const auto requests = transport_->requests();
+  EXPECT_EQ(requests[0].url, std::string(kReportUrl) + "?$expand=attendanceRecords");
+  EXPECT_EQ(requests[1].url, kReportUrl);
+
+  transport_->Enqueue(FakeHttpTransport::Json(200, body));
+  ASSERT_TRUE(Make("https://graph.microsoft.com/v1.0/")
+                  ->GetAttendanceReport({"../me", "a/b?c#d", "% .."}, false, deadline_)
+                  .ok());
+  EXPECT_EQ(transport_->requests()[2].url,
+            "https://graph.microsoft.com/v1.0/users/..%2Fme/onlineMeetings/a%2Fb%3Fc%23d/"
+            "attendanceReports/%25%20..");
+}
+
+TEST_F(GraphClientTest, SendsTokenAcceptAndAFreshClientRequestId) {
+  const std::string body = ReadExample("get-meetingattendancereport-v1.0-webinar-session.json");
+  transport_->Enqueue(FakeHttpTransport::Json(200, body));
+  transport_->Enqueue(FakeHttpTransport::Json(200, body));
+  ASSERT_TRUE(Get().ok());
+  ASSERT_TRUE(Get().ok());
+  const auto requests = transport_->requests();
+  const std::regex uuid_v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  std::set<std::string> ids;
+  for (const auto& request : requests) {
+    EXPECT_EQ(request.method, "GET");
+    EXPECT_EQ(request.deadline, deadline_);
+    EXPECT_EQ(FakeHttpTransport::HeaderOf(request, "authorization"), "Bearer token-1");
+    EXPECT_EQ(FakeHttpTransport::HeaderOf(request, "accept"), "application/json");
+    const std::string id = FakeHttpTransport::HeaderOf(request, "client-request-id");
+    EXPECT_TRUE(std::regex_match(id, uuid_v4)) << id;
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_EQ(credential_->deadlines(), std::vector<absl::Time>({deadline_, deadline_}));
+}
+
+TEST_F(GraphClientTest, ReturnsTheMappedReport) {
+  const std::string body =
+      ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json");
+  transport_->Enqueue(FakeHttpTransport::Json(200, body));
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = Get();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->SerializeAsString(), ParseAttendanceReport(body)->SerializeAsString());
+}
+
+TEST_F(GraphClientTest, EmptyIdsAreInvalidWithoutARequest) {
+  auto client = Make();
+  absl::Status status = client->GetAttendanceReport({"u", "", "r"}, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Reason(status), "INVALID_ID");
+  EXPECT_EQ(Meta(status, "field"), "meeting_id");
+  EXPECT_EQ(transport_->request_count(), 0u);
+}
+
+// --- status mapping ---------------------------------------------------------------------------
+
+struct StatusCase {
+  long http_status;
+  absl::StatusCode code;
+  const char* reason;
+};
+
+class StatusMapping : public GraphClientTest, public ::testing::WithParamInterface<StatusCase> {};
+
+TEST_P(StatusMapping, KeepsGraphsCodeAndRequestIds) {
+  const std::string body = R"({"error":{"code":"SomeCode","message":"Something happened.",
+      "innerError":{"date":"2024-05-01T10:00:00","request-id":"rid-1",
+                    "client-request-id":"cid-from-graph"}}})";
+  absl::Status status = StatusFor(FakeHttpTransport::Json(GetParam().http_status, body));
+  EXPECT_EQ(status.code(), GetParam().code);
+  EXPECT_EQ(Reason(status), GetParam().reason);
+  EXPECT_EQ(Meta(status, "graph_code"), "SomeCode");
+  EXPECT_EQ(Meta(status, "graph_request_id"), "rid-1");
+  EXPECT_EQ(Meta(status, "graph_client_request_id"), "cid-from-graph");
+  EXPECT_EQ(Meta(status, "graph_date"), "2024-05-01T10:00:00");
+  EXPECT_EQ(Meta(status, "http_status"), std::to_string(GetParam().http_status));
+  EXPECT_THAT(Message(status), HasSubstr("SomeCode: Something happened."));
+  EXPECT_THAT(Message(status), HasSubstr("HTTP " + std::to_string(GetParam().http_status)));
+  EXPECT_FALSE(GetErrorDetails(status).retry_after.has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Graph, StatusMapping,
+    ::testing::Values(
+        StatusCase{400, absl::StatusCode::kInvalidArgument, "GRAPH_BAD_REQUEST"},
+        StatusCase{401, absl::StatusCode::kFailedPrecondition, "GRAPH_UNAUTHORIZED"},
+        StatusCase{403, absl::StatusCode::kPermissionDenied, "GRAPH_FORBIDDEN"},
+        StatusCase{404, absl::StatusCode::kNotFound, "REPORT_NOT_FOUND"},
+        StatusCase{429, absl::StatusCode::kResourceExhausted, "GRAPH_THROTTLED"},
+        StatusCase{500, absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"},
+        StatusCase{502, absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"},
+        StatusCase{503, absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"},
+        StatusCase{504, absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"},
+        StatusCase{204, absl::StatusCode::kUnknown, "GRAPH_ERROR"},
+        StatusCase{302, absl::StatusCode::kUnknown, "GRAPH_ERROR"},
+        StatusCase{409, absl::StatusCode::kUnknown, "GRAPH_ERROR"},
+        StatusCase{418, absl::StatusCode::kUnknown, "GRAPH_ERROR"}),
+    [](const auto& info) { return "Http" + std::to_string(info.param.http_status); });
+
+TEST_F(GraphClientTest, SharedErrorExamplesKeepTheirRequestIds) {
+  absl::Status status = StatusFor(FakeHttpTransport::Json(
+      429, ReadExample("graph-error-429-throttling.json"), {{"retry-after", "2.128"}}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Meta(status, "graph_code"), "TooManyRequests");
+  EXPECT_EQ(Meta(status, "graph_request_id"), "94fb3b52-452a-4535-a601-69e0a90e3aa2");
+  EXPECT_EQ(Meta(status, "graph_date"), "2020-08-18T12:51:51");
+  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Milliseconds(2128));
+
+  status = StatusFor(
+      FakeHttpTransport::Json(403, ReadExample("graph-error-app-access-policy-missing.json")));
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Meta(status, "graph_code"), "Unauthorized");
+  EXPECT_EQ(Meta(status, "graph_request_id"), "599d9cb0-56ac-4dc5-b6f8-1456a1414609");
+
+  status =
+      StatusFor(FakeHttpTransport::Json(400, ReadExample("graph-error-errors-md-example.json")));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Meta(status, "graph_code"), "invalidRange");
+}
+
+TEST_F(GraphClientTest, HeadersFillInWhatTheBodyLacks) {
+  absl::Status status = StatusFor(FakeHttpTransport::Json(
+      503, "<html>Service Unavailable</html>",
+      {{"request-id", "rid-header"}, {"date", "Wed, 21 Oct 2015 07:28:00 GMT"}}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Meta(status, "graph_request_id"), "rid-header");
+  EXPECT_EQ(Meta(status, "graph_date"), "Wed, 21 Oct 2015 07:28:00 GMT");
+  EXPECT_EQ(Meta(status, "graph_code"), "<absent>");
+  // Our own client-request-id, as sent.
+  EXPECT_EQ(Meta(status, "graph_client_request_id"),
+            FakeHttpTransport::HeaderOf(transport_->requests().back(), "client-request-id"));
+  EXPECT_THAT(Message(status), HasSubstr("no Graph error body"));
+
+  status = StatusFor(FakeHttpTransport::Json(
+      404,
+      R"({"error":{"code":"NotFound","message":"gone","innerError":{"request-id":"rid-body"}}})",
+      {{"request-id", "rid-header"}}));
+  EXPECT_EQ(Meta(status, "graph_request_id"), "rid-body");
+}
+
+TEST_F(GraphClientTest, UnauthorizedDropsTheToken) {
+  absl::Status status = StatusFor(FakeHttpTransport::Json(
+      401,
+      R"({"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired."}})"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(credential_->invalidated(), std::vector<std::string>{"token-1"});
+  EXPECT_EQ(transport_->request_count(), 1u);  // no retry (yet)
+}
+
+TEST_F(GraphClientTest, ForbiddenExplainsWhatToCheck) {
+  absl::Status status = StatusFor(FakeHttpTransport::Json(
+      403, ReadExample("graph-error-app-access-policy-missing.json")));
+  EXPECT_THAT(Message(status), HasSubstr("application access policy"));
+  EXPECT_THAT(Message(status), HasSubstr("OnlineMeetingArtifact.Read.All"));
+  EXPECT_THAT(Message(status), HasSubstr("organizer"));
+  EXPECT_TRUE(credential_->invalidated().empty());
+}
+
+TEST_F(GraphClientTest, RetryAfterInEveryForm) {
+  struct Case {
+    long http_status;
+    HttpHeaders headers;
+    std::optional<absl::Duration> expected;
+  };
+  const std::vector<Case> cases = {
+      {429, {{"retry-after", "10"}}, absl::Seconds(10)},
+      {429, {{"retry-after", "2.128"}}, absl::Milliseconds(2128)},
+      {429,
+       {{"date", "Wed, 21 Oct 2015 07:28:00 GMT"},
+        {"retry-after", "Wed, 21 Oct 2015 07:28:42 GMT"}},
+       absl::Seconds(42)},
+      {429, {}, std::nullopt},
+      {429, {{"retry-after", "soon"}}, std::nullopt},
+      {503, {{"retry-after", "3"}}, absl::Seconds(3)},
+      {503, {}, std::nullopt},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.http_status);
+    absl::Status status = StatusFor(FakeHttpTransport::Json(c.http_status, "{}", c.headers));
+    EXPECT_EQ(GetErrorDetails(status).retry_after, c.expected);
+  }
+}
+
+TEST_F(GraphClientTest, BodiesThatAreNotReportsAreBadResponses) {
+  absl::Status status = StatusFor(FakeHttpTransport::Json(200, "{\"id\":"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("Graph returned a body that is not a "
+                                         "meetingAttendanceReport: malformed JSON"));
+
+  status = StatusFor(FakeHttpTransport::Json(200, R"({"id":"r","totalParticipantCount":"2"})"));
+  EXPECT_THAT(Message(status), HasSubstr("totalParticipantCount: expected a number"));
+
+  HttpResponse html;
+  html.status = 200;
+  html.headers = {{"content-type", "text/html; charset=utf-8"}};
+  html.body = "<html>Sign in</html>";
+  status = StatusFor(html);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("not a meetingAttendanceReport: Content-Type text/html"));
+
+  HttpResponse odata = FakeHttpTransport::Json(200, R"({"id":"r"})");
+  odata.headers = {{"content-type", "application/json;odata.metadata=minimal;charset=utf-8"}};
+  transport_->Enqueue(odata);
+  EXPECT_TRUE(Get().ok());
+  odata.headers.clear();  // no Content-Type at all: parse and see
+  transport_->Enqueue(odata);
+  EXPECT_TRUE(Get().ok());
+}
+
+TEST_F(GraphClientTest, TransportAndCredentialErrors) {
+  transport_->Enqueue(absl::UnavailableError("connect refused"));
+  absl::Status status = Get().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAVAILABLE");
+  EXPECT_THAT(Message(status), HasSubstr("connect refused"));
+
+  transport_->Enqueue(absl::DeadlineExceededError("timed out"));
+  status = Get().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAVAILABLE");
+
+  transport_->Enqueue(absl::ResourceExhaustedError("response body exceeds 10 bytes"));
+  status = Get().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+
+  const std::size_t before = transport_->request_count();
+  credential_->Fail(MakeError(absl::StatusCode::kFailedPrecondition, "rejected",
+                              {"CREDENTIALS_REJECTED", {}, std::nullopt}));
+  status = Get().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "CREDENTIALS_REJECTED");
+  EXPECT_EQ(transport_->request_count(), before);
+}
+
+// --- paging -----------------------------------------------------------------------------------
+
+std::string RecordsPage(const std::vector<std::string>& roles, const std::string& next_link) {
+  std::string body = R"({"value":[)";
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    body += (i ? "," : "") + std::string(R"({"role":")") + roles[i] + "\"}";
+  }
+  body += "]";
+  if (!next_link.empty()) body += R"(,"@odata.nextLink":")" + next_link + "\"";
+  return body + "}";
+}
+
+TEST_F(GraphClientTest, FollowsNextLinksAndAppendsPages) {
+  const std::string page2 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p2";
+  const std::string page3 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p3";
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r","attendanceRecords":[{"role":"Organizer"}],
+              "attendanceRecords@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, RecordsPage({"Presenter", "Attendee"}, page3)));
+  transport_->Enqueue(FakeHttpTransport::Json(200, RecordsPage({"None"}, "")));
+
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = Get();
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::vector<std::string> roles;
+  for (const auto& record : report->attendance_records()) roles.push_back(record.role());
+  EXPECT_EQ(roles, (std::vector<std::string>{"Organizer", "Presenter", "Attendee", "None"}));
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].url, page2);
+  EXPECT_EQ(requests[2].url, page3);
+  for (const auto& request : requests) {
+    EXPECT_EQ(FakeHttpTransport::HeaderOf(request, "authorization"), "Bearer token-1");
+  }
+  EXPECT_NE(FakeHttpTransport::HeaderOf(requests[1], "client-request-id"),
+            FakeHttpTransport::HeaderOf(requests[2], "client-request-id"));
+}
+
+TEST_F(GraphClientTest, RefusesNextLinksToAnotherOrigin) {
+  for (const char* link : {"https://evil.example/v1.0/steal", "http://graph.microsoft.com/v1.0/x",
+                           "https://graph.microsoft.com.evil.example/v1.0/x",
+                           "https://graph.microsoft.com@evil.example/v1.0/x",
+                           "https://graph.microsoft.com:8443/v1.0/x", "/v1.0/relative"}) {
+    SCOPED_TRACE(link);
+    const std::size_t before = transport_->request_count();
+    transport_->Enqueue(FakeHttpTransport::Json(
+        200, std::string(R"({"id":"r","attendanceRecords@odata.nextLink":")") + link + "\"}"));
+    absl::Status status = Get().status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+    EXPECT_THAT(Message(status), HasSubstr("refusing to follow"));
+    EXPECT_EQ(transport_->request_count(), before + 1);  // the token never went there
+  }
+}
+
+TEST_F(GraphClientTest, APageErrorFailsTheWholeReport) {
+  const std::string page2 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p2";
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r","attendanceRecords@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(FakeHttpTransport::Json(503, "{}"));
+  EXPECT_EQ(Get().status().code(), absl::StatusCode::kUnavailable);
+
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r","attendanceRecords@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[{"role":1}]})"));
+  absl::Status status = Get().status();
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("not an attendanceRecord page: value[0].role"));
+}
+
+TEST_F(GraphClientTest, AnEndlessNextLinkChainStops) {
+  const std::string loop = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=again";
+  transport_->SetHandler([&](const HttpRequest& request) -> absl::StatusOr<HttpResponse> {
+    if (request.url == loop) return FakeHttpTransport::Json(200, RecordsPage({"Attendee"}, loop));
+    return FakeHttpTransport::Json(
+        200, R"({"id":"r","attendanceRecords@odata.nextLink":")" + loop + "\"}");
+  });
+  absl::Status status = Get().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_EQ(transport_->request_count(), 1001u);  // the report and 1000 pages
+}
+
+}  // namespace
+}  // namespace rollcall::graph

@@ -1,0 +1,717 @@
+// Graph JSON -> rollcall.v1: every shared example through the generic comparator (acceptance
+// point 2: nothing Graph sent is lost, nulls stay null), then the edges one by one.
+
+#include "graph_client/json_mapping.h"
+
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/descriptor.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "tests/graph_client/json_proto_comparator.h"
+#include "tests/graph_client/test_util.h"
+
+namespace rollcall::graph {
+namespace {
+
+using ::rollcall::testing::CompareJsonToProto;
+using ::rollcall::testing::ExampleNames;
+using ::rollcall::testing::Message;
+using ::rollcall::testing::ReadExample;
+using ::rollcall::testing::TestNameFor;
+using ::rollcall::v1::MeetingAttendanceReport;
+using ::testing::HasSubstr;
+
+rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
+std::string Serialize(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every shared example, compared field by field.
+
+TEST(Examples, TheSharedExamplesAreThere) {
+  EXPECT_GE(ExampleNames("get-meetingattendancereport-").size(), 4u);
+  EXPECT_GE(ExampleNames("list-attendancerecords-").size(), 3u);
+  EXPECT_GE(ExampleNames("list-meetingattendancereports-").size(), 3u);
+}
+
+class ReportExample : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReportExample, MapsEveryPropertyAndKeepsNulls) {
+  const std::string body = ReadExample(GetParam());
+  std::string next_link = "stale";
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(body, &next_link);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(next_link, "");
+  EXPECT_EQ(CompareJsonToProto(Json(body), *report), 0) << report->DebugString();
+}
+
+INSTANTIATE_TEST_SUITE_P(GetMeetingAttendanceReport, ReportExample,
+                         ::testing::ValuesIn(ExampleNames("get-meetingattendancereport-")),
+                         [](const auto& info) { return TestNameFor(info.param); });
+
+class ReportListExample : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReportListExample, EveryReportInTheListMaps) {
+  const rapidjson::Document doc = Json(ReadExample(GetParam()));
+  ASSERT_TRUE(doc.HasMember("value") && doc["value"].IsArray());
+  ASSERT_GT(doc["value"].Size(), 0u);
+  for (const auto& element : doc["value"].GetArray()) {
+    absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(Serialize(element));
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(CompareJsonToProto(element, *report), 0) << report->DebugString();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ListMeetingAttendanceReports, ReportListExample,
+                         ::testing::ValuesIn(ExampleNames("list-meetingattendancereports-")),
+                         [](const auto& info) { return TestNameFor(info.param); });
+
+class RecordPageExample : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RecordPageExample, EveryRecordMaps) {
+  const std::string body = ReadExample(GetParam());
+  const rapidjson::Document doc = Json(body);
+  MeetingAttendanceReport report;
+  std::string next_link = "stale";
+  ASSERT_TRUE(ParseAttendanceRecordsPage(body, &report, &next_link).ok());
+  EXPECT_EQ(next_link, "");
+  const auto& values = doc["value"];
+  ASSERT_EQ(report.attendance_records_size(), static_cast<int>(values.Size()));
+  for (int i = 0; i < report.attendance_records_size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(CompareJsonToProto(values[i], report.attendance_records(i),
+                                 "value[" + std::to_string(i) + "]"),
+              0);
+  }
+  // Nothing but the records was touched.
+  MeetingAttendanceReport only_records;
+  *only_records.mutable_attendance_records() = report.attendance_records();
+  EXPECT_EQ(report.SerializeAsString(), only_records.SerializeAsString());
+}
+
+INSTANTIATE_TEST_SUITE_P(ListAttendanceRecords, RecordPageExample,
+                         ::testing::ValuesIn(ExampleNames("list-attendancerecords-")),
+                         [](const auto& info) { return TestNameFor(info.param); });
+
+TEST(Examples, V1ExpandedReportHasExactValues) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json"));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->id(), "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7");
+  EXPECT_EQ(report->total_participant_count(), 1);
+  EXPECT_EQ(report->meeting_start_date_time().seconds(), 1633408703);
+  EXPECT_EQ(report->meeting_start_date_time().nanos(), 945000000);
+  EXPECT_EQ(report->meeting_end_date_time().seconds(), 1633409029);
+  EXPECT_EQ(report->meeting_end_date_time().nanos(), 770000000);
+  ASSERT_EQ(report->attendance_records_size(), 1);
+  const auto& record = report->attendance_records(0);
+  EXPECT_EQ(record.email_address(), "frederick.cormier@contoso.com");
+  EXPECT_EQ(record.role(), "Presenter");
+  EXPECT_FALSE(record.has_id());
+  EXPECT_FALSE(record.identity().has_tenant_id());  // "tenantId": null
+  EXPECT_FALSE(record.identity().has_additional_properties());
+  ASSERT_EQ(record.attendance_intervals_size(), 3);
+  // "2021-03-16T18:59:52.2782182Z": 7 digits, exactly 100 ns units.
+  EXPECT_EQ(record.attendance_intervals(0).join_date_time().seconds(), 1615921192);
+  EXPECT_EQ(record.attendance_intervals(0).join_date_time().nanos(), 278218200);
+  EXPECT_EQ(record.attendance_intervals(2).duration_in_seconds(), 310);
+}
+
+// A body that sets every property attendance.proto knows, including the beta-only ones and an
+// open-typed identity with extra properties of every JSON type.
+constexpr char kFullReport[] = R"json({
+  "@odata.context": "https://graph.microsoft.com/beta/$metadata#attendanceReports/$entity",
+  "id": "report-1",
+  "totalParticipantCount": 3,
+  "meetingStartDateTime": "2024-05-01T10:00:00Z",
+  "meetingEndDateTime": "2024-05-01T11:00:00.1234567+02:00",
+  "externalEventInformation": [{"applicationId": "app-1", "externalEventId": "event-1"}],
+  "attendanceRecords": [{
+    "id": "record-1",
+    "emailAddress": "",
+    "totalAttendanceInSeconds": 0,
+    "role": "Attendee",
+    "registrationId": "registration-1",
+    "registrantId": "registrant-1",
+    "identity": {
+      "@odata.type": "#microsoft.graph.azureCommunicationServicesUserIdentity",
+      "id": "8:acs:resource_user",
+      "displayName": "ACS user",
+      "tenantId": "tenant-1",
+      "azureCommunicationServicesResourceId": "resource-1",
+      "userPrincipalName": "user@contoso.com",
+      "hidden": false,
+      "score": 1.5,
+      "tags": ["x", null, 2],
+      "nested": {"k": {"deep": null}},
+      "empty": null
+    },
+    "attendanceIntervals": [
+      {"joinDateTime": "2024-05-01T10:00:01.5Z", "leaveDateTime": "2024-05-01T10:00:13.5Z",
+       "durationInSeconds": 12},
+      {"joinDateTime": null, "leaveDateTime": null, "durationInSeconds": 0}
+    ],
+    "externalRegistrationInformation": {"referrer": "Fabrikam", "registrationId": "external-1"},
+    "engagements": [{"dateTime": "2024-05-01T10:05:00-07:00", "engagementType": "reaction",
+                     "engagementSubType": "like"}]
+  }]
+})json";
+
+void CollectSetFields(const google::protobuf::Message& message,
+                      std::set<const google::protobuf::FieldDescriptor*>* out) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  message.GetReflection()->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    out->insert(field);
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int i = 0; i < message.GetReflection()->FieldSize(message, field); ++i) {
+        CollectSetFields(message.GetReflection()->GetRepeatedMessage(message, field, i), out);
+      }
+    } else {
+      CollectSetFields(message.GetReflection()->GetMessage(message, field), out);
+    }
+  }
+}
+
+void CollectRollcallFields(const google::protobuf::Descriptor* type,
+                           std::set<const google::protobuf::FieldDescriptor*>* out) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const auto* field = type->field(i);
+    if (!out->insert(field).second) continue;
+    if (field->message_type() != nullptr && field->message_type()->file() == type->file()) {
+      CollectRollcallFields(field->message_type(), out);
+    }
+  }
+}
+
+TEST(FullReport, EveryFieldOfTheProtoIsMapped) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(kFullReport);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(CompareJsonToProto(Json(kFullReport), *report), 0) << report->DebugString();
+
+  std::set<const google::protobuf::FieldDescriptor*> set_fields, all_fields;
+  CollectSetFields(*report, &set_fields);
+  CollectRollcallFields(MeetingAttendanceReport::descriptor(), &all_fields);
+  for (const auto* field : all_fields) {
+    EXPECT_EQ(set_fields.count(field), 1u) << field->full_name() << " is never set";
+  }
+
+  const auto& record = report->attendance_records(0);
+  EXPECT_TRUE(record.has_email_address());  // "" is a value, not null
+  EXPECT_TRUE(record.has_total_attendance_in_seconds());
+  EXPECT_EQ(record.identity().odata_type(),
+            "#microsoft.graph.azureCommunicationServicesUserIdentity");
+  const auto& extra = record.identity().additional_properties().fields();
+  EXPECT_EQ(extra.size(), 6u);
+  EXPECT_EQ(extra.at("userPrincipalName").string_value(), "user@contoso.com");
+  EXPECT_EQ(extra.at("empty").kind_case(), google::protobuf::Value::kNullValue);
+  EXPECT_EQ(extra.at("tags").list_value().values(1).kind_case(),
+            google::protobuf::Value::kNullValue);
+  EXPECT_FALSE(record.attendance_intervals(1).has_join_date_time());
+  EXPECT_TRUE(record.attendance_intervals(1).has_duration_in_seconds());
+  // 11:00:00.1234567+02:00 is 09:00:00.1234567Z.
+  EXPECT_EQ(report->meeting_end_date_time().seconds() % 86400, 9 * 3600);
+  EXPECT_EQ(report->meeting_end_date_time().nanos(), 123456700);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nulls, unknown properties, identities.
+
+TEST(Nulls, LeaveFieldsUnsetAndListsEmpty) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(R"({
+    "id": "r", "totalParticipantCount": null, "meetingStartDateTime": null,
+    "meetingEndDateTime": null, "externalEventInformation": null,
+    "attendanceRecords": [{"id": null, "emailAddress": null, "totalAttendanceInSeconds": null,
+      "role": null, "identity": null, "attendanceIntervals": null, "registrationId": null,
+      "externalRegistrationInformation": null, "registrantId": null, "engagements": null}]})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->has_total_participant_count());
+  EXPECT_FALSE(report->has_meeting_start_date_time());
+  ASSERT_EQ(report->attendance_records_size(), 1);
+  MeetingAttendanceReport expected;
+  expected.set_id("r");
+  expected.add_attendance_records();
+  EXPECT_EQ(report->SerializeAsString(), expected.SerializeAsString());
+}
+
+TEST(Nulls, ReportIdMustNotBeNull) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(R"({"id": null})");
+  ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Message(report.status()), "id: must not be null");
+}
+
+TEST(UnknownProperties, AreIgnoredOutsideIdentities) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(R"({
+    "id": "r", "newProperty": {"deep": [1, 2, {"x": null}]}, "@odata.etag": "W/1",
+    "attendanceRecords@odata.context": "ctx",
+    "attendanceRecords": [{"futureThing": 5, "attendanceIntervals": [{"extra": true}]}]})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  MeetingAttendanceReport expected;
+  expected.set_id("r");
+  expected.add_attendance_records()->add_attendance_intervals();
+  EXPECT_EQ(report->SerializeAsString(), expected.SerializeAsString());
+}
+
+TEST(Identity, ODataTypeAndUnknownPropertiesAreKept) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(R"({"id": "r",
+    "attendanceRecords": [{"identity": {
+      "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": "u1", "displayName": null,
+      "userIdentityType": "aadUser", "additionalProperties": "not the field", "odataType": 1,
+      "": {"fields": 5}}}]})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  const auto& identity = report->attendance_records(0).identity();
+  EXPECT_EQ(identity.odata_type(), "#microsoft.graph.teamworkUserIdentity");
+  EXPECT_EQ(identity.id(), "u1");
+  EXPECT_FALSE(identity.has_display_name());
+  const auto& extra = identity.additional_properties().fields();
+  ASSERT_EQ(extra.size(), 4u);
+  EXPECT_EQ(extra.at("userIdentityType").string_value(), "aadUser");
+  EXPECT_EQ(extra.at("").struct_value().fields().at("fields").number_value(), 5);
+  EXPECT_EQ(extra.at("additionalProperties").string_value(), "not the field");
+  EXPECT_EQ(extra.at("odataType").number_value(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrong types name the JSON path.
+
+struct WrongType {
+  const char* json;
+  const char* message;
+};
+
+class WrongTypes : public ::testing::TestWithParam<WrongType> {};
+
+TEST_P(WrongTypes, AreInvalidArgumentNamingThePath) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(GetParam().json);
+  ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << GetParam().json;
+  EXPECT_THAT(Message(report.status()), HasSubstr(GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Report, WrongTypes,
+    ::testing::Values(
+        WrongType{R"({"id":"r","attendanceRecords":[{"totalAttendanceInSeconds":"12"}]})",
+                  "attendanceRecords[0].totalAttendanceInSeconds: expected a number"},
+        WrongType{R"({"id":5})", "id: expected a string"},
+        WrongType{R"({"id":"r","totalParticipantCount":1.5})",
+                  "totalParticipantCount: expected an integer"},
+        WrongType{R"({"id":"r","totalParticipantCount":true})",
+                  "totalParticipantCount: expected a number"},
+        WrongType{R"({"id":"r","attendanceRecords":{}})", "attendanceRecords: expected an array"},
+        WrongType{R"({"id":"r","attendanceRecords":[5]})",
+                  "attendanceRecords[0]: expected an object"},
+        WrongType{R"({"id":"r","attendanceRecords":[{},{"identity":"x"}]})",
+                  "attendanceRecords[1].identity: expected an object"},
+        WrongType{R"({"id":"r","attendanceRecords":[{"identity":{"displayName":7}}]})",
+                  "attendanceRecords[0].identity.displayName: expected a string"},
+        WrongType{R"({"id":"r","attendanceRecords":[{"identity":{"@odata.type":[]}}]})",
+                  "attendanceRecords[0].identity.@odata.type: expected a string"},
+        WrongType{R"({"id":"r","meetingStartDateTime":12})",
+                  "meetingStartDateTime: expected a date-time string"},
+        WrongType{R"({"id":"r","meetingStartDateTime":"yesterday"})",
+                  "meetingStartDateTime: invalid date-time \"yesterday\""},
+        WrongType{R"({"id":"r","attendanceRecords":[{"attendanceIntervals":[{},
+                  {"durationInSeconds":"5"}]}]})",
+                  "attendanceRecords[0].attendanceIntervals[1].durationInSeconds: expected a "
+                  "number"},
+        WrongType{R"({"id":"r","attendanceRecords":[{"engagements":[{"dateTime":"2024-01-01"}]}]})",
+                  "attendanceRecords[0].engagements[0].dateTime: invalid date-time"},
+        WrongType{R"({"id":"r","externalEventInformation":[{"applicationId":{}}]})",
+                  "externalEventInformation[0].applicationId: expected a string"},
+        WrongType{R"({"id":"r","attendanceRecords@odata.nextLink":1})",
+                  "attendanceRecords@odata.nextLink: expected a string"},
+        WrongType{R"([])", "body: expected an object"},
+        WrongType{R"("report")", "body: expected an object"}));
+
+// ---------------------------------------------------------------------------------------------
+// Integers must fit int32.
+
+TEST(Integers, Int32BoundsAreEnforced) {
+  const auto count = [](const std::string& n) {
+    return ParseAttendanceReport(R"({"id":"r","totalParticipantCount":)" + n + "}");
+  };
+  EXPECT_EQ(count("2147483647")->total_participant_count(), 2147483647);
+  EXPECT_EQ(count("-2147483648")->total_participant_count(), -2147483647 - 1);
+  EXPECT_EQ(count("3.0")->total_participant_count(), 3);
+  for (const char* huge : {"2147483648", "-2147483649", "4294967296", "9223372036854775807",
+                           "18446744073709551615", "99999999999999999999999", "1e300"}) {
+    SCOPED_TRACE(huge);
+    absl::StatusOr<MeetingAttendanceReport> report = count(huge);
+    ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(Message(report.status()),
+              "totalParticipantCount: out of range for a 32-bit integer");
+  }
+  EXPECT_EQ(count("1e400").status().code(), absl::StatusCode::kInvalidArgument);  // too big
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile and broken documents.
+
+std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(Depth, DeepNestingIsRejectedWithoutRecursion) {
+  // The root object is level 1; an unknown property holding 63 arrays reaches 64.
+  EXPECT_TRUE(ParseAttendanceReport(R"({"id":"r","x":)" + Nested(63) + "}").ok());
+  absl::StatusOr<MeetingAttendanceReport> too_deep =
+      ParseAttendanceReport(R"({"id":"r","x":)" + Nested(64) + "}");
+  ASSERT_EQ(too_deep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(too_deep.status()), HasSubstr("nested deeper than 64 levels"));
+  // A million levels: no stack overflow, no time spent building them.
+  EXPECT_EQ(ParseAttendanceReport(std::string(1000000, '[')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  EXPECT_EQ(ParseAttendanceReport(objects).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Depth, NestedIdentityPropertiesWithinTheLimitAreKept) {
+  std::string deep = "null";
+  for (int i = 0; i < 58; ++i) deep = "{\"k\":" + deep + "}";
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      R"({"id":"r","attendanceRecords":[{"identity":{"deep":)" + deep + "}}]}");
+  ASSERT_TRUE(report.ok()) << report.status();
+  const google::protobuf::Value* value =
+      &report->attendance_records(0).identity().additional_properties().fields().at("deep");
+  int levels = 0;
+  while (value->has_struct_value()) {
+    value = &value->struct_value().fields().at("k");
+    ++levels;
+  }
+  EXPECT_EQ(levels, 58);
+  EXPECT_EQ(value->kind_case(), google::protobuf::Value::kNullValue);
+}
+
+TEST(Malformed, EveryTruncationOfARealBodyIsAnError) {
+  const std::string body =
+      ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json");
+  const std::size_t end = body.rfind('}');
+  for (std::size_t length = 0; length < end; ++length) {
+    absl::StatusOr<MeetingAttendanceReport> report =
+        ParseAttendanceReport(std::string_view(body).substr(0, length));
+    ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << length;
+  }
+  EXPECT_TRUE(ParseAttendanceReport(std::string_view(body).substr(0, end + 1)).ok());
+}
+
+TEST(Malformed, GarbageIsAnErrorNeverACrash) {
+  for (const std::string& body :
+       {std::string(""), std::string(" "), std::string("null"), std::string("{"),
+        std::string("{\"id\":\"r\"} trailing"), std::string("{\"id\":\"\xff\xfe\"}"),
+        std::string("{\"id\":\"r\",}"), std::string("{'id':'r'}"), std::string("{\"id\":NaN}"),
+        std::string("{\"id\":\"r\"}\0{}", 11), std::string("<html>502 Bad Gateway</html>")}) {
+    SCOPED_TRACE(body);
+    EXPECT_EQ(ParseAttendanceReport(body).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(Message(ParseAttendanceReport("{\"id\":").status()),
+              HasSubstr("malformed JSON at offset 6"));
+}
+
+TEST(Malformed, RandomMutationsOfRealBodiesNeverCrash) {
+  // Deterministic: a fixed seed, so a failure reproduces.
+  std::mt19937 random(20240501);
+  std::vector<std::string> bodies = {kFullReport};
+  for (const auto& name : ExampleNames("get-meetingattendancereport-")) {
+    bodies.push_back(ReadExample(name));
+  }
+  std::string alphabet = "{}[]\":,.-+eE0123456789 \\nultrfasTZ";
+  alphabet += '\0';
+  alphabet += '\xff';
+  int parsed = 0;
+  for (const std::string& original : bodies) {
+    for (int round = 0; round < 1000; ++round) {
+      std::string body = original;
+      const int edits = 1 + static_cast<int>(random() % 4);
+      for (int e = 0; e < edits && !body.empty(); ++e) {
+        const std::size_t at = random() % body.size();
+        switch (random() % 3) {
+          case 0: body[at] = alphabet[random() % alphabet.size()]; break;
+          case 1: body.erase(at, 1 + random() % 8); break;
+          default: body.insert(at, 1, alphabet[random() % alphabet.size()]); break;
+        }
+      }
+      std::string link;
+      absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(body, &link);
+      if (report.ok()) {
+        ++parsed;
+        EXPECT_GE(report->ByteSizeLong(), 0u);
+      } else {
+        ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << body;
+      }
+      MeetingAttendanceReport page;
+      const absl::Status status = ParseAttendanceRecordsPage(body, &page, &link);
+      ASSERT_TRUE(status.ok() || status.code() == absl::StatusCode::kInvalidArgument) << body;
+      GraphErrorBody error;
+      ParseGraphErrorBody(body, &error);
+      TokenErrorBody token_error;
+      ParseTokenErrorBody(body, &token_error);
+    }
+  }
+  EXPECT_GT(parsed, 0);  // some mutations stay valid (inside strings, say)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Date-times.
+
+struct DateTimeCase {
+  const char* text;
+  int64_t seconds;
+  int32_t nanos;
+};
+
+class ValidDateTimes : public ::testing::TestWithParam<DateTimeCase> {};
+
+TEST_P(ValidDateTimes, ParseExactly) {
+  absl::StatusOr<absl::Time> t = ParseDateTimeOffset(GetParam().text);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const absl::Time expected =
+      absl::FromUnixSeconds(GetParam().seconds) + absl::Nanoseconds(GetParam().nanos);
+  EXPECT_EQ(*t, expected) << absl::FormatTime(*t);
+
+  // And through the mapping into a Timestamp.
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      std::string(R"({"id":"r","meetingStartDateTime":")") + GetParam().text + "\"}");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->meeting_start_date_time().seconds(), GetParam().seconds);
+  EXPECT_EQ(report->meeting_start_date_time().nanos(), GetParam().nanos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    FractionsAndOffsets, ValidDateTimes,
+    ::testing::Values(DateTimeCase{"2021-03-16T18:59:52Z", 1615921192, 0},
+                      DateTimeCase{"2021-03-16T18:59:52.2Z", 1615921192, 200000000},
+                      DateTimeCase{"2021-03-16T18:59:52.27Z", 1615921192, 270000000},
+                      DateTimeCase{"2021-03-16T18:59:52.278Z", 1615921192, 278000000},
+                      DateTimeCase{"2021-03-16T18:59:52.2782Z", 1615921192, 278200000},
+                      DateTimeCase{"2021-03-16T18:59:52.27821Z", 1615921192, 278210000},
+                      DateTimeCase{"2021-03-16T18:59:52.278218Z", 1615921192, 278218000},
+                      DateTimeCase{"2021-03-16T18:59:52.2782182Z", 1615921192, 278218200},
+                      DateTimeCase{"2021-03-16T18:59:52.27821823Z", 1615921192, 278218230},
+                      DateTimeCase{"2021-03-16T18:59:52.278218239Z", 1615921192, 278218239},
+                      DateTimeCase{"2021-03-16T18:59:52.9999999Z", 1615921192, 999999900},
+                      DateTimeCase{"2021-03-16T18:59:52.0000001Z", 1615921192, 100},
+                      DateTimeCase{"2021-03-17T00:29:52.5+05:30", 1615921192, 500000000},
+                      DateTimeCase{"2021-03-16T10:59:52-08:00", 1615921192, 0},
+                      DateTimeCase{"2021-03-16T18:59:52+00:00", 1615921192, 0},
+                      DateTimeCase{"2021-03-16t18:59:52z", 1615921192, 0},
+                      DateTimeCase{"1969-12-31T23:59:59.5Z", -1, 500000000},
+                      DateTimeCase{"1970-01-01T00:00:00Z", 0, 0},
+                      DateTimeCase{"2024-02-29T23:59:59.9999999Z", 1709251199, 999999900},
+                      DateTimeCase{"0001-01-01T00:00:00Z", -62135596800, 0},
+                      DateTimeCase{"9999-12-31T23:59:59.999999999Z", 253402300799, 999999999}));
+
+TEST(InvalidDateTimes, AreRejected) {
+  for (const char* text :
+       {"", "2021-03-16", "2021-03-16T18:59:52", "2021-03-16T18:59:52.Z",
+        "2021-03-16T18:59:52.1234567890Z", "2021-03-16 18:59:52Z", "2021-3-16T18:59:52Z",
+        "2021-02-29T00:00:00Z", "2021-04-31T00:00:00Z", "2021-13-01T00:00:00Z",
+        "2021-03-16T24:00:00Z", "2021-03-16T18:60:00Z", "2021-03-16T18:59:60Z",
+        "2021-03-16T18:59:52+0530", "2021-03-16T18:59:52+24:00", "2021-03-16T18:59:52+05:60",
+        "2021-03-16T18:59:52Zjunk", "2021-03-16T18:59:52+05:30junk", "+2021-03-16T18:59:52Z",
+        "2021-03-16T18:59:52.12a4Z", "２０２１-03-16T18:59:52Z"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(ParseDateTimeOffset(text).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(InvalidDateTimes, OutsideTimestampRangeIsRejectedByTheMapping) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      R"({"id":"r","meetingStartDateTime":"0001-01-01T00:00:00+00:01"})");
+  ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(report.status()), HasSubstr("meetingStartDateTime"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paging bodies.
+
+TEST(Paging, ReportNextLinkIsReturned) {
+  std::string link;
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      R"({"id":"r","attendanceRecords":[{"role":"Organizer"}],
+          "attendanceRecords@odata.nextLink":
+              "https://graph.microsoft.com/v1.0/next?$skiptoken=x"})",
+      &link);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(link, "https://graph.microsoft.com/v1.0/next?$skiptoken=x");
+  EXPECT_EQ(report->attendance_records_size(), 1);
+}
+
+TEST(Paging, PagesAppendAndReturnTheirNextLink) {
+  MeetingAttendanceReport report;
+  report.set_id("r");
+  report.add_attendance_records()->set_role("Organizer");
+  std::string link;
+  ASSERT_TRUE(ParseAttendanceRecordsPage(
+                  R"({"value":[{"role":"Presenter"},{"role":"Attendee"}],
+                      "@odata.nextLink":"https://graph.microsoft.com/v1.0/p3"})",
+                  &report, &link)
+                  .ok());
+  EXPECT_EQ(link, "https://graph.microsoft.com/v1.0/p3");
+  ASSERT_EQ(report.attendance_records_size(), 3);
+  EXPECT_EQ(report.attendance_records(2).role(), "Attendee");
+  ASSERT_TRUE(ParseAttendanceRecordsPage(R"({"value":[]})", &report, &link).ok());
+  EXPECT_EQ(link, "");
+}
+
+TEST(Paging, ABadPageLeavesTheReportAsItWas) {
+  MeetingAttendanceReport report;
+  report.set_id("r");
+  const std::string before = report.SerializeAsString();
+  std::string link;
+  absl::Status status = ParseAttendanceRecordsPage(
+      R"({"value":[{"role":"Presenter"},{"role":5}]})", &report, &link);
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Message(status), "value[1].role: expected a string");
+  EXPECT_EQ(report.SerializeAsString(), before);
+  EXPECT_EQ(ParseAttendanceRecordsPage(R"({"records":[]})", &report, &link).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseAttendanceRecordsPage(R"({"value":[],"@odata.nextLink":5})", &report, &link)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph error bodies.
+
+TEST(GraphErrorBodies, SharedExamplesParse) {
+  struct Case {
+    const char* file;
+    const char* code;
+    const char* request_id;
+    const char* date;
+  };
+  const std::vector<Case> cases = {
+      {"graph-error-429-throttling.json", "TooManyRequests",
+       "94fb3b52-452a-4535-a601-69e0a90e3aa2", "2020-08-18T12:51:51"},
+      {"graph-error-app-access-policy-missing.json", "Unauthorized",
+       "599d9cb0-56ac-4dc5-b6f8-1456a1414609", "<date_redacted>"},
+      {"graph-error-errors-md-example.json", "invalidRange", "request-id", "date-time"},
+  };
+  ASSERT_EQ(ExampleNames("graph-error-").size(), cases.size()) << "a new example needs a case";
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    GraphErrorBody body;
+    ASSERT_TRUE(ParseGraphErrorBody(ReadExample(c.file), &body));
+    EXPECT_EQ(body.code, c.code);
+    EXPECT_FALSE(body.message.empty());
+    EXPECT_EQ(body.request_id, c.request_id);
+    EXPECT_EQ(body.date, c.date);
+  }
+}
+
+TEST(GraphErrorBodies, InnerErrorAndDateMatchCaseInsensitively) {
+  GraphErrorBody body;
+  ASSERT_TRUE(ParseGraphErrorBody(
+      R"({"error":{"code":"NotFound","message":"m","innererror":{"Date":"2024-01-01T00:00:00",
+          "request-id":"rid","client-request-id":"cid"}}})",
+      &body));
+  EXPECT_EQ(body.date, "2024-01-01T00:00:00");
+  EXPECT_EQ(body.request_id, "rid");
+  EXPECT_EQ(body.client_request_id, "cid");
+  ASSERT_TRUE(ParseGraphErrorBody(R"({"error":{"code":"X","InnerError":{"DATE":"d"}}})", &body));
+  EXPECT_EQ(body.date, "d");
+  EXPECT_EQ(body.message, "");
+}
+
+TEST(GraphErrorBodies, OtherBodiesAreNotGraphErrors) {
+  GraphErrorBody body;
+  for (const char* text : {"", "{}", "[]", "not json", R"({"error":"invalid_client"})",
+                           "<html><body>Bad Gateway</body></html>"}) {
+    EXPECT_FALSE(ParseGraphErrorBody(text, &body)) << text;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token bodies.
+
+TEST(TokenBodies, SharedSuccessExampleParses) {
+  absl::StatusOr<TokenResponse> token =
+      ParseTokenResponse(ReadExample("identity-token-success-client-credentials.json"));
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->token_type, "Bearer");
+  EXPECT_EQ(token->expires_in, absl::Seconds(3599));
+  EXPECT_FALSE(token->refresh_in.has_value());
+  EXPECT_EQ(token->access_token.rfind("eyJ0eXAiOiJKV1Qi", 0), 0u);
+}
+
+TEST(TokenBodies, ExpiresInAsNumberOrStringOrAbsent) {
+  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t","expires_in":"3599"})")->expires_in,
+            absl::Seconds(3599));
+  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t","expires_in":60.5})")->expires_in,
+            absl::Milliseconds(60500));
+  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t"})")->expires_in, absl::Seconds(600));
+  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t","token_type":"bearer","expires_in":86399,
+                                   "ext_expires_in":86399,"refresh_in":43199})")
+                ->refresh_in,
+            absl::Seconds(43199));
+}
+
+TEST(TokenBodies, InvalidResponsesNeverEchoTheToken) {
+  for (const char* text :
+       {R"({"token_type":"Bearer","expires_in":3599})", R"({"access_token":""})",
+        R"({"access_token":42})", R"({"access_token":"SECRET-TOKEN","token_type":"mac"})",
+        R"({"access_token":"SECRET-TOKEN","expires_in":-5})",
+        R"({"access_token":"SECRET-TOKEN","expires_in":0})",
+        R"({"access_token":"SECRET-TOKEN","expires_in":"soon"})",
+        R"({"access_token":"SECRET-TOKEN","expires_in":{}})",
+        R"({"access_token":"SECRET-TOKEN","expires_in":1e12})", "[]", "{"}) {
+    SCOPED_TRACE(text);
+    absl::StatusOr<TokenResponse> token = ParseTokenResponse(text);
+    ASSERT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(token.status()), ::testing::Not(HasSubstr("SECRET-TOKEN")));
+  }
+}
+
+TEST(TokenBodies, SharedErrorExamplesParse) {
+  const auto names = ExampleNames("identity-token-error-");
+  ASSERT_EQ(names.size(), 2u);
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    TokenErrorBody body;
+    ASSERT_TRUE(ParseTokenErrorBody(ReadExample(name), &body));
+    EXPECT_EQ(body.error, "invalid_scope");
+    EXPECT_EQ(body.aadsts_code, "AADSTS70011");
+    EXPECT_EQ(body.error_description.rfind("AADSTS70011: ", 0), 0u);
+    EXPECT_FALSE(body.trace_id.empty());
+    EXPECT_FALSE(body.correlation_id.empty());
+  }
+}
+
+TEST(TokenBodies, AadstsCodeFallsBackToTheDescription) {
+  TokenErrorBody body;
+  ASSERT_TRUE(ParseTokenErrorBody(
+      R"({"error":"invalid_client",
+          "error_description":"AADSTS7000215: Invalid client secret provided."})",
+      &body));
+  EXPECT_EQ(body.aadsts_code, "AADSTS7000215");
+  ASSERT_TRUE(ParseTokenErrorBody(R"({"error":"invalid_client","error_codes":[]})", &body));
+  EXPECT_EQ(body.aadsts_code, "");
+  ASSERT_TRUE(ParseTokenErrorBody(
+      R"({"error":"invalid_client","error_codes":[700016],"error_description":"AADSTS1: x"})",
+      &body));
+  EXPECT_EQ(body.aadsts_code, "AADSTS700016");
+  EXPECT_FALSE(ParseTokenErrorBody(R"({"error":{"code":"x"}})", &body));
+  EXPECT_FALSE(ParseTokenErrorBody("{}", &body));
+  EXPECT_FALSE(ParseTokenErrorBody("<html/>", &body));
+}
+
+}  // namespace
+}  // namespace rollcall::graph

@@ -1,0 +1,488 @@
+// ClientSecretCredential with a scripted transport and a hand-moved clock.
+
+#include "graph_client/token_credential.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "graph_client/error_details.h"
+#include "gtest/gtest.h"
+#include "tests/graph_client/test_util.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_http_transport.h"
+
+namespace rollcall::graph {
+namespace {
+
+using ::rollcall::testing::FakeClock;
+using ::rollcall::testing::FakeHttpTransport;
+using ::rollcall::testing::Message;
+using ::rollcall::testing::Meta;
+using ::rollcall::testing::Notification;
+using ::rollcall::testing::ReadExample;
+using ::rollcall::testing::Reason;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSecret[] = "s3cr3t~Value&with=odd+chars %/";
+
+std::string TokenBody(const std::string& token, int expires_in) {
+  return R"({"token_type":"Bearer","expires_in":)" + std::to_string(expires_in) +
+         R"(,"access_token":")" + token + "\"}";
+}
+
+class CredentialTest : public ::testing::Test {
+ protected:
+  ClientSecretCredentialOptions Options() const {
+    ClientSecretCredentialOptions options;
+    options.tenant_id = "contoso.onmicrosoft.com";
+    options.client_id = "00001111-aaaa-2222-bbbb-3333cccc4444";
+    options.client_secret = kSecret;
+    return options;
+  }
+
+  std::unique_ptr<TokenCredential> Make(const ClientSecretCredentialOptions& options) {
+    auto credential = MakeClientSecretCredential(options, transport_, &clock_);
+    EXPECT_TRUE(credential.ok()) << credential.status();
+    return credential.ok() ? *std::move(credential) : nullptr;
+  }
+  std::unique_ptr<TokenCredential> Make() { return Make(Options()); }
+
+  absl::Time Later() const { return clock_.Now() + absl::Minutes(1); }
+
+  // No status a credential returns may carry the secret.
+  static void ExpectNoSecret(const absl::Status& status) {
+    EXPECT_THAT(Message(status), Not(HasSubstr(kSecret)));
+    EXPECT_THAT(Message(status), Not(HasSubstr("s3cr3t")));
+    for (const auto& [key, value] : GetErrorDetails(status).metadata) {
+      EXPECT_THAT(value, Not(HasSubstr("s3cr3t"))) << key;
+    }
+  }
+
+  FakeClock clock_;
+  std::shared_ptr<FakeHttpTransport> transport_ = std::make_shared<FakeHttpTransport>();
+};
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and the request.
+
+TEST_F(CredentialTest, MissingSettingsNameTheVariables) {
+  struct Case {
+    std::string tenant, client, secret;
+    std::vector<std::string> named;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "c", "s", {"AZURE_TENANT_ID"}},
+           {"t", "", "s", {"AZURE_CLIENT_ID"}},
+           {"t", "c", "", {"AZURE_CLIENT_SECRET"}},
+           {"", "", "", {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"}}}) {
+    ClientSecretCredentialOptions options;
+    options.tenant_id = c.tenant;
+    options.client_id = c.client;
+    options.client_secret = c.secret;
+    auto credential = MakeClientSecretCredential(options, transport_, &clock_);
+    ASSERT_EQ(credential.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(Reason(credential.status()), "CREDENTIALS_MISSING");
+    for (const std::string& name : c.named) {
+      EXPECT_THAT(Message(credential.status()), HasSubstr(name));
+    }
+  }
+  EXPECT_EQ(transport_->request_count(), 0u);
+}
+
+TEST_F(CredentialTest, PostsTheFormToTheTenantsTokenEndpoint) {
+  for (const char* authority : {"https://login.microsoftonline.com/",
+                                "https://login.microsoftonline.com",
+                                "https://login.microsoftonline.com//"}) {
+    SCOPED_TRACE(authority);
+    auto options = Options();
+    options.authority_host = authority;
+    auto credential = Make(options);
+    transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("t", 3600)));
+    ASSERT_TRUE(credential->GetToken(Later()).ok());
+    const HttpRequest request = transport_->requests().back();
+    EXPECT_EQ(request.method, "POST");
+    EXPECT_EQ(request.url,
+              "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+    EXPECT_EQ(FakeHttpTransport::HeaderOf(request, "content-type"),
+              "application/x-www-form-urlencoded");
+    EXPECT_EQ(request.deadline, Later());
+    const std::vector<std::string> fields = absl::StrSplit(request.body, '&');
+    EXPECT_THAT(fields, ::testing::ElementsAre(
+                            "client_id=00001111-aaaa-2222-bbbb-3333cccc4444",
+                            "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+                            "client_secret=s3cr3t~Value%26with%3Dodd%2Bchars%20%25%2F",
+                            "grant_type=client_credentials"));
+  }
+}
+
+TEST_F(CredentialTest, TenantIsOnePathSegment) {
+  auto options = Options();
+  options.tenant_id = "../evil?x#";
+  auto credential = Make(options);
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("t", 3600)));
+  ASSERT_TRUE(credential->GetToken(Later()).ok());
+  EXPECT_EQ(transport_->requests()[0].url,
+            "https://login.microsoftonline.com/..%2Fevil%3Fx%23/oauth2/v2.0/token");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caching and refresh.
+
+TEST_F(CredentialTest, ReusesTheTokenUntilTheMarginThenRefreshes) {
+  auto credential = Make();  // refresh_margin 5 minutes
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("first", 3600)));
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("second", 3600)));
+  const absl::Time start = clock_.Now();
+
+  absl::StatusOr<AccessToken> token = credential->GetToken(Later());
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->token, "first");
+  EXPECT_EQ(token->expires_on, start + absl::Hours(1));
+
+  clock_.Advance(absl::Minutes(55) - absl::Seconds(1));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(credential->GetToken(Later())->token, "first");
+  EXPECT_EQ(transport_->request_count(), 1u);
+
+  clock_.Advance(absl::Seconds(1));  // exactly expires_on - margin: no longer fresh
+  token = credential->GetToken(Later());
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->token, "second");
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(credential->GetToken(Later())->token, "second");
+  EXPECT_EQ(transport_->request_count(), 2u);
+}
+
+TEST_F(CredentialTest, ShortLifetimesAreNotAlwaysStale) {
+  auto credential = Make();  // a 5-minute margin against a 60 s token: clamped to 30 s
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("short", 60)));
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("next", 60)));
+  EXPECT_EQ(credential->GetToken(Later())->token, "short");
+  EXPECT_EQ(credential->GetToken(Later())->token, "short");
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_EQ(credential->GetToken(Later())->token, "short");
+  EXPECT_EQ(transport_->request_count(), 1u);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(credential->GetToken(Later())->token, "next");
+}
+
+TEST_F(CredentialTest, RefreshInBringsTheRefreshForward) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"access_token":"long","expires_in":86399,"refresh_in":600})"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("renewed", 3600)));
+  EXPECT_EQ(credential->GetToken(Later())->token, "long");
+  clock_.Advance(absl::Seconds(599));
+  EXPECT_EQ(credential->GetToken(Later())->token, "long");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(credential->GetToken(Later())->token, "renewed");
+}
+
+TEST_F(CredentialTest, InvalidateDropsOnlyTheCachedToken) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("first", 3600)));
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("second", 3600)));
+  EXPECT_EQ(credential->GetToken(Later())->token, "first");
+  credential->Invalidate("some-older-token");
+  EXPECT_EQ(credential->GetToken(Later())->token, "first");
+  credential->Invalidate("first");
+  EXPECT_EQ(credential->GetToken(Later())->token, "second");
+  EXPECT_EQ(transport_->request_count(), 2u);
+}
+
+TEST_F(CredentialTest, ErrorsAreNotCached) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(503, "{}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("t", 3600)));
+  EXPECT_EQ(credential->GetToken(Later()).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(credential->GetToken(Later())->token, "t");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines and single flight.
+
+TEST_F(CredentialTest, PastDeadlineWithoutATokenMakesNoRequest) {
+  auto credential = Make();
+  absl::StatusOr<AccessToken> token = credential->GetToken(clock_.Now());
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(transport_->request_count(), 0u);
+
+  // A fresh cached token is returned whatever the deadline.
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("t", 3600)));
+  ASSERT_TRUE(credential->GetToken(Later()).ok());
+  EXPECT_EQ(credential->GetToken(clock_.Now() - absl::Seconds(1))->token, "t");
+}
+
+// Holds every token request until `arrivals` callers have arrived, then answers with `reply`.
+class ArrivalGate {
+ public:
+  explicit ArrivalGate(int arrivals) : expected_(arrivals) {}
+  void Arrive() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+  }
+  void WaitForAll() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return arrived_ >= expected_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  const int expected_;
+};
+
+TEST_F(CredentialTest, FiftyConcurrentCallersMakeOneRequest) {
+  constexpr int kCallers = 50;
+  auto credential = Make();
+  ArrivalGate gate(kCallers);
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    gate.WaitForAll();  // every caller has called GetToken (or is about to) before we answer
+    return FakeHttpTransport::Json(200, TokenBody("shared", 3600));
+  });
+
+  std::vector<absl::StatusOr<AccessToken>> results(kCallers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      gate.Arrive();
+      results[i] = credential->GetToken(clock_.Now() + absl::Hours(1));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(transport_->request_count(), 1u);
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->token, "shared");
+  }
+}
+
+TEST_F(CredentialTest, ConcurrentCallersShareTheFetchError) {
+  constexpr int kCallers = 50;
+  auto credential = Make();
+  ArrivalGate gate(kCallers);
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    gate.WaitForAll();
+    return FakeHttpTransport::Json(500, "{}");
+  });
+  std::vector<absl::Status> results(kCallers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      gate.Arrive();
+      results[i] = credential->GetToken(clock_.Now() + absl::Hours(1)).status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& status : results) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
+  }
+  // Without single flight every caller would be inside the held request: 50. Callers that
+  // reach GetToken only after the failed fetch finished may start another one.
+  EXPECT_LT(transport_->request_count(), static_cast<std::size_t>(kCallers));
+}
+
+TEST_F(CredentialTest, WaitersRespectTheirOwnDeadline) {
+  auto credential = Make();
+  Notification fetch_started, release_fetch;
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    fetch_started.Notify();
+    release_fetch.WaitForNotification();
+    return FakeHttpTransport::Json(200, TokenBody("slow", 3600));
+  });
+  absl::StatusOr<AccessToken> fetcher_result;
+  std::thread fetcher(
+      [&] { fetcher_result = credential->GetToken(clock_.Now() + absl::Hours(1)); });
+  fetch_started.WaitForNotification();
+
+  // The fetch is held: a waiter with 50 ms left gives up after 50 ms.
+  absl::StatusOr<AccessToken> waiter = credential->GetToken(clock_.Now() + absl::Milliseconds(50));
+  EXPECT_EQ(waiter.status().code(), absl::StatusCode::kDeadlineExceeded);
+
+  release_fetch.Notify();
+  fetcher.join();
+  ASSERT_TRUE(fetcher_result.ok());
+  EXPECT_EQ(credential->GetToken(Later())->token, "slow");
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
+TEST_F(CredentialTest, AFetchThatRanOutOfItsCallersTimeDoesNotFailOthers) {
+  auto credential = Make();
+  Notification fetch_started, release_fetch;
+  std::atomic<int> calls{0};
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    if (calls.fetch_add(1) == 0) {
+      fetch_started.Notify();
+      release_fetch.WaitForNotification();
+      return absl::DeadlineExceededError("the first caller's deadline passed");
+    }
+    return FakeHttpTransport::Json(200, TokenBody("second-try", 3600));
+  });
+  absl::StatusOr<AccessToken> first, second;
+  std::thread hurried([&] { first = credential->GetToken(clock_.Now() + absl::Seconds(1)); });
+  fetch_started.WaitForNotification();
+  std::thread patient([&] { second = credential->GetToken(clock_.Now() + absl::Hours(1)); });
+  release_fetch.Notify();
+  hurried.join();
+  patient.join();
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(second.ok()) << second.status();  // fetched again rather than inherit the timeout
+  EXPECT_EQ(second->token, "second-try");
+  EXPECT_EQ(transport_->request_count(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error mapping.
+
+TEST_F(CredentialTest, SharedTokenErrorExamplesAreRejectedCredentials) {
+  for (const char* file : {"identity-token-error-client-credentials.json",
+                           "identity-token-error-reference-error-codes.json"}) {
+    SCOPED_TRACE(file);
+    auto credential = Make();
+    transport_->Enqueue(FakeHttpTransport::Json(400, ReadExample(file)));
+    absl::Status status = credential->GetToken(Later()).status();
+    ASSERT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(Reason(status), "CREDENTIALS_REJECTED");
+    EXPECT_EQ(Meta(status, "aadsts_code"), "AADSTS70011");
+    EXPECT_EQ(Meta(status, "oauth_error"), "invalid_scope");
+    EXPECT_EQ(Meta(status, "http_status"), "400");
+    EXPECT_THAT(Message(status), HasSubstr("(invalid_scope, AADSTS70011: The provided value"));
+    EXPECT_THAT(Message(status), HasSubstr("Check the scope"));
+    EXPECT_THAT(Message(status), Not(HasSubstr("Trace ID")));  // only the first line
+    ExpectNoSecret(status);
+  }
+}
+
+constexpr char kInvalidSecretBody[] = R"({"error":"invalid_client",
+  "error_description":"AADSTS7000215: Invalid client secret provided. Ensure the secret being )"
+    R"(sent in the request is the client secret value, not the client secret ID, for a secret )"
+    R"(added to app '00001111-aaaa-2222-bbbb-3333cccc4444'.\r\nTrace ID: )"
+    R"(0000aaaa-11bb-cccc-dd33-eeeeee333333\r\nCorrelation ID: )"
+    R"(aaaa0000-bb11-2222-33cc-444444dddddd\r\nTimestamp: 2024-01-01 00:00:00Z",
+  "error_codes":[7000215],"timestamp":"2024-01-01 00:00:00Z",
+  "trace_id":"0000aaaa-11bb-cccc-dd33-eeeeee333333",
+  "correlation_id":"aaaa0000-bb11-2222-33cc-444444dddddd",
+  "error_uri":"https://login.microsoftonline.com/error?code=7000215"})";
+
+TEST_F(CredentialTest, InvalidSecretSaysWhatToFixWithoutTheSecret) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(401, kInvalidSecretBody));
+  absl::Status status = credential->GetToken(Later()).status();
+  ASSERT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "CREDENTIALS_REJECTED");
+  EXPECT_EQ(Meta(status, "aadsts_code"), "AADSTS7000215");
+  EXPECT_EQ(Meta(status, "oauth_error"), "invalid_client");
+  EXPECT_EQ(Meta(status, "aad_trace_id"), "0000aaaa-11bb-cccc-dd33-eeeeee333333");
+  EXPECT_EQ(Meta(status, "aad_correlation_id"), "aaaa0000-bb11-2222-33cc-444444dddddd");
+  EXPECT_THAT(Message(status),
+              HasSubstr("Microsoft Entra ID rejected the client credentials (invalid_client, "
+                        "AADSTS7000215: Invalid client secret provided."));
+  EXPECT_THAT(Message(status), HasSubstr("AZURE_CLIENT_SECRET"));
+  EXPECT_THAT(Message(status), HasSubstr("not its ID"));
+  ExpectNoSecret(status);
+}
+
+TEST_F(CredentialTest, AnEchoedSecretIsRedacted) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(
+      401, std::string(R"({"error":"invalid_client",)") +
+               R"("error_description":"AADSTS7000215: bad secret )" + kSecret +
+               R"( given","error_codes":[7000215]})"));
+  absl::Status status = credential->GetToken(Later()).status();
+  EXPECT_THAT(Message(status), HasSubstr("bad secret [redacted] given"));
+  ExpectNoSecret(status);
+
+  // Echoed as sent, form-encoded.
+  transport_->Enqueue(FakeHttpTransport::Json(
+      401, R"({"error":"invalid_client","error_description":"AADSTS7000215: bad secret )"
+           R"(s3cr3t~Value%26with%3Dodd%2Bchars%20%25%2F given","error_codes":[7000215]})"));
+  status = credential->GetToken(Later()).status();
+  EXPECT_THAT(Message(status), HasSubstr("bad secret [redacted] given"));
+  EXPECT_THAT(Message(status), Not(HasSubstr("s3cr3t")));
+}
+
+TEST_F(CredentialTest, HintsFollowTheAadstsCode) {
+  struct Case {
+    int code;
+    const char* hint;
+  };
+  for (const Case& c : {Case{7000222, "AZURE_CLIENT_SECRET"}, Case{700016, "AZURE_CLIENT_ID"},
+                        Case{90002, "AZURE_TENANT_ID"}, Case{70011, "scope"},
+                        Case{50034, "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"}}) {
+    SCOPED_TRACE(c.code);
+    auto credential = Make();
+    transport_->Enqueue(FakeHttpTransport::Json(
+        400, R"({"error":"invalid_request","error_description":"AADSTS)" +
+                 std::to_string(c.code) + R"(: something","error_codes":[)" +
+                 std::to_string(c.code) + "]}"));
+    absl::Status status = credential->GetToken(Later()).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(Message(status), HasSubstr(c.hint));
+  }
+}
+
+TEST_F(CredentialTest, EndpointFailuresAreUnavailable) {
+  struct Case {
+    absl::StatusOr<HttpResponse> response;
+    absl::StatusCode code;
+    const char* text;
+  };
+  std::vector<Case> cases;
+  cases.push_back({FakeHttpTransport::Json(500, "{}"), absl::StatusCode::kUnavailable, "HTTP 500"});
+  cases.push_back({FakeHttpTransport::Json(503, "<html>down</html>"),
+                   absl::StatusCode::kUnavailable, "HTTP 503"});
+  cases.push_back({FakeHttpTransport::Json(429, "{}", {{"retry-after", "7"}}),
+                   absl::StatusCode::kUnavailable, "HTTP 429"});
+  cases.push_back({FakeHttpTransport::Json(
+                       400, R"({"error":"temporarily_unavailable","error_description":"x"})"),
+                   absl::StatusCode::kUnavailable, "temporarily_unavailable"});
+  cases.push_back({FakeHttpTransport::Json(200, "<html>portal</html>"),
+                   absl::StatusCode::kUnavailable, "without a valid token response"});
+  cases.push_back({FakeHttpTransport::Json(200, R"({"token_type":"Bearer"})"),
+                   absl::StatusCode::kUnavailable, "access_token"});
+  cases.push_back({absl::UnavailableError("connection refused"), absl::StatusCode::kUnavailable,
+                   "connection refused"});
+  cases.push_back({absl::ResourceExhaustedError("response body exceeds 10 bytes"),
+                   absl::StatusCode::kUnavailable, "exceeds"});
+  cases.push_back({absl::DeadlineExceededError("timed out"), absl::StatusCode::kDeadlineExceeded,
+                   "timed out"});
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto credential = Make();
+    transport_->Enqueue(c.response);
+    absl::Status status = credential->GetToken(Later()).status();
+    EXPECT_EQ(status.code(), c.code);
+    EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
+    EXPECT_THAT(Message(status), HasSubstr(c.text));
+    ExpectNoSecret(status);
+  }
+}
+
+TEST_F(CredentialTest, ThrottledTokenRequestsCarryRetryAfter) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(429, "{}", {{"retry-after", "7"}}));
+  absl::Status status = credential->GetToken(Later()).status();
+  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(7));
+}
+
+TEST_F(CredentialTest, ANotFoundWithoutOAuthBodyPointsAtTheAuthority) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(404, "<html>Not Found</html>"));
+  absl::Status status = credential->GetToken(Later()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "CREDENTIALS_REJECTED");
+  EXPECT_THAT(Message(status), HasSubstr("AZURE_AUTHORITY_HOST"));
+}
+
+}  // namespace
+}  // namespace rollcall::graph
