@@ -276,6 +276,11 @@ std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
   return std::make_unique<GraphClientImpl>(options, std::move(transport), std::move(credential));
 }
 
-std::string EncodePathSegment(std::string_view segment) { return PercentEncode(ToAbsl(segment)); }
+std::string EncodePathSegment(std::string_view segment) {
+  // "." and ".." are dot-segments: a URL parser (libcurl's among them) would resolve them and
+  // climb the path. Encoded dots are the same characters to Graph but no longer a dot-segment.
+  if (segment == "." || segment == "..") return segment.size() == 1 ? "%2E" : "%2E%2E";
+  return PercentEncode(ToAbsl(segment));
+}
 
 }  // namespace rollcall::graph

@@ -46,7 +46,8 @@ std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
                                              std::shared_ptr<TokenCredential> credential);
 
 // One path segment: every byte but RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) is
-// percent-encoded, so '/', '?', '#', '%', ' ' and ".." can never change the path.
+// percent-encoded, and so are the dots of a segment that is exactly "." or "..", so '/', '?',
+// '#', '%', ' ' and dot-segments can never change the path.
 std::string EncodePathSegment(std::string_view segment);
 
 }  // namespace rollcall::graph

@@ -38,7 +38,11 @@ TEST(EncodePathSegment, LeavesOnlyUnreservedCharacters) {
   EXPECT_EQ(EncodePathSegment("a#b"), "a%23b");
   EXPECT_EQ(EncodePathSegment("100%"), "100%25");
   EXPECT_EQ(EncodePathSegment("%2F"), "%252F");  // already-encoded input is encoded again
-  EXPECT_EQ(EncodePathSegment(".."), "..");       // harmless: it cannot be a segment of its own
+  // A whole segment of dots would be resolved by URL parsers: its dots are encoded.
+  EXPECT_EQ(EncodePathSegment(".."), "%2E%2E");
+  EXPECT_EQ(EncodePathSegment("."), "%2E");
+  EXPECT_EQ(EncodePathSegment("..."), "...");
+  EXPECT_EQ(EncodePathSegment("a..b"), "a..b");
   EXPECT_EQ(EncodePathSegment("../../me"), "..%2F..%2Fme");
   EXPECT_EQ(EncodePathSegment("a b"), "a%20b");
   EXPECT_EQ(EncodePathSegment("a+b=c&d;e,f:g@h"), "a%2Bb%3Dc%26d%3Be%2Cf%3Ag%40h");

@@ -23,6 +23,7 @@ class ChildProcess {
   static absl::StatusOr<ChildProcess> Start(const std::vector<std::string>& argv,
                                             const std::map<std::string, std::string>& env = {});
 
+  ChildProcess() = default;  // no process: Stop() and the destructor do nothing
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
   ChildProcess(const ChildProcess&) = delete;
@@ -43,7 +44,6 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
 
  private:
-  ChildProcess() = default;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string stderr_path_;
