@@ -244,30 +244,30 @@ class Dataset:
                     meetings.setdefault(meeting, {})
         return len(prepared)
 
+    def _reports_of(self, user: str, meeting: str) -> tuple[Optional[dict], str]:
+        """The meeting's reports by ID, or (None, "user"|"meeting"). Caller holds the lock."""
+        meetings = self._users.get(user)
+        if meetings is None:
+            return None, "user"
+        reports = meetings.get(meeting)
+        if reports is None:
+            return None, "meeting"
+        return reports, ""
+
     def lookup_meeting(self, user: str, meeting: str) -> tuple[Optional[list[dict]], str]:
         """Returns (reports of the meeting, "") or (None, "user"|"meeting")."""
         with self._lock:
-            meetings = self._users.get(user)
-            if meetings is None:
-                return None, "user"
-            reports = meetings.get(meeting)
-            if reports is None:
-                return None, "meeting"
-            return list(reports.values()), ""
+            reports, missing = self._reports_of(user, meeting)
+            return (None, missing) if reports is None else (list(reports.values()), "")
 
     def lookup_report(self, user: str, meeting: str, report_id: str) -> tuple[Optional[dict], str]:
         """Returns (report, "") or (None, "user"|"meeting"|"report")."""
         with self._lock:
-            meetings = self._users.get(user)
-            if meetings is None:
-                return None, "user"
-            reports = meetings.get(meeting)
+            reports, missing = self._reports_of(user, meeting)
             if reports is None:
-                return None, "meeting"
+                return None, missing
             report = reports.get(report_id)
-            if report is None:
-                return None, "report"
-            return report, ""
+            return (None, "report") if report is None else (report, "")
 
 
 # ----------------------------------------------------------------------------------------------
