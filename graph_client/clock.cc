@@ -8,6 +8,10 @@ namespace {
 class WallClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  void SleepUntil(absl::Time until) const override {
+    const absl::Duration wait = until - absl::Now();
+    if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+  }
 };
 
 }  // namespace

@@ -11,6 +11,9 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // Blocks the calling thread until Now() >= `until` (returns at once if it already is). The
+  // retry loop waits through this, so a fake clock makes backoff instant and observable.
+  virtual void SleepUntil(absl::Time until) const = 0;
 };
 
 // The wall clock. Never null; lives for the whole process.
