@@ -3,6 +3,7 @@
 // segment, authenticates with a TokenCredential, maps JSON bodies to rollcall.v1 messages and
 // Graph error bodies to canonical status codes (keeping Graph's code and request-id).
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,32 @@ struct ReportRef {
   std::string report_id;
 };
 
+// How a GraphClient retries 429, 503, 504 and connections that failed before any response
+// byte. A Retry-After from Graph sets the wait; otherwise exponential backoff with jitter. No
+// wait or attempt ever runs past the caller's deadline.
+struct RetryOptions {
+  int max_attempts = 4;  // attempts in all, the first included; 1 turns retries off
+  absl::Duration initial_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(30);
+};
+
+struct GraphClientOptions {
+  // Graph's root including the version, no trailing slash.
+  std::string base_url = "https://graph.microsoft.com/v1.0";
+  RetryOptions retry;
+};
+
+// What a GraphClient has done since it was made; read by the service's metrics.
+struct GraphClientStats {
+  uint64_t http_requests = 0;      // HTTP exchanges attempted with Graph, retries included
+  uint64_t retries = 0;            // attempts after the first
+  uint64_t throttled = 0;          // 429 responses
+  uint64_t server_errors = 0;      // 5xx responses
+  uint64_t transport_errors = 0;   // connect, TLS, reset, timeout
+  uint64_t bad_responses = 0;      // bodies that were not what Graph documents
+  uint64_t token_refreshes = 0;    // tokens dropped after a 401 and fetched again
+};
+
 class GraphClient {
  public:
   virtual ~GraphClient() = default;
@@ -34,11 +61,9 @@ class GraphClient {
   //   credential's errors), DEADLINE_EXCEEDED.
   virtual absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
       const ReportRef& ref, bool with_records, absl::Time deadline) = 0;
-};
 
-struct GraphClientOptions {
-  // Graph's root including the version, no trailing slash.
-  std::string base_url = "https://graph.microsoft.com/v1.0";
+  // Counters since construction. Thread-safe.
+  virtual GraphClientStats Stats() const { return {}; }
 };
 
 std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
