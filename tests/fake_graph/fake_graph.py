@@ -584,6 +584,8 @@ def classify(segments: list[str]) -> Route:
         return Route("control")
     if len(segments) == 4 and lower[1:] == ["oauth2", "v2.0", "token"]:
         return Route("token", tenant=segments[0])
+    if len(segments) == 4 and lower[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+        return Route("discovery", tenant=segments[0])
     if not segments or lower[0] not in ("v1.0", "beta"):
         return Route("other")
     version, rest = lower[0], segments[1:]
@@ -793,12 +795,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        "The endpoint only accepts POST requests. Received a "
                                        f"{self.command} request.")
             return self._token(route.tenant, body)
+        if route.kind == "discovery":
+            return self._openid_configuration(route.tenant)
         if route.kind in GRAPH_KINDS:
             return self._graph(route, query)
         self.extra_counters.append("not_found")
         return self._graph_error(404, "NotFound", "fake_graph does not serve this path.")
 
     # --- token endpoint (FACTS.md §6) ------------------------------------------------------
+
+    def _openid_configuration(self, tenant: str) -> Response:
+        """The tenant's OpenID Connect metadata, which MSAL-based clients (the official Graph
+        SDKs' azure-identity among them) read before their first token request."""
+        if tenant != self.server.config.tenant:
+            return self._aad_error(400, "invalid_tenant", 90002,
+                                   f"Tenant '{tenant}' not found. Check to make sure you have the "
+                                   "correct tenant ID and are signing into the correct cloud.")
+        base = f"{self._own_base()}/{tenant}"
+        return Response(200, to_json_bytes({
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "issuer": f"{base}/v2.0",
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "tenant_region_scope": "WW",
+        }), "application/json; charset=utf-8")
 
     def _aad_error(self, status: int, error: str, code: int, description: str) -> Response:
         trace_id = str(uuid.uuid4())

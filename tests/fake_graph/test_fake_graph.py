@@ -395,6 +395,16 @@ class TokenEndpointTest(EmulatorTestCase):
         reply = self.e.token_request(scope=f"{self.e.url}/.default")
         self.assertEqual(reply.status, 200, reply.body)
 
+    def test_openid_configuration_points_at_this_token_endpoint(self) -> None:
+        reply = self.e.get(f"/{TENANT}/v2.0/.well-known/openid-configuration")
+        self.assertEqual(reply.status, 200, reply.body)
+        body = reply.json()
+        self.assertEqual(body["token_endpoint"], f"{self.e.url}/{TENANT}/oauth2/v2.0/token")
+        self.assertEqual(body["issuer"], f"{self.e.url}/{TENANT}/v2.0")
+        self.assertIn("authorization_endpoint", body)
+        self.assertAadError(self.e.get("/other-tenant/v2.0/.well-known/openid-configuration"),
+                            400, "invalid_tenant", 90002)
+
     def test_each_error(self) -> None:
         cases = [
             ({"grant_type": "password"}, TENANT, 400, "unsupported_grant_type", 70003),
