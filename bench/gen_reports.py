@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Writes the benchmark's data set for the Graph emulator (tests/fake_graph/README.md layout).
 
-- the docs' example report, as in the emulator's default data set;
-- `large`: one report with N_LARGE attendance records shaped like Graph's (an identity with
-  tenantId null, one to three intervals with 7-digit fractional seconds);
-- `small-00000` ... : N_SMALL distinct copies of the docs' example report, for cache memory.
+Under the docs' example user and meeting:
+- the docs' example report itself (cache hits, small);
+- `large`, and `large-0` ... `large-{L-1}`: reports with N_LARGE attendance records shaped like
+  Graph's (an identity with tenantId null, one to three intervals with 7-digit fractional seconds);
+- `mem-0` ... , `miss-0` ... , `peer-0` ... , `coalesce`: distinct copies of the docs' example
+  report, so that every request for one of them is a cache miss the first time.
 
 Also writes the large report's JSON body alone (what Graph sends for it), for the JSON mapping
 benchmark. Deterministic: the same arguments give the same bytes.
 
-  gen_reports.py OUT_DIR [--large-records 10000] [--small-reports 10000]
+  gen_reports.py OUT_DIR [--large-records 10000] [--large-copies 5] [--mem 10000] [--miss 2000]
+                 [--peer 600]
 """
 import argparse
 import copy
@@ -69,23 +72,38 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
     parser.add_argument("--large-records", type=int, default=10000)
-    parser.add_argument("--small-reports", type=int, default=10000)
+    parser.add_argument("--large-copies", type=int, default=5)
+    parser.add_argument("--mem", type=int, default=10000)
+    parser.add_argument("--miss", type=int, default=2000)
+    parser.add_argument("--peer", type=int, default=600)
     args = parser.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
 
     with open(DEFAULT_DATASET, encoding="utf-8") as f:
         docs = json.load(f)["users"][USER]["onlineMeetings"][MEETING]["attendanceReports"][DOCS_REPORT_ID]
-    reports = {DOCS_REPORT_ID: docs, "large": large_report(args.large_records)}
-    for i in range(args.small_reports):
-        small = copy.deepcopy(docs)
-        small["id"] = f"small-{i:05d}"
-        reports[small["id"]] = small
+    large = large_report(args.large_records)
+    reports = {DOCS_REPORT_ID: docs, "large": large}
+    for i in range(args.large_copies):
+        reports[f"large-{i}"] = dict(large, id=f"large-{i}")
+
+    def copies(prefix: str, count: int) -> None:
+        for i in range(count):
+            small = copy.deepcopy(docs)
+            small["id"] = f"{prefix}{i}"
+            reports[small["id"]] = small
+
+    copies("mem-", args.mem)
+    copies("miss-", args.miss)
+    copies("peer-", args.peer)
+    copies("coalesce", 1)
+    reports["coalesce"] = reports.pop("coalesce0")
+    reports["coalesce"]["id"] = "coalesce"
 
     dataset = {"users": {USER: {"onlineMeetings": {MEETING: {"attendanceReports": reports}}}}}
     with open(os.path.join(args.out_dir, "dataset.json"), "w", encoding="utf-8") as f:
         json.dump(dataset, f, separators=(",", ":"))
     with open(os.path.join(args.out_dir, "large_report.json"), "w", encoding="utf-8") as f:
-        json.dump(reports["large"], f, separators=(",", ":"))
+        json.dump(large, f, separators=(",", ":"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Rollcall's benchmark suite (see bench/README.md). Run through bench/run, which installs the
+tools and builds the Release binaries first.
+
+Prints one JSON object per measurement on stdout and a summary object last:
+{"summary": {...}}. Everything is measured in this one run, as ratios against a baseline measured
+the same way, alternately, on the same machine: the ratios hold on a noisy machine where the
+absolute numbers do not.
+
+Servers (Rollcall, the baseline) run pinned to CPU 0, the load generator (ghz) to CPU 1, so the two
+do not fight over one core; the Graph emulator is not pinned.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import ssl
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import peer_sdk  # noqa: E402  (stub generation, shared with the peer benchmark)
+
+USER = "16664f75-11dc-4870-bec6-38c1aaa81431"
+MEETING = "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ"
+DOCS_REPORT = "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7"
+TENANT, CLIENT_ID, SECRET = "contoso-tenant", "rollcall-demo-client", "rollcall-demo-secret"
+METHOD = "rollcall.v1.AttendanceReportService.GetAttendanceReport"
+# Per cached report, what the cache spends besides the report's bytes: the key (three IDs and the
+# view), the hash-map and LRU nodes, the shared entry and its slice header, allocator rounding.
+# Stated here and in bench/README.md; memory_per_report_ratio is measured net of it.
+FIXED_OVERHEAD_PER_REPORT = 512
+
+TARGETS = {
+    "hit_small_throughput_ratio": (">=", 0.90),
+    "hit_small_p99_ratio": ("<=", 1.2),
+    "hit_large_throughput_ratio": (">=", 0.90),
+    "miss_overhead_p50_ms": ("<=", 0.5),
+    "json_map_speedup": (">=", 5.0),
+    "json_map_equal": ("==", True),
+    "coalesce_graph_calls": ("==", 1),
+    "token_requests": ("==", 1),
+    "memory_per_report_ratio": ("<=", 2.0),
+    "peer_sdk_hit_speedup": (">=", 10.0),
+    "peer_sdk_miss_ratio": ("<=", 1.0),
+}
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+class Process:
+    """A child whose first stdout line announces its address."""
+
+    def __init__(self, argv, prefix, env=None, cpu=None):
+        if cpu is not None and shutil.which("taskset"):
+            argv = ["taskset", "-c", str(cpu)] + argv
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     env={**os.environ, **(env or {})}, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith(prefix):
+            self.stderr.seek(0)
+            raise SystemExit(f"{argv[0]} did not start: {line!r}\n{self.stderr.read().decode()}")
+        self.address = line[len(prefix):]
+
+    def rss_bytes(self):
+        pid = self.proc.pid
+        # With taskset in front, the server is taskset's exec'd image: same pid.
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Emulator:
+    def __init__(self, build, dataset, tls_dir, extra=()):
+        self.p = Process([sys.executable, os.path.join(ROOT, "tests/fake_graph/fake_graph.py"),
+                          "--listen", "127.0.0.1:0", "--tls-dir", tls_dir, "--dataset", dataset,
+                          *extra], "fake_graph listening on ")
+        self.url = self.p.address
+        self.ca = os.path.join(tls_dir, "ca.pem")
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+
+    def control(self, method, name, value=None):
+        body = None if value is None else json.dumps(value).encode()
+        req = urllib.request.Request(f"{self.url}/_emulator/{name}", data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def counter(self, name):
+        return self.control("GET", "counters").get(name, 0)
+
+
+class Ghz:
+    def __init__(self, binary, cpu):
+        self.binary, self.cpu = binary, cpu
+
+    def run(self, target, report_id, concurrency, duration=None, total=None, rps=None,
+            connections=1, view="REPORT_VIEW_FULL"):
+        data = json.dumps({"userId": USER, "meetingId": MEETING, "reportId": report_id,
+                           "view": view})
+        argv = [self.binary, "--insecure", "--proto", os.path.join(ROOT, "proto/rollcall/v1/attendance.proto"),
+                "--import-paths", os.path.join(ROOT, "proto"), "--call", METHOD, "-d", data,
+                "-c", str(concurrency), "--connections", str(connections), "--format", "json",
+                "--cpus", "1", "--timeout", "30s"]
+        if duration:
+            argv += ["-z", duration]
+        if total:
+            argv += ["-n", str(total)]
+        if rps:
+            argv += ["--rps", str(int(rps))]
+        if shutil.which("taskset"):
+            argv = ["taskset", "-c", str(self.cpu)] + argv
+        out = subprocess.run(argv + [target], capture_output=True, text=True, timeout=600)
+        result = json.loads(out.stdout)
+        lat = {d["percentage"]: d["latency"] / 1e6 for d in result.get("latencyDistribution") or []}
+        codes = result.get("statusCodeDistribution") or {}
+        return {"rps": result["rps"], "count": result["count"], "p50_ms": lat.get(50),
+                "p99_ms": lat.get(99), "codes": codes}
+
+
+def check(name, value):
+    op, bound = TARGETS[name]
+    return {">=": value >= bound, "<=": value <= bound, "==": value == bound}[op]
+
+
+def saturation_and_latency(ghz, name, rollcall, baseline, report, concurrency, rounds, seconds):
+    """Throughput at saturation, then p50/p99 at half of the baseline's saturation, alternating
+    Rollcall and the baseline round by round; medians of the rounds."""
+    for target in (rollcall, baseline):  # warm-up
+        ghz.run(target, report, concurrency, duration="2s")
+    sat = {"rollcall": [], "baseline": []}
+    for _ in range(rounds):
+        for who, target in (("rollcall", rollcall), ("baseline", baseline)):
+            r = ghz.run(target, report, concurrency, duration=f"{seconds}s")
+            assert set(r["codes"]) == {"OK"}, r["codes"]
+            sat[who].append(r["rps"])
+    rps = {k: statistics.median(v) for k, v in sat.items()}
+    half = rps["baseline"] / 2
+    lat = {"rollcall": [], "baseline": []}
+    for _ in range(rounds):
+        for who, target in (("rollcall", rollcall), ("baseline", baseline)):
+            lat[who].append(ghz.run(target, report, concurrency, duration=f"{seconds}s", rps=half))
+    p50 = {k: statistics.median(x["p50_ms"] for x in v) for k, v in lat.items()}
+    p99 = {k: statistics.median(x["p99_ms"] for x in v) for k, v in lat.items()}
+    m = {"measurement": name, "concurrency": concurrency, "rounds": rounds,
+         "rollcall_rps": round(rps["rollcall"]), "baseline_rps": round(rps["baseline"]),
+         "throughput_ratio": round(rps["rollcall"] / rps["baseline"], 3),
+         "half_load_rps": round(half),
+         "rollcall_p50_ms": round(p50["rollcall"], 3), "baseline_p50_ms": round(p50["baseline"], 3),
+         "rollcall_p99_ms": round(p99["rollcall"], 3), "baseline_p99_ms": round(p99["baseline"], 3),
+         "p50_ratio": round(p50["rollcall"] / p50["baseline"], 3),
+         "p99_ratio": round(p99["rollcall"] / p99["baseline"], 3)}
+    emit(m)
+    return m
+
+
+def latency_curve(ghz, rollcall, baseline, saturation_rps, concurrency, seconds, out_png):
+    points = []
+    for frac in (0.1, 0.25, 0.5, 0.75, 0.9):
+        for who, target in (("rollcall", rollcall), ("baseline", baseline)):
+            r = ghz.run(target, DOCS_REPORT, concurrency, duration=f"{seconds}s",
+                        rps=saturation_rps * frac)
+            points.append({"server": who, "load": frac, "rps": round(r["rps"]),
+                           "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]})
+    emit({"measurement": "hit_small_latency_curve", "points": points})
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib missing: no plot")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for who, color in (("rollcall", "tab:blue"), ("baseline", "tab:gray")):
+        xs = [p["rps"] for p in points if p["server"] == who]
+        for q, style in (("p50_ms", "-o"), ("p99_ms", "--s")):
+            ax.plot(xs, [p[q] for p in points if p["server"] == who], style, color=color,
+                    label=f"{who} {q[:3]}")
+    ax.set_xlabel("offered load (requests/s)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title("Cache hits, docs example report: Rollcall vs bare gRPC baseline")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--ghz", required=True)
+    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--seconds", type=int, default=5, help="length of one load run")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.results, exist_ok=True)
+    started = time.time()
+    binary = lambda name: os.path.join(args.build, name)  # noqa: E731
+
+    log("generating the data set")
+    subprocess.run([sys.executable, os.path.join(HERE, "gen_reports.py"), args.out], check=True)
+    emulator = Emulator(args.build, os.path.join(args.out, "dataset.json"),
+                        os.path.join(args.out, "tls"))
+    creds = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": SECRET}
+    rollcall = Process([binary("service/rollcall_server")], "rollcall listening on", cpu=0, env={
+        **creds, "AZURE_AUTHORITY_HOST": emulator.url + "/",
+        "ROLLCALL_GRAPH_BASE_URL": emulator.url + "/v1.0", "ROLLCALL_CA_BUNDLE": emulator.ca,
+        "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB",
+        "ROLLCALL_LOG_LEVEL": "warn"})
+    rollcall.address = rollcall.address.strip()
+    ghz = Ghz(args.ghz, cpu=1)
+    pb2, pb2_grpc = peer_sdk.load_stubs()
+    import grpc
+    stub = pb2_grpc.AttendanceReportServiceStub(grpc.insecure_channel(rollcall.address))
+
+    def fetch(report_id):
+        return stub.GetAttendanceReport(pb2.GetAttendanceReportRequest(
+            user_id=USER, meeting_id=MEETING, report_id=report_id), timeout=60)
+
+    # The baselines answer with the very bytes of Rollcall's cache hits.
+    baselines = {}
+    for report_id in (DOCS_REPORT, "large"):
+        fetch(report_id)
+        reply = fetch(report_id)
+        assert reply.from_cache
+        path = os.path.join(args.out, f"{report_id}.bin")
+        with open(path, "wb") as f:
+            f.write(reply.SerializeToString())
+        baselines[report_id] = Process([binary("bench/bench_baseline_server"), "--listen",
+                                        "127.0.0.1:0", "--response", path],
+                                       "baseline listening on ", cpu=0)
+    small_bytes = os.path.getsize(os.path.join(args.out, f"{DOCS_REPORT}.bin"))
+
+    log("hit_small")
+    small = saturation_and_latency(ghz, "hit_small", rollcall.address, baselines[DOCS_REPORT].address,
+                                   DOCS_REPORT, 32, args.rounds, args.seconds)
+    log("hit_small latency curve")
+    latency_curve(ghz, rollcall.address, baselines[DOCS_REPORT].address, small["baseline_rps"], 32,
+                  max(2, args.seconds // 2), os.path.join(args.results, "hit_latency.png"))
+    log("hit_large")
+    large = saturation_and_latency(ghz, "hit_large", rollcall.address, baselines["large"].address,
+                                   "large", 4, args.rounds, args.seconds)
+
+    log("miss")
+    misses = {}
+    other_tokens = 0  # token requests of the direct clients, which are not Rollcall's
+    for name, prefix, count in (("small", "miss-", 1000), ("large", "large-", 5)):
+        r = ghz.run(rollcall.address, prefix + "{{.RequestNumber}}", 1, total=count)
+        assert set(r["codes"]) == {"OK"}, r["codes"]
+        direct_start = count if name == "small" else 0
+        tokens_before = emulator.counter("token")
+        d = subprocess.run([binary("bench/bench_direct_get"), "--graph", emulator.url, "--ca",
+                            emulator.ca, "--tenant", TENANT, "--client-id", CLIENT_ID, "--user",
+                            USER, "--meeting", MEETING, "--prefix", prefix, "--start",
+                            str(direct_start), "--count", str(count)],
+                           env={**os.environ, "AZURE_CLIENT_SECRET": SECRET}, check=True,
+                           capture_output=True, text=True)
+        direct = json.loads(d.stdout)
+        other_tokens += emulator.counter("token") - tokens_before
+        misses[name] = {"rollcall_p50_ms": round(r["p50_ms"], 3),
+                        "emulator_direct_p50_ms": round(direct["p50_ms"], 3),
+                        "overhead_p50_ms": round(r["p50_ms"] - direct["p50_ms"], 3), "requests": count}
+        emit({"measurement": f"miss_{name}", **misses[name]})
+
+    log("json_map")
+    out = subprocess.run([binary("bench/bench_json_map"), os.path.join(args.out, "large_report.json"),
+                          os.path.join(ROOT, "..", "shared", "reference", "graph", "examples"), "3"],
+                         capture_output=True, text=True)
+    json_map = None
+    for line in out.stdout.splitlines():
+        obj = json.loads(line)
+        emit(obj)
+        if obj["measurement"] == "json_map":
+            json_map = obj
+
+    log("coalesce")
+    emulator.control("POST", "faults", {"kind": "report", "path_contains": "coalesce",
+                                        "action": "delay", "delay_ms": 500, "count": 5})
+    before = emulator.counter("report")
+    r = ghz.run(rollcall.address, "coalesce", 1000, total=1000, connections=10)
+    coalesce_calls = emulator.counter("report") - before
+    emit({"measurement": "coalesce", "concurrent_requests": 1000, "ok": r["codes"].get("OK", 0),
+          "graph_calls": coalesce_calls})
+
+    log("memory")
+    rss_before = rollcall.rss_bytes()
+    r = ghz.run(rollcall.address, "mem-{{.RequestNumber}}", 8, total=10000)
+    assert r["codes"].get("OK") == 10000, r["codes"]
+    rss_after = rollcall.rss_bytes()
+    per_report = (rss_after - rss_before) / 10000
+    memory = {"measurement": "memory", "reports": 10000, "rss_before": rss_before,
+              "rss_after": rss_after, "rss_per_report_bytes": round(per_report),
+              "serialized_bytes_per_report": small_bytes,
+              "fixed_overhead_bytes": FIXED_OVERHEAD_PER_REPORT,
+              "ratio": round((per_report - FIXED_OVERHEAD_PER_REPORT) / small_bytes, 3)}
+    emit(memory)
+
+    log("peer_sdk")
+    tokens_before = emulator.counter("token")
+    out = subprocess.run([sys.executable, os.path.join(HERE, "peer_sdk.py"), "--graph", emulator.url,
+                          "--ca", emulator.ca, "--rollcall", rollcall.address, "--tenant", TENANT,
+                          "--client-id", CLIENT_ID, "--user", USER, "--meeting", MEETING,
+                          "--report", DOCS_REPORT, "--miss-prefix", "peer-", "--miss-start", "0",
+                          "--calls", "200"],
+                         env={**os.environ, "AZURE_CLIENT_SECRET": SECRET}, check=True,
+                         capture_output=True, text=True)
+    peer = json.loads(out.stdout.strip().splitlines()[-1])
+    emit(peer)
+    other_tokens += emulator.counter("token") - tokens_before
+
+    tokens = emulator.counter("token") - other_tokens  # Rollcall's own, over the whole run
+    for p in [rollcall, emulator.p, *baselines.values()]:
+        p.stop()
+
+    summary = {
+        "hit_small_throughput_ratio": small["throughput_ratio"],
+        "hit_small_p99_ratio": small["p99_ratio"],
+        "hit_large_throughput_ratio": large["throughput_ratio"],
+        "miss_overhead_p50_ms": misses["small"]["overhead_p50_ms"],
+        "json_map_speedup": json_map["speedup"] if json_map else 0.0,
+        "json_map_equal": bool(json_map and json_map["equal"]),
+        "coalesce_graph_calls": coalesce_calls,
+        "token_requests": tokens,
+        "memory_per_report_ratio": memory["ratio"],
+        "peer_sdk_hit_speedup": peer["hit_speedup"],
+        "peer_sdk_miss_ratio": peer["miss_ratio"],
+    }
+    met = {k: check(k, v) for k, v in summary.items()}
+    summary["targets_met"] = all(met.values())
+    summary["missed"] = [k for k, ok in met.items() if not ok]
+    summary["seconds"] = round(time.time() - started)
+    emit({"summary": summary})
+    with open(os.path.join(args.results, "latest.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return 0 if summary["targets_met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
