@@ -1,5 +1,6 @@
 #include "service/attendance_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph_client/error_details.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "service/reasons.h"
 #include "service/status_mapping.h"
 #include "service/validation.h"
 
@@ -16,7 +18,10 @@ namespace {
 
 // GetAttendanceReportResponse.from_cache (field 3, varint) = true. Appended to the cached
 // response bytes on a hit; the parser merges it into the message.
-constexpr uint8_t kFromCacheTrue[] = {0x18, 0x01};
+constexpr uint8_t kFromCache[] = {0x18, 0x01};
+// from_cache = true and stale (field 4, varint) = true: a copy past its TTL, served because
+// Graph failed.
+constexpr uint8_t kFromCacheStale[] = {0x18, 0x01, 0x20, 0x01};
 
 // The call's deadline; `fallback` when the client set none.
 absl::Time CallDeadline(const grpc::CallbackServerContext& context, absl::Time fallback) {
@@ -27,7 +32,109 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context, absl::Time f
 
 absl::string_view ViewName(bool with_records) { return with_records ? "full" : "basic"; }
 
+// `bytes` followed by the static `suffix`, sharing bytes' buffer.
+grpc::ByteBuffer WithSuffix(const grpc::Slice& bytes, const uint8_t* suffix, std::size_t size) {
+  const grpc::Slice slices[2] = {bytes, grpc::Slice(suffix, size, grpc::Slice::STATIC_SLICE)};
+  return grpc::ByteBuffer(slices, 2);
+}
+
+// The label a failed Graph fetch is counted under: its reason when it is one of graph_client's,
+// so that the number of label values stays bounded whatever an error carries.
+std::string ReasonLabel(const std::string& reason) {
+  if (reason.empty()) return "UNSPECIFIED";
+  static constexpr std::string_view kKnown[] = {
+      graph::reason::kReportNotFound,      graph::reason::kInvalidId,
+      graph::reason::kGraphBadRequest,     graph::reason::kGraphUnauthorized,
+      graph::reason::kGraphForbidden,      graph::reason::kGraphThrottled,
+      graph::reason::kGraphUnavailable,    graph::reason::kGraphError,
+      graph::reason::kGraphBadResponse,    graph::reason::kCredentialsRejected,
+      graph::reason::kCredentialsMissing,  graph::reason::kTokenEndpointError};
+  for (std::string_view known : kKnown) {
+    if (reason == known) return reason;
+  }
+  return "OTHER";
+}
+
+absl::Status ShuttingDownError() {
+  return graph::MakeError(absl::StatusCode::kUnavailable,
+                          "the server is shutting down; retry on another replica",
+                          {std::string(reason::kShuttingDown), {}, std::nullopt});
+}
+
 }  // namespace
+
+// The answering side of one call, safe to hold after the call is gone: the first Finish
+// through any handle (or the call's OnCancel) sends the reply, later ones do nothing. The call
+// stays alive until that first Finish (gRPC calls OnDone only after it), so the winner may
+// still use it.
+class AttendanceReportServiceImpl::CallHandle {
+ public:
+  CallHandle(Call* call, std::shared_ptr<std::atomic<bool>> finished)
+      : call_(call), finished_(std::move(finished)) {}
+
+  // Replies OK with `reply` as the response bytes.
+  void FinishOk(grpc::ByteBuffer reply) const;
+  void FinishError(const grpc::Status& status) const;
+
+ private:
+  Call* call_;
+  std::shared_ptr<std::atomic<bool>> finished_;
+};
+
+// One GetAttendanceReport call. Created by the handler, owned by gRPC until OnDone.
+class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor {
+ public:
+  Call(AttendanceReportServiceImpl* service, grpc::CallbackServerContext* context,
+       grpc::ByteBuffer* response)
+      : service_(service),
+        context_(context),
+        response_(response),
+        finished_(std::make_shared<std::atomic<bool>>(false)) {
+    service_->CallStarted();
+  }
+
+  CallHandle handle() { return CallHandle(this, finished_); }
+
+  // Only through a CallHandle that won the race to answer.
+  void Send(grpc::ByteBuffer* reply, const grpc::Status& status) {
+    if (reply != nullptr) response_->Swap(reply);
+    service_->CountReply(status.error_code());
+    Finish(status);
+  }
+
+  // The client went away, its deadline passed, or the server is cancelling what is left at
+  // shutdown. Answer now (nobody will read it) so that the call ends without waiting for its
+  // load.
+  void OnCancel() override {
+    const bool expired = std::chrono::system_clock::now() >= context_->deadline();
+    handle().FinishError(expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                                "the deadline passed before the answer")
+                                 : grpc::Status(grpc::StatusCode::CANCELLED,
+                                                "the call was cancelled"));
+  }
+
+  void OnDone() override {
+    AttendanceReportServiceImpl* service = service_;
+    delete this;
+    service->CallDone();
+  }
+
+ private:
+  AttendanceReportServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer* const response_;
+  const std::shared_ptr<std::atomic<bool>> finished_;
+};
+
+void AttendanceReportServiceImpl::CallHandle::FinishOk(grpc::ByteBuffer reply) const {
+  if (finished_->exchange(true)) return;
+  call_->Send(&reply, grpc::Status::OK);
+}
+
+void AttendanceReportServiceImpl::CallHandle::FinishError(const grpc::Status& status) const {
+  if (finished_->exchange(true)) return;
+  call_->Send(nullptr, status);
+}
 
 AttendanceReportServiceImpl::AttendanceReportServiceImpl(const ServiceOptions& options,
                                                          std::shared_ptr<graph::GraphClient> graph,
@@ -39,7 +146,14 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   requests_.fetch_add(1, std::memory_order_relaxed);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call* call = new Call(this, context, response);
+  const CallHandle handle = call->handle();
+
+  if (draining_.load(std::memory_order_acquire)) {
+    refused_draining_.fetch_add(1, std::memory_order_relaxed);
+    handle.FinishError(ToGrpcStatus(ShuttingDownError()));
+    return call;
+  }
 
   rollcall::v1::GetAttendanceReportRequest parsed;
   absl::Status status;
@@ -55,19 +169,19 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
       logger_->Debug("invalid request", {{"peer", context->peer()},
                                          {"error", TruncateForLog(status.message(), 256)}});
     }
-    reactor->Finish(ToGrpcStatus(status));
-    return reactor;
+    handle.FinishError(ToGrpcStatus(status));
+    return call;
   }
 
   const ReportKey key(parsed.user_id(), parsed.meeting_id(), parsed.report_id(), parsed.view());
   if (std::shared_ptr<const CachedReport> hit = cache_->Lookup(key)) {
     cache_hits_.fetch_add(1, std::memory_order_relaxed);
-    const grpc::Slice slices[2] = {
-        hit->bytes, grpc::Slice(kFromCacheTrue, sizeof(kFromCacheTrue), grpc::Slice::STATIC_SLICE)};
-    grpc::ByteBuffer reply(slices, 2);
-    response->Swap(&reply);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    if (hit->negative()) {
+      handle.FinishError(ToGrpcStatus(hit->error));
+    } else {
+      handle.FinishOk(WithSuffix(hit->bytes, kFromCache, sizeof(kFromCache)));
+    }
+    return call;
   }
 
   const absl::Time deadline =
@@ -81,23 +195,25 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
       [this, ref = std::move(ref), with_records, deadline] {
         return Load(ref, with_records, deadline);
       },
-      // Runs on the executor (or at once, if a load completed since the Lookup). `reactor` and
-      // `response` stay valid until Finish, which is the last thing done with them.
-      [reactor, response](absl::StatusOr<std::shared_ptr<const CachedReport>> result) {
+      // Runs on the executor (or at once: a load finished since the Lookup, or the executor
+      // refused this one).
+      [handle](absl::StatusOr<CacheResult> result) {
         if (!result.ok()) {
-          reactor->Finish(ToGrpcStatus(result.status()));
-          return;
+          handle.FinishError(ToGrpcStatus(result.status()));
+        } else if (result->stale) {
+          handle.FinishOk(
+              WithSuffix(result->report->bytes, kFromCacheStale, sizeof(kFromCacheStale)));
+        } else {
+          handle.FinishOk(grpc::ByteBuffer(&result->report->bytes, 1));
         }
-        grpc::ByteBuffer reply(&(*result)->bytes, 1);
-        response->Swap(&reply);
-        reactor->Finish(grpc::Status::OK);
       });
-  return reactor;
+  return call;
 }
 
 absl::StatusOr<LoadedReport> AttendanceReportServiceImpl::Load(const graph::ReportRef& ref,
                                                                bool with_records,
                                                                absl::Time deadline) {
+  if (abandon_loads_.load(std::memory_order_acquire)) return ShuttingDownError();
   const absl::Time start = clock_->Now();
   if (start >= deadline) {
     // The load waited in the executor's queue past the caller's deadline: don't call Graph.
@@ -115,6 +231,7 @@ absl::StatusOr<LoadedReport> AttendanceReportServiceImpl::Load(const graph::Repo
   if (!report.ok()) {
     graph_errors_.fetch_add(1, std::memory_order_relaxed);
     const graph::ErrorDetails details = graph::GetErrorDetails(report.status());
+    CountGraphError(details.reason);
     // graph_client's metadata keys are std::string_view (not absl::string_view in Debian's
     // Abseil build).
     const auto meta = [&details](std::string_view key) -> std::string {
@@ -150,13 +267,61 @@ absl::StatusOr<LoadedReport> AttendanceReportServiceImpl::Load(const graph::Repo
   return loaded;
 }
 
+void AttendanceReportServiceImpl::StartDraining() {
+  draining_.store(true, std::memory_order_release);
+}
+
+bool AttendanceReportServiceImpl::AwaitNoCallsInFlight(absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithDeadline(
+      absl::Condition(
+          +[](const std::size_t* in_flight) { return *in_flight == 0; }, &calls_in_flight_),
+      deadline);
+}
+
+void AttendanceReportServiceImpl::AbandonPendingLoads() {
+  abandon_loads_.store(true, std::memory_order_release);
+}
+
+void AttendanceReportServiceImpl::CallStarted() {
+  absl::MutexLock lock(&mu_);
+  ++calls_in_flight_;
+}
+
+void AttendanceReportServiceImpl::CallDone() {
+  absl::MutexLock lock(&mu_);
+  --calls_in_flight_;
+}
+
+void AttendanceReportServiceImpl::CountReply(grpc::StatusCode code) {
+  const int index = static_cast<int>(code);
+  if (index >= 0 && index < kStatusCodes) {
+    replies_by_code_[index].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void AttendanceReportServiceImpl::CountGraphError(const std::string& reason) {
+  std::string label = ReasonLabel(reason);
+  absl::MutexLock lock(&mu_);
+  ++graph_errors_by_reason_[std::move(label)];
+}
+
 AttendanceReportServiceImpl::Stats AttendanceReportServiceImpl::GetStats() const {
   Stats stats;
   stats.requests = requests_.load(std::memory_order_relaxed);
   stats.invalid_requests = invalid_requests_.load(std::memory_order_relaxed);
   stats.cache_hits = cache_hits_.load(std::memory_order_relaxed);
+  stats.refused_draining = refused_draining_.load(std::memory_order_relaxed);
   stats.graph_fetches = graph_fetches_.load(std::memory_order_relaxed);
   stats.graph_errors = graph_errors_.load(std::memory_order_relaxed);
+  for (int i = 0; i < kStatusCodes; ++i) {
+    stats.replies_by_code[i] = replies_by_code_[i].load(std::memory_order_relaxed);
+  }
+  absl::MutexLock lock(&mu_);
+  stats.graph_errors_by_reason.assign(graph_errors_by_reason_.begin(),
+                                      graph_errors_by_reason_.end());
+  std::sort(stats.graph_errors_by_reason.begin(), stats.graph_errors_by_reason.end());
+  stats.calls_in_flight = calls_in_flight_;
   return stats;
 }
 

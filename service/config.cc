@@ -17,6 +17,8 @@ namespace rollcall::service {
 namespace {
 
 constexpr int kMaxUpstreamConcurrency = 256;
+constexpr int kMaxUpstreamQueue = 1000000;
+constexpr int kMaxGraphAttempts = 20;
 
 // What a value is checked against; the error says what was wrong, the caller adds which
 // setting it was.
@@ -163,6 +165,39 @@ absl::Status ApplyUpstreamConcurrency(absl::string_view value, Config* config) {
   return absl::OkStatus();
 }
 
+absl::Status ApplyUpstreamQueue(absl::string_view value, Config* config) {
+  int n = 0;
+  if (!absl::SimpleAtoi(value, &n) || n < 0 || n > kMaxUpstreamQueue) {
+    return Invalid(absl::StrCat("must be a whole number from 0 to ", kMaxUpstreamQueue,
+                                ", got ", Quote(value)));
+  }
+  config->upstream_queue = n;
+  return absl::OkStatus();
+}
+
+absl::Status ApplyGraphMaxAttempts(absl::string_view value, Config* config) {
+  int n = 0;
+  if (!absl::SimpleAtoi(value, &n) || n < 1 || n > kMaxGraphAttempts) {
+    return Invalid(absl::StrCat("must be a whole number from 1 to ", kMaxGraphAttempts,
+                                ", got ", Quote(value)));
+  }
+  config->graph_max_attempts = n;
+  return absl::OkStatus();
+}
+
+// Empty turns the endpoint off; otherwise HOST:PORT as for listen.
+absl::Status ApplyMetricsListen(absl::string_view value, Config* config) {
+  if (value.empty()) {
+    config->metrics_listen.clear();
+    return absl::OkStatus();
+  }
+  Config scratch;
+  absl::Status status = ApplyListen(value, &scratch);
+  if (!status.ok()) return status;
+  config->metrics_listen = std::move(scratch.listen);
+  return absl::OkStatus();
+}
+
 absl::Status ApplyLogLevel(absl::string_view value, Config* config) {
   absl::StatusOr<LogLevel> level = ParseLogLevel(value);
   if (!level.ok()) {
@@ -222,11 +257,43 @@ const std::vector<Setting>& Settings() {
       {"recent_report_age", {"ROLLCALL_RECENT_REPORT_AGE"}, true, false, "DURATION", "1h",
        "A report whose meeting ended less than this long ago counts as recent.",
        ApplyDuration<&Config::recent_report_age, true>},
+      {"negative_cache_ttl", {"ROLLCALL_NEGATIVE_CACHE_TTL"}, true, false, "DURATION", "30s",
+       "How long Graph's 404 for a report is remembered and answered (NOT_FOUND) without "
+       "asking Graph again; 0 turns negative caching off.",
+       ApplyDuration<&Config::negative_cache_ttl, true>},
+      {"stale_if_error", {"ROLLCALL_STALE_IF_ERROR"}, true, false, "DURATION", "24h",
+       "How long past its expiry a cached report may still be served, marked stale, when Graph "
+       "fails (5xx, timeouts, throttling, broken bodies); 0 turns this off.",
+       ApplyDuration<&Config::stale_if_error, true>},
       {"upstream_concurrency", {"ROLLCALL_UPSTREAM_CONCURRENCY"}, true, false, "N", "8",
        "Threads making Graph calls for cache misses.", ApplyUpstreamConcurrency},
+      {"upstream_queue", {"ROLLCALL_UPSTREAM_QUEUE"}, true, false, "N", "256",
+       "Cache misses that may wait for an upstream thread; a miss beyond them gets "
+       "RESOURCE_EXHAUSTED (UPSTREAM_OVERLOADED, retry after 1s) at once. Cache hits never wait.",
+       ApplyUpstreamQueue},
+      {"graph_max_attempts", {"ROLLCALL_GRAPH_MAX_ATTEMPTS"}, true, false, "N", "4",
+       "Attempts of one Graph request in all (429, 503, 504, failed connections); 1 turns "
+       "retries off.",
+       ApplyGraphMaxAttempts},
+      {"graph_initial_backoff", {"ROLLCALL_GRAPH_INITIAL_BACKOFF"}, true, false, "DURATION",
+       "500ms", "First wait between Graph attempts when Graph sends no Retry-After; doubles "
+       "after each attempt.",
+       ApplyDuration<&Config::graph_initial_backoff, false>},
+      {"graph_max_backoff", {"ROLLCALL_GRAPH_MAX_BACKOFF"}, true, false, "DURATION", "30s",
+       "Longest wait between Graph attempts, a Retry-After's included.",
+       ApplyDuration<&Config::graph_max_backoff, false>},
       {"default_deadline", {"ROLLCALL_DEFAULT_DEADLINE"}, true, false, "DURATION", "30s",
        "Deadline of a call whose client set none.",
        ApplyDuration<&Config::default_deadline, false>},
+      {"shutdown_grace", {"ROLLCALL_SHUTDOWN_GRACE"}, true, false, "DURATION", "20s",
+       "After SIGTERM (health NOT_SERVING, new calls refused), how long calls in flight may "
+       "take to finish before they are cancelled and the process exits 0.",
+       ApplyDuration<&Config::shutdown_grace, true>},
+      {"metrics_listen", {"ROLLCALL_METRICS_LISTEN"}, true, false, "HOST:PORT",
+       "(empty: no metrics endpoint)",
+       "Address of the Prometheus endpoint, GET /metrics over plain HTTP. Port 0 lets the OS "
+       "choose; the bound address is printed on stdout as `rollcall metrics on HOST:PORT`.",
+       ApplyMetricsListen},
       {"log_level", {"ROLLCALL_LOG_LEVEL"}, true, false, "LEVEL", "info",
        "debug, info, warn or error. Logs are JSON lines on stderr.", ApplyLogLevel},
   };
@@ -354,6 +421,12 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
     set_by_user.insert(setting->name);
   }
 
+  if (config.graph_max_backoff < config.graph_initial_backoff) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "graph_max_backoff (", absl::FormatDuration(config.graph_max_backoff),
+        ") must not be shorter than graph_initial_backoff (",
+        absl::FormatDuration(config.graph_initial_backoff), ")"));
+  }
   if (set_by_user.count("graph_scope") == 0) {
     absl::StatusOr<std::string> origin = UrlOrigin(config.graph_base_url);
     if (!origin.ok()) return origin.status();  // unreachable: graph_base_url was checked
@@ -407,8 +480,16 @@ std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& c
       {"cache_ttl", absl::FormatDuration(config.cache_ttl)},
       {"cache_ttl_recent", absl::FormatDuration(config.cache_ttl_recent)},
       {"recent_report_age", absl::FormatDuration(config.recent_report_age)},
+      {"negative_cache_ttl", absl::FormatDuration(config.negative_cache_ttl)},
+      {"stale_if_error", absl::FormatDuration(config.stale_if_error)},
       {"upstream_concurrency", absl::StrCat(config.upstream_concurrency)},
+      {"upstream_queue", absl::StrCat(config.upstream_queue)},
+      {"graph_max_attempts", absl::StrCat(config.graph_max_attempts)},
+      {"graph_initial_backoff", absl::FormatDuration(config.graph_initial_backoff)},
+      {"graph_max_backoff", absl::FormatDuration(config.graph_max_backoff)},
       {"default_deadline", absl::FormatDuration(config.default_deadline)},
+      {"shutdown_grace", absl::FormatDuration(config.shutdown_grace)},
+      {"metrics_listen", config.metrics_listen.empty() ? "(off)" : config.metrics_listen},
       {"log_level", std::string(LogLevelName(config.log_level))},
   };
 }

@@ -52,10 +52,28 @@ struct Config {
   // TTL of a report with no meeting end time, or one that ended less than recent_report_age ago.
   absl::Duration cache_ttl_recent = absl::Seconds(60);
   absl::Duration recent_report_age = absl::Hours(1);
+  // How long a Graph 404 (REPORT_NOT_FOUND) is remembered and answered from the cache; zero
+  // remembers none.
+  absl::Duration negative_cache_ttl = absl::Seconds(30);
+  // How long past its expiry a cached report may still be served (marked stale) when Graph
+  // fails; zero turns stale-if-error off.
+  absl::Duration stale_if_error = absl::Hours(24);
   // Threads that make Graph calls (the upstream executor's size).
   int upstream_concurrency = 8;
+  // Misses that may wait for one of those threads; a miss beyond them is refused at once
+  // (RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).
+  int upstream_queue = 256;
+  // Graph retries (graph::RetryOptions): attempts in all, and the exponential backoff's bounds.
+  int graph_max_attempts = 4;
+  absl::Duration graph_initial_backoff = absl::Milliseconds(500);
+  absl::Duration graph_max_backoff = absl::Seconds(30);
   // The deadline of a call whose client set none.
   absl::Duration default_deadline = absl::Seconds(30);
+  // After SIGTERM, how long calls in flight may take to finish.
+  absl::Duration shutdown_grace = absl::Seconds(20);
+  // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none. Port 0 lets the OS
+  // choose; the bound address is printed as `rollcall metrics on HOST:PORT`.
+  std::string metrics_listen;
   LogLevel log_level = LogLevel::kInfo;
 };
 

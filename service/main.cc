@@ -3,12 +3,17 @@
 //
 // Exit codes: 0 after a graceful shutdown (SIGTERM / SIGINT) or --help; 2 for a configuration
 // or credential problem (the message says what to fix); 1 when the server cannot start.
+//
+// stdout carries exactly the lines tests and scripts read, each flushed:
+//   rollcall listening on HOST:PORT
+//   rollcall metrics on HOST:PORT        (only with metrics_listen)
 
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +33,6 @@ namespace {
 using rollcall::service::Config;
 using rollcall::service::Logger;
 using rollcall::service::LogField;
-
-// Calls in flight get this long to finish after SIGTERM (Kubernetes' default grace period is
-// 30 s, of which this leaves some for the process to exit).
-constexpr absl::Duration kShutdownGrace = absl::Seconds(20);
 
 int Run(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the mask and only sigwait below
@@ -99,9 +100,12 @@ int Run(int argc, char** argv) {
 
   rollcall::graph::GraphClientOptions graph_options;
   graph_options.base_url = config->graph_base_url;
+  graph_options.retry.max_attempts = config->graph_max_attempts;
+  graph_options.retry.initial_backoff = config->graph_initial_backoff;
+  graph_options.retry.max_backoff = config->graph_max_backoff;
   std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(
-      graph_options, transport, std::shared_ptr<rollcall::graph::TokenCredential>(
-                                    std::move(*credential)));
+      graph_options, transport,
+      std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);
 
   absl::StatusOr<std::unique_ptr<rollcall::service::RollcallServer>> server =
       rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger);
@@ -114,13 +118,20 @@ int Run(int argc, char** argv) {
   // Integration tests read this line; keep its shape.
   std::printf("rollcall listening on %s\n", address.c_str());
   std::fflush(stdout);
-  logger.Info("serving", {{"address", address}});
+  std::string metrics_address;
+  if ((*server)->metrics_port() != 0) {
+    metrics_address = absl::StrCat(rollcall::service::ListenHost(config->metrics_listen), ":",
+                                   (*server)->metrics_port());
+    std::printf("rollcall metrics on %s\n", metrics_address.c_str());
+    std::fflush(stdout);
+  }
+  logger.Info("serving", {{"address", address}, {"metrics", metrics_address}});
 
   int signal_number = 0;
   if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
   logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                {"grace", absl::FormatDuration(kShutdownGrace)}});
-  (*server)->Shutdown(absl::Now() + kShutdownGrace);
+                                {"grace", absl::FormatDuration(config->shutdown_grace)}});
+  const bool stopped = (*server)->Shutdown(absl::Now() + config->shutdown_grace);
 
   const auto cache = (*server)->cache().GetStats();
   const auto service = (*server)->service().GetStats();
@@ -132,7 +143,16 @@ int Run(int argc, char** argv) {
                           {"graph_errors", absl::StrCat(service.graph_errors)},
                           {"cache_evictions", absl::StrCat(cache.evictions)},
                           {"cache_entries", absl::StrCat(cache.entries)},
-                          {"cache_bytes", absl::StrCat(cache.bytes)}});
+                          {"cache_bytes", absl::StrCat(cache.bytes)},
+                          {"cache_negative_hits", absl::StrCat(cache.negative_hits)},
+                          {"cache_stale_served", absl::StrCat(cache.stale_served)},
+                          {"upstream_rejected", absl::StrCat(cache.rejected)}});
+  if (!stopped) {
+    // Graph calls outlived the grace period; they hold nothing a client waits for. Exit now
+    // instead of joining them (each would end by its own deadline).
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

@@ -1,12 +1,15 @@
 #include "service/server.h"
 
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
+#include <grpc/support/time.h>
+
 #include <atomic>
 #include <utility>
 
-#include <grpc/support/log.h>
-
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
@@ -27,6 +30,26 @@ void LogGrpcLine(gpr_log_func_args* args) {
                {"source", absl::StrCat(args->file == nullptr ? "" : args->file, ":", args->line)}});
 }
 
+// gRPC's canonical code names, as the rollcall_requests_total label.
+constexpr absl::string_view kCodeNames[AttendanceReportServiceImpl::kStatusCodes] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
 }  // namespace
 
 void RouteGrpcLogs(Logger* logger) {
@@ -38,11 +61,13 @@ RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::Grap
                                const graph::Clock* clock, Logger* logger,
                                const ServerTuning& tuning)
     : logger_(logger),
-      executor_(std::make_unique<UpstreamExecutor>(config.upstream_concurrency,
-                                                   tuning.max_queued_loads)),
+      graph_(graph),
+      executor_(std::make_unique<UpstreamExecutor>(
+          config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue))),
       cache_(std::make_unique<ReportCache>(
-          ReportCache::Options{static_cast<std::size_t>(config.cache_max_bytes)}, clock,
-          executor_.get())),
+          ReportCache::Options{static_cast<std::size_t>(config.cache_max_bytes),
+                               config.negative_cache_ttl, config.stale_if_error},
+          clock, executor_.get(), logger)),
       service_(std::make_unique<AttendanceReportServiceImpl>(
           ServiceOptions{config.default_deadline,
                          TtlPolicy{config.cache_ttl, config.cache_ttl_recent,
@@ -58,6 +83,20 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
 
   auto server =
       absl::WrapUnique(new RollcallServer(config, std::move(graph), clock, logger, tuning));
+
+  if (!config.metrics_listen.empty()) {
+    MetricsServer::Options options;
+    options.listen = config.metrics_listen;
+    options.max_request_bytes = tuning.metrics_max_request_bytes;
+    options.connection_timeout = tuning.metrics_connection_timeout;
+    const RollcallServer* self = server.get();
+    absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
+        MetricsServer::Start(options, [self] { return self->MetricsText(); }, logger);
+    if (!metrics.ok()) {
+      return absl::UnavailableError(metrics.status().message());
+    }
+    server->metrics_ = std::move(*metrics);
+  }
 
   grpc::ServerBuilder builder;
   // TLS is a later issue: plaintext until then (see the comment on Start in server.h).
@@ -89,28 +128,135 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
 
 RollcallServer::~RollcallServer() { Shutdown(absl::Now()); }
 
-void RollcallServer::Shutdown(absl::Time deadline) {
+bool RollcallServer::Shutdown(absl::Time deadline) {
   {
     absl::MutexLock lock(&mu_);
-    if (shutdown_started_) return;
+    if (shutdown_started_) {
+      mu_.Await(absl::Condition(&shutdown_done_));
+      return shutdown_result_;
+    }
     shutdown_started_ = true;
   }
-  if (server_ != nullptr) {
-    if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
-      // NOT_SERVING for every service, and no later change.
-      health->Shutdown();
-    }
-    // Returns once every call has finished: loads in flight still need the executor.
-    server_->Shutdown(absl::ToChronoTime(deadline));
-  }
-  executor_->Shutdown();
+  const bool result = ShutdownOnce(deadline);
   absl::MutexLock lock(&mu_);
+  shutdown_result_ = result;
   shutdown_done_ = true;
+  return result;
 }
 
-void RollcallServer::Wait() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(&shutdown_done_));
+bool RollcallServer::ShutdownOnce(absl::Time deadline) {
+  service_->StartDraining();
+  if (server_ != nullptr) {
+    // Stop listening and send GOAWAY now, so that clients move new calls elsewhere while the
+    // calls in flight finish. grpc::Server::Shutdown would do the same, but then waits until
+    // every connection has closed; a client that is idle reads the GOAWAY (and acknowledges
+    // its PING) only when its own poller next runs (gRPC's client backup poller: every 5 s),
+    // so that wait would hold shutdown for seconds with nothing left to do. Shutting down in
+    // gRPC core is idempotent; grpc::Server::Shutdown below adds its own tag.
+    // (gRPC core's C API: a grpc::CompletionQueue would take the tag for one of its own.)
+    grpc_completion_queue* goaway_cq = grpc_completion_queue_create_for_next(nullptr);
+    int goaway_tag = 0;
+    grpc_server_shutdown_and_notify(server_->c_server(), goaway_cq, &goaway_tag);
+    if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+      // NOT_SERVING for every service, and no later change. Watch streams are told, after
+      // their connection's GOAWAY: a client that saw NOT_SERVING already knows to reconnect.
+      health->Shutdown();
+    }
+
+    const bool drained = service_->AwaitNoCallsInFlight(deadline);
+    if (!drained) {
+      logger_->Warn("shutdown grace period over; cancelling calls still in flight",
+                    {{"calls_in_flight", absl::StrCat(service_->GetStats().calls_in_flight)}});
+    }
+    // Deadline already passed: cancels what is left (calls past the grace, health Watch and
+    // reflection streams) and closes every connection at once.
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    // The server has shut down, so goaway_tag is delivered; drain it, then the queue.
+    grpc_completion_queue_shutdown(goaway_cq);
+    while (grpc_completion_queue_next(goaway_cq, gpr_inf_future(GPR_CLOCK_REALTIME), nullptr)
+               .type != GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(goaway_cq);
+  } else {
+    service_->AwaitNoCallsInFlight(deadline);
+  }
+
+  // No call is left to answer: loads still queued would call Graph for nobody.
+  service_->AbandonPendingLoads();
+  const bool stopped = executor_->Shutdown(deadline);
+  if (!stopped) {
+    logger_->Warn("shutdown grace period over with Graph calls still running",
+                  {{"running", absl::StrCat(executor_->running())}});
+  }
+  if (metrics_ != nullptr) metrics_->Stop();
+  return stopped;
+}
+
+std::string RollcallServer::MetricsText() const {
+  const AttendanceReportServiceImpl::Stats service = service_->GetStats();
+  const ReportCache::Stats cache = cache_->GetStats();
+  const graph::GraphClientStats graph = graph_->Stats();
+
+  PrometheusText out;
+  out.Family("rollcall_requests_total", "counter",
+             "GetAttendanceReport calls answered, by gRPC status code.");
+  for (int code = 0; code < AttendanceReportServiceImpl::kStatusCodes; ++code) {
+    out.Sample("rollcall_requests_total", "code", kCodeNames[code],
+               service.replies_by_code[code]);
+  }
+  out.Gauge("rollcall_calls_in_flight", "GetAttendanceReport calls received and not yet done.",
+            static_cast<double>(service.calls_in_flight));
+  out.Counter("rollcall_cache_hits_total", "Calls answered from a fresh cached report.",
+              cache.hits);
+  out.Counter("rollcall_cache_misses_total",
+              "Calls that found no fresh cache entry (expired entries included).", cache.misses);
+  out.Counter("rollcall_cache_negative_hits_total",
+              "Calls answered NOT_FOUND from a remembered Graph 404, without a Graph call.",
+              cache.negative_hits);
+  out.Counter("rollcall_cache_stale_served_total",
+              "Replies that carried an expired report (stale: true) because Graph failed.",
+              cache.stale_served);
+  out.Counter("rollcall_cache_evictions_total", "Cache entries evicted for the byte bound.",
+              cache.evictions);
+  out.Counter("rollcall_cache_expirations_total",
+              "Cache entries dropped because their TTL and stale window passed.",
+              cache.expirations);
+  out.Counter("rollcall_cache_joins_total",
+              "Misses that shared a Graph load already in flight (singleflight).", cache.joins);
+  out.Gauge("rollcall_cache_entries", "Entries in the cache, negative ones included.",
+            static_cast<double>(cache.entries));
+  out.Gauge("rollcall_cache_negative_entries", "Remembered Graph 404s in the cache.",
+            static_cast<double>(cache.negative_entries));
+  out.Gauge("rollcall_cache_bytes", "Bytes charged to the cache's memory bound.",
+            static_cast<double>(cache.bytes));
+  out.Gauge("rollcall_upstream_queue_depth", "Cache misses waiting for an upstream thread.",
+            static_cast<double>(executor_->queued()));
+  out.Gauge("rollcall_upstream_running", "Loads running on upstream threads.",
+            static_cast<double>(executor_->running()));
+  out.Counter("rollcall_upstream_rejected_total",
+              "Cache misses refused at once because the upstream queue was full "
+              "(RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).",
+              cache.rejected);
+  out.Counter("rollcall_graph_fetches_total", "Loads that called Graph.", service.graph_fetches);
+  out.Family("rollcall_graph_errors_total", "counter",
+             "Loads whose Graph call failed, by ErrorInfo reason.");
+  for (const auto& [reason, count] : service.graph_errors_by_reason) {
+    out.Sample("rollcall_graph_errors_total", "reason", reason, count);
+  }
+  out.Counter("rollcall_graph_http_requests_total",
+              "HTTP exchanges attempted with Graph, retries included.", graph.http_requests);
+  out.Counter("rollcall_graph_retries_total", "Graph attempts after the first.", graph.retries);
+  out.Counter("rollcall_graph_throttled_total", "Graph 429 responses.", graph.throttled);
+  out.Counter("rollcall_graph_server_errors_total", "Graph 5xx responses.",
+              graph.server_errors);
+  out.Counter("rollcall_graph_transport_errors_total",
+              "Graph exchanges that failed to connect, in TLS, by reset or by timeout.",
+              graph.transport_errors);
+  out.Counter("rollcall_graph_bad_responses_total",
+              "Graph bodies that were not what Graph documents.", graph.bad_responses);
+  out.Counter("rollcall_graph_token_refreshes_total",
+              "Tokens dropped after a Graph 401 and fetched again.", graph.token_refreshes);
+  return out.text();
 }
 
 }  // namespace rollcall::service

@@ -1,7 +1,7 @@
 #pragma once
 // RollcallServer: the gRPC server with everything around the service: the upstream executor,
 // the report cache, health (grpc.health.v1), reflection, a maximum connection age so clients
-// rebalance across replicas, and graceful shutdown.
+// rebalance across replicas, the Prometheus endpoint (metrics_listen), and graceful shutdown.
 
 #include <memory>
 #include <string>
@@ -14,6 +14,7 @@
 #include "service/attendance_service.h"
 #include "service/config.h"
 #include "service/log.h"
+#include "service/metrics_server.h"
 #include "service/report_cache.h"
 #include "service/upstream_executor.h"
 
@@ -34,14 +35,16 @@ struct ServerTuning {
   absl::Duration max_connection_age_grace = absl::Seconds(30);
   // Requests are three IDs of at most 1 KiB each; anything far larger is refused by gRPC.
   int max_receive_message_bytes = 64 * 1024;
-  // Loads waiting for an upstream thread beyond this many are refused (UNAVAILABLE).
-  std::size_t max_queued_loads = 10000;
+  // The metrics endpoint's limits (its address is config.metrics_listen).
+  std::size_t metrics_max_request_bytes = 8 * 1024;
+  absl::Duration metrics_connection_timeout = absl::Seconds(5);
 };
 
 class RollcallServer {
  public:
-  // Builds and starts the server on config.listen. `graph` must be non-null; `clock` and
-  // `logger` must outlive the server. Errors: UNAVAILABLE when the address cannot be bound.
+  // Builds and starts the server on config.listen, and the metrics endpoint on
+  // config.metrics_listen when that is set. `graph` must be non-null; `clock` and `logger` must
+  // outlive the server. Errors: UNAVAILABLE when an address cannot be bound.
   //
   // Transport security: insecure (plaintext) credentials for now. Inbound TLS/mTLS and caller
   // allow-lists are a later issue (see ARCHITECTURE.md, "confused deputy"); until then, expose
@@ -58,34 +61,58 @@ class RollcallServer {
 
   // The port actually bound (the OS's choice when config.listen's port was 0).
   int port() const { return port_; }
+  // The metrics endpoint's port; 0 when metrics_listen is not set.
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
 
-  // Sets health to NOT_SERVING, stops accepting calls, lets calls in flight finish until
-  // `deadline` (then cancels them; their Graph loads still end, bounded by their own
-  // deadlines), then stops the upstream executor. Thread-safe; the first call does the work,
-  // later calls return at once.
-  void Shutdown(absl::Time deadline);
+  // Graceful shutdown. In order:
+  //  1. new GetAttendanceReport calls that still reach the service are answered UNAVAILABLE
+  //     (SHUTTING_DOWN);
+  //  2. gRPC stops listening and sends every connection a GOAWAY, so clients take new calls
+  //     elsewhere (a new connection is refused); calls in flight go on;
+  //  3. health turns NOT_SERVING for every service (Watch streams are told, after their
+  //     connection's GOAWAY);
+  //  4. waits until no GetAttendanceReport call is in flight, or `deadline`;
+  //  5. cancels whatever is left (calls past the deadline, health Watch and reflection
+  //     streams) and closes every connection at once, without waiting for idle clients to
+  //     acknowledge the GOAWAY (an idle gRPC client may take seconds to read it);
+  //  6. loads not started yet are dropped without calling Graph; loads calling Graph are
+  //     waited for until `deadline`;
+  //  7. stops the metrics endpoint.
+  // Returns true when everything stopped; false when Graph calls were still running at
+  // `deadline` (they end by their own deadlines; the destructor waits for them).
+  // Thread-safe; the first call does the work, later calls wait for it and return its result.
+  bool Shutdown(absl::Time deadline);
 
   // Blocks until Shutdown() has been called and the server has stopped.
   void Wait();
 
   const ReportCache& cache() const { return *cache_; }
   const AttendanceReportServiceImpl& service() const { return *service_; }
+  const UpstreamExecutor& executor() const { return *executor_; }
+
+  // Every metric in Prometheus' text format, as GET /metrics serves it. Thread-safe.
+  std::string MetricsText() const;
 
  private:
   RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
                  const graph::Clock* clock, Logger* logger, const ServerTuning& tuning);
 
+  bool ShutdownOnce(absl::Time deadline);
+
   Logger* const logger_;
-  // Declared in dependency order: destroyed server first, executor last.
+  const std::shared_ptr<graph::GraphClient> graph_;  // for its Stats()
+  // Declared in dependency order: destroyed metrics and server first, executor last.
   std::unique_ptr<UpstreamExecutor> executor_;
   std::unique_ptr<ReportCache> cache_;
   std::unique_ptr<AttendanceReportServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsServer> metrics_;
   int port_ = 0;
 
   absl::Mutex mu_;
   bool shutdown_started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_result_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace rollcall::service

@@ -7,6 +7,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "graph_client/error_details.h"
+#include "service/reasons.h"
 #include "service/utf8.h"
 
 namespace rollcall::service {
@@ -17,7 +18,7 @@ using google::protobuf::internal::WireFormatLite;
 absl::Status Malformed(absl::string_view what) {
   return graph::MakeError(absl::StatusCode::kInvalidArgument,
                           absl::StrCat("request is not a GetAttendanceReportRequest: ", what),
-                          {std::string(kMalformedRequestReason), {}, std::nullopt});
+                          {std::string(reason::kMalformedRequest), {}, std::nullopt});
 }
 
 absl::Status InvalidField(absl::string_view field, absl::string_view problem) {

@@ -16,15 +16,11 @@ namespace rollcall::service {
 // small whatever a caller sends.
 inline constexpr std::size_t kMaxIdBytes = 1024;
 
-// Reason (google.rpc.ErrorInfo.reason) for request bytes that are not a
-// GetAttendanceReportRequest at all. Service-local until graph_client/error_details.h grows it.
-inline constexpr absl::string_view kMalformedRequestReason = "MALFORMED_REQUEST";
-
 // Parses the wire bytes of a GetAttendanceReportRequest into *out, like protobuf's parser
 // (unknown fields skipped, the last occurrence of a field wins) but WITHOUT protobuf's UTF-8
 // check on string fields, which fails the whole parse and logs to stderr outside our logger;
 // ValidateRequest then reports bad UTF-8 naming the field. Errors: INVALID_ARGUMENT
-// (MALFORMED_REQUEST) when the bytes are not a well-formed message.
+// (reason::kMalformedRequest, service/reasons.h) when the bytes are not a well-formed message.
 absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream* input,
                           rollcall::v1::GetAttendanceReportRequest* out);
 

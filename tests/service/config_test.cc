@@ -51,6 +51,66 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(config->upstream_concurrency, 8);
   EXPECT_EQ(config->default_deadline, absl::Seconds(30));
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
+  EXPECT_EQ(config->negative_cache_ttl, absl::Seconds(30));
+  EXPECT_EQ(config->stale_if_error, absl::Hours(24));
+  EXPECT_EQ(config->upstream_queue, 256);
+  EXPECT_EQ(config->shutdown_grace, absl::Seconds(20));
+  EXPECT_EQ(config->metrics_listen, "");
+  EXPECT_EQ(config->graph_max_attempts, 4);
+  EXPECT_EQ(config->graph_initial_backoff, absl::Milliseconds(500));
+  EXPECT_EQ(config->graph_max_backoff, absl::Seconds(30));
+}
+
+TEST(ConfigTest, ResilienceSettingsAsFlags) {
+  absl::StatusOr<Config> config =
+      Load({"--negative_cache_ttl=5s", "--stale-if-error", "90m", "--upstream_queue=0",
+            "--shutdown_grace=0s", "--metrics_listen=127.0.0.1:0", "--graph_max_attempts=1",
+            "--graph_initial_backoff=100ms", "--graph_max_backoff=2s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->negative_cache_ttl, absl::Seconds(5));
+  EXPECT_EQ(config->stale_if_error, absl::Minutes(90));
+  EXPECT_EQ(config->upstream_queue, 0);
+  EXPECT_EQ(config->shutdown_grace, absl::ZeroDuration());
+  EXPECT_EQ(config->metrics_listen, "127.0.0.1:0");
+  EXPECT_EQ(config->graph_max_attempts, 1);
+  EXPECT_EQ(config->graph_initial_backoff, absl::Milliseconds(100));
+  EXPECT_EQ(config->graph_max_backoff, absl::Seconds(2));
+
+  // Zero turns negative caching and stale-if-error off; an empty flag turns metrics off.
+  config = Load({"--negative_cache_ttl=0s", "--stale_if_error=0s", "--metrics_listen="},
+                {{"ROLLCALL_METRICS_LISTEN", "[::]:9090"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->negative_cache_ttl, absl::ZeroDuration());
+  EXPECT_EQ(config->stale_if_error, absl::ZeroDuration());
+  EXPECT_EQ(config->metrics_listen, "");
+}
+
+TEST(ConfigTest, ResilienceSettingsFromTheEnvironment) {
+  absl::StatusOr<Config> config = Load({}, {{"ROLLCALL_NEGATIVE_CACHE_TTL", "1m"},
+                                            {"ROLLCALL_STALE_IF_ERROR", "48h"},
+                                            {"ROLLCALL_UPSTREAM_QUEUE", "10"},
+                                            {"ROLLCALL_SHUTDOWN_GRACE", "25s"},
+                                            {"ROLLCALL_METRICS_LISTEN", "[::]:9090"},
+                                            {"ROLLCALL_GRAPH_MAX_ATTEMPTS", "6"},
+                                            {"ROLLCALL_GRAPH_INITIAL_BACKOFF", "1s"},
+                                            {"ROLLCALL_GRAPH_MAX_BACKOFF", "1m"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->negative_cache_ttl, absl::Minutes(1));
+  EXPECT_EQ(config->stale_if_error, absl::Hours(48));
+  EXPECT_EQ(config->upstream_queue, 10);
+  EXPECT_EQ(config->shutdown_grace, absl::Seconds(25));
+  EXPECT_EQ(config->metrics_listen, "[::]:9090");
+  EXPECT_EQ(config->graph_max_attempts, 6);
+  EXPECT_EQ(config->graph_initial_backoff, absl::Seconds(1));
+  EXPECT_EQ(config->graph_max_backoff, absl::Minutes(1));
+  bool logged = false;
+  for (const auto& [key, value] : ConfigLogFields(*config)) {
+    if (key == "metrics_listen") {
+      logged = true;
+      EXPECT_EQ(value, "[::]:9090");
+    }
+  }
+  EXPECT_TRUE(logged);
 }
 
 TEST(ConfigTest, FlagsInBothForms) {
@@ -179,6 +239,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--listen=:80"}, {}, "--listen"},
         BadCase{{"--upstream_concurrency=0"}, {}, "--upstream_concurrency"},
         BadCase{{"--upstream_concurrency=lots"}, {}, "--upstream_concurrency"},
+        BadCase{{"--negative_cache_ttl=-1s"}, {}, "--negative_cache_ttl"},
+        BadCase{{"--negative_cache_ttl=soon"}, {}, "--negative_cache_ttl"},
+        BadCase{{"--stale_if_error=-1h"}, {}, "--stale_if_error"},
+        BadCase{{"--upstream_queue=-1"}, {}, "--upstream_queue"},
+        BadCase{{"--upstream_queue=many"}, {}, "--upstream_queue"},
+        BadCase{{"--upstream_queue=1000001"}, {}, "--upstream_queue"},
+        BadCase{{"--shutdown_grace=-5s"}, {}, "--shutdown_grace"},
+        BadCase{{"--metrics_listen=9090"}, {}, "--metrics_listen"},
+        BadCase{{"--metrics_listen=localhost:http"}, {}, "--metrics_listen"},
+        BadCase{{"--graph_max_attempts=0"}, {}, "--graph_max_attempts"},
+        BadCase{{"--graph_max_attempts=21"}, {}, "--graph_max_attempts"},
+        BadCase{{"--graph_initial_backoff=0s"}, {}, "--graph_initial_backoff"},
+        BadCase{{"--graph_max_backoff=0s"}, {}, "--graph_max_backoff"},
+        BadCase{{"--graph_initial_backoff=1m"}, {}, "graph_max_backoff"},
+        BadCase{{}, {{"ROLLCALL_UPSTREAM_QUEUE", "x"}}, "ROLLCALL_UPSTREAM_QUEUE"},
+        BadCase{{}, {{"ROLLCALL_STALE_IF_ERROR", "1"}}, "ROLLCALL_STALE_IF_ERROR"},
         BadCase{{"--log_level=chatty"}, {}, "--log_level"},
         BadCase{{"--graph_base_url=graph.microsoft.com"}, {}, "--graph_base_url"},
         BadCase{{"--authority_host=ftp://x"}, {}, "--authority_host"},
@@ -215,7 +291,9 @@ TEST(ConfigTest, HelpListsEverySettingEnvVarAndDefault) {
         "--client_id=", "--ca_bundle=", "--http_connect_timeout=", "--http_timeout=",
         "--max_response_bytes=", "--cache_max_bytes=", "--cache_ttl=", "--cache_ttl_recent=",
         "--recent_report_age=", "--upstream_concurrency=", "--default_deadline=",
-        "--log_level=", "--help"}) {
+        "--log_level=", "--negative_cache_ttl=", "--stale_if_error=", "--upstream_queue=",
+        "--shutdown_grace=", "--metrics_listen=", "--graph_max_attempts=",
+        "--graph_initial_backoff=", "--graph_max_backoff=", "--help"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
   for (const char* env :
@@ -224,12 +302,17 @@ TEST(ConfigTest, HelpListsEverySettingEnvVarAndDefault) {
         "AZURE_CLIENT_SECRET", "ROLLCALL_CA_BUNDLE", "ROLLCALL_HTTP_CONNECT_TIMEOUT",
         "ROLLCALL_HTTP_TIMEOUT", "ROLLCALL_MAX_RESPONSE_BYTES", "ROLLCALL_CACHE_MAX_BYTES",
         "ROLLCALL_CACHE_TTL", "ROLLCALL_CACHE_TTL_RECENT", "ROLLCALL_RECENT_REPORT_AGE",
-        "ROLLCALL_UPSTREAM_CONCURRENCY", "ROLLCALL_DEFAULT_DEADLINE", "ROLLCALL_LOG_LEVEL"}) {
+        "ROLLCALL_UPSTREAM_CONCURRENCY", "ROLLCALL_DEFAULT_DEADLINE", "ROLLCALL_LOG_LEVEL",
+        "ROLLCALL_NEGATIVE_CACHE_TTL", "ROLLCALL_STALE_IF_ERROR", "ROLLCALL_UPSTREAM_QUEUE",
+        "ROLLCALL_SHUTDOWN_GRACE", "ROLLCALL_METRICS_LISTEN", "ROLLCALL_GRAPH_MAX_ATTEMPTS",
+        "ROLLCALL_GRAPH_INITIAL_BACKOFF", "ROLLCALL_GRAPH_MAX_BACKOFF"}) {
     EXPECT_THAT(help, HasSubstr(env));
   }
   for (const char* default_text : {"0.0.0.0:50051", "https://graph.microsoft.com/v1.0",
                                    "https://login.microsoftonline.com/", "5s", "30s", "64MiB",
-                                   "256MiB", "1h", "60s", "default: 8", "default: info"}) {
+                                   "256MiB", "1h", "60s", "default: 8", "default: info",
+                                   "default: 24h", "default: 256", "default: 20s",
+                                   "default: 500ms", "default: 4"}) {
     EXPECT_THAT(help, HasSubstr(default_text));
   }
   EXPECT_THAT(help, Not(HasSubstr("--client_secret")));

@@ -77,6 +77,15 @@ class FakeGraphClient final : public graph::GraphClient {
     absl::MutexLock lock(&mu_);
     error_ = std::move(error);
   }
+  // What Stats() reports.
+  void SetStats(const graph::GraphClientStats& stats) {
+    absl::MutexLock lock(&mu_);
+    stats_ = stats;
+  }
+  graph::GraphClientStats Stats() const override {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
   int call_count() const {
     absl::MutexLock lock(&mu_);
     return static_cast<int>(calls_.size());
@@ -107,6 +116,7 @@ class FakeGraphClient final : public graph::GraphClient {
   absl::Notification* gate_ ABSL_GUARDED_BY(mu_) = nullptr;
   rollcall::v1::MeetingAttendanceReport report_ ABSL_GUARDED_BY(mu_) = SampleReport();
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  graph::GraphClientStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rollcall::service::test

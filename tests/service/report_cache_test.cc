@@ -9,7 +9,9 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/strings/str_cat.h"
 #include "graph_client/error_details.h"
+#include "service/reasons.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/fake_graph_client.h"
@@ -34,24 +36,46 @@ LoadedReport Bytes(std::size_t size, absl::Time now, absl::Duration ttl = absl::
 }
 
 // Loads `key` with `loader` and waits for the result.
-absl::StatusOr<std::shared_ptr<const CachedReport>> LoadAndWait(ReportCache& cache,
-                                                                const ReportKey& key,
-                                                                ReportCache::Loader loader) {
+absl::StatusOr<CacheResult> LoadAndWait(ReportCache& cache, const ReportKey& key,
+                                        ReportCache::Loader loader) {
   absl::Notification done;
-  absl::StatusOr<std::shared_ptr<const CachedReport>> result;
-  cache.LoadOrJoin(key, std::move(loader),
-                   [&](absl::StatusOr<std::shared_ptr<const CachedReport>> r) {
-                     result = std::move(r);
-                     done.Notify();
-                   });
+  absl::StatusOr<CacheResult> result;
+  cache.LoadOrJoin(key, std::move(loader), [&](absl::StatusOr<CacheResult> r) {
+    result = std::move(r);
+    done.Notify();
+  });
   EXPECT_TRUE(done.WaitForNotificationWithTimeout(kWait));
   return result;
+}
+
+// A loader that fails with `code` (and `reason`, as graph_client would).
+ReportCache::Loader Failing(absl::StatusCode code, const std::string& reason,
+                            std::atomic<int>* calls = nullptr) {
+  return [code, reason, calls]() -> absl::StatusOr<LoadedReport> {
+    if (calls != nullptr) calls->fetch_add(1);
+    graph::ErrorDetails details;
+    details.reason = reason;
+    details.metadata["graph_request_id"] = "req-1";
+    return graph::MakeError(code, absl::StrCat("failed with ", reason), details);
+  };
+}
+
+// Options with no negative caching and no stale window unless a test asks for them.
+ReportCache::Options Plain(std::size_t max_bytes) {
+  ReportCache::Options options;
+  options.max_bytes = max_bytes;
+  options.negative_ttl = absl::ZeroDuration();
+  options.stale_if_error = absl::ZeroDuration();
+  return options;
 }
 
 class ReportCacheTest : public ::testing::Test {
  protected:
   std::unique_ptr<ReportCache> MakeCache(std::size_t max_bytes) {
-    return std::make_unique<ReportCache>(ReportCache::Options{max_bytes}, &clock_, &executor_);
+    return MakeCache(Plain(max_bytes));
+  }
+  std::unique_ptr<ReportCache> MakeCache(const ReportCache::Options& options) {
+    return std::make_unique<ReportCache>(options, &clock_, &executor_);
   }
   // The charge of an entry for Key(report) holding `size` bytes.
   static std::size_t Charge(const std::string& report, std::size_t size) {
@@ -83,8 +107,9 @@ TEST_F(ReportCacheTest, MissThenHitSharesTheSameBytes) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   std::shared_ptr<const CachedReport> hit = cache->Lookup(Key("r1"));
   ASSERT_NE(hit, nullptr);
-  EXPECT_EQ(hit, *loaded);
-  EXPECT_EQ(hit->bytes.begin(), (*loaded)->bytes.begin());  // one buffer, never copied
+  EXPECT_EQ(hit, loaded->report);
+  EXPECT_FALSE(loaded->stale);
+  EXPECT_EQ(hit->bytes.begin(), loaded->report->bytes.begin());  // one buffer, never copied
   EXPECT_EQ(hit->bytes.size(), 100u);
 
   const ReportCache::Stats stats = cache->GetStats();
@@ -128,7 +153,7 @@ TEST_F(ReportCacheTest, ValueLargerThanTheBoundIsServedButNotKept) {
   auto cache = MakeCache(1000);
   auto loaded = LoadAndWait(*cache, Key("big"), [&] { return Bytes(5000, clock_.Now()); });
   ASSERT_TRUE(loaded.ok());
-  EXPECT_EQ((*loaded)->bytes.size(), 5000u);
+  EXPECT_EQ(loaded->report->bytes.size(), 5000u);
   EXPECT_EQ(cache->Lookup(Key("big")), nullptr);
   EXPECT_EQ(cache->GetStats().uncacheable, 1u);
   EXPECT_EQ(cache->GetStats().bytes, 0u);
@@ -148,11 +173,12 @@ TEST_F(ReportCacheTest, EntriesExpireByTheirTtl) {
   EXPECT_EQ(stats.entries, 0u);
   EXPECT_EQ(stats.bytes, 0u);
 
-  // A zero TTL means "serve, don't keep".
+  // A zero TTL with no stale window means "serve, don't keep".
   ASSERT_TRUE(LoadAndWait(*cache, Key("z"), [&] {
                 return Bytes(10, clock_.Now(), absl::ZeroDuration());
               }).ok());
   EXPECT_EQ(cache->Lookup(Key("z")), nullptr);
+  EXPECT_EQ(cache->GetStats().entries, 0u);
 }
 
 TEST(ReportTtlTest, RecentOrUnfinishedReportsGetTheShortTtl) {
@@ -229,10 +255,10 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
             release_loader.WaitForNotification();
             return Bytes(64, clock_.Now());
           },
-          [&](absl::StatusOr<std::shared_ptr<const CachedReport>> result) {
+          [&](absl::StatusOr<CacheResult> result) {
             {
               absl::MutexLock lock(&mu);
-              results.push_back(result.ok() ? result->get() : nullptr);
+              results.push_back(result.ok() ? result->report.get() : nullptr);
             }
             finished.DecrementCount();
           });
@@ -260,7 +286,7 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
 }
 
 TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
-  auto cache = MakeCache(1 << 20);
+  auto cache = MakeCache(1 << 20);  // no negative caching
   absl::Notification release_loader;
   absl::Notification loader_started;
   std::atomic<int> loader_calls{0};
@@ -275,7 +301,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   };
   for (int i = 0; i < 2; ++i) {
     cache->LoadOrJoin(Key("missing"), failing_loader,
-                      [&, i](absl::StatusOr<std::shared_ptr<const CachedReport>> result) {
+                      [&, i](absl::StatusOr<CacheResult> result) {
                         statuses[i] = result.status();
                         finished.DecrementCount();
                       });
@@ -325,20 +351,274 @@ TEST_F(ReportCacheTest, LoadOrJoinAnswersAtOnceWhenAnEntryAppearedSinceLookup) {
   bool called_inline = false;
   cache->LoadOrJoin(
       Key("r"), [&]() -> absl::StatusOr<LoadedReport> { return absl::InternalError("unused"); },
-      [&](absl::StatusOr<std::shared_ptr<const CachedReport>> result) {
-        called_inline = result.ok();
-      });
+      [&](absl::StatusOr<CacheResult> result) { called_inline = result.ok(); });
   EXPECT_TRUE(called_inline);
   EXPECT_EQ(cache->GetStats().loads, 1u);
+  EXPECT_EQ(cache->GetStats().joins, 1u);
 }
 
-TEST(ReportCacheOverloadTest, RefusedLoadsFailWithUnavailable) {
+// --- Negative entries -------------------------------------------------------------------
+
+TEST_F(ReportCacheTest, NotFoundIsRememberedForTheNegativeTtl) {
+  ReportCache::Options options = Plain(1 << 20);
+  options.negative_ttl = absl::Seconds(30);
+  auto cache = MakeCache(options);
+  std::atomic<int> calls{0};
+  auto first = LoadAndWait(*cache, Key("missing"),
+                           Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND", &calls));
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kNotFound);
+
+  // Answered from the cache with the very same error, details included; no load.
+  std::shared_ptr<const CachedReport> hit = cache->Lookup(Key("missing"));
+  ASSERT_NE(hit, nullptr);
+  EXPECT_TRUE(hit->negative());
+  EXPECT_EQ(hit->error, first.status());
+  EXPECT_EQ(graph::GetErrorDetails(hit->error).metadata.at("graph_request_id"), "req-1");
+  EXPECT_EQ(hit->bytes.size(), 0u);
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_NE(cache->Lookup(Key("missing")), nullptr);
+  // LoadOrJoin, racing a Lookup, answers with the error too.
+  auto joined = LoadAndWait(*cache, Key("missing"),
+                            Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND", &calls));
+  EXPECT_EQ(joined.status(), first.status());
+  EXPECT_EQ(calls.load(), 1);
+
+  ReportCache::Stats stats = cache->GetStats();
+  EXPECT_EQ(stats.negative_hits, 2u);
+  EXPECT_EQ(stats.hits, 0u);
+  EXPECT_EQ(stats.negative_stores, 1u);
+  EXPECT_EQ(stats.entries, 1u);
+  EXPECT_EQ(stats.negative_entries, 1u);
+  EXPECT_GT(stats.bytes, 0u);
+
+  // Past the TTL: gone, and the next miss asks again.
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(cache->Lookup(Key("missing")), nullptr);
+  stats = cache->GetStats();
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.negative_entries, 0u);
+  EXPECT_EQ(stats.bytes, 0u);
+  auto loaded = LoadAndWait(*cache, Key("missing"), [&] { return Bytes(10, clock_.Now()); });
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_FALSE(cache->Lookup(Key("missing"))->negative());
+}
+
+TEST_F(ReportCacheTest, OnlyReportNotFoundIsRemembered) {
+  ReportCache::Options options = Plain(1 << 20);
+  options.negative_ttl = absl::Seconds(30);
+  auto cache = MakeCache(options);
+  const struct {
+    absl::StatusCode code;
+    const char* reason;
+  } kNotRemembered[] = {
+      {absl::StatusCode::kNotFound, "SOMETHING_ELSE"},
+      {absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"},
+      {absl::StatusCode::kInternal, "GRAPH_BAD_RESPONSE"},
+      {absl::StatusCode::kResourceExhausted, "GRAPH_THROTTLED"},
+      {absl::StatusCode::kPermissionDenied, "GRAPH_FORBIDDEN"},
+      {absl::StatusCode::kFailedPrecondition, "CREDENTIALS_REJECTED"},
+  };
+  for (const auto& error : kNotRemembered) {
+    const ReportKey key = Key(error.reason);
+    EXPECT_FALSE(LoadAndWait(*cache, key, Failing(error.code, error.reason)).ok());
+    EXPECT_EQ(cache->Lookup(key), nullptr) << error.reason;
+  }
+  EXPECT_EQ(cache->GetStats().entries, 0u);
+}
+
+TEST_F(ReportCacheTest, ZeroNegativeTtlRemembersNothing) {
+  auto cache = MakeCache(1 << 20);
+  EXPECT_FALSE(
+      LoadAndWait(*cache, Key("r"), Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND")).ok());
+  EXPECT_EQ(cache->Lookup(Key("r")), nullptr);
+  EXPECT_EQ(cache->GetStats().entries, 0u);
+}
+
+// --- Stale-if-error ---------------------------------------------------------------------
+
+class StaleIfErrorTest : public ReportCacheTest {
+ protected:
+  void SetUp() override {
+    ReportCache::Options options = Plain(1 << 20);
+    options.negative_ttl = absl::Seconds(30);
+    options.stale_if_error = absl::Hours(24);
+    cache_ = MakeCache(options);
+    // Fresh for a minute, then kept for a day.
+    auto loaded = LoadAndWait(*cache_, Key("r"), [&] {
+      return Bytes(100, clock_.Now(), absl::Minutes(1));
+    });
+    ASSERT_TRUE(loaded.ok());
+    original_ = loaded->report;
+    clock_.Advance(absl::Minutes(5));
+  }
+
+  std::unique_ptr<ReportCache> cache_;
+  std::shared_ptr<const CachedReport> original_;
+};
+
+TEST_F(StaleIfErrorTest, AnExpiredEntryIsAMissButStaysKept) {
+  EXPECT_EQ(cache_->Lookup(Key("r")), nullptr);
+  const ReportCache::Stats stats = cache_->GetStats();
+  EXPECT_EQ(stats.misses, 1u);
+  EXPECT_EQ(stats.entries, 1u);
+  EXPECT_EQ(stats.expirations, 0u);
+}
+
+class StaleOnOutageTest : public StaleIfErrorTest,
+                          public ::testing::WithParamInterface<
+                              std::pair<absl::StatusCode, const char*>> {};
+
+TEST_P(StaleOnOutageTest, WaitersGetTheExpiredEntryMarkedStale) {
+  const auto [code, why] = GetParam();
+  // Two waiters on one failing load: both get the same stale entry.
+  absl::Notification release;
+  absl::BlockingCounter finished(2);
+  std::vector<absl::StatusOr<CacheResult>> results(2);
+  for (int i = 0; i < 2; ++i) {
+    cache_->LoadOrJoin(
+        Key("r"),
+        [&, code = code, why = why]() -> absl::StatusOr<LoadedReport> {
+          release.WaitForNotification();
+          return Failing(code, why)();
+        },
+        [&, i](absl::StatusOr<CacheResult> result) {
+          results[i] = std::move(result);
+          finished.DecrementCount();
+        });
+  }
+  release.Notify();
+  finished.Wait();
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->stale);
+    EXPECT_EQ(result->report, original_);  // the same bytes, not a copy
+  }
+  const ReportCache::Stats stats = cache_->GetStats();
+  EXPECT_EQ(stats.stale_served, 2u);
+  EXPECT_EQ(stats.load_errors, 1u);
+  EXPECT_EQ(stats.entries, 1u);  // still kept for the next failure
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OutageErrors, StaleOnOutageTest,
+    ::testing::Values(std::make_pair(absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"),
+                      std::make_pair(absl::StatusCode::kDeadlineExceeded, "GRAPH_UNAVAILABLE"),
+                      std::make_pair(absl::StatusCode::kResourceExhausted, "GRAPH_THROTTLED"),
+                      std::make_pair(absl::StatusCode::kInternal, "GRAPH_BAD_RESPONSE"),
+                      std::make_pair(absl::StatusCode::kUnavailable, "TOKEN_ENDPOINT_ERROR")));
+
+TEST_F(StaleIfErrorTest, NotFoundIsNotMaskedAndDropsTheCopy) {
+  auto result = LoadAndWait(*cache_, Key("r"),
+                            Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND"));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  // The negative entry replaced the report: a later outage has nothing stale to serve.
+  std::shared_ptr<const CachedReport> hit = cache_->Lookup(Key("r"));
+  ASSERT_NE(hit, nullptr);
+  EXPECT_TRUE(hit->negative());
+  clock_.Advance(absl::Seconds(30));
+  result = LoadAndWait(*cache_, Key("r"), Failing(absl::StatusCode::kUnavailable, "X"));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(cache_->GetStats().stale_served, 0u);
+}
+
+TEST_F(StaleIfErrorTest, PermissionAndCredentialErrorsAreNotMasked) {
+  for (const auto& [code, why] :
+       {std::make_pair(absl::StatusCode::kPermissionDenied, "GRAPH_FORBIDDEN"),
+        std::make_pair(absl::StatusCode::kFailedPrecondition, "CREDENTIALS_REJECTED"),
+        std::make_pair(absl::StatusCode::kFailedPrecondition, "GRAPH_UNAUTHORIZED"),
+        std::make_pair(absl::StatusCode::kInvalidArgument, "GRAPH_BAD_REQUEST")}) {
+    auto result = LoadAndWait(*cache_, Key("r"), Failing(code, why));
+    EXPECT_EQ(result.status().code(), code) << why;
+  }
+  EXPECT_EQ(cache_->GetStats().stale_served, 0u);
+  EXPECT_EQ(cache_->GetStats().entries, 1u);
+}
+
+TEST_F(StaleIfErrorTest, BeyondTheStaleWindowTheErrorGoesThrough) {
+  // Expired 1m after the fetch, kept 24h more; 5m have passed.
+  clock_.Advance(absl::Hours(24) - absl::Minutes(4) - absl::Seconds(1));
+  auto result = LoadAndWait(*cache_, Key("r"), Failing(absl::StatusCode::kUnavailable, "X"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->stale);
+  clock_.Advance(absl::Seconds(1));
+  result = LoadAndWait(*cache_, Key("r"), Failing(absl::StatusCode::kUnavailable, "X"));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(cache_->Lookup(Key("r")), nullptr);
+  const ReportCache::Stats stats = cache_->GetStats();
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.expirations, 1u);
+}
+
+TEST_F(StaleIfErrorTest, ASuccessfulLoadReplacesTheEntry) {
+  auto result = LoadAndWait(*cache_, Key("r"), [&] {
+    return Bytes(200, clock_.Now(), absl::Minutes(1));
+  });
+  ASSERT_TRUE(result.ok());
+  EXPECT_FALSE(result->stale);
+  std::shared_ptr<const CachedReport> hit = cache_->Lookup(Key("r"));
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->bytes.size(), 200u);
+  EXPECT_EQ(cache_->GetStats().entries, 1u);
+}
+
+// Graph did not fail, it was not asked: `stale` would say otherwise.
+TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
+  UpstreamExecutor busy(1, 0);
+  ReportCache::Options options = Plain(1 << 20);
+  options.stale_if_error = absl::Hours(1);
+  ReportCache cache(options, &clock_, &busy);
+  ASSERT_TRUE(LoadAndWait(cache, Key("r"), [&] {
+                return Bytes(10, clock_.Now(), absl::ZeroDuration());  // expires at once
+              }).ok());
+  ASSERT_TRUE(busy.AwaitIdle(kWait));
+  absl::Notification release;
+  absl::Notification running;
+  ASSERT_TRUE(busy.Schedule([&] {
+    running.Notify();
+    release.WaitForNotification();
+  }));
+  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  absl::StatusOr<CacheResult> result;
+  cache.LoadOrJoin(Key("r"), [&] { return Bytes(10, clock_.Now()); },
+                   [&](absl::StatusOr<CacheResult> r) { result = std::move(r); });
+  // Answered at once, on this thread.
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(graph::GetErrorDetails(result.status()).reason, reason::kUpstreamOverloaded);
+  EXPECT_EQ(cache.GetStats().rejected, 1u);
+  EXPECT_EQ(cache.GetStats().stale_served, 0u);
+  EXPECT_EQ(cache.GetStats().entries, 1u);  // still kept for a load that fails
+  release.Notify();
+  EXPECT_TRUE(busy.Shutdown());
+}
+
+TEST_F(ReportCacheTest, ZeroTtlEntriesAreKeptForTheStaleWindowAndStillBounded) {
+  ReportCache::Options options = Plain(2 * Charge("a", 1000));
+  options.stale_if_error = absl::Hours(1);
+  auto cache = MakeCache(options);
+  for (const char* report : {"a", "b", "c"}) {
+    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&] {
+                  return Bytes(1000, clock_.Now(), absl::ZeroDuration());
+                }).ok());
+  }
+  const ReportCache::Stats stats = cache->GetStats();
+  EXPECT_EQ(stats.entries, 2u);  // expired at once, kept, and LRU-bounded all the same
+  EXPECT_EQ(stats.evictions, 1u);
+  EXPECT_EQ(cache->Lookup(Key("c")), nullptr);  // never fresh
+  auto stale = LoadAndWait(*cache, Key("c"), Failing(absl::StatusCode::kUnavailable, "X"));
+  ASSERT_TRUE(stale.ok());
+  EXPECT_TRUE(stale->stale);
+  auto evicted = LoadAndWait(*cache, Key("a"), Failing(absl::StatusCode::kUnavailable, "X"));
+  EXPECT_EQ(evicted.status().code(), absl::StatusCode::kUnavailable);
+}
+
+
+TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
   rollcall::testing::FakeClock clock;
   UpstreamExecutor executor(1, 1);  // one thread, one queued task
-  ReportCache cache(ReportCache::Options{}, &clock, &executor);
+  ReportCache cache(Plain(1 << 20), &clock, &executor);
   absl::Notification release;
   absl::Notification first_running;
-  absl::BlockingCounter finished(2);
+  absl::BlockingCounter finished(3);
   // Occupies the only thread ...
   cache.LoadOrJoin(
       Key("a"),
@@ -352,15 +632,22 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailWithUnavailable) {
   // ... fills the queue ...
   cache.LoadOrJoin(Key("b"), [&] { return Bytes(1, clock.Now()); },
                    [&](auto) { finished.DecrementCount(); });
-  // ... so the third is refused, at once.
+  // ... a joiner of a load in flight is never refused ...
+  cache.LoadOrJoin(Key("b"), [&] { return Bytes(1, clock.Now()); },
+                   [&](auto) { finished.DecrementCount(); });
+  // ... so only a third distinct miss is refused, at once.
   absl::Status refused;
   cache.LoadOrJoin(Key("c"), [&] { return Bytes(1, clock.Now()); },
-                   [&](absl::StatusOr<std::shared_ptr<const CachedReport>> result) {
-                     refused = result.status();
-                   });
-  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(graph::GetErrorDetails(refused).reason, kUpstreamOverloadedReason);
-  EXPECT_EQ(cache.GetStats().loads_in_flight, 2u);
+                   [&](absl::StatusOr<CacheResult> result) { refused = result.status(); });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  const graph::ErrorDetails details = graph::GetErrorDetails(refused);
+  EXPECT_EQ(details.reason, reason::kUpstreamOverloaded);
+  ASSERT_TRUE(details.retry_after.has_value());
+  EXPECT_EQ(*details.retry_after, absl::Seconds(1));
+  const ReportCache::Stats stats = cache.GetStats();
+  EXPECT_EQ(stats.loads_in_flight, 2u);
+  EXPECT_EQ(stats.rejected, 1u);
+  EXPECT_EQ(stats.joins, 1u);
   release.Notify();
   finished.Wait();
 }
@@ -369,10 +656,67 @@ TEST(UpstreamExecutorTest, RunsQueuedTasksBeforeShutdownReturns) {
   UpstreamExecutor executor(2, 100);
   std::atomic<int> ran{0};
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(executor.Schedule([&] { ran.fetch_add(1); }));
-  executor.Shutdown();
+  EXPECT_TRUE(executor.Shutdown());
   EXPECT_EQ(ran.load(), 50);
   EXPECT_FALSE(executor.Schedule([&] { ran.fetch_add(1); }));
-  executor.Shutdown();  // idempotent
+  EXPECT_TRUE(executor.Shutdown());  // idempotent
+  EXPECT_EQ(executor.rejected(), 1u);
+}
+
+// Threads + max_queued tasks may be accepted and unfinished at once, however fast the workers
+// pick tasks up: a task queued for an idle worker never makes the next look refused.
+TEST(UpstreamExecutorTest, BoundCountsRunningAndQueuedTasks) {
+  UpstreamExecutor executor(1, 1);
+  absl::Notification release;
+  absl::Notification running;
+  absl::BlockingCounter finished(2);
+  ASSERT_TRUE(executor.Schedule([&] {
+    running.Notify();
+    release.WaitForNotification();
+    finished.DecrementCount();
+  }));
+  // Accepted whether or not the worker has taken the first task yet.
+  ASSERT_TRUE(executor.Schedule([&] { finished.DecrementCount(); }));
+  EXPECT_FALSE(executor.Schedule([] {}));
+  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  EXPECT_EQ(executor.running(), 1u);
+  EXPECT_EQ(executor.queued(), 1u);
+  EXPECT_FALSE(executor.Schedule([] {}));
+  EXPECT_EQ(executor.rejected(), 2u);
+  release.Notify();
+  finished.Wait();
+  EXPECT_TRUE(executor.Shutdown());
+}
+
+TEST(UpstreamExecutorTest, ZeroQueueAcceptsOnlyWhatAThreadCanRunNow) {
+  UpstreamExecutor executor(2, 0);
+  absl::Notification release;
+  absl::BlockingCounter finished(2);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(executor.Schedule([&] {
+      release.WaitForNotification();
+      finished.DecrementCount();
+    }));
+  }
+  EXPECT_FALSE(executor.Schedule([] {}));
+  release.Notify();
+  finished.Wait();
+  EXPECT_TRUE(executor.Shutdown());
+}
+
+TEST(UpstreamExecutorTest, ShutdownWaitsUntilItsDeadlineOnly) {
+  UpstreamExecutor executor(1, 0);
+  absl::Notification release;
+  absl::Notification running;
+  ASSERT_TRUE(executor.Schedule([&] {
+    running.Notify();
+    release.WaitForNotification();
+  }));
+  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  EXPECT_FALSE(executor.Shutdown(absl::Now()));  // the task still runs
+  EXPECT_FALSE(executor.Schedule([] {}));        // but nothing new is taken
+  release.Notify();
+  EXPECT_TRUE(executor.Shutdown());
 }
 
 }  // namespace

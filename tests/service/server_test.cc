@@ -22,6 +22,8 @@
 #include "gtest/gtest.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "tests/service/fake_graph_client.h"
+#include "tests/service/http_test_client.h"
+#include "tests/testing/fake_clock.h"
 
 namespace rollcall::service {
 namespace {
@@ -87,13 +89,16 @@ WireDetails DetailsOf(const grpc::Status& status) {
 
 class ServerTest : public ::testing::Test {
  protected:
+  ServerTest() {
+    config_.listen = "127.0.0.1:0";
+    config_.upstream_concurrency = 4;
+    config_.default_deadline = absl::Seconds(7);
+  }
+
+  // Derived fixtures change config_ and clock_ in their constructors.
   void SetUp() override {
-    Config config;
-    config.listen = "127.0.0.1:0";
-    config.upstream_concurrency = 4;
-    config.default_deadline = absl::Seconds(7);
     absl::StatusOr<std::unique_ptr<RollcallServer>> server =
-        RollcallServer::Start(config, graph_, graph::SystemClock(), &logger_);
+        RollcallServer::Start(config_, graph_, clock_, &logger_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_GT(server_->port(), 0);
@@ -138,6 +143,8 @@ class ServerTest : public ::testing::Test {
     return log_lines_;
   }
 
+  Config config_;
+  const graph::Clock* clock_ = graph::SystemClock();
   std::shared_ptr<test::FakeGraphClient> graph_ = std::make_shared<test::FakeGraphClient>();
   absl::Mutex log_mu_;
   std::vector<std::string> log_lines_ ABSL_GUARDED_BY(log_mu_);
@@ -314,7 +321,7 @@ TEST_F(ServerTest, MalformedAndNonUtf8RequestsAreRejected) {
   EXPECT_EQ(graph_->call_count(), 0);
 }
 
-TEST_F(ServerTest, GraphNotFoundIsPropagatedAndNotCached) {
+TEST_F(ServerTest, GraphNotFoundIsPropagatedAndRemembered) {
   graph::ErrorDetails details;
   details.reason = "REPORT_NOT_FOUND";
   details.metadata["graph_code"] = "NotFound";
@@ -332,9 +339,13 @@ TEST_F(ServerTest, GraphNotFoundIsPropagatedAndNotCached) {
   EXPECT_EQ(wire.info.metadata().at("graph_request_id"), "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0");
   EXPECT_FALSE(wire.has_bad_request);
 
-  status = Call(Request(), &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(graph_->call_count(), 2);  // errors are not cached
+  // The second call is answered from the negative cache, with the very same error.
+  grpc::Status again = Call(Request(), &response);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(again.error_message(), status.error_message());
+  EXPECT_EQ(again.error_details(), status.error_details());
+  EXPECT_EQ(graph_->call_count(), 1);
+  EXPECT_EQ(server_->cache().GetStats().negative_hits, 1u);
 
   bool logged = false;
   for (const std::string& line : LogLines()) {
@@ -361,6 +372,9 @@ TEST_F(ServerTest, ThrottlingCarriesRetryInfo) {
   EXPECT_EQ(wire.info.reason(), "GRAPH_THROTTLED");
   ASSERT_TRUE(wire.has_retry);
   EXPECT_EQ(wire.retry.retry_delay().seconds(), 2);
+  // Throttling is not cached: the next call asks Graph again.
+  EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(graph_->call_count(), 2);
 }
 
 TEST_F(ServerTest, HealthIsServing) {
@@ -440,6 +454,441 @@ TEST_F(ServerTest, ShutdownLetsALoadInFlightFinish) {
   ASSERT_TRUE(finished.WaitForNotificationWithTimeout(kWait));
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.report().id(), test::SampleReport().id());
+}
+
+// --- Negative caching and stale-if-error through the server, on a fake clock ----------------
+
+graph::ErrorDetails Details(const std::string& reason) {
+  graph::ErrorDetails details;
+  details.reason = reason;
+  details.metadata["graph_request_id"] = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+  return details;
+}
+
+class FakeClockServerTest : public ServerTest {
+ protected:
+  FakeClockServerTest() {
+    clock_ = &fake_clock_;
+    config_.negative_cache_ttl = absl::Seconds(30);
+    config_.stale_if_error = absl::Hours(24);
+    config_.cache_ttl = absl::Hours(1);  // SampleReport's meeting ended long ago
+  }
+  rollcall::testing::FakeClock fake_clock_;
+};
+
+TEST_F(FakeClockServerTest, NotFoundIsAnsweredFromTheCacheUntilTheNegativeTtl) {
+  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound, "no such report",
+                                    Details("REPORT_NOT_FOUND")));
+  GetAttendanceReportResponse response;
+  const grpc::Status first = Call(Request(), &response);
+  const grpc::Status second = Call(Request(), &response);
+  EXPECT_EQ(first.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(second.error_message(), first.error_message());
+  EXPECT_EQ(second.error_details(), first.error_details());
+  EXPECT_EQ(DetailsOf(second).info.reason(), "REPORT_NOT_FOUND");
+  EXPECT_EQ(graph_->call_count(), 1);
+
+  fake_clock_.Advance(absl::Seconds(29));
+  EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(graph_->call_count(), 1);
+
+  // Past the TTL Graph is asked again, and now the report is there.
+  fake_clock_.Advance(absl::Seconds(1));
+  graph_->SetError(absl::OkStatus());
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_FALSE(response.from_cache());
+  EXPECT_EQ(graph_->call_count(), 2);
+  EXPECT_EQ(server_->cache().GetStats().negative_hits, 2u);
+  EXPECT_EQ(server_->service().GetStats().replies_by_code[grpc::StatusCode::NOT_FOUND], 3u);
+}
+
+TEST_F(FakeClockServerTest, OtherErrorsAreNeverCached) {
+  graph_->SetError(graph::MakeError(absl::StatusCode::kInternal, "broken body",
+                                    Details("GRAPH_BAD_RESPONSE")));
+  GetAttendanceReportResponse response;
+  EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(graph_->call_count(), 2);
+  EXPECT_EQ(server_->cache().GetStats().entries, 0u);
+}
+
+class StaleServerTest
+    : public FakeClockServerTest,
+      public ::testing::WithParamInterface<std::pair<absl::StatusCode, const char*>> {};
+
+TEST_P(StaleServerTest, GraphFailureServesTheExpiredCopyMarkedStale) {
+  const auto [code, why] = GetParam();
+  const std::string request = Request().SerializeAsString();
+  std::string fresh;
+  ASSERT_TRUE(RawCall(kMethod, request, &fresh).ok());
+
+  fake_clock_.Advance(absl::Hours(2));  // expired an hour ago, within the 24h stale window
+  graph_->SetError(graph::MakeError(code, "Graph is having a bad day", Details(why)));
+  std::string stale;
+  const grpc::Status status = RawCall(kMethod, request, &stale);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // The very bytes loaded before, plus from_cache: true and stale: true.
+  EXPECT_EQ(stale, fresh + std::string("\x18\x01\x20\x01", 4));
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(response.ParseFromString(stale));
+  EXPECT_TRUE(response.from_cache());
+  EXPECT_TRUE(response.stale());
+  EXPECT_EQ(response.report().SerializeAsString(), test::SampleReport().SerializeAsString());
+  EXPECT_EQ(graph_->call_count(), 2);  // the expired entry was a miss: Graph was asked
+  EXPECT_EQ(server_->cache().GetStats().stale_served, 1u);
+
+  bool logged = false;
+  for (const std::string& line : LogLines()) {
+    if (absl::StrContains(line, "\"msg\":\"serving stale report\"")) {
+      logged = true;
+      EXPECT_THAT(line, HasSubstr(absl::StrCat("\"reason\":\"", why, "\"")));
+    }
+  }
+  EXPECT_TRUE(logged);
+
+  // Beyond the stale window the error goes through.
+  fake_clock_.Advance(absl::Hours(23));
+  EXPECT_EQ(RawCall(kMethod, request, &stale).error_code(), static_cast<grpc::StatusCode>(code));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OutageErrors, StaleServerTest,
+    ::testing::Values(std::make_pair(absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"),
+                      std::make_pair(absl::StatusCode::kDeadlineExceeded, "GRAPH_UNAVAILABLE"),
+                      std::make_pair(absl::StatusCode::kResourceExhausted, "GRAPH_THROTTLED"),
+                      std::make_pair(absl::StatusCode::kInternal, "GRAPH_BAD_RESPONSE")));
+
+TEST_F(FakeClockServerTest, NotFoundAndCredentialErrorsAreNotMaskedByAStaleCopy) {
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  fake_clock_.Advance(absl::Hours(2));
+  graph_->SetError(graph::MakeError(absl::StatusCode::kFailedPrecondition, "secret expired",
+                                    Details("CREDENTIALS_REJECTED")));
+  EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound, "gone",
+                                    Details("REPORT_NOT_FOUND")));
+  EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server_->cache().GetStats().stale_served, 0u);
+}
+
+// cache_ttl 0s: every report expires at once but is kept for stale_if_error, so a test (or an
+// operator) sees stale-if-error without waiting.
+class ZeroTtlServerTest : public ServerTest {
+ protected:
+  ZeroTtlServerTest() {
+    config_.cache_ttl = absl::ZeroDuration();
+    config_.cache_ttl_recent = absl::ZeroDuration();
+  }
+};
+
+TEST_F(ZeroTtlServerTest, EveryCallAsksGraphAndAFailureServesTheLastCopy) {
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_FALSE(response.from_cache());
+  EXPECT_EQ(graph_->call_count(), 2);
+  graph_->SetError(graph::MakeError(absl::StatusCode::kUnavailable, "503",
+                                    Details("GRAPH_UNAVAILABLE")));
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_TRUE(response.from_cache());
+  EXPECT_TRUE(response.stale());
+  EXPECT_EQ(graph_->call_count(), 3);
+}
+
+// --- The upstream queue's bound ----------------------------------------------------------
+
+class QueueBoundServerTest : public ServerTest {
+ protected:
+  QueueBoundServerTest() {
+    config_.upstream_concurrency = 1;
+    config_.upstream_queue = 1;
+  }
+};
+
+TEST_F(QueueBoundServerTest, AMissBeyondTheQueueIsRefusedAtOnceWhileHitsStillAnswer) {
+  GetAttendanceReportRequest cached = Request();
+  cached.set_report_id("cached");
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Call(cached, &response).ok());
+  ASSERT_TRUE(server_->executor().AwaitIdle(kWait));
+
+  absl::Notification gate;
+  graph_->SetGate(&gate);
+  struct Pending {
+    GetAttendanceReportRequest request;
+    grpc::ClientContext context;
+    GetAttendanceReportResponse response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Pending>> pending;
+  absl::BlockingCounter finished(3);
+  auto start = [&](const std::string& report_id) {
+    pending.push_back(std::make_unique<Pending>());
+    Pending* p = pending.back().get();
+    p->request = Request();
+    p->request.set_report_id(report_id);
+    SetDeadline(&p->context);
+    stub_->async()->GetAttendanceReport(&p->context, &p->request, &p->response,
+                                        [p, &finished](grpc::Status status) {
+                                          p->status = std::move(status);
+                                          finished.DecrementCount();
+                                        });
+  };
+  start("running");  // takes the one upstream thread and blocks in Graph
+  ASSERT_TRUE(graph_->AwaitCalls(2, kWait));
+  start("queued");   // waits in the one queue slot
+  start("running");  // joins the load in flight: never refused
+  ASSERT_TRUE(server_->cache().AwaitStats(
+      [](const ReportCache::Stats& s) {
+        return s.loads_in_flight == 2 && s.waiters_in_flight == 3;
+      },
+      kWait));
+
+  GetAttendanceReportRequest third = Request();
+  third.set_report_id("refused");
+  const grpc::Status refused = Call(third, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const WireDetails wire = DetailsOf(refused);
+  EXPECT_EQ(wire.info.reason(), "UPSTREAM_OVERLOADED");
+  EXPECT_EQ(wire.info.domain(), "rollcall.v1");
+  ASSERT_TRUE(wire.has_retry);
+  EXPECT_EQ(wire.retry.retry_delay().seconds(), 1);
+
+  // A hit never waits behind the misses.
+  ASSERT_TRUE(Call(cached, &response).ok());
+  EXPECT_TRUE(response.from_cache());
+
+  gate.Notify();
+  finished.Wait();
+  for (const auto& p : pending) EXPECT_TRUE(p->status.ok()) << p->status.error_message();
+  EXPECT_EQ(graph_->call_count(), 3);  // cached, running, queued; never the refused one
+  EXPECT_EQ(server_->cache().GetStats().rejected, 1u);
+}
+
+// --- Calls that end before their load --------------------------------------------------------
+
+TEST_F(ServerTest, ACallPastItsDeadlineEndsWithoutWaitingForItsLoad) {
+  absl::Notification gate;
+  graph_->SetGate(&gate);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+  GetAttendanceReportResponse response;
+  EXPECT_EQ(stub_->GetAttendanceReport(&context, Request(), &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server let go of the call while Graph is still held ...
+  EXPECT_TRUE(server_->service().AwaitNoCallsInFlight(absl::Now() + kWait));
+  EXPECT_EQ(graph_->call_count(), 1);
+  EXPECT_EQ(server_->cache().GetStats().loads_in_flight, 1u);
+  // ... and the load, once released, still fills the cache.
+  gate.Notify();
+  ASSERT_TRUE(server_->cache().AwaitStats(
+      [](const ReportCache::Stats& s) { return s.entries == 1; }, kWait));
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_TRUE(response.from_cache());
+  const auto stats = server_->service().GetStats();
+  EXPECT_EQ(stats.replies_by_code[grpc::StatusCode::DEADLINE_EXCEEDED] +
+                stats.replies_by_code[grpc::StatusCode::CANCELLED],
+            1u);
+}
+
+// --- Graceful shutdown ---------------------------------------------------------------------
+
+// A grpc.health.v1.Health/Watch stream for the overall server (""), read by hand.
+class HealthWatch {
+ public:
+  explicit HealthWatch(const std::shared_ptr<grpc::Channel>& channel) : generic_(channel) {
+    SetDeadline(&context_);
+    call_ = generic_.PrepareCall(&context_, "/grpc.health.v1.Health/Watch", &cq_);
+    call_->StartCall(Tag(1));
+    EXPECT_TRUE(Next(1));
+    call_->Write(ToBuffer(""), Tag(2));  // HealthCheckRequest{service: ""}
+    EXPECT_TRUE(Next(2));
+    call_->WritesDone(Tag(3));
+    EXPECT_TRUE(Next(3));
+  }
+  ~HealthWatch() {
+    context_.TryCancel();
+    grpc::Status status;
+    call_->Finish(&status, Tag(5));
+    Next(5);
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+  // The next HealthCheckResponse's bytes; "" when the stream ended.
+  std::string Read() {
+    grpc::ByteBuffer reply;
+    call_->Read(&reply, Tag(4));
+    return Next(4) ? ToString(reply) : "";
+  }
+
+ private:
+  static void* Tag(intptr_t n) { return reinterpret_cast<void*>(n); }
+  bool Next(intptr_t expected) {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq_.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), expected);
+    return ok;
+  }
+  grpc::GenericStub generic_;
+  grpc::CompletionQueue cq_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+};
+
+TEST_F(ServerTest, ShutdownTurnsHealthNotServingRefusesNewCallsAndFinishesCallsInFlight) {
+  HealthWatch watch(channel_);
+  EXPECT_EQ(watch.Read(), std::string("\x08\x01", 2));  // SERVING
+
+  absl::Notification gate;
+  graph_->SetGate(&gate);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  GetAttendanceReportResponse in_flight;
+  absl::Notification finished;
+  grpc::Status in_flight_status;
+  const GetAttendanceReportRequest request = Request();
+  stub_->async()->GetAttendanceReport(&context, &request, &in_flight, [&](grpc::Status s) {
+    in_flight_status = std::move(s);
+    finished.Notify();
+  });
+  ASSERT_TRUE(graph_->AwaitCalls(1, kWait));
+
+  bool stopped = false;
+  std::thread stopper([&] { stopped = server_->Shutdown(absl::Now() + kWait); });
+  EXPECT_EQ(watch.Read(), std::string("\x08\x02", 2));  // NOT_SERVING
+
+  // Health said NOT_SERVING: from here on a new call is refused, whichever layer refuses it.
+  GetAttendanceReportRequest other = Request();
+  other.set_report_id("another");
+  GetAttendanceReportResponse refused;
+  EXPECT_EQ(Call(other, &refused).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(finished.HasBeenNotified());
+
+  gate.Notify();
+  ASSERT_TRUE(finished.WaitForNotificationWithTimeout(kWait));
+  EXPECT_TRUE(in_flight_status.ok()) << in_flight_status.error_message();
+  EXPECT_EQ(in_flight.report().id(), test::SampleReport().id());
+  stopper.join();
+  EXPECT_TRUE(stopped);
+  EXPECT_EQ(graph_->call_count(), 1);
+}
+
+// HTTP/2's client preface and an empty SETTINGS frame: a connection that gRPC's server sets up
+// and that never reads again, so it never acknowledges the PING of the server's GOAWAY.
+TEST_F(ServerTest, ShutdownDoesNotWaitForIdleClientsToAcknowledgeTheGoaway) {
+  const int fd = test::ConnectLoopback(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(test::SendAll(
+      fd, std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00", 33)));
+  char settings[9];
+  ASSERT_EQ(recv(fd, settings, sizeof(settings), MSG_WAITALL), 9);  // the server's SETTINGS
+  EXPECT_EQ(settings[3], 0x04);
+
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(server_->Shutdown(start + kWait));
+  // Without forcing idle connections closed this takes gRPC's GOAWAY timeout (~20 s).
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  close(fd);
+}
+
+TEST_F(ServerTest, ShutdownIsIdempotentAndLaterCallsReturnItsResult) {
+  EXPECT_TRUE(server_->Shutdown(absl::Now() + kWait));
+  EXPECT_TRUE(server_->Shutdown(absl::Now()));
+}
+
+// --- Metrics -------------------------------------------------------------------------------
+
+class MetricsServerTest : public ServerTest {
+ protected:
+  MetricsServerTest() { config_.metrics_listen = "127.0.0.1:0"; }
+
+  std::string Scrape() {
+    const std::string answer =
+        test::HttpExchange(server_->metrics_port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(test::HttpStatus(answer), 200) << answer;
+    return test::HttpBody(answer);
+  }
+};
+
+TEST_F(MetricsServerTest, ExposesEveryMetricAndTheyMove) {
+  ASSERT_GT(server_->metrics_port(), 0);
+  graph::GraphClientStats graph_stats;
+  graph_stats.http_requests = 7;
+  graph_stats.retries = 3;
+  graph_stats.throttled = 2;
+  graph_stats.server_errors = 1;
+  graph_stats.transport_errors = 4;
+  graph_stats.bad_responses = 5;
+  graph_stats.token_refreshes = 6;
+  graph_->SetStats(graph_stats);
+
+  const std::string before = Scrape();
+  for (const char* name :
+       {"rollcall_requests_total", "rollcall_cache_hits_total", "rollcall_cache_misses_total",
+        "rollcall_cache_negative_hits_total", "rollcall_cache_stale_served_total",
+        "rollcall_cache_evictions_total", "rollcall_cache_entries", "rollcall_cache_bytes",
+        "rollcall_upstream_queue_depth", "rollcall_upstream_rejected_total",
+        "rollcall_graph_fetches_total", "rollcall_graph_errors_total",
+        "rollcall_graph_http_requests_total", "rollcall_graph_retries_total",
+        "rollcall_graph_throttled_total", "rollcall_graph_server_errors_total",
+        "rollcall_graph_transport_errors_total", "rollcall_graph_bad_responses_total",
+        "rollcall_graph_token_refreshes_total"}) {
+    EXPECT_THAT(before, HasSubstr(absl::StrCat("# HELP ", name, " "))) << name;
+    EXPECT_THAT(before, HasSubstr(absl::StrCat("# TYPE ", name, " "))) << name;
+  }
+  EXPECT_THAT(before, HasSubstr("rollcall_requests_total{code=\"OK\"} 0\n"));
+  EXPECT_THAT(before, HasSubstr("rollcall_cache_hits_total 0\n"));
+  EXPECT_THAT(before, HasSubstr("rollcall_graph_retries_total 3\n"));
+  EXPECT_THAT(before, HasSubstr("rollcall_graph_token_refreshes_total 6\n"));
+
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  GetAttendanceReportRequest missing = Request();
+  missing.set_report_id("missing");
+  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound, "no such report",
+                                    Details("REPORT_NOT_FOUND")));
+  EXPECT_FALSE(Call(missing, &response).ok());
+  EXPECT_FALSE(Call(missing, &response).ok());
+
+  const std::string after = Scrape();
+  EXPECT_THAT(after, HasSubstr("rollcall_requests_total{code=\"OK\"} 2\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_requests_total{code=\"NOT_FOUND\"} 2\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_cache_hits_total 1\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_cache_misses_total 2\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_cache_negative_hits_total 1\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_cache_entries 2\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_graph_fetches_total 2\n"));
+  EXPECT_THAT(after, HasSubstr("rollcall_graph_errors_total{reason=\"REPORT_NOT_FOUND\"} 1\n"));
+}
+
+TEST_F(MetricsServerTest, GarbageGets400AndTheEndpointKeepsServing) {
+  EXPECT_EQ(test::HttpStatus(test::HttpExchange(server_->metrics_port(),
+                                                std::string("\x16\x03\x01\x02\x00\x01\x00", 7))),
+            400);
+  EXPECT_EQ(test::HttpStatus(test::HttpExchange(server_->metrics_port(), "GET /other HTTP/1.1\r\n\r\n")),
+            404);
+  EXPECT_THAT(Scrape(), HasSubstr("rollcall_cache_hits_total"));
+}
+
+TEST(ServerStartTest, BusyMetricsPortIsAnError) {
+  Logger logger(LogLevel::kError, graph::SystemClock(), [](absl::string_view) {});
+  auto graph = std::make_shared<test::FakeGraphClient>();
+  Config config;
+  config.listen = "127.0.0.1:0";
+  config.metrics_listen = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<RollcallServer>> first =
+      RollcallServer::Start(config, graph, graph::SystemClock(), &logger);
+  ASSERT_TRUE(first.ok()) << first.status();
+  config.metrics_listen = absl::StrCat("127.0.0.1:", (*first)->metrics_port());
+  absl::StatusOr<std::unique_ptr<RollcallServer>> second =
+      RollcallServer::Start(config, graph, graph::SystemClock(), &logger);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(ServerStartTest, BusyPortIsAnError) {
