@@ -204,6 +204,10 @@ class CurlTransport final : public HttpTransport {
                       absl::StartsWithIgnoreCase(request.url, "https:") ? CURLINFO_APPCONNECT_TIME_T
                                                                         : CURLINFO_CONNECT_TIME_T,
                       &connected_after);
+    // Bytes of status line and headers received (1xx responses included): zero means the
+    // server never answered.
+    long header_bytes = 0;
+    curl_easy_getinfo(curl, CURLINFO_HEADER_SIZE, &header_bytes);
 
     // Drop every pointer into this call's memory before the handle goes back to the pool.
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
@@ -216,8 +220,9 @@ class CurlTransport final : public HttpTransport {
     Release(std::move(handle));
 
     if (code != CURLE_OK) {
+      const bool answered = header_bytes > 0 || !transfer.body.empty();
       return MapCurlError(code, transfer, request, error_text, connected_after > 0,
-                          timeout > options_.connect_timeout);
+                          timeout > options_.connect_timeout, answered);
     }
     HttpResponse response;
     response.status = status;
@@ -227,17 +232,43 @@ class CurlTransport final : public HttpTransport {
   }
 
  private:
+  // The status for a failed transfer. `connected`: the connection (and TLS session) was
+  // established; `connect_timeout_first`: the connect timeout was shorter than the total one;
+  // `answered`: at least one byte of the response arrived.
   absl::Status MapCurlError(CURLcode code, const Transfer& transfer, const HttpRequest& request,
                             const std::string& error_text, bool connected,
-                            bool connect_timeout_first) const {
+                            bool connect_timeout_first, bool answered) const {
     const std::string what =
         absl::StrCat("HTTP ", request.method, " to ", UrlOrigin(request.url), " failed: ",
                      error_text);
+    const auto before_response = [&] {
+      return WithTransportFailure(absl::UnavailableError(what), TransportFailure::kBeforeResponse);
+    };
+    const auto truncated = [&] {
+      return WithTransportFailure(
+          absl::UnavailableError(absl::StrCat(
+              "HTTP ", request.method, " to ", UrlOrigin(request.url),
+              ": the connection closed before the whole body arrived (", error_text, ")")),
+          TransportFailure::kTruncatedBody);
+    };
     switch (code) {
       case CURLE_OPERATION_TIMEDOUT:
         // The connect timeout expiring before the total one means "unreachable", not "late".
-        if (!connected && connect_timeout_first) return absl::UnavailableError(what);
+        if (!connected && connect_timeout_first) return before_response();
         return absl::DeadlineExceededError(what);
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+      case CURLE_COULDNT_CONNECT:
+      case CURLE_SSL_CONNECT_ERROR:  // the handshake failed (not a certificate that is bad)
+      case CURLE_GOT_NOTHING:        // the connection closed without a byte of response
+        return before_response();
+      case CURLE_SEND_ERROR:
+      case CURLE_RECV_ERROR:
+        // A reset before the status line is the same as a refused connection; after it, the
+        // response was lost part-way.
+        return answered ? truncated() : before_response();
+      case CURLE_PARTIAL_FILE:  // fewer body bytes than Content-Length or the chunks promised
+        return truncated();
       case CURLE_WRITE_ERROR:
       case CURLE_FILESIZE_EXCEEDED:
         if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {

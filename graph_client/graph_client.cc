@@ -1,5 +1,6 @@
 #include "graph_client/graph_client.h"
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -11,7 +12,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "graph_client/error_details.h"
 #include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
@@ -64,23 +64,20 @@ bool IsJsonContentType(const HttpResponse& response) {
   return media == "application/json" || absl::EndsWith(media, "+json");
 }
 
-// "Now" for an HTTP-date Retry-After: the response's own Date when it has one, so the wait
-// does not depend on how far our clock is from Graph's.
-absl::Time ResponseTime(const HttpResponse& response) {
-  if (auto date = response.Header("date")) {
-    if (auto t = ParseHttpDate(*date)) return *t;
-  }
-  return absl::Now();
-}
+// Statuses after which the same GET is tried again (with transport failures before any
+// response byte). Graph's SDKs retry exactly these.
+bool IsRetryableHttpStatus(long status) { return status == 429 || status == 503 || status == 504; }
 
 class GraphClientImpl final : public GraphClient {
  public:
   GraphClientImpl(const GraphClientOptions& options, std::shared_ptr<HttpTransport> transport,
-                  std::shared_ptr<TokenCredential> credential)
+                  std::shared_ptr<TokenCredential> credential, const Clock* clock)
       : base_url_(StripTrailingSlashes(options.base_url)),
         origin_(UrlOrigin(base_url_)),
         transport_(std::move(transport)),
-        credential_(std::move(credential)) {}
+        credential_(std::move(credential)),
+        clock_(clock),
+        retry_(options.retry, clock) {}
 
   absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
       const ReportRef& ref, bool with_records, absl::Time deadline) override {
@@ -106,19 +103,17 @@ class GraphClientImpl final : public GraphClient {
 
     for (int pages = 0; !next_link.empty(); ++pages) {
       if (pages == kMaxRecordPages) {
-        return MakeError(absl::StatusCode::kInternal,
-                         absl::StrCat("Graph's attendanceRecords@odata.nextLink chain is longer "
-                                      "than ", kMaxRecordPages, " pages"),
-                         GraphDetails(*exchange, reason::kGraphBadResponse, {}));
+        return BadResponse(*exchange,
+                           absl::StrCat("Graph's attendanceRecords@odata.nextLink chain is "
+                                        "longer than ", kMaxRecordPages, " pages"));
       }
       // The token goes only where the base URL points: never to a host a body names.
       if (!IsUrlUnderOrigin(next_link, origin_)) {
-        return MakeError(
-            absl::StatusCode::kInternal,
+        return BadResponse(
+            *exchange,
             absl::StrCat("Graph returned an attendanceRecords@odata.nextLink outside ", origin_,
                          " (\"", absl::CHexEscape(UrlOrigin(next_link)),
-                         "\"); refusing to follow it"),
-            GraphDetails(*exchange, reason::kGraphBadResponse, {}));
+                         "\"); refusing to follow it"));
       }
       exchange = Get(next_link, deadline, "an attendanceRecord page");
       if (!exchange.ok()) return exchange.status();
@@ -129,39 +124,127 @@ class GraphClientImpl final : public GraphClient {
     return report;
   }
 
+  GraphClientStats Stats() const override {
+    GraphClientStats stats;
+    stats.http_requests = counters_.http_requests.load(std::memory_order_relaxed);
+    stats.retries = counters_.retries.load(std::memory_order_relaxed);
+    stats.throttled = counters_.throttled.load(std::memory_order_relaxed);
+    stats.server_errors = counters_.server_errors.load(std::memory_order_relaxed);
+    stats.transport_errors = counters_.transport_errors.load(std::memory_order_relaxed);
+    stats.bad_responses = counters_.bad_responses.load(std::memory_order_relaxed);
+    stats.token_refreshes = counters_.token_refreshes.load(std::memory_order_relaxed);
+    return stats;
+  }
+
  private:
   struct Exchange {
     HttpResponse response;
     std::string client_request_id;
   };
 
-  // One authenticated GET; a 200 with a JSON body, or the error it maps to. `expected` names
-  // what the body should be, for error messages.
+  // GraphClientStats as counters; each is only ever incremented.
+  struct Counters {
+    std::atomic<uint64_t> http_requests{0};
+    std::atomic<uint64_t> retries{0};
+    std::atomic<uint64_t> throttled{0};
+    std::atomic<uint64_t> server_errors{0};
+    std::atomic<uint64_t> transport_errors{0};
+    std::atomic<uint64_t> bad_responses{0};
+    std::atomic<uint64_t> token_refreshes{0};
+  };
+
+  static void Increment(std::atomic<uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // One authenticated GET with its retries: a 200 with a JSON body, or the error the last
+  // attempt maps to. `expected` names what the body should be, for error messages.
+  //
+  // Attempts repeat while they fail with a retryable status (429, 503, 504) or a transport
+  // failure before any response byte, and retry_ allows another before `deadline`. A 401 is
+  // repeated once, at once, with a token fetched anew (not counted against max_attempts).
   absl::StatusOr<Exchange> Get(const std::string& url, absl::Time deadline,
                                absl::string_view expected) {
-    absl::StatusOr<AccessToken> token = credential_->GetToken(deadline);
-    if (!token.ok()) return token.status();
-
     Exchange exchange;
-    exchange.client_request_id = NewClientRequestId();
-    HttpRequest request;
-    request.method = "GET";
-    request.url = url;
-    request.headers = {{"Authorization", absl::StrCat("Bearer ", token->token)},
-                       {"Accept", "application/json"},
-                       {"client-request-id", exchange.client_request_id}};
-    request.deadline = deadline;
-    absl::StatusOr<HttpResponse> response = transport_->Send(request);
-    if (!response.ok()) return TransportError(response.status());
-    exchange.response = *std::move(response);
+    exchange.client_request_id = NewClientRequestId();  // the same for every attempt
+    bool token_renewed = false;
+    int requests_sent = 0;
+    for (int attempt = 1;;) {
+      // Each attempt asks again: after a wait the cached token may be due for refresh, and
+      // after a 401 it has been dropped.
+      absl::StatusOr<AccessToken> token = credential_->GetToken(deadline);
+      if (!token.ok()) return token.status();
 
-    if (exchange.response.status != 200) return GraphError(exchange, token->token);
-    if (!IsJsonContentType(exchange.response)) {
-      return BadBody(exchange, expected,
-                     absl::InvalidArgumentError(absl::StrCat(
-                         "Content-Type ", *exchange.response.Header("content-type"))));
+      HttpRequest request;
+      request.method = "GET";
+      request.url = url;
+      request.headers = {{"Authorization", absl::StrCat("Bearer ", token->token)},
+                         {"Accept", "application/json"},
+                         {"client-request-id", exchange.client_request_id}};
+      if (requests_sent > 0) {
+        request.headers.emplace_back("Retry-Attempt", absl::StrCat(requests_sent));
+        Increment(counters_.retries);
+      }
+      request.deadline = deadline;
+      ++requests_sent;
+      Increment(counters_.http_requests);
+      absl::StatusOr<HttpResponse> response = transport_->Send(request);
+
+      if (!response.ok()) {
+        absl::Status error = TransportError(response.status());
+        if (!IsRetryableBeforeResponse(response.status()) ||
+            !retry_.WaitBeforeRetry(attempt, std::nullopt, deadline)) {
+          return error;
+        }
+        ++attempt;
+        continue;
+      }
+
+      exchange.response = *std::move(response);
+      const long status = exchange.response.status;
+      if (status == 429) Increment(counters_.throttled);
+      if (status >= 500 && status <= 599) Increment(counters_.server_errors);
+      if (status == 200) {
+        if (!IsJsonContentType(exchange.response)) {
+          return BadBody(exchange, expected,
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "Content-Type ", *exchange.response.Header("content-type"))));
+        }
+        return exchange;
+      }
+      if (status == 401 && !token_renewed) {
+        // Graph refused a token we took for valid (revoked, or our clock is off): drop it and,
+        // time permitting, try once more with a new one. A second 401 is the caller's error;
+        // that token stays cached, so the next call starts with it rather than fetch yet
+        // another.
+        credential_->Invalidate(token->token);
+        token_renewed = true;
+        if (retry_.Fits(absl::ZeroDuration(), deadline)) {
+          Increment(counters_.token_refreshes);
+          continue;
+        }
+      }
+      const std::optional<absl::Duration> retry_after = RetryAfterOf(exchange.response);
+      absl::Status error = GraphError(exchange, retry_after);
+      if (!IsRetryableHttpStatus(status) ||
+          !retry_.WaitBeforeRetry(attempt, retry_after, deadline)) {
+        return error;
+      }
+      ++attempt;
     }
-    return exchange;
+  }
+
+  // How long Graph asked us to wait, if it did. An HTTP-date counts from the response's own
+  // Date when it has one, so the wait does not depend on how far our clock is from Graph's;
+  // otherwise from the clock's now.
+  std::optional<absl::Duration> RetryAfterOf(const HttpResponse& response) const {
+    const std::optional<std::string> header = response.Header("retry-after");
+    if (!header.has_value()) return std::nullopt;
+    absl::Time now = clock_->Now();
+    if (auto date = response.Header("date")) {
+      if (auto t = ParseHttpDate(*date)) now = *t;
+    }
+    return ParseRetryAfter(*header, now);
   }
 
   // What Graph said about an exchange, for ErrorInfo metadata: its error body when it sent
@@ -185,27 +268,30 @@ class GraphClientImpl final : public GraphClient {
     return details;
   }
 
-  // A 200 whose body is not what Graph documents.
-  static absl::Status BadBody(const Exchange& exchange, absl::string_view expected,
-                              const absl::Status& why) {
-    return MakeError(absl::StatusCode::kInternal,
-                     absl::StrCat("Graph returned a body that is not ", expected, ": ",
-                                  why.message()),
+  // A 200 whose body is not what Graph documents. Counted in bad_responses.
+  absl::Status BadBody(const Exchange& exchange, absl::string_view expected,
+                       const absl::Status& why) {
+    return BadResponse(exchange, absl::StrCat("Graph returned a body that is not ", expected,
+                                              ": ", why.message()));
+  }
+
+  // INTERNAL GRAPH_BAD_RESPONSE about `exchange`. Counted in bad_responses.
+  absl::Status BadResponse(const Exchange& exchange, absl::string_view message) {
+    Increment(counters_.bad_responses);
+    return MakeError(absl::StatusCode::kInternal, ToStd(message),
                      GraphDetails(exchange, reason::kGraphBadResponse, {}));
   }
 
-  // A non-200 answer from Graph as a canonical status with ErrorDetails.
-  absl::Status GraphError(const Exchange& exchange, const std::string& token) {
+  // A non-200 answer from Graph as a canonical status with ErrorDetails; RetryInfo holds
+  // `retry_after`, Graph's own delay, uncapped.
+  static absl::Status GraphError(const Exchange& exchange,
+                                 std::optional<absl::Duration> retry_after) {
     const HttpResponse& response = exchange.response;
     GraphErrorBody body;
     const bool has_body = ParseGraphErrorBody(response.body, &body);
     const std::string said =
         has_body ? absl::StrCat("HTTP ", response.status, " (", body.code, ": ", body.message, ")")
                  : absl::StrCat("HTTP ", response.status, " (no Graph error body)");
-    std::optional<absl::Duration> retry_after;
-    if (auto header = response.Header("retry-after")) {
-      retry_after = ParseRetryAfter(*header, ResponseTime(response));
-    }
 
     const auto error = [&](absl::StatusCode code, std::string_view reason,
                            std::string_view message) {
@@ -219,9 +305,6 @@ class GraphClientImpl final : public GraphClient {
                    absl::StrCat("Graph rejected the request: ", said));
     }
     if (status == 401) {
-      // Graph refused this token: drop it so the next call fetches another. (Retrying here
-      // belongs to the retry decorator.)
-      credential_->Invalidate(token);
       return error(absl::StatusCode::kFailedPrecondition, reason::kGraphUnauthorized,
                    absl::StrCat("Graph did not accept Rollcall's access token: ", said));
     }
@@ -247,13 +330,22 @@ class GraphClientImpl final : public GraphClient {
                  absl::StrCat("Graph answered with an unexpected status: ", said));
   }
 
-  // A transport failure: the code stays DEADLINE_EXCEEDED when time ran out; an oversized body
-  // is a bad response; anything else means Graph could not be reached.
-  static absl::Status TransportError(const absl::Status& status) {
+  // A transport failure, counted: an oversized body is a bad response; a body cut short is
+  // UNAVAILABLE with its own message; the code stays DEADLINE_EXCEEDED when time ran out;
+  // anything else means Graph could not be reached.
+  absl::Status TransportError(const absl::Status& status) {
     if (status.code() == absl::StatusCode::kResourceExhausted) {
+      Increment(counters_.bad_responses);
       return MakeError(absl::StatusCode::kInternal,
                        absl::StrCat("Graph's response is too large: ", status.message()),
                        {std::string(reason::kGraphBadResponse), {}, std::nullopt});
+    }
+    Increment(counters_.transport_errors);
+    if (GetTransportFailure(status) == TransportFailure::kTruncatedBody) {
+      return MakeError(absl::StatusCode::kUnavailable,
+                       absl::StrCat("Graph closed the connection before the whole body "
+                                    "arrived: ", status.message()),
+                       {std::string(reason::kGraphUnavailable), {}, std::nullopt});
     }
     const absl::StatusCode code = status.code() == absl::StatusCode::kDeadlineExceeded
                                       ? absl::StatusCode::kDeadlineExceeded
@@ -266,14 +358,19 @@ class GraphClientImpl final : public GraphClient {
   const std::string origin_;
   const std::shared_ptr<HttpTransport> transport_;
   const std::shared_ptr<TokenCredential> credential_;
+  const Clock* const clock_;
+  const RetryPolicy retry_;
+  Counters counters_;
 };
 
 }  // namespace
 
 std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
                                              std::shared_ptr<HttpTransport> transport,
-                                             std::shared_ptr<TokenCredential> credential) {
-  return std::make_unique<GraphClientImpl>(options, std::move(transport), std::move(credential));
+                                             std::shared_ptr<TokenCredential> credential,
+                                             const Clock* clock) {
+  return std::make_unique<GraphClientImpl>(options, std::move(transport), std::move(credential),
+                                           clock != nullptr ? clock : SystemClock());
 }
 
 std::string EncodePathSegment(std::string_view segment) {

@@ -9,7 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "graph_client/clock.h"
 #include "graph_client/http_transport.h"
+#include "graph_client/retry_policy.h"
 #include "graph_client/token_credential.h"
 #include "rollcall/v1/attendance.pb.h"
 
@@ -21,18 +23,12 @@ struct ReportRef {
   std::string report_id;
 };
 
-// How a GraphClient retries 429, 503, 504 and connections that failed before any response
-// byte. A Retry-After from Graph sets the wait; otherwise exponential backoff with jitter. No
-// wait or attempt ever runs past the caller's deadline.
-struct RetryOptions {
-  int max_attempts = 4;  // attempts in all, the first included; 1 turns retries off
-  absl::Duration initial_backoff = absl::Milliseconds(500);
-  absl::Duration max_backoff = absl::Seconds(30);
-};
-
 struct GraphClientOptions {
   // Graph's root including the version, no trailing slash.
   std::string base_url = "https://graph.microsoft.com/v1.0";
+  // How 429, 503, 504 and connections that failed before any response byte are retried: a
+  // Retry-After from Graph sets the wait, otherwise exponential backoff with jitter. No wait or
+  // attempt ever runs past the caller's deadline. See retry_policy.h.
   RetryOptions retry;
 };
 
@@ -53,12 +49,22 @@ class GraphClient {
   // GET {base}/users/{user}/onlineMeetings/{meeting}/attendanceReports/{report}
   //     [?$expand=attendanceRecords]
   // following any attendanceRecords@odata.nextLink until the records are complete.
+  //
+  // Each GET (the report's and every page's) is retried on its own under options.retry, on
+  // 429, 503, 504 and transport failures before any response byte; its retries carry the same
+  // client-request-id and a "Retry-Attempt: n" header. Every request, wait and token fetch is
+  // bounded by `deadline`; when the next attempt cannot fit, the call ends at once with the last
+  // error Graph (or the network) gave, not DEADLINE_EXCEEDED. A 401 drops the token, fetches a
+  // new one and repeats the request once.
+  //
   // Thread-safe. Errors (with ErrorDetails):
   //   NOT_FOUND (REPORT_NOT_FOUND), INVALID_ARGUMENT (GRAPH_BAD_REQUEST),
-  //   PERMISSION_DENIED (GRAPH_FORBIDDEN), RESOURCE_EXHAUSTED (GRAPH_THROTTLED, RetryInfo),
-  //   UNAVAILABLE (GRAPH_UNAVAILABLE: 5xx, network), INTERNAL (GRAPH_BAD_RESPONSE: a body that
-  //   is not the JSON Graph documents), FAILED_PRECONDITION (GRAPH_UNAUTHORIZED, or the
-  //   credential's errors), DEADLINE_EXCEEDED.
+  //   PERMISSION_DENIED (GRAPH_FORBIDDEN), RESOURCE_EXHAUSTED (GRAPH_THROTTLED, with RetryInfo
+  //   holding Graph's Retry-After when it sent one), UNAVAILABLE (GRAPH_UNAVAILABLE: 5xx,
+  //   network, a body cut short), INTERNAL (GRAPH_BAD_RESPONSE: a body that is not the JSON
+  //   Graph documents, an HTML page, too large or too deeply nested; never retried),
+  //   FAILED_PRECONDITION (GRAPH_UNAUTHORIZED after the second 401, or the credential's
+  //   errors), DEADLINE_EXCEEDED (an attempt ran out of time).
   virtual absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
       const ReportRef& ref, bool with_records, absl::Time deadline) = 0;
 
@@ -66,9 +72,12 @@ class GraphClient {
   virtual GraphClientStats Stats() const { return {}; }
 };
 
+// `clock` times the waits between attempts and is what `deadline`s are compared with: it must
+// be the clock the caller's deadlines come from. Never null; outlives the client.
 std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
                                              std::shared_ptr<HttpTransport> transport,
-                                             std::shared_ptr<TokenCredential> credential);
+                                             std::shared_ptr<TokenCredential> credential,
+                                             const Clock* clock = SystemClock());
 
 // One path segment: every byte but RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) is
 // percent-encoded, and so are the dots of a segment that is exactly "." or "..", so '/', '?',

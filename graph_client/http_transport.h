@@ -38,14 +38,43 @@ struct HttpResponse {
   std::optional<std::string> Header(std::string_view name) const;
 };
 
+// How far a failed exchange got, when the transport can tell. Send attaches it to its error
+// status as a payload that is private to graph_client/: GraphClient and the credential wrap
+// transport errors in statuses of their own, so it never reaches a gRPC client.
+enum class TransportFailure {
+  // Nothing more is known (the default for an error without the payload). The server may have
+  // received and acted on the request; a caller must not assume otherwise.
+  kUnclassified,
+  // Not one byte of the response arrived: DNS resolution, connect (refused or timed out), TLS
+  // handshake, or a connection reset or closed before the status line (an empty reply). The
+  // server never answered, so trying again is safe for requests without side effects.
+  kBeforeResponse,
+  // The status line and headers arrived, then the connection closed or reset before the whole
+  // body (Content-Length not reached, chunked body unterminated). Not retried: the server did
+  // answer, and what it answered is lost.
+  kTruncatedBody,
+};
+
+// `status` (which must not be OK) with `failure` recorded on it; kUnclassified removes it.
+absl::Status WithTransportFailure(absl::Status status, TransportFailure failure);
+// What `status` records; kUnclassified for OK and for errors that record nothing.
+TransportFailure GetTransportFailure(const absl::Status& status);
+// Whether `status` is a Send error that happened before any byte of the response.
+inline bool IsRetryableBeforeResponse(const absl::Status& status) {
+  return GetTransportFailure(status) == TransportFailure::kBeforeResponse;
+}
+
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
   // Thread-safe. Any HTTP status is a successful exchange. Errors:
   //   DEADLINE_EXCEEDED   the request's deadline or the total timeout passed;
   //   UNAVAILABLE         DNS, connect, TLS or I/O failure (message says which, never a secret);
+  //                       marked (TransportFailure) kBeforeResponse when no response byte had
+  //                       arrived, kTruncatedBody when the body was cut short;
   //   RESOURCE_EXHAUSTED  the response body exceeded max_response_bytes;
   //   INVALID_ARGUMENT    the request itself is malformed (bad URL).
+  // Implementations never retry by themselves: retrying is the caller's decision.
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 

@@ -30,6 +30,15 @@ namespace {
 constexpr absl::string_view kAadTraceId = "aad_trace_id";
 constexpr absl::string_view kAadCorrelationId = "aad_correlation_id";
 
+// A proactive refresh (of a token still valid) is tried at most this often, so an outage of
+// the token endpoint costs one failed request per interval, not one per call
+// (azure-identity's DEFAULT_TOKEN_REFRESH_RETRY_DELAY).
+constexpr absl::Duration kProactiveRefreshInterval = absl::Seconds(30);
+
+// A cached token is handed out while it has more than this left; less, and it could expire
+// on its way to Graph.
+constexpr absl::Duration kMinUsableLifetime = absl::Seconds(10);
+
 // AADSTS codes and OAuth errors that mean "try again later" rather than "fix the credentials".
 bool IsTransientTokenError(const TokenErrorBody& body) {
   static constexpr absl::string_view kTransientCodes[] = {
@@ -79,13 +88,21 @@ class ClientSecretCredential final : public TokenCredential {
         client_secret_(options.client_secret),
         refresh_margin_(options.refresh_margin),
         transport_(std::move(transport)),
-        clock_(clock) {}
+        clock_(clock),
+        retry_(options.retry, clock) {}
 
   absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override {
     std::unique_lock<std::mutex> lock(mu_);
+    bool proactive = false;  // the refresh below replaces a token that is still usable
     for (;;) {
       const absl::Time now = clock_->Now();
       if (cached_.has_value() && now < cached_->refresh_on) return cached_->token;
+      // Due for refresh but still usable: one caller with time to spare refreshes (at most
+      // once an interval) and nobody waits for it.
+      proactive = cached_.has_value() && now < cached_->token.expires_on - kMinUsableLifetime;
+      if (proactive && (fetching_ || now < next_proactive_refresh_ || now >= deadline)) {
+        return cached_->token;
+      }
       if (now >= deadline) {
         return MakeError(absl::StatusCode::kDeadlineExceeded,
                          "the deadline passed before an access token was available",
@@ -105,24 +122,36 @@ class ClientSecretCredential final : public TokenCredential {
                            {std::string(reason::kTokenEndpointError), {}, std::nullopt});
         }
       }
-      // That fetch's result is ours too, unless it only ran out of its caller's time: then
-      // try again (this caller may have time left).
-      if (generation_ != generation &&
-          last_result_.status().code() != absl::StatusCode::kDeadlineExceeded) {
-        return last_result_;
-      }
+      // That fetch's result is ours too, unless it says nothing about this caller's chances
+      // (it only ran out of its own caller's time, or was a one-attempt proactive refresh):
+      // then look again (this caller may have time left).
+      if (generation_ != generation && last_result_shared_) return last_result_;
     }
 
     fetching_ = true;
+    std::optional<AccessToken> fallback;
+    if (proactive) {
+      next_proactive_refresh_ = clock_->Now() + kProactiveRefreshInterval;
+      fallback = cached_->token;
+    }
     lock.unlock();
     CachedToken fetched;
-    absl::StatusOr<AccessToken> result = Fetch(deadline, &fetched);
+    absl::StatusOr<AccessToken> result = Fetch(deadline, /*retry=*/!proactive, &fetched);
     lock.lock();
     fetching_ = false;
     ++generation_;
     if (result.ok()) cached_ = std::move(fetched);
     last_result_ = result;
+    last_result_shared_ = result.ok() || (!proactive && result.status().code() !=
+                                                            absl::StatusCode::kDeadlineExceeded);
     fetched_.notify_all();
+    if (!result.ok() && fallback.has_value() && cached_.has_value() &&
+        cached_->token.token == fallback->token &&
+        clock_->Now() < fallback->expires_on - kMinUsableLifetime) {
+      // The proactive refresh failed (FACTS §7, as MSAL and azure-identity do): keep serving
+      // the old token, which Graph still accepts, until it nearly expires.
+      return *fallback;
+    }
     return result;
   }
 
@@ -146,8 +175,24 @@ class ClientSecretCredential final : public TokenCredential {
     return fetched_.wait_until(lock, absl::ToChronoTime(until)) == std::cv_status::no_timeout;
   }
 
-  // One token request. On success fills *out (token and when to refresh it).
-  absl::StatusOr<AccessToken> Fetch(absl::Time deadline, CachedToken* out) {
+  // A token from the endpoint. With `retry`, transient failures are tried again under
+  // retry_ within `deadline`, and the last attempt's error is returned. On success fills *out.
+  absl::StatusOr<AccessToken> Fetch(absl::Time deadline, bool retry, CachedToken* out) {
+    for (int attempt = 1;; ++attempt) {
+      bool transient = false;
+      absl::StatusOr<AccessToken> result = FetchOnce(deadline, out, &transient);
+      if (result.ok() || !transient || !retry) return result;
+      if (!retry_.WaitBeforeRetry(attempt, GetErrorDetails(result.status()).retry_after,
+                                  deadline)) {
+        return result;
+      }
+    }
+  }
+
+  // One token request. On success fills *out (token and when to refresh it). On failure sets
+  // *transient when trying again later may succeed.
+  absl::StatusOr<AccessToken> FetchOnce(absl::Time deadline, CachedToken* out, bool* transient) {
+    *transient = false;
     HttpRequest request;
     request.method = "POST";
     request.url = token_url_;
@@ -159,6 +204,7 @@ class ClientSecretCredential final : public TokenCredential {
 
     absl::StatusOr<HttpResponse> response = transport_->Send(request);
     if (!response.ok()) {
+      *transient = IsRetryableBeforeResponse(response.status());
       const absl::StatusCode code = response.status().code() == absl::StatusCode::kDeadlineExceeded
                                         ? absl::StatusCode::kDeadlineExceeded
                                         : absl::StatusCode::kUnavailable;
@@ -167,7 +213,7 @@ class ClientSecretCredential final : public TokenCredential {
                                     UrlOrigin(token_url_), ": ", response.status().message()),
                        {std::string(reason::kTokenEndpointError), {}, std::nullopt});
     }
-    if (response->status != 200) return MapTokenError(*response);
+    if (response->status != 200) return MapTokenError(*response, transient);
 
     absl::StatusOr<TokenResponse> parsed = ParseTokenResponse(response->body);
     if (!parsed.ok()) {
@@ -191,8 +237,9 @@ class ClientSecretCredential final : public TokenCredential {
     return out->token;
   }
 
-  // A non-200 answer of the token endpoint as a status with ErrorDetails.
-  absl::Status MapTokenError(const HttpResponse& response) const {
+  // A non-200 answer of the token endpoint as a status with ErrorDetails. Sets *transient for
+  // throttling (429, throttling AADSTS codes), temporarily_unavailable and 5xx.
+  absl::Status MapTokenError(const HttpResponse& response, bool* transient) const {
     ErrorDetails details;
     details.reason = std::string(reason::kTokenEndpointError);
     details.metadata[std::string(meta::kHttpStatus)] = absl::StrCat(response.status);
@@ -214,6 +261,7 @@ class ClientSecretCredential final : public TokenCredential {
     }
 
     const bool throttled = response.status == 429 || (has_body && IsTransientTokenError(body));
+    *transient = throttled || (response.status >= 500 && response.status <= 599);
     if (throttled || response.status >= 500 || response.status < 400) {
       if (auto retry_after = response.Header("retry-after")) {
         details.retry_after = ParseRetryAfter(*retry_after, clock_->Now());
@@ -257,6 +305,7 @@ class ClientSecretCredential final : public TokenCredential {
   const absl::Duration refresh_margin_;
   const std::shared_ptr<HttpTransport> transport_;
   const Clock* const clock_;
+  const RetryPolicy retry_;
 
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer, which
   // would not see absl::Mutex's ordering; the standard one it does.
@@ -267,6 +316,10 @@ class ClientSecretCredential final : public TokenCredential {
   bool fetching_ = false;
   uint64_t generation_ = 0;  // completed fetches
   absl::StatusOr<AccessToken> last_result_;  // of the last completed fetch
+  // Whether waiters on that fetch take last_result_ as their own.
+  bool last_result_shared_ = false;
+  // No proactive refresh starts before this (one per kProactiveRefreshInterval).
+  absl::Time next_proactive_refresh_ = absl::InfinitePast();
 };
 
 }  // namespace

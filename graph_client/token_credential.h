@@ -5,6 +5,13 @@
 // A credential caches its token and hands the same one to every caller until `refresh_margin`
 // before it expires; then the next caller refreshes it. One refresh serves all concurrent
 // waiters: N callers arriving together cause one token request.
+//
+// A refresh of a token that is still valid (inside the margin) is proactive: one attempt, made
+// by one caller while every other caller keeps getting the old token, and at most one every
+// 30 s. If it fails, the old token keeps being served until shortly before it really expires.
+// A refresh without a usable token retries transient failures of the token endpoint (429,
+// 5xx, temporarily_unavailable and throttling AADSTS codes, transport failures before any
+// response byte) under `retry`, within the caller's deadline.
 
 #include <memory>
 #include <string>
@@ -13,6 +20,7 @@
 #include "absl/time/time.h"
 #include "graph_client/clock.h"
 #include "graph_client/http_transport.h"
+#include "graph_client/retry_policy.h"
 
 namespace rollcall::graph {
 
@@ -24,10 +32,11 @@ struct AccessToken {
 class TokenCredential {
  public:
   virtual ~TokenCredential() = default;
-  // Thread-safe. A cached token when one is fresh; otherwise one token request for all
-  // concurrent callers, bounded by `deadline`. Errors carry ErrorDetails:
+  // Thread-safe. A cached token when one is fresh; otherwise one token request (with its
+  // retries) for all concurrent callers, bounded by `deadline`. Errors carry ErrorDetails:
   //   FAILED_PRECONDITION  CREDENTIALS_REJECTED (the AADSTS code and what to fix in the message)
-  //   UNAVAILABLE          TOKEN_ENDPOINT_ERROR (the endpoint failed or was unreachable)
+  //   UNAVAILABLE          TOKEN_ENDPOINT_ERROR (the endpoint failed or was unreachable; the
+  //                        last attempt's error, with RetryInfo when it sent Retry-After)
   //   DEADLINE_EXCEEDED    the deadline passed first
   virtual absl::StatusOr<AccessToken> GetToken(absl::Time deadline) = 0;
   // Forget `token` if it is the cached one (Graph rejected it); the next GetToken fetches anew.
@@ -44,6 +53,8 @@ struct ClientSecretCredentialOptions {
   std::string scope = "https://graph.microsoft.com/.default";
   // Refresh this long before expires_on.
   absl::Duration refresh_margin = absl::Minutes(5);
+  // How transient token-endpoint failures are retried when no usable token is cached.
+  RetryOptions retry;
 };
 
 // Missing tenant, client id or secret gives FAILED_PRECONDITION (CREDENTIALS_MISSING) naming

@@ -80,7 +80,14 @@ int Run(int argc, char** argv) {
   std::shared_ptr<rollcall::graph::HttpTransport> transport =
       rollcall::graph::MakeCurlTransport(transport_options);
 
+  // Graph and the token endpoint are retried under one policy.
+  rollcall::graph::RetryOptions retry;
+  retry.max_attempts = config->graph_max_attempts;
+  retry.initial_backoff = config->graph_initial_backoff;
+  retry.max_backoff = config->graph_max_backoff;
+
   rollcall::graph::ClientSecretCredentialOptions credential_options;
+  credential_options.retry = retry;
   credential_options.authority_host = config->authority_host;
   credential_options.tenant_id = config->tenant_id;
   credential_options.client_id = config->client_id;
@@ -100,9 +107,7 @@ int Run(int argc, char** argv) {
 
   rollcall::graph::GraphClientOptions graph_options;
   graph_options.base_url = config->graph_base_url;
-  graph_options.retry.max_attempts = config->graph_max_attempts;
-  graph_options.retry.initial_backoff = config->graph_initial_backoff;
-  graph_options.retry.max_backoff = config->graph_max_backoff;
+  graph_options.retry = retry;
   std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(
       graph_options, transport,
       std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);

@@ -234,6 +234,73 @@ TEST(CurlTransport, UnreachableIsUnavailableAndNeverEchoesHeaders) {
   EXPECT_THAT(Message(response.status()), Not(HasSubstr("secret=q")));
 }
 
+TEST(CurlTransport, FailuresBeforeAnyResponseByteAreMarkedRetryable) {
+  int port;
+  {
+    LocalHttpServer closed([](const LocalHttpServer::Request&) { return Reply{}; });
+    port = closed.port();
+  }  // nothing listens there any more: connection refused
+  auto transport = MakeCurlTransport({});
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get("http://127.0.0.1:" + std::to_string(port) + "/"));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_TRUE(IsRetryableBeforeResponse(response.status())) << response.status();
+  EXPECT_EQ(GetTransportFailure(response.status()), TransportFailure::kBeforeResponse);
+
+  // Accepted, then closed without a byte of response (curl: "Empty reply from server").
+  LocalHttpServer hangs_up([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.close = true;
+    return reply;
+  });
+  response = transport->Send(Get(hangs_up.Url("/")));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_TRUE(IsRetryableBeforeResponse(response.status())) << response.status();
+}
+
+TEST(CurlTransport, ABodyCutShortIsNotRetryable) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                R"({"id":"r","attendanceRec)";
+    reply.close = true;
+    return reply;
+  });
+  auto transport = MakeCurlTransport({});
+  absl::StatusOr<HttpResponse> response = transport->Send(Get(server.Url("/")));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_FALSE(IsRetryableBeforeResponse(response.status()));
+  EXPECT_EQ(GetTransportFailure(response.status()), TransportFailure::kTruncatedBody);
+  EXPECT_THAT(Message(response.status()), HasSubstr("before the whole body arrived"));
+
+  // A chunked body that stops before its last chunk, likewise.
+  LocalHttpServer chunked([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"id\"\r\n";
+    reply.close = true;
+    return reply;
+  });
+  response = transport->Send(Get(chunked.Url("/")));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_EQ(GetTransportFailure(response.status()), TransportFailure::kTruncatedBody)
+      << response.status();
+}
+
+TEST(CurlTransport, OtherFailuresAreNotClassified) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) { return Reply{"", /*stall=*/true}; });
+  auto transport = MakeCurlTransport({});
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get(server.Url("/slow"), absl::Milliseconds(100)));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(GetTransportFailure(response.status()), TransportFailure::kUnclassified);
+  EXPECT_EQ(GetTransportFailure(absl::OkStatus()), TransportFailure::kUnclassified);
+  EXPECT_EQ(GetTransportFailure(WithTransportFailure(
+                WithTransportFailure(absl::UnavailableError("x"),
+                                     TransportFailure::kBeforeResponse),
+                TransportFailure::kUnclassified)),
+            TransportFailure::kUnclassified);
+}
+
 TEST(CurlTransport, MalformedRequestsAreInvalidArguments) {
   auto transport = MakeCurlTransport({});
   HttpRequest request = Get("http://127.0.0.1:1/");
@@ -397,6 +464,43 @@ TEST(GraphClientOverCurl, FetchesAReportEndToEnd) {
             "/v1.0/users/user-1/onlineMeetings/meeting%2F1/attendanceReports/report-1"
             "?$expand=attendanceRecords");
   EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+TEST(GraphClientOverCurl, RetriesThrottlingAndKeepsTheClientRequestId) {
+  std::atomic<int> graph_requests{0};
+  LocalHttpServer server([&](const LocalHttpServer::Request& request) {
+    if (request.method == "POST") {
+      return Reply{LocalHttpServer::Response(
+          200, R"({"token_type":"Bearer","expires_in":3599,"access_token":"t"})",
+          {{"Content-Type", "application/json"}})};
+    }
+    if (graph_requests.fetch_add(1) == 0) {
+      return Reply{LocalHttpServer::Response(
+          429, R"({"error":{"code":"TooManyRequests","message":"slow down"}})",
+          {{"Content-Type", "application/json"}, {"Retry-After", "0.05"}})};
+    }
+    return Reply{LocalHttpServer::Response(200, R"({"id":"r"})",
+                                           {{"Content-Type", "application/json"}})};
+  });
+  std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
+  ClientSecretCredentialOptions credential_options;
+  credential_options.authority_host = server.Url("/");
+  credential_options.tenant_id = "tenant-1";
+  credential_options.client_id = "client-1";
+  credential_options.client_secret = "secret-1";
+  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
+  ASSERT_TRUE(credential.ok()) << credential.status();
+  GraphClientOptions options;
+  options.base_url = server.Url("/v1.0");
+  auto client = MakeGraphClient(options, transport, std::move(*credential), SystemClock());
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = client->GetAttendanceReport(
+      {"u", "m", "r"}, false, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(report.ok()) << report.status();
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);  // token, 429, 200
+  EXPECT_EQ(requests[2].Header("retry-attempt"), "1");
+  EXPECT_EQ(requests[1].Header("client-request-id"), requests[2].Header("client-request-id"));
+  EXPECT_EQ(client->Stats().throttled, 1u);
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 
 #include "graph_client/graph_client.h"
 
+#include <atomic>
 #include <mutex>
 #include <regex>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -16,11 +18,13 @@
 #include "graph_client/url_encoding.h"
 #include "gtest/gtest.h"
 #include "tests/graph_client/test_util.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_transport.h"
 
 namespace rollcall::graph {
 namespace {
 
+using ::rollcall::testing::FakeClock;
 using ::rollcall::testing::FakeHttpTransport;
 using ::rollcall::testing::Message;
 using ::rollcall::testing::Meta;
@@ -115,6 +119,7 @@ TEST(UrlHelpers, OriginAndContainment) {
 // ---------------------------------------------------------------------------------------------
 // GraphClient
 
+// Hands out "token-1" until that is invalidated, then "token-2", and so on.
 class FixedCredential final : public TokenCredential {
  public:
   absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override {
@@ -126,6 +131,7 @@ class FixedCredential final : public TokenCredential {
   void Invalidate(const std::string& token) override {
     std::lock_guard<std::mutex> lock(mu_);
     invalidated_.push_back(token);
+    if (token == token_) token_ = "token-" + std::to_string(++generation_);
   }
   void Fail(absl::Status error) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -142,6 +148,7 @@ class FixedCredential final : public TokenCredential {
 
  private:
   mutable std::mutex mu_;
+  int generation_ = 1;
   std::string token_ = "token-1";
   absl::Status error_;
   std::vector<std::string> invalidated_;
@@ -158,25 +165,37 @@ constexpr char kReportUrl[] =
 
 class GraphClientTest : public ::testing::Test {
  protected:
+  GraphClientTest() {
+    options_.retry.jitter = [] { return 0.0; };  // waits are exactly half the backoff step
+  }
+
+  // A client with options_ (base_url replaced by `base`) on the fake clock.
   std::unique_ptr<GraphClient> Make(const std::string& base = kBase) {
-    GraphClientOptions options;
+    GraphClientOptions options = options_;
     options.base_url = base;
-    return MakeGraphClient(options, transport_, credential_);
+    return MakeGraphClient(options, transport_, credential_, &clock_);
   }
 
   absl::StatusOr<rollcall::v1::MeetingAttendanceReport> Get(bool with_records = true) {
     return Make()->GetAttendanceReport(kRef, with_records, deadline_);
   }
 
-  // The status for one scripted Graph answer.
+  // The status a client without retries returns when Graph answers every request with
+  // `response` (a 401 is still repeated once, with a new token).
   absl::Status StatusFor(HttpResponse response) {
-    transport_->Enqueue(std::move(response));
-    return Get().status();
+    transport_->SetHandler([response](const HttpRequest&) { return response; });
+    GraphClientOptions options = options_;
+    options.retry.max_attempts = 1;
+    return MakeGraphClient(options, transport_, credential_, &clock_)
+        ->GetAttendanceReport(kRef, true, deadline_)
+        .status();
   }
 
+  FakeClock clock_;
+  GraphClientOptions options_;
   std::shared_ptr<FakeHttpTransport> transport_ = std::make_shared<FakeHttpTransport>();
   std::shared_ptr<FixedCredential> credential_ = std::make_shared<FixedCredential>();
-  const absl::Time deadline_ = absl::Now() + absl::Seconds(30);
+  const absl::Time deadline_ = clock_.Now() + absl::Seconds(30);
 };
 
 TEST_F(GraphClientTest, BuildsTheExactUrlWithEveryIdOneSegment) {
@@ -325,13 +344,52 @@ TEST_F(GraphClientTest, HeadersFillInWhatTheBodyLacks) {
   EXPECT_EQ(Meta(status, "graph_request_id"), "rid-body");
 }
 
-TEST_F(GraphClientTest, UnauthorizedDropsTheToken) {
-  absl::Status status = StatusFor(FakeHttpTransport::Json(
+TEST_F(GraphClientTest, UnauthorizedDropsTheTokenAndTriesOnceMore) {
+  transport_->Enqueue(FakeHttpTransport::Json(
       401,
       R"({"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired."}})"));
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"id":"r"})"));
+  auto client = Make();
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report =
+      client->GetAttendanceReport(kRef, true, deadline_);
+  ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(credential_->invalidated(), std::vector<std::string>{"token-1"});
-  EXPECT_EQ(transport_->request_count(), 1u);  // no retry (yet)
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[0], "authorization"), "Bearer token-1");
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[1], "authorization"), "Bearer token-2");
+  EXPECT_EQ(credential_->deadlines().size(), 2u);  // a token asked for per request
+  EXPECT_TRUE(clock_.sleeps().empty());             // no backoff before the repeat
+  const GraphClientStats stats = client->Stats();
+  EXPECT_EQ(stats.token_refreshes, 1u);
+  EXPECT_EQ(stats.http_requests, 2u);
+  EXPECT_EQ(stats.retries, 1u);
+}
+
+TEST_F(GraphClientTest, ASecondUnauthorizedIsTheCallersError) {
+  const HttpResponse unauthorized = FakeHttpTransport::Json(
+      401, R"({"error":{"code":"InvalidAuthenticationToken","message":"Signature invalid."}})");
+  transport_->SetHandler([&](const HttpRequest&) { return unauthorized; });
+  auto client = Make();
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAUTHORIZED");
+  EXPECT_THAT(Message(status), HasSubstr("Signature invalid."));
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(credential_->deadlines().size(), 2u);
+  // The token fetched for the repeat stays: the next call starts with it.
+  EXPECT_EQ(credential_->invalidated(), std::vector<std::string>{"token-1"});
+  EXPECT_EQ(client->Stats().token_refreshes, 1u);
+}
+
+TEST_F(GraphClientTest, UnauthorizedIsNotRepeatedWithoutTimeForIt) {
+  transport_->SetHandler(
+      [](const HttpRequest&) { return FakeHttpTransport::Json(401, "{}"); });
+  absl::Status status =
+      Make()->GetAttendanceReport(kRef, true, clock_.Now() + absl::Milliseconds(40)).status();
+  EXPECT_EQ(Reason(status), "GRAPH_UNAUTHORIZED");
+  EXPECT_EQ(transport_->request_count(), 1u);
+  EXPECT_EQ(credential_->invalidated(), std::vector<std::string>{"token-1"});  // still dropped
 }
 
 TEST_F(GraphClientTest, ForbiddenExplainsWhatToCheck) {
@@ -502,6 +560,395 @@ TEST_F(GraphClientTest, AnEndlessNextLinkChainStops) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
   EXPECT_EQ(transport_->request_count(), 1001u);  // the report and 1000 pages
+}
+
+// --- retries ----------------------------------------------------------------------------------
+
+HttpResponse Throttled(const std::string& retry_after) {
+  HttpHeaders headers;
+  if (!retry_after.empty()) headers.emplace_back("retry-after", retry_after);
+  return FakeHttpTransport::Json(429, ReadExample("graph-error-429-throttling.json"), headers);
+}
+
+HttpResponse Report() { return FakeHttpTransport::Json(200, R"({"id":"r"})"); }
+
+// An UNAVAILABLE from the transport, marked with how far the exchange got.
+absl::Status TransportFailed(TransportFailure failure) {
+  return WithTransportFailure(absl::UnavailableError("HTTP GET to https://graph.microsoft.com "
+                                                     "failed: Connection refused"),
+                              failure);
+}
+
+TEST_F(GraphClientTest, ThrottledThenServedWaitsExactlyTheRetryAfter) {
+  transport_->Enqueue(Throttled("1"));
+  transport_->Enqueue(Report());
+  auto client = Make();
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report =
+      client->GetAttendanceReport(kRef, true, deadline_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->id(), "r");
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>{absl::Seconds(1)});
+  const GraphClientStats stats = client->Stats();
+  EXPECT_EQ(stats.http_requests, 2u);
+  EXPECT_EQ(stats.retries, 1u);
+  EXPECT_EQ(stats.throttled, 1u);
+  EXPECT_EQ(stats.server_errors, 0u);
+  EXPECT_EQ(stats.transport_errors, 0u);
+  EXPECT_EQ(stats.bad_responses, 0u);
+  EXPECT_EQ(stats.token_refreshes, 0u);
+}
+
+TEST_F(GraphClientTest, FractionalRetryAfterIsKeptToTheMillisecond) {
+  transport_->Enqueue(Throttled("2.128"));
+  transport_->Enqueue(Report());
+  ASSERT_TRUE(Get().ok());
+  EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>{absl::Milliseconds(2128)});
+}
+
+TEST_F(GraphClientTest, HttpDateRetryAfterCountsFromGraphsDateOrOurClock) {
+  // No Date header: from the clock's now.
+  transport_->Enqueue(Throttled(absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT",
+                                                 clock_.Now() + absl::Seconds(3),
+                                                 absl::UTCTimeZone())));
+  transport_->Enqueue(Report());
+  ASSERT_TRUE(Get().ok());
+  EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>{absl::Seconds(3)});
+
+  // With Graph's Date: from that, whatever our clock says.
+  HttpResponse throttled = Throttled("Wed, 21 Oct 2015 07:28:04 GMT");
+  throttled.headers.emplace_back("date", "Wed, 21 Oct 2015 07:28:00 GMT");
+  transport_->Enqueue(throttled);
+  transport_->Enqueue(Report());
+  ASSERT_TRUE(Get().ok());
+  EXPECT_EQ(clock_.sleeps(),
+            (std::vector<absl::Duration>{absl::Seconds(3), absl::Seconds(4)}));
+}
+
+TEST_F(GraphClientTest, ServiceUnavailableAndGatewayTimeoutAreRetried) {
+  transport_->Enqueue(FakeHttpTransport::Json(503, "{}"));
+  transport_->Enqueue(FakeHttpTransport::Json(504, "<html>Gateway Timeout</html>"));
+  transport_->Enqueue(FakeHttpTransport::Json(503, "{}", {{"retry-after", "7"}}));
+  transport_->Enqueue(Report());
+  auto client = Make();
+  ASSERT_TRUE(client->GetAttendanceReport(kRef, true, deadline_).ok());
+  EXPECT_EQ(transport_->request_count(), 4u);
+  // Backoff 500 ms * 2^(n-1), equal jitter at 0: half of it; then Graph's Retry-After.
+  EXPECT_EQ(clock_.sleeps(), (std::vector<absl::Duration>{
+                                 absl::Milliseconds(250), absl::Milliseconds(500),
+                                 absl::Seconds(7)}));
+  EXPECT_EQ(client->Stats().server_errors, 3u);
+  EXPECT_EQ(client->Stats().retries, 3u);
+}
+
+TEST_F(GraphClientTest, OtherStatusesAreNotRetried) {
+  for (long http_status : {500L, 502L, 400L, 401L, 403L, 404L, 409L}) {
+    SCOPED_TRACE(http_status);
+    transport_ = std::make_shared<FakeHttpTransport>();
+    transport_->SetHandler([http_status](const HttpRequest&) {
+      return FakeHttpTransport::Json(http_status, "{}", {{"retry-after", "1"}});
+    });
+    EXPECT_FALSE(Get().ok());
+    // A 401 is repeated once with a new token, without waiting; the others are final.
+    EXPECT_EQ(transport_->request_count(), http_status == 401 ? 2u : 1u);
+    EXPECT_TRUE(clock_.sleeps().empty());
+  }
+}
+
+TEST_F(GraphClientTest, BackoffGrowsExponentiallyWithJitterUpToTheCap) {
+  options_.retry = {6, absl::Seconds(1), absl::Seconds(8), [] { return 0.5; }};
+  transport_->SetHandler(
+      [](const HttpRequest&) { return FakeHttpTransport::Json(503, "{}"); });
+  auto client = Make();
+  absl::Status status =
+      client->GetAttendanceReport(kRef, true, clock_.Now() + absl::Minutes(5)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(transport_->request_count(), 6u);
+  // Steps 1, 2, 4, 8, 8 s; each wait is 3/4 of its step.
+  EXPECT_EQ(clock_.sleeps(), (std::vector<absl::Duration>{
+                                 absl::Milliseconds(750), absl::Milliseconds(1500),
+                                 absl::Seconds(3), absl::Seconds(6), absl::Seconds(6)}));
+  EXPECT_EQ(client->Stats().retries, 5u);
+}
+
+TEST_F(GraphClientTest, ExhaustedRetriesReturnTheLastThrottleWithGraphsDelay) {
+  int calls = 0;
+  transport_->SetHandler([&](const HttpRequest&) {
+    ++calls;
+    HttpResponse response = Throttled(calls < 4 ? "1" : "2.5");
+    response.headers.emplace_back("request-id", "rid-" + std::to_string(calls));
+    return response;
+  });
+  auto client = Make();  // 4 attempts
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Reason(status), "GRAPH_THROTTLED");
+  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Milliseconds(2500));
+  EXPECT_EQ(Meta(status, "http_status"), "429");
+  EXPECT_EQ(Meta(status, "graph_code"), "TooManyRequests");
+  EXPECT_EQ(transport_->request_count(), 4u);
+  EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>(3, absl::Seconds(1)));
+  EXPECT_EQ(client->Stats().throttled, 4u);
+  EXPECT_EQ(client->Stats().retries, 3u);
+}
+
+TEST_F(GraphClientTest, ARetryAfterBeyondMaxBackoffIsPassedOnNotCutShort) {
+  options_.retry.max_attempts = 2;
+  options_.retry.max_backoff = absl::Seconds(5);
+  transport_->SetHandler([](const HttpRequest&) { return Throttled("60"); });
+  absl::Status status = Get().status();
+  EXPECT_TRUE(clock_.sleeps().empty());
+  EXPECT_EQ(transport_->request_count(), 1u);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(60));
+}
+
+TEST_F(GraphClientTest, ARetryAfterPastTheDeadlineEndsTheCallAtOnce) {
+  transport_->SetHandler([](const HttpRequest&) { return Throttled("2"); });
+  const absl::Time start = clock_.Now();
+  absl::Status status =
+      Make()->GetAttendanceReport(kRef, true, start + absl::Seconds(1)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);  // not DEADLINE_EXCEEDED
+  EXPECT_EQ(Reason(status), "GRAPH_THROTTLED");
+  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(2));
+  EXPECT_EQ(transport_->request_count(), 1u);
+  EXPECT_TRUE(clock_.sleeps().empty());
+  EXPECT_EQ(clock_.Now(), start);
+}
+
+TEST_F(GraphClientTest, AWaitMustLeaveTimeForTheAttemptAfterIt) {
+  transport_->SetHandler([](const HttpRequest&) { return Throttled("1"); });
+  // 1 s wait + 50 ms for the attempt fit exactly; 1 ns less does not.
+  Make()->GetAttendanceReport(kRef, true, clock_.Now() + absl::Milliseconds(1050)).IgnoreError();
+  EXPECT_EQ(transport_->request_count(), 2u);
+  transport_ = std::make_shared<FakeHttpTransport>();
+  transport_->SetHandler([](const HttpRequest&) { return Throttled("1"); });
+  Make()
+      ->GetAttendanceReport(kRef, true,
+                            clock_.Now() + absl::Milliseconds(1050) - absl::Nanoseconds(1))
+      .IgnoreError();
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
+TEST_F(GraphClientTest, WaitsNeverRunPastTheDeadline) {
+  options_.retry = {10, absl::Seconds(1), absl::Seconds(30), [] { return 0.0; }};
+  transport_->SetHandler(
+      [](const HttpRequest&) { return FakeHttpTransport::Json(503, "{}"); });
+  const absl::Time start = clock_.Now();
+  const absl::Time deadline = start + absl::Seconds(10);
+  absl::Status status = Make()->GetAttendanceReport(kRef, true, deadline).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAVAILABLE");
+  // 0.5 + 1 + 2 + 4 = 7.5 s; the next wait (8 s) would end past the deadline.
+  EXPECT_EQ(clock_.sleeps(), (std::vector<absl::Duration>{
+                                 absl::Milliseconds(500), absl::Seconds(1), absl::Seconds(2),
+                                 absl::Seconds(4)}));
+  EXPECT_EQ(transport_->request_count(), 5u);
+  EXPECT_LE(clock_.Now(), deadline);
+  for (const HttpRequest& request : transport_->requests()) EXPECT_EQ(request.deadline, deadline);
+  for (absl::Time token_deadline : credential_->deadlines()) EXPECT_EQ(token_deadline, deadline);
+}
+
+TEST_F(GraphClientTest, RetriesKeepTheClientRequestIdAndCountTheAttempt) {
+  transport_->Enqueue(FakeHttpTransport::Json(503, "{}"));
+  transport_->Enqueue(Throttled("0"));
+  transport_->Enqueue(Report());
+  ASSERT_TRUE(Get().ok());
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  const std::string id = FakeHttpTransport::HeaderOf(requests[0], "client-request-id");
+  EXPECT_FALSE(id.empty());
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[0], "retry-attempt"), "");
+  for (std::size_t i = 1; i < requests.size(); ++i) {
+    EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[i], "client-request-id"), id);
+    EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[i], "retry-attempt"), std::to_string(i));
+    EXPECT_EQ(requests[i].url, requests[0].url);
+  }
+  // The next call is another logical request: a new id.
+  transport_->Enqueue(Report());
+  ASSERT_TRUE(Get().ok());
+  EXPECT_NE(FakeHttpTransport::HeaderOf(transport_->requests().back(), "client-request-id"), id);
+}
+
+TEST_F(GraphClientTest, AnErrorCarriesTheClientRequestIdOfItsRetries) {
+  transport_->SetHandler(
+      [](const HttpRequest&) { return FakeHttpTransport::Json(504, "{}"); });
+  absl::Status status = Get().status();
+  EXPECT_EQ(Meta(status, "graph_client_request_id"),
+            FakeHttpTransport::HeaderOf(transport_->requests().front(), "client-request-id"));
+}
+
+TEST_F(GraphClientTest, ConnectionFailuresBeforeAResponseAreRetried) {
+  transport_->Enqueue(TransportFailed(TransportFailure::kBeforeResponse));
+  transport_->Enqueue(TransportFailed(TransportFailure::kBeforeResponse));
+  transport_->Enqueue(Report());
+  auto client = Make();
+  ASSERT_TRUE(client->GetAttendanceReport(kRef, true, deadline_).ok());
+  EXPECT_EQ(transport_->request_count(), 3u);
+  EXPECT_EQ(clock_.sleeps(), (std::vector<absl::Duration>{absl::Milliseconds(250),
+                                                          absl::Milliseconds(500)}));
+  EXPECT_EQ(client->Stats().transport_errors, 2u);
+
+  // Still failing when attempts run out: the last network error.
+  transport_->SetHandler([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return TransportFailed(TransportFailure::kBeforeResponse);
+  });
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAVAILABLE");
+  EXPECT_THAT(Message(status), HasSubstr("could not reach Graph"));
+  EXPECT_THAT(Message(status), HasSubstr("Connection refused"));
+  EXPECT_EQ(transport_->request_count(), 3u + 4u);
+}
+
+TEST_F(GraphClientTest, ABodyCutShortIsNotRetried) {
+  transport_->Enqueue(TransportFailed(TransportFailure::kTruncatedBody));
+  transport_->Enqueue(Report());
+  auto client = Make();
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAVAILABLE");
+  EXPECT_THAT(Message(status),
+              HasSubstr("Graph closed the connection before the whole body arrived"));
+  EXPECT_EQ(transport_->request_count(), 1u);
+  EXPECT_EQ(client->Stats().transport_errors, 1u);
+
+  // Unclassified network errors and timeouts are not retried either.
+  transport_ = std::make_shared<FakeHttpTransport>();
+  transport_->Enqueue(absl::UnavailableError("HTTP/2 stream error"));
+  transport_->Enqueue(absl::DeadlineExceededError("timed out"));
+  client = Make();
+  EXPECT_EQ(client->GetAttendanceReport(kRef, true, deadline_).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(client->GetAttendanceReport(kRef, true, deadline_).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(client->Stats().transport_errors, 2u);
+  EXPECT_TRUE(clock_.sleeps().empty());
+}
+
+// Issues one token, then fails: the token endpoint went down between two attempts.
+class FailingAfterFirstToken final : public TokenCredential {
+ public:
+  absl::StatusOr<AccessToken> GetToken(absl::Time) override {
+    if (calls_.fetch_add(1) == 0) return AccessToken{"t", absl::InfiniteFuture()};
+    return MakeError(absl::StatusCode::kUnavailable, "token endpoint down",
+                     {"TOKEN_ENDPOINT_ERROR", {}, std::nullopt});
+  }
+  void Invalidate(const std::string&) override {}
+
+ private:
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(GraphClientTest, ACredentialErrorBetweenAttemptsEndsTheCall) {
+  transport_->Enqueue(Throttled("1"));
+  transport_->Enqueue(Report());  // never reached: no request goes without a token
+  absl::Status status =
+      MakeGraphClient(options_, transport_, std::make_shared<FailingAfterFirstToken>(), &clock_)
+          ->GetAttendanceReport(kRef, true, deadline_)
+          .status();
+  EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
+TEST_F(GraphClientTest, AThrottledPageIsRetriedAlone) {
+  const std::string page2 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p2";
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r","attendanceRecords":[{"role":"Organizer"}],
+              "attendanceRecords@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(Throttled("1"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, RecordsPage({"Attendee"}, "")));
+  auto client = Make();
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report =
+      client->GetAttendanceReport(kRef, true, deadline_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->attendance_records_size(), 2);
+  EXPECT_EQ(report->attendance_records(1).role(), "Attendee");
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].url, page2);
+  EXPECT_EQ(requests[2].url, page2);
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[2], "retry-attempt"), "1");
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[1], "client-request-id"),
+            FakeHttpTransport::HeaderOf(requests[2], "client-request-id"));
+  EXPECT_NE(FakeHttpTransport::HeaderOf(requests[0], "client-request-id"),
+            FakeHttpTransport::HeaderOf(requests[1], "client-request-id"));
+  EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>{absl::Seconds(1)});
+  EXPECT_EQ(client->Stats().http_requests, 3u);
+}
+
+// --- hostile bodies ---------------------------------------------------------------------------
+
+TEST_F(GraphClientTest, HostileBodiesAreBadResponsesNeverRetried) {
+  HttpResponse html;
+  html.status = 200;
+  html.headers = {{"content-type", "text/html; charset=utf-8"}};
+  html.body = "<!DOCTYPE html><html><body>Sign in to your account</body></html>";
+  const std::string deep = R"({"id":"r","x":)" + std::string(100000, '[') +
+                           std::string(100000, ']') + "}";
+  struct Case {
+    const char* name;
+    absl::StatusOr<HttpResponse> response;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {"truncated JSON", FakeHttpTransport::Json(200, R"({"id":"r","attendanceRec)"),
+       "malformed JSON"},
+      {"wrong type", FakeHttpTransport::Json(200, R"({"id":"r","attendanceRecords":{}})"),
+       "attendanceRecords"},
+      {"not an object", FakeHttpTransport::Json(200, "[1,2,3]"), "not a meetingAttendanceReport"},
+      {"HTML page", html, "Content-Type text/html"},
+      {"deep nesting", FakeHttpTransport::Json(200, deep), "nested deeper than"},
+      {"NUL byte", FakeHttpTransport::Json(200, std::string("{\"id\":\"r\"}\0{}", 13)),
+       "malformed JSON"},
+      {"invalid UTF-8", FakeHttpTransport::Json(200, "{\"id\":\"\xff\xfe\"}"), "malformed JSON"},
+      {"over the size cap",
+       absl::ResourceExhaustedError("HTTP GET to https://graph.microsoft.com: response body "
+                                    "exceeds 67108864 bytes"),
+       "too large"},
+  };
+  auto client = Make();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::size_t before = transport_->request_count();
+    transport_->Enqueue(c.response);
+    transport_->Enqueue(Report());  // a retry would succeed: there must be none
+    absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+    EXPECT_THAT(Message(status), HasSubstr(c.says));
+    EXPECT_EQ(transport_->request_count(), before + 1);
+    ASSERT_TRUE(client->GetAttendanceReport(kRef, true, deadline_).ok());  // drains the queue
+  }
+  EXPECT_EQ(client->Stats().bad_responses, cases.size());
+  EXPECT_EQ(client->Stats().retries, 0u);
+  EXPECT_TRUE(clock_.sleeps().empty());
+}
+
+TEST_F(GraphClientTest, RefusedNextLinksCountAsBadResponses) {
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r","attendanceRecords@odata.nextLink":"https://evil.example/x"})"));
+  auto client = Make();
+  EXPECT_EQ(Reason(client->GetAttendanceReport(kRef, true, deadline_).status()),
+            "GRAPH_BAD_RESPONSE");
+  EXPECT_EQ(client->Stats().bad_responses, 1u);
+}
+
+TEST_F(GraphClientTest, StatsAreSafeToReadConcurrently) {
+  transport_->SetHandler([](const HttpRequest&) { return Report(); });
+  auto client = Make();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        EXPECT_TRUE(client->GetAttendanceReport(kRef, false, deadline_).ok());
+        client->Stats();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(client->Stats().http_requests, 200u);
 }
 
 }  // namespace

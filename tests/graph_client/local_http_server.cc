@@ -198,6 +198,10 @@ void LocalHttpServer::Serve(int fd, int connection) {
       return;
     }
     if (!WriteAll(fd, reply.raw)) return;
+    if (reply.close) {
+      ::shutdown(fd, SHUT_RDWR);  // the client reads end-of-stream; the fd closes on stop
+      return;
+    }
   }
 }
 

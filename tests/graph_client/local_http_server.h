@@ -32,6 +32,7 @@ class LocalHttpServer {
   struct Reply {
     std::string raw;     // bytes to write: status line, headers, blank line, body
     bool stall = false;  // write nothing and hold the connection until the server stops
+    bool close = false;  // after writing `raw` (which may be empty), close the connection
   };
 
   using Handler = std::function<Reply(const Request&)>;

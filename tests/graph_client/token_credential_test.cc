@@ -45,7 +45,15 @@ class CredentialTest : public ::testing::Test {
     options.tenant_id = "contoso.onmicrosoft.com";
     options.client_id = "00001111-aaaa-2222-bbbb-3333cccc4444";
     options.client_secret = kSecret;
+    options.retry.jitter = [] { return 0.0; };  // waits are exactly half the backoff step
     return options;
+  }
+
+  // A credential that makes one attempt per token request: for tests of error mapping.
+  std::unique_ptr<TokenCredential> MakeWithoutRetries() {
+    auto options = Options();
+    options.retry.max_attempts = 1;
+    return Make(options);
   }
 
   std::unique_ptr<TokenCredential> Make(const ClientSecretCredentialOptions& options) {
@@ -198,7 +206,7 @@ TEST_F(CredentialTest, InvalidateDropsOnlyTheCachedToken) {
 }
 
 TEST_F(CredentialTest, ErrorsAreNotCached) {
-  auto credential = Make();
+  auto credential = MakeWithoutRetries();
   transport_->Enqueue(FakeHttpTransport::Json(503, "{}"));
   transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("t", 3600)));
   EXPECT_EQ(credential->GetToken(Later()).status().code(), absl::StatusCode::kUnavailable);
@@ -458,7 +466,7 @@ TEST_F(CredentialTest, EndpointFailuresAreUnavailable) {
                    "timed out"});
   for (auto& c : cases) {
     SCOPED_TRACE(c.text);
-    auto credential = Make();
+    auto credential = MakeWithoutRetries();
     transport_->Enqueue(c.response);
     absl::Status status = credential->GetToken(Later()).status();
     EXPECT_EQ(status.code(), c.code);
@@ -469,7 +477,7 @@ TEST_F(CredentialTest, EndpointFailuresAreUnavailable) {
 }
 
 TEST_F(CredentialTest, ThrottledTokenRequestsCarryRetryAfter) {
-  auto credential = Make();
+  auto credential = MakeWithoutRetries();
   transport_->Enqueue(FakeHttpTransport::Json(429, "{}", {{"retry-after", "7"}}));
   absl::Status status = credential->GetToken(Later()).status();
   EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(7));
@@ -482,6 +490,195 @@ TEST_F(CredentialTest, ANotFoundWithoutOAuthBodyPointsAtTheAuthority) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(status), "CREDENTIALS_REJECTED");
   EXPECT_THAT(Message(status), HasSubstr("AZURE_AUTHORITY_HOST"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries of the token endpoint.
+
+TEST_F(CredentialTest, TransientEndpointFailuresAreRetried) {
+  struct Case {
+    const char* name;
+    absl::StatusOr<HttpResponse> failure;
+    absl::Duration wait;
+  };
+  const std::vector<Case> cases = {
+      {"503", FakeHttpTransport::Json(503, "<html>down</html>"), absl::Milliseconds(250)},
+      {"500", FakeHttpTransport::Json(500, "{}"), absl::Milliseconds(250)},
+      {"429 with Retry-After", FakeHttpTransport::Json(429, "{}", {{"retry-after", "1.5"}}),
+       absl::Milliseconds(1500)},
+      {"temporarily_unavailable",
+       FakeHttpTransport::Json(400, R"({"error":"temporarily_unavailable","error_description":
+                                        "AADSTS90024: busy"})"),
+       absl::Milliseconds(250)},
+      {"AADSTS90055", FakeHttpTransport::Json(400, R"({"error":"invalid_request",
+           "error_description":"AADSTS90055: throttled","error_codes":[90055]})"),
+       absl::Milliseconds(250)},
+      {"connection refused",
+       WithTransportFailure(absl::UnavailableError("connection refused"),
+                            TransportFailure::kBeforeResponse),
+       absl::Milliseconds(250)},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    FakeClock clock;
+    auto transport = std::make_shared<FakeHttpTransport>();
+    auto credential = MakeClientSecretCredential(Options(), transport, &clock);
+    ASSERT_TRUE(credential.ok());
+    transport->Enqueue(c.failure);
+    transport->Enqueue(FakeHttpTransport::Json(200, TokenBody("after-retry", 3600)));
+    absl::StatusOr<AccessToken> token =
+        (*credential)->GetToken(clock.Now() + absl::Minutes(1));
+    ASSERT_TRUE(token.ok()) << token.status();
+    EXPECT_EQ(token->token, "after-retry");
+    EXPECT_EQ(transport->request_count(), 2u);
+    EXPECT_EQ(clock.sleeps(), std::vector<absl::Duration>{c.wait});
+  }
+}
+
+TEST_F(CredentialTest, RejectionsAndCutShortBodiesAreNotRetried) {
+  const std::vector<absl::StatusOr<HttpResponse>> failures = {
+      FakeHttpTransport::Json(401, kInvalidSecretBody),
+      FakeHttpTransport::Json(400, ReadExample("identity-token-error-client-credentials.json")),
+      FakeHttpTransport::Json(200, "<html>portal</html>"),
+      WithTransportFailure(absl::UnavailableError("cut"), TransportFailure::kTruncatedBody),
+      absl::UnavailableError("certificate verify failed"),
+      absl::DeadlineExceededError("timed out"),
+  };
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    SCOPED_TRACE(i);
+    transport_ = std::make_shared<FakeHttpTransport>();
+    auto credential = Make();
+    transport_->Enqueue(failures[i]);
+    transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("never", 3600)));
+    EXPECT_FALSE(credential->GetToken(Later()).ok());
+    EXPECT_EQ(transport_->request_count(), 1u);
+  }
+  EXPECT_TRUE(clock_.sleeps().empty());
+}
+
+TEST_F(CredentialTest, RetriesEndWithTheLastErrorWithinTheDeadline) {
+  auto credential = Make();  // 4 attempts
+  transport_->SetHandler([](const HttpRequest&) {
+    return FakeHttpTransport::Json(503, "{}", {{"retry-after", "2"}});
+  });
+  // Room for all four attempts: three waits of 2 s.
+  absl::Status status = credential->GetToken(clock_.Now() + absl::Minutes(1)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
+  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(2));
+  EXPECT_EQ(transport_->request_count(), 4u);
+  EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>(3, absl::Seconds(2)));
+
+  // No room for the wait: the endpoint's error at once, not DEADLINE_EXCEEDED.
+  const absl::Time start = clock_.Now();
+  status = credential->GetToken(start + absl::Seconds(1)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Message(status), HasSubstr("HTTP 503"));
+  EXPECT_EQ(transport_->request_count(), 5u);
+  EXPECT_EQ(clock_.Now(), start);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proactive refresh (FACTS §7): a token inside its refresh margin is still good.
+
+TEST_F(CredentialTest, AFailedProactiveRefreshKeepsServingTheOldToken) {
+  auto credential = Make();  // refresh at 55 min of a 60 min token
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("old", 3600)));
+  const absl::Time start = clock_.Now();
+  ASSERT_EQ(credential->GetToken(Later())->token, "old");
+
+  transport_->SetHandler([](const HttpRequest&) { return FakeHttpTransport::Json(503, "{}"); });
+  clock_.Set(start + absl::Minutes(55));
+  absl::StatusOr<AccessToken> token = credential->GetToken(Later());
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->token, "old");
+  EXPECT_EQ(token->expires_on, start + absl::Hours(1));
+  EXPECT_EQ(transport_->request_count(), 2u);  // one attempt: no retries, no waiting
+  EXPECT_TRUE(clock_.sleeps().empty());
+
+  // Within 30 s of that attempt, no new one.
+  clock_.Advance(absl::Seconds(29));
+  EXPECT_EQ(credential->GetToken(Later())->token, "old");
+  EXPECT_EQ(transport_->request_count(), 2u);
+
+  // Then another; once the endpoint is back, the new token.
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(credential->GetToken(Later())->token, "old");
+  EXPECT_EQ(transport_->request_count(), 3u);
+  transport_->SetHandler(
+      [](const HttpRequest&) { return FakeHttpTransport::Json(200, TokenBody("new", 3600)); });
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(credential->GetToken(Later())->token, "new");
+  EXPECT_EQ(transport_->request_count(), 4u);
+}
+
+TEST_F(CredentialTest, TheOldTokenIsServedOnlyUntilItNearlyExpires) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("old", 3600)));
+  const absl::Time start = clock_.Now();
+  ASSERT_EQ(credential->GetToken(Later())->token, "old");
+
+  transport_->SetHandler([](const HttpRequest&) { return FakeHttpTransport::Json(503, "{}"); });
+  // 10 s before expiry the old token is no longer handed out: the refresh is mandatory, with
+  // retries, and its error is the caller's.
+  clock_.Set(start + absl::Hours(1) - absl::Seconds(10));
+  absl::Status status = credential->GetToken(Later()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
+  EXPECT_EQ(transport_->request_count(), 1u + 4u);
+}
+
+TEST_F(CredentialTest, ACallerOutOfTimeGetsTheOldTokenWithoutARefresh) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("old", 3600)));
+  ASSERT_EQ(credential->GetToken(Later())->token, "old");
+  clock_.Advance(absl::Minutes(56));
+  EXPECT_EQ(credential->GetToken(clock_.Now())->token, "old");
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
+TEST_F(CredentialTest, ARejectedProactiveRefreshAlsoKeepsTheOldToken) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("old", 3600)));
+  ASSERT_EQ(credential->GetToken(Later())->token, "old");
+  transport_->Enqueue(FakeHttpTransport::Json(401, kInvalidSecretBody));  // secret rotated
+  clock_.Advance(absl::Minutes(56));
+  EXPECT_EQ(credential->GetToken(Later())->token, "old");
+}
+
+TEST_F(CredentialTest, NobodyWaitsForAProactiveRefresh) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("old", 3600)));
+  ASSERT_EQ(credential->GetToken(Later())->token, "old");
+  clock_.Advance(absl::Minutes(56));
+
+  Notification refresh_started, release_refresh;
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    refresh_started.Notify();
+    release_refresh.WaitForNotification();
+    return FakeHttpTransport::Json(200, TokenBody("new", 3600));
+  });
+  absl::StatusOr<AccessToken> refresher;
+  std::thread thread([&] { refresher = credential->GetToken(Later()); });
+  refresh_started.WaitForNotification();
+  // While the refresh is held, other callers get the old token at once.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(credential->GetToken(Later())->token, "old");
+  release_refresh.Notify();
+  thread.join();
+  ASSERT_TRUE(refresher.ok()) << refresher.status();
+  EXPECT_EQ(refresher->token, "new");
+  EXPECT_EQ(credential->GetToken(Later())->token, "new");
+  EXPECT_EQ(transport_->request_count(), 2u);
+}
+
+TEST_F(CredentialTest, AnInvalidatedTokenIsNeverTheFallback) {
+  auto credential = Make();
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("old", 3600)));
+  ASSERT_EQ(credential->GetToken(Later())->token, "old");
+  clock_.Advance(absl::Minutes(56));
+  credential->Invalidate("old");  // Graph said 401
+  transport_->SetHandler([](const HttpRequest&) { return FakeHttpTransport::Json(503, "{}"); });
+  EXPECT_EQ(credential->GetToken(Later()).status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
