@@ -2,25 +2,26 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "graph_client/string_view_compat.h"
+#include "graph_client/utf8.h"
 #include "rapidjson/document.h"
-#include "rapidjson/encodedstream.h"
 #include "rapidjson/error/en.h"
-#include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
 
 namespace rollcall::graph {
@@ -33,10 +34,12 @@ namespace pb = google::protobuf;
 // bodies nest five levels; open-typed identities may add a few.
 constexpr int kMaxJsonDepth = 64;
 
-// Iterative parsing keeps hostile nesting off the call stack; the document must be valid UTF-8
-// (protobuf strings must be) and hold exactly one value.
+// Iterative parsing keeps hostile nesting off the call stack. In-situ parsing leaves strings in
+// the (copied) input instead of allocating each one. UTF-8 is checked once over the whole input
+// beforehand (utf8::IsValid, with an ASCII fast path) rather than by RapidJSON character by
+// character, which would also turn off its SIMD string scanning.
 constexpr unsigned kParseFlags =
-    rj::kParseIterativeFlag | rj::kParseValidateEncodingFlag | rj::kParseFullPrecisionFlag;
+    rj::kParseIterativeFlag | rj::kParseFullPrecisionFlag | rj::kParseInsituFlag;
 
 // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
@@ -80,11 +83,28 @@ class DepthLimitedHandler {
   bool too_deep_ = false;
 };
 
-// Parses `json` into *doc. INVALID_ARGUMENT when it is not one well-formed UTF-8 JSON value or
+// A parsed document and the buffer its strings live in (in-situ parsing); neither moves.
+struct ParsedJson {
+  ParsedJson() = default;
+  ParsedJson(const ParsedJson&) = delete;
+  ParsedJson& operator=(const ParsedJson&) = delete;
+
+  std::string buffer;
+  rj::Document doc;
+};
+
+// Parses `json` into *out. INVALID_ARGUMENT when it is not one well-formed UTF-8 JSON value or
 // nests deeper than kMaxJsonDepth.
-absl::Status ParseJson(std::string_view json, rj::Document* doc) {
-  rj::MemoryStream bytes(json.data(), json.size());
-  rj::EncodedInputStream<rj::UTF8<>, rj::MemoryStream> input(bytes);
+absl::Status ParseJson(std::string_view json, ParsedJson* out) {
+  if (const void* nul = std::memchr(json.data(), '\0', json.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed JSON at offset ", static_cast<const char*>(nul) - json.data(), ": a NUL byte"));
+  }
+  if (!utf8::IsValid(ToAbsl(json))) {
+    return absl::InvalidArgumentError("malformed JSON: not valid UTF-8");
+  }
+  out->buffer.assign(json.data(), json.size());
+  rj::InsituStringStream input(out->buffer.data());
   rj::Reader reader;
   rj::ParseResult result;
   bool too_deep = false;
@@ -94,7 +114,7 @@ absl::Status ParseJson(std::string_view json, rj::Document* doc) {
     too_deep = handler.too_deep();
     return !result.IsError();
   };
-  doc->Populate(generate);
+  out->doc.Populate(generate);
   if (too_deep) {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels"));
@@ -102,11 +122,6 @@ absl::Status ParseJson(std::string_view json, rj::Document* doc) {
   if (result.IsError()) {
     return absl::InvalidArgumentError(absl::StrCat("malformed JSON at offset ", result.Offset(),
                                                    ": ", rj::GetParseError_En(result.Code())));
-  }
-  // RapidJSON's streams read a NUL byte as the end of input; the rest must not be ignored.
-  if (input.Tell() != json.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed JSON at offset ", input.Tell(), ": a NUL byte"));
   }
   return absl::OkStatus();
 }
@@ -262,25 +277,66 @@ absl::string_view GraphPropertyName(const pb::FieldDescriptor* field) {
   return field->json_name();
 }
 
-const pb::FieldDescriptor* FieldForProperty(const pb::Descriptor* type, absl::string_view name) {
-  for (int i = 0; i < type->field_count(); ++i) {
-    const pb::FieldDescriptor* field = type->field(i);
-    const absl::string_view property = GraphPropertyName(field);
-    if (!property.empty() && property == name) return field;
+// The fields of one message type by the Graph property each holds; built once per type.
+class PropertyTable {
+ public:
+  explicit PropertyTable(const pb::Descriptor* type) {
+    for (int i = 0; i < type->field_count(); ++i) {
+      const pb::FieldDescriptor* field = type->field(i);
+      const absl::string_view property = GraphPropertyName(field);
+      if (!property.empty()) fields_.emplace(std::string(property), field);
+    }
   }
-  return nullptr;
+  const pb::FieldDescriptor* Find(absl::string_view name) const {
+    const auto it = fields_.find(name);
+    return it == fields_.end() ? nullptr : it->second;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, const pb::FieldDescriptor*> fields_;
+};
+
+const pb::FieldDescriptor* FieldForProperty(const pb::Descriptor* type, absl::string_view name) {
+  // Every message type the mapping can reach, so the tables are complete before any lookup and
+  // never change afterwards (no lock needed).
+  static const auto* const tables = [] {
+    auto* t = new absl::flat_hash_map<const pb::Descriptor*, PropertyTable>();
+    std::vector<const pb::Descriptor*> pending = {rollcall::v1::MeetingAttendanceReport::descriptor()};
+    while (!pending.empty()) {
+      const pb::Descriptor* d = pending.back();
+      pending.pop_back();
+      if (!t->try_emplace(d, d).second) continue;
+      for (int i = 0; i < d->field_count(); ++i) {
+        if (const pb::Descriptor* m = d->field(i)->message_type()) pending.push_back(m);
+      }
+    }
+    return t;
+  }();
+  const auto it = tables->find(type);
+  return it == tables->end() ? PropertyTable(type).Find(name) : it->second.Find(name);
+}
+
+// Descriptors looked up once: each descriptor() call goes through std::call_once.
+const pb::Descriptor* TimestampType() {
+  static const pb::Descriptor* const type = pb::Timestamp::descriptor();
+  return type;
+}
+
+const pb::Descriptor* IdentityType() {
+  static const pb::Descriptor* const type = rollcall::v1::Identity::descriptor();
+  return type;
 }
 
 bool IsTimestamp(const pb::FieldDescriptor* field) {
-  return field->message_type() == pb::Timestamp::descriptor();
+  return field->message_type() == TimestampType();
 }
 
 absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPath& path);
 
 // Sets singular `field` of `message` from non-null `json`.
 absl::Status MapSingularField(const rj::Value& json, const pb::FieldDescriptor* field,
-                              pb::Message* message, const JsonPath& path) {
-  const pb::Reflection* reflection = message->GetReflection();
+                              pb::Message* message, const pb::Reflection* reflection,
+                              const JsonPath& path) {
   switch (field->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_STRING:
       if (!json.IsString()) return PathError(path, "expected a string");
@@ -316,8 +372,8 @@ absl::Status MapSingularField(const rj::Value& json, const pb::FieldDescriptor* 
 // Sets `field` of `message` from `json`. Null leaves an optional field or message unset and a
 // repeated field empty; a field without presence (the report's id) must not be null.
 absl::Status MapField(const rj::Value& json, const pb::FieldDescriptor* field,
-                      pb::Message* message, const JsonPath& path) {
-  const pb::Reflection* reflection = message->GetReflection();
+                      pb::Message* message, const pb::Reflection* reflection,
+                      const JsonPath& path) {
   reflection->ClearField(message, field);
   if (json.IsNull()) {
     if (!field->is_repeated() && !field->has_presence()) {
@@ -325,7 +381,7 @@ absl::Status MapField(const rj::Value& json, const pb::FieldDescriptor* field,
     }
     return absl::OkStatus();
   }
-  if (!field->is_repeated()) return MapSingularField(json, field, message, path);
+  if (!field->is_repeated()) return MapSingularField(json, field, message, reflection, path);
 
   if (!json.IsArray()) return PathError(path, "expected an array");
   if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || IsTimestamp(field)) {
@@ -345,15 +401,16 @@ absl::Status MapField(const rj::Value& json, const pb::FieldDescriptor* field,
 absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPath& path) {
   if (!json.IsObject()) return PathError(path, "expected an object");
   const pb::Descriptor* type = message->GetDescriptor();
-  const bool open_type = type == rollcall::v1::Identity::descriptor();
+  const pb::Reflection* reflection = message->GetReflection();
+  const bool open_type = type == IdentityType();
   for (const auto& member : json.GetObject()) {
     const absl::string_view name = AsView(member.name);
     if (const pb::FieldDescriptor* field = FieldForProperty(type, name)) {
-      absl::Status status = MapField(member.value, field, message, path.Member(name));
+      absl::Status status = MapField(member.value, field, message, reflection, path.Member(name));
       if (!status.ok()) return status;
     } else if (open_type) {
       auto* extra = pb::DynamicCastToGenerated<pb::Struct>(
-          message->GetReflection()->MutableMessage(message, IdentityAdditionalPropertiesField()));
+          reflection->MutableMessage(message, IdentityAdditionalPropertiesField()));
       ToProtoValue(member.value, &(*extra->mutable_fields())[std::string(name)]);
     }
     // Any other unknown property is ignored.
@@ -385,6 +442,24 @@ absl::StatusOr<absl::Duration> ReadSeconds(const rj::Value& value, absl::string_
   return absl::Seconds(seconds);
 }
 
+bool IsLeapYear(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+}
+
+// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (the civil-from-days
+// algorithm run backwards: eras of 400 years, years starting in March).
+int64_t DaysFromCivil(int64_t year, int month, int day) {
+  year -= month <= 2 ? 1 : 0;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t year_of_era = year - era * 400;                                   // [0, 399]
+  const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;  // [0, 365]
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
@@ -402,9 +477,8 @@ absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
       !ReadDigits(text, 17, 2, &second)) {
     return invalid("expected YYYY-MM-DDThh:mm:ss");
   }
-  const absl::CivilSecond civil(year, month, day, hour, minute, second);
-  if (civil.year() != year || civil.month() != month || civil.day() != day ||
-      civil.hour() != hour || civil.minute() != minute || civil.second() != second) {
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
+      minute > 59 || second > 59) {
     return invalid("no such date or time of day");
   }
 
@@ -440,14 +514,17 @@ absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
   }
   if (pos != text.size()) return invalid("unexpected characters after the offset");
 
-  return absl::FromCivil(civil, absl::UTCTimeZone()) - offset + absl::Nanoseconds(nanos);
+  const int64_t unix_seconds =
+      DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return absl::FromUnixSeconds(unix_seconds) - offset + absl::Nanoseconds(nanos);
 }
 
 absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
     std::string_view json, std::string* records_next_link) {
   if (records_next_link != nullptr) records_next_link->clear();
-  rj::Document doc;
-  absl::Status status = ParseJson(json, &doc);
+  ParsedJson parsed;
+  absl::Status status = ParseJson(json, &parsed);
+  const rj::Document& doc = parsed.doc;
   if (!status.ok()) return status;
   rollcall::v1::MeetingAttendanceReport report;
   status = MapObject(doc, &report, JsonPath{});
@@ -461,8 +538,9 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
                                         rollcall::v1::MeetingAttendanceReport* report,
                                         std::string* next_link) {
   if (next_link != nullptr) next_link->clear();
-  rj::Document doc;
-  absl::Status status = ParseJson(json, &doc);
+  ParsedJson parsed;
+  absl::Status status = ParseJson(json, &parsed);
+  const rj::Document& doc = parsed.doc;
   if (!status.ok()) return status;
   if (!doc.IsObject()) return PathError(JsonPath{}, "expected an object");
   const rj::Value* value = FindMember(doc, "value");
@@ -472,7 +550,7 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
   rollcall::v1::MeetingAttendanceReport page;
   const pb::FieldDescriptor* records_field =
       rollcall::v1::MeetingAttendanceReport::descriptor()->FindFieldByName("attendance_records");
-  status = MapField(*value, records_field, &page, JsonPath{nullptr, "value"});
+  status = MapField(*value, records_field, &page, page.GetReflection(), JsonPath{nullptr, "value"});
   if (!status.ok()) return status;
   std::string link;
   status = ReadNextLink(doc, "@odata.nextLink", &link);
@@ -486,8 +564,9 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
 }
 
 bool ParseGraphErrorBody(std::string_view json, GraphErrorBody* out) {
-  rj::Document doc;
-  if (!ParseJson(json, &doc).ok()) return false;
+  ParsedJson parsed;
+  if (!ParseJson(json, &parsed).ok()) return false;
+  const rj::Document& doc = parsed.doc;
   const rj::Value* error = FindMember(doc, "error", /*ignore_case=*/true);
   if (error == nullptr || !error->IsObject()) return false;
   GraphErrorBody body;
@@ -505,8 +584,9 @@ bool ParseGraphErrorBody(std::string_view json, GraphErrorBody* out) {
 }
 
 absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json) {
-  rj::Document doc;
-  absl::Status status = ParseJson(json, &doc);
+  ParsedJson parsed;
+  absl::Status status = ParseJson(json, &parsed);
+  const rj::Document& doc = parsed.doc;
   if (!status.ok()) return status;
   if (!doc.IsObject()) return absl::InvalidArgumentError("token response: expected an object");
 
@@ -544,8 +624,9 @@ absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json) {
 }
 
 bool ParseTokenErrorBody(std::string_view json, TokenErrorBody* out) {
-  rj::Document doc;
-  if (!ParseJson(json, &doc).ok() || !doc.IsObject()) return false;
+  ParsedJson parsed;
+  if (!ParseJson(json, &parsed).ok() || !parsed.doc.IsObject()) return false;
+  const rj::Document& doc = parsed.doc;
   const rj::Value* error = FindMember(doc, "error");
   if (error == nullptr || !error->IsString()) return false;
 

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "service/utf8.h"
+#include "graph_client/utf8.h"
 
 namespace rollcall::service {
 namespace {
@@ -66,8 +66,8 @@ void AppendJsonString(absl::string_view value, std::string* out) {
   std::size_t pos = 0;
   while (pos < value.size()) {
     const std::size_t start = pos;
-    const int32_t cp = utf8::DecodeOne(value, &pos);
-    if (cp == utf8::kInvalid) {
+    const int32_t cp = graph::utf8::DecodeOne(value, &pos);
+    if (cp == graph::utf8::kInvalid) {
       out->append("\\ufffd");
       continue;
     }

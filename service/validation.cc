@@ -8,7 +8,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "graph_client/error_details.h"
 #include "service/reasons.h"
-#include "service/utf8.h"
+#include "graph_client/utf8.h"
 
 namespace rollcall::service {
 namespace {
@@ -39,8 +39,8 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value) {
   std::size_t pos = 0;
   while (pos < value.size()) {
     const std::size_t at = pos;
-    const int32_t code_point = utf8::DecodeOne(value, &pos);
-    if (code_point == utf8::kInvalid) {
+    const int32_t code_point = graph::utf8::DecodeOne(value, &pos);
+    if (code_point == graph::utf8::kInvalid) {
       return InvalidField(field, absl::StrCat("is not valid UTF-8 (at byte ", at, ")"));
     }
     if (code_point < 0x20 || code_point == 0x7f) {

@@ -1,11 +1,12 @@
 #pragma once
-// UTF-8 decoding shared by request validation and the logger (internal to service/).
+// UTF-8 checks shared by the JSON mapping (protobuf strings must be UTF-8), request validation
+// and the logger.
 
 #include <cstddef>
 #include <cstdint>
 #include "absl/strings/string_view.h"
 
-namespace rollcall::service::utf8 {
+namespace rollcall::graph::utf8 {
 
 inline constexpr int32_t kInvalid = -1;
 
@@ -17,4 +18,4 @@ int32_t DecodeOne(absl::string_view text, std::size_t* pos);
 // True when `text` is entirely well-formed UTF-8 (RFC 3629).
 bool IsValid(absl::string_view text);
 
-}  // namespace rollcall::service::utf8
+}  // namespace rollcall::graph::utf8

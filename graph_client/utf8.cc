@@ -1,6 +1,8 @@
-#include "service/utf8.h"
+#include "graph_client/utf8.h"
 
-namespace rollcall::service::utf8 {
+#include <cstring>
+
+namespace rollcall::graph::utf8 {
 
 int32_t DecodeOne(absl::string_view text, std::size_t* pos) {
   const auto byte = [&](std::size_t i) { return static_cast<uint8_t>(text[i]); };
@@ -43,9 +45,21 @@ int32_t DecodeOne(absl::string_view text, std::size_t* pos) {
 bool IsValid(absl::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {
-    if (DecodeOne(text, &pos) == kInvalid) return false;
+    // ASCII, by far the common case in Graph's bodies, eight bytes at a time.
+    while (pos + 8 <= text.size()) {
+      uint64_t word;
+      std::memcpy(&word, text.data() + pos, sizeof word);
+      if ((word & 0x8080808080808080ULL) != 0) break;
+      pos += 8;
+    }
+    if (pos >= text.size()) break;
+    if (static_cast<uint8_t>(text[pos]) < 0x80) {
+      ++pos;
+    } else if (DecodeOne(text, &pos) == kInvalid) {
+      return false;
+    }
   }
   return true;
 }
 
-}  // namespace rollcall::service::utf8
+}  // namespace rollcall::graph::utf8
