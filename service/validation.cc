@@ -39,6 +39,11 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value) {
   std::size_t pos = 0;
   while (pos < value.size()) {
     const std::size_t at = pos;
+    const auto byte = static_cast<unsigned char>(value[pos]);
+    if (byte >= 0x20 && byte < 0x7f) {  // printable ASCII, the common case: no decoding
+      ++pos;
+      continue;
+    }
     const int32_t code_point = graph::utf8::DecodeOne(value, &pos);
     if (code_point == graph::utf8::kInvalid) {
       return InvalidField(field, absl::StrCat("is not valid UTF-8 (at byte ", at, ")"));
