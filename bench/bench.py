@@ -262,9 +262,8 @@ def main():
         "ROLLCALL_GRAPH_BASE_URL": emulator.url + "/v1.0", "ROLLCALL_CA_BUNDLE": emulator.ca,
         "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB",
         "ROLLCALL_LOG_LEVEL": "warn"}
-    rollcall = Process([binary("service/rollcall_server")], "rollcall listening on", cpu=0,
+    rollcall = Process([binary("service/rollcall_server")], "rollcall listening on ", cpu=0,
                        env=rollcall_env)
-    rollcall.address = rollcall.address.strip()
     ghz = Ghz(args.ghz, cpu=1)
     pb2, pb2_grpc = peer_sdk.load_stubs()
     import grpc
@@ -355,7 +354,7 @@ def main():
     log("memory")
     tokens_before = emulator.counter("token")
     # A server of its own, so that memory freed by the earlier measurements cannot hide growth.
-    mem_server = Process([binary("service/rollcall_server")], "rollcall listening on", cpu=0, env={
+    mem_server = Process([binary("service/rollcall_server")], "rollcall listening on ", cpu=0, env={
         **rollcall_env, "ROLLCALL_CACHE_MAX_BYTES": "1GiB"})
     ghz.run(mem_server.address, "miss-{{.RequestNumber}}", 8, total=200)  # warm-up: 200 reports
     rss_before = mem_server.rss_bytes()
