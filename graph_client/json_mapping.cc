@@ -327,6 +327,21 @@ const pb::Descriptor* IdentityType() {
   return type;
 }
 
+const pb::Descriptor* RecordType() {
+  static const pb::Descriptor* const type = rollcall::v1::AttendanceRecord::descriptor();
+  return type;
+}
+
+const pb::Descriptor* IntervalType() {
+  static const pb::Descriptor* const type = rollcall::v1::AttendanceInterval::descriptor();
+  return type;
+}
+
+const pb::Descriptor* ReportType() {
+  static const pb::Descriptor* const type = rollcall::v1::MeetingAttendanceReport::descriptor();
+  return type;
+}
+
 bool IsTimestamp(const pb::FieldDescriptor* field) {
   return field->message_type() == TimestampType();
 }
@@ -397,23 +412,273 @@ absl::Status MapField(const rj::Value& json, const pb::FieldDescriptor* field,
   return absl::OkStatus();
 }
 
-// Maps the members of JSON object `json` onto `message`; see the block comment above.
-absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPath& path) {
-  if (!json.IsObject()) return PathError(path, "expected an object");
+// The generic (descriptor-driven) mapping of one member of an object onto `message`: the field
+// whose Graph property `name` is, else (for open-typed identities) additional_properties, else
+// nothing. The typed fast paths below fall back to it for any property they do not name, so a
+// field added to attendance.proto is mapped even before a fast path learns about it.
+absl::Status MapMemberGeneric(absl::string_view name, const rj::Value& value,
+                              pb::Message* message, const JsonPath& path) {
   const pb::Descriptor* type = message->GetDescriptor();
   const pb::Reflection* reflection = message->GetReflection();
-  const bool open_type = type == IdentityType();
+  if (const pb::FieldDescriptor* field = FieldForProperty(type, name)) {
+    return MapField(value, field, message, reflection, path.Member(name));
+  }
+  if (type == IdentityType()) {
+    auto* extra = pb::DynamicCastToGenerated<pb::Struct>(
+        reflection->MutableMessage(message, IdentityAdditionalPropertiesField()));
+    ToProtoValue(value, &(*extra->mutable_fields())[std::string(name)]);
+  }
+  // Any other unknown property is ignored.
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast paths for the message types of every record (the report, AttendanceRecord, Identity,
+// AttendanceInterval, Timestamp): generated accessors instead of reflection, with the same
+// semantics as MapField (null clears; the last of duplicate properties wins; wrong JSON types
+// are INVALID_ARGUMENT naming the JSON path). Properties they do not name go to
+// MapMemberGeneric.
+
+bool NameIs(absl::string_view name, const char* literal, std::size_t literal_size) {
+  return name.size() == literal_size && std::memcmp(name.data(), literal, literal_size) == 0;
+}
+#define ROLLCALL_NAME_IS(name, literal) NameIs(name, literal, sizeof(literal) - 1)
+
+// Optional (or plain) string field: null clears (or is an error for a field without presence).
+template <typename Clear, typename Set>
+absl::Status FastString(const rj::Value& value, const JsonPath& path, absl::string_view name,
+                        Clear clear, Set set) {
+  if (value.IsString()) {
+    set(value.GetString(), static_cast<std::size_t>(value.GetStringLength()));
+    return absl::OkStatus();
+  }
+  clear();
+  if (value.IsNull()) return absl::OkStatus();
+  return PathError(path.Member(name), "expected a string");
+}
+
+template <typename Clear, typename Set>
+absl::Status FastInt32(const rj::Value& value, const JsonPath& path, absl::string_view name,
+                       Clear clear, Set set) {
+  if (value.IsInt()) {
+    set(value.GetInt());
+    return absl::OkStatus();
+  }
+  clear();
+  if (value.IsNull()) return absl::OkStatus();
+  absl::StatusOr<int32_t> n = ReadInt32(value, path.Member(name));
+  if (!n.ok()) return n.status();
+  set(*n);
+  return absl::OkStatus();
+}
+
+// Timestamp field: `has`/`clear`/`mutable_` are the field's generated accessors.
+template <typename Clear, typename Mutable>
+absl::Status FastTimestamp(const rj::Value& value, const JsonPath& path, absl::string_view name,
+                           Clear clear, Mutable mutable_field) {
+  if (value.IsNull()) {
+    clear();
+    return absl::OkStatus();
+  }
+  const JsonPath here = path.Member(name);
+  if (!value.IsString()) {
+    clear();
+    return PathError(here, "expected a date-time string");
+  }
+  absl::StatusOr<absl::Time> t = ParseDateTimeOffset(ToStd(AsView(value)));
+  if (!t.ok()) {
+    clear();
+    return PathError(here, t.status().message());
+  }
+  pb::Timestamp* timestamp = mutable_field();
+  if (!ToTimestamp(*t, timestamp)) {
+    return PathError(here, absl::StrCat(Quoted(AsView(value)), " is outside the years 0001 to 9999"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MapIdentity(const rj::Value& json, rollcall::v1::Identity* identity,
+                         const JsonPath& path) {
+  if (!json.IsObject()) return PathError(path, "expected an object");
   for (const auto& member : json.GetObject()) {
     const absl::string_view name = AsView(member.name);
-    if (const pb::FieldDescriptor* field = FieldForProperty(type, name)) {
-      absl::Status status = MapField(member.value, field, message, reflection, path.Member(name));
-      if (!status.ok()) return status;
-    } else if (open_type) {
-      auto* extra = pb::DynamicCastToGenerated<pb::Struct>(
-          reflection->MutableMessage(message, IdentityAdditionalPropertiesField()));
-      ToProtoValue(member.value, &(*extra->mutable_fields())[std::string(name)]);
+    const rj::Value& v = member.value;
+    absl::Status status;
+    if (ROLLCALL_NAME_IS(name, "id")) {
+      status = FastString(v, path, name, [&] { identity->clear_id(); },
+                          [&](const char* s, std::size_t n) { identity->set_id(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "displayName")) {
+      status = FastString(v, path, name, [&] { identity->clear_display_name(); },
+                          [&](const char* s, std::size_t n) { identity->set_display_name(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "tenantId")) {
+      status = FastString(v, path, name, [&] { identity->clear_tenant_id(); },
+                          [&](const char* s, std::size_t n) { identity->set_tenant_id(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "azureCommunicationServicesResourceId")) {
+      status = FastString(
+          v, path, name, [&] { identity->clear_azure_communication_services_resource_id(); },
+          [&](const char* s, std::size_t n) {
+            identity->set_azure_communication_services_resource_id(s, n);
+          });
+    } else if (ROLLCALL_NAME_IS(name, "@odata.type")) {
+      status = FastString(v, path, name, [&] { identity->clear_odata_type(); },
+                          [&](const char* s, std::size_t n) { identity->set_odata_type(s, n); });
+    } else {
+      status = MapMemberGeneric(name, v, identity, path);
     }
-    // Any other unknown property is ignored.
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MapInterval(const rj::Value& json, rollcall::v1::AttendanceInterval* interval,
+                         const JsonPath& path) {
+  if (!json.IsObject()) return PathError(path, "expected an object");
+  for (const auto& member : json.GetObject()) {
+    const absl::string_view name = AsView(member.name);
+    const rj::Value& v = member.value;
+    absl::Status status;
+    if (ROLLCALL_NAME_IS(name, "joinDateTime")) {
+      status = FastTimestamp(v, path, name, [&] { interval->clear_join_date_time(); },
+                             [&] { return interval->mutable_join_date_time(); });
+    } else if (ROLLCALL_NAME_IS(name, "leaveDateTime")) {
+      status = FastTimestamp(v, path, name, [&] { interval->clear_leave_date_time(); },
+                             [&] { return interval->mutable_leave_date_time(); });
+    } else if (ROLLCALL_NAME_IS(name, "durationInSeconds")) {
+      status = FastInt32(v, path, name, [&] { interval->clear_duration_in_seconds(); },
+                         [&](int32_t n) { interval->set_duration_in_seconds(n); });
+    } else {
+      status = MapMemberGeneric(name, v, interval, path);
+    }
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MapRecord(const rj::Value& json, rollcall::v1::AttendanceRecord* record,
+                       const JsonPath& path) {
+  if (!json.IsObject()) return PathError(path, "expected an object");
+  for (const auto& member : json.GetObject()) {
+    const absl::string_view name = AsView(member.name);
+    const rj::Value& v = member.value;
+    absl::Status status;
+    if (ROLLCALL_NAME_IS(name, "id")) {
+      status = FastString(v, path, name, [&] { record->clear_id(); },
+                          [&](const char* s, std::size_t n) { record->set_id(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "emailAddress")) {
+      status = FastString(v, path, name, [&] { record->clear_email_address(); },
+                          [&](const char* s, std::size_t n) { record->set_email_address(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "totalAttendanceInSeconds")) {
+      status = FastInt32(v, path, name, [&] { record->clear_total_attendance_in_seconds(); },
+                         [&](int32_t n) { record->set_total_attendance_in_seconds(n); });
+    } else if (ROLLCALL_NAME_IS(name, "role")) {
+      status = FastString(v, path, name, [&] { record->clear_role(); },
+                          [&](const char* s, std::size_t n) { record->set_role(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "identity")) {
+      if (record->has_identity()) record->clear_identity();
+      if (!v.IsNull()) status = MapIdentity(v, record->mutable_identity(), path.Member(name));
+    } else if (ROLLCALL_NAME_IS(name, "attendanceIntervals")) {
+      auto* intervals = record->mutable_attendance_intervals();
+      if (!intervals->empty()) intervals->Clear();
+      if (!v.IsNull()) {
+        const JsonPath here = path.Member(name);
+        if (!v.IsArray()) {
+          status = PathError(here, "expected an array");
+        } else {
+          intervals->Reserve(static_cast<int>(v.Size()));
+          int64_t index = 0;
+          for (const auto& element : v.GetArray()) {
+            status = MapInterval(element, intervals->Add(), here.Element(index++));
+            if (!status.ok()) break;
+          }
+        }
+      }
+    } else if (ROLLCALL_NAME_IS(name, "registrationId")) {
+      status = FastString(v, path, name, [&] { record->clear_registration_id(); },
+                          [&](const char* s, std::size_t n) { record->set_registration_id(s, n); });
+    } else if (ROLLCALL_NAME_IS(name, "registrantId")) {
+      status = FastString(v, path, name, [&] { record->clear_registrant_id(); },
+                          [&](const char* s, std::size_t n) { record->set_registrant_id(s, n); });
+    } else {
+      status = MapMemberGeneric(name, v, record, path);
+    }
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+// Maps JSON array `json` (or null: left empty) onto a report's attendance_records, appending
+// after clearing them (as MapField does).
+absl::Status MapRecords(const rj::Value& json, rollcall::v1::MeetingAttendanceReport* report,
+                        const JsonPath& here) {
+  auto* records = report->mutable_attendance_records();
+  if (!records->empty()) records->Clear();
+  if (json.IsNull()) return absl::OkStatus();
+  if (!json.IsArray()) return PathError(here, "expected an array");
+  records->Reserve(static_cast<int>(json.Size()));
+  int64_t index = 0;
+  for (const auto& element : json.GetArray()) {
+    absl::Status status = MapRecord(element, records->Add(), here.Element(index++));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MapReport(const rj::Value& json, rollcall::v1::MeetingAttendanceReport* report,
+                       const JsonPath& path) {
+  if (!json.IsObject()) return PathError(path, "expected an object");
+  for (const auto& member : json.GetObject()) {
+    const absl::string_view name = AsView(member.name);
+    const rj::Value& v = member.value;
+    absl::Status status;
+    if (ROLLCALL_NAME_IS(name, "id")) {
+      // Not optional: null is an error.
+      if (v.IsString()) {
+        report->set_id(v.GetString(), v.GetStringLength());
+      } else {
+        report->clear_id();
+        status = PathError(path.Member(name), v.IsNull() ? "must not be null" : "expected a string");
+      }
+    } else if (ROLLCALL_NAME_IS(name, "totalParticipantCount")) {
+      status = FastInt32(v, path, name, [&] { report->clear_total_participant_count(); },
+                         [&](int32_t n) { report->set_total_participant_count(n); });
+    } else if (ROLLCALL_NAME_IS(name, "meetingStartDateTime")) {
+      status = FastTimestamp(v, path, name, [&] { report->clear_meeting_start_date_time(); },
+                             [&] { return report->mutable_meeting_start_date_time(); });
+    } else if (ROLLCALL_NAME_IS(name, "meetingEndDateTime")) {
+      status = FastTimestamp(v, path, name, [&] { report->clear_meeting_end_date_time(); },
+                             [&] { return report->mutable_meeting_end_date_time(); });
+    } else if (ROLLCALL_NAME_IS(name, "attendanceRecords")) {
+      status = MapRecords(v, report, path.Member(name));
+    } else {
+      status = MapMemberGeneric(name, v, report, path);
+    }
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+#undef ROLLCALL_NAME_IS
+
+// Maps the members of JSON object `json` onto `message`; see the block comment above. The
+// record types go through their fast paths.
+absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPath& path) {
+  const pb::Descriptor* type = message->GetDescriptor();
+  if (type == RecordType()) {
+    return MapRecord(json, static_cast<rollcall::v1::AttendanceRecord*>(message), path);
+  }
+  if (type == IdentityType()) {
+    return MapIdentity(json, static_cast<rollcall::v1::Identity*>(message), path);
+  }
+  if (type == IntervalType()) {
+    return MapInterval(json, static_cast<rollcall::v1::AttendanceInterval*>(message), path);
+  }
+  if (type == ReportType()) {
+    return MapReport(json, static_cast<rollcall::v1::MeetingAttendanceReport*>(message), path);
+  }
+  if (!json.IsObject()) return PathError(path, "expected an object");
+  for (const auto& member : json.GetObject()) {
+    absl::Status status = MapMemberGeneric(AsView(member.name), member.value, message, path);
+    if (!status.ok()) return status;
   }
   return absl::OkStatus();
 }
@@ -527,7 +792,7 @@ absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
   const rj::Document& doc = parsed.doc;
   if (!status.ok()) return status;
   rollcall::v1::MeetingAttendanceReport report;
-  status = MapObject(doc, &report, JsonPath{});
+  status = MapReport(doc, &report, JsonPath{});
   if (!status.ok()) return status;
   status = ReadNextLink(doc, "attendanceRecords@odata.nextLink", records_next_link);
   if (!status.ok()) return status;
@@ -548,9 +813,7 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
 
   // Map into a scratch report so that a bad page leaves `report` as it was.
   rollcall::v1::MeetingAttendanceReport page;
-  const pb::FieldDescriptor* records_field =
-      rollcall::v1::MeetingAttendanceReport::descriptor()->FindFieldByName("attendance_records");
-  status = MapField(*value, records_field, &page, page.GetReflection(), JsonPath{nullptr, "value"});
+  status = MapRecords(*value, &page, JsonPath{nullptr, "value"});
   if (!status.ok()) return status;
   std::string link;
   status = ReadNextLink(doc, "@odata.nextLink", &link);
