@@ -31,15 +31,17 @@ namespace rj = rapidjson;
 namespace pb = google::protobuf;
 
 // Deeper documents are rejected while parsing, before they cost memory. Graph's attendance
-// bodies nest five levels; open-typed identities may add a few.
-constexpr int kMaxJsonDepth = 64;
+// bodies nest five levels; open-typed identities may add a few. The bound also keeps a reply
+// within protobuf's own nesting limit (100): each JSON level inside an identity becomes two
+// levels of google.protobuf.Struct/Value, so 32 JSON levels stay near 60 protobuf levels.
+constexpr int kMaxJsonDepth = 32;
 
 // Iterative parsing keeps hostile nesting off the call stack. In-situ parsing leaves strings in
 // the (copied) input instead of allocating each one. UTF-8 is checked once over the whole input
 // beforehand (utf8::IsValid, with an ASCII fast path) rather than by RapidJSON character by
 // character, which would also turn off its SIMD string scanning.
 constexpr unsigned kParseFlags =
-    rj::kParseIterativeFlag | rj::kParseFullPrecisionFlag | rj::kParseInsituFlag;
+    rj::kParseIterativeFlag | rj::kParseInsituFlag | rj::kParseNumbersAsStringsFlag;
 
 // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
@@ -62,7 +64,27 @@ class DepthLimitedHandler {
   bool Int64(int64_t i) { return target_.Int64(i); }
   bool Uint64(uint64_t u) { return target_.Uint64(u); }
   bool Double(double d) { return target_.Double(d); }
-  bool RawNumber(const char* s, rj::SizeType n, bool copy) { return target_.RawNumber(s, n, copy); }
+  // Numbers arrive as text (kParseNumbersAsStringsFlag) and are converted here, exactly:
+  // RapidJSON 1.1's own conversion misreads zero with a large exponent ("0e104") and rounds
+  // some large values. Integers stay integers while they fit 64 bits.
+  bool RawNumber(const char* s, rj::SizeType n, bool /*copy*/) {
+    const absl::string_view text(s, n);
+    if (text.find_first_of(".eE") == absl::string_view::npos) {
+      int64_t i = 0;
+      uint64_t u = 0;
+      if (text[0] == '-' && absl::SimpleAtoi(text, &i)) {
+        return i >= std::numeric_limits<int32_t>::min() ? target_.Int(static_cast<int32_t>(i))
+                                                         : target_.Int64(i);
+      }
+      if (text[0] != '-' && absl::SimpleAtoi(text, &u)) {
+        return u <= std::numeric_limits<uint32_t>::max() ? target_.Uint(static_cast<uint32_t>(u))
+                                                         : target_.Uint64(u);
+      }
+    }
+    double d = 0;
+    if (!absl::SimpleAtod(text, &d) || !std::isfinite(d)) return false;  // e.g. 1e400
+    return target_.Double(d);
+  }
   bool String(const char* s, rj::SizeType n, bool copy) { return target_.String(s, n, copy); }
   bool Key(const char* s, rj::SizeType n, bool copy) { return target_.Key(s, n, copy); }
   bool StartObject() { return Enter() && target_.StartObject(); }
@@ -103,6 +125,9 @@ absl::Status ParseJson(std::string_view json, ParsedJson* out) {
   if (!utf8::IsValid(ToAbsl(json))) {
     return absl::InvalidArgumentError("malformed JSON: not valid UTF-8");
   }
+  // RapidJSON's SSE2 scanning reads aligned 16-byte blocks, up to 15 bytes past the final NUL:
+  // keep them inside the allocation.
+  out->buffer.reserve(json.size() + 16);
   out->buffer.assign(json.data(), json.size());
   rj::InsituStringStream input(out->buffer.data());
   rj::Reader reader;

@@ -369,12 +369,12 @@ TEST(Integers, Int32BoundsAreEnforced) {
 std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 TEST(Depth, DeepNestingIsRejectedWithoutRecursion) {
-  // The root object is level 1; an unknown property holding 63 arrays reaches 64.
-  EXPECT_TRUE(ParseAttendanceReport(R"({"id":"r","x":)" + Nested(63) + "}").ok());
+  // The root object is level 1; an unknown property holding 31 arrays reaches 32.
+  EXPECT_TRUE(ParseAttendanceReport(R"({"id":"r","x":)" + Nested(31) + "}").ok());
   absl::StatusOr<MeetingAttendanceReport> too_deep =
-      ParseAttendanceReport(R"({"id":"r","x":)" + Nested(64) + "}");
+      ParseAttendanceReport(R"({"id":"r","x":)" + Nested(32) + "}");
   ASSERT_EQ(too_deep.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(too_deep.status()), HasSubstr("nested deeper than 64 levels"));
+  EXPECT_THAT(Message(too_deep.status()), HasSubstr("nested deeper than 32 levels"));
   // A million levels: no stack overflow, no time spent building them.
   EXPECT_EQ(ParseAttendanceReport(std::string(1000000, '[')).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -384,8 +384,9 @@ TEST(Depth, DeepNestingIsRejectedWithoutRecursion) {
 }
 
 TEST(Depth, NestedIdentityPropertiesWithinTheLimitAreKept) {
+  // Root, attendanceRecords, the record and the identity are 4 levels; 28 more reach 32.
   std::string deep = "null";
-  for (int i = 0; i < 58; ++i) deep = "{\"k\":" + deep + "}";
+  for (int i = 0; i < 28; ++i) deep = "{\"k\":" + deep + "}";
   absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
       R"({"id":"r","attendanceRecords":[{"identity":{"deep":)" + deep + "}}]}");
   ASSERT_TRUE(report.ok()) << report.status();
@@ -396,8 +397,35 @@ TEST(Depth, NestedIdentityPropertiesWithinTheLimitAreKept) {
     value = &value->struct_value().fields().at("k");
     ++levels;
   }
-  EXPECT_EQ(levels, 58);
+  EXPECT_EQ(levels, 28);
   EXPECT_EQ(value->kind_case(), google::protobuf::Value::kNullValue);
+  // The deepest identity the mapping accepts still makes a reply that protobuf (nesting limit
+  // 100) parses back.
+  rollcall::v1::GetAttendanceReportResponse reply;
+  *reply.mutable_report() = *report;
+  rollcall::v1::GetAttendanceReportResponse parsed;
+  EXPECT_TRUE(parsed.ParseFromString(reply.SerializeAsString()));
+  // One level more is refused.
+  deep = "{\"k\":" + deep + "}";
+  EXPECT_FALSE(ParseAttendanceReport(
+                   R"({"id":"r","attendanceRecords":[{"identity":{"deep":)" + deep + "}}]}")
+                   .ok());
+}
+
+TEST(Numbers, AreConvertedExactly) {
+  // RapidJSON 1.1's own conversion reads "0e104" as 3.24e+178 and rounds 6e108.
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      R"({"id":"r","attendanceRecords":[{"totalAttendanceInSeconds":3.0,"identity":{)"
+      R"("zero":0e104,"tiny":0.000e50,"big":6e108,"int":-2147483649,"u":18446744073709551615}}]})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  const auto& fields = report->attendance_records(0).identity().additional_properties().fields();
+  EXPECT_EQ(fields.at("zero").number_value(), 0.0);
+  EXPECT_EQ(fields.at("tiny").number_value(), 0.0);
+  EXPECT_EQ(fields.at("big").number_value(), 6e108);
+  EXPECT_EQ(fields.at("int").number_value(), -2147483649.0);
+  EXPECT_EQ(fields.at("u").number_value(), 18446744073709551615.0);
+  EXPECT_EQ(report->attendance_records(0).total_attendance_in_seconds(), 3);
+  EXPECT_FALSE(ParseAttendanceReport(R"({"id":"r","x":1e400})").ok());
 }
 
 TEST(Malformed, EveryTruncationOfARealBodyIsAnError) {
