@@ -1,7 +1,19 @@
 #include "tests/integration/environment.h"
 
+#include <curl/curl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <stdlib.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <vector>
+
+#include "absl/strings/match.h"
 
 #include "absl/strings/str_cat.h"
 #include "graph_client/graph_client.h"
@@ -9,6 +21,48 @@
 #include "rapidjson/writer.h"
 
 namespace rollcall::testing {
+
+std::string FaultSpec::Json() const {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
+  auto string_member = [&out](const char* name, const std::string& value) {
+    if (value.empty()) return;
+    out.Key(name);
+    out.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  out.StartObject();
+  string_member("action", action);
+  string_member("kind", kind);
+  string_member("path_contains", path_contains);
+  if (seconds > 0) {
+    out.Key("seconds");
+    out.Double(seconds);
+  } else {
+    out.Key("count");
+    out.Int(count);
+  }
+  if (status != 0) {
+    out.Key("status");
+    out.Int(status);
+  }
+  string_member("retry_after", retry_after);
+  string_member("body", body);
+  string_member("content_type", content_type);
+  if (delay_ms != 0) {
+    out.Key("delay_ms");
+    out.Int(delay_ms);
+  }
+  if (size_bytes != 0) {
+    out.Key("size_bytes");
+    out.Int64(size_bytes);
+  }
+  if (truncate_bytes >= 0) {
+    out.Key("truncate_bytes");
+    out.Int(truncate_bytes);
+  }
+  out.EndObject();
+  return buffer.GetString();
+}
 
 absl::StatusOr<std::unique_ptr<FakeGraph>> FakeGraph::Start(
     const std::vector<std::string>& extra_args) {
@@ -32,6 +86,14 @@ absl::StatusOr<std::unique_ptr<FakeGraph>> FakeGraph::Start(
   return graph;
 }
 
+FakeGraph::~FakeGraph() {
+  process_.Stop();
+  if (!tls_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(tls_dir_, ignored);
+  }
+}
+
 absl::StatusOr<rapidjson::Document> FakeGraph::GetJson(const std::string& path) {
   graph::HttpRequest request;
   request.url = url_ + path;
@@ -41,7 +103,9 @@ absl::StatusOr<rapidjson::Document> FakeGraph::GetJson(const std::string& path) 
     return absl::InternalError(absl::StrCat("GET ", path, " -> ", response->status));
   }
   rapidjson::Document doc;
-  doc.Parse(response->body.c_str());
+  // With a length: RapidJSON reads through a MemoryStream, never past the buffer (its SSE2
+  // scanning of NUL-terminated strings reads whole 16-byte blocks).
+  doc.Parse(response->body.data(), response->body.size());
   if (doc.HasParseError()) return absl::InternalError("control endpoint sent bad JSON");
   return doc;
 }
@@ -61,6 +125,38 @@ absl::Status FakeGraph::PostJson(const std::string& path, const std::string& bod
   return absl::OkStatus();
 }
 
+absl::Status FakeGraph::Delete(const std::string& path) {
+  // graph::HttpTransport speaks GET and POST only (all Graph needs); DELETE goes through
+  // libcurl directly, with the same CA.
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+  const std::string url = url_ + path;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+  curl_easy_setopt(curl, CURLOPT_CAINFO, ca_path_.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+                   +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
+  const CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) {
+    return absl::UnavailableError(absl::StrCat("DELETE ", path, ": ", curl_easy_strerror(code)));
+  }
+  if (status / 100 != 2) {
+    return absl::InternalError(absl::StrCat("DELETE ", path, " -> ", status));
+  }
+  return absl::OkStatus();
+}
+
+int FakeGraph::ActiveFaults() {
+  auto doc = GetJson("/_emulator/faults");
+  if (!doc.ok() || !doc->IsArray()) return -1;
+  return static_cast<int>(doc->Size());
+}
+
 int FakeGraph::Counter(const std::string& name) {
   auto doc = GetJson("/_emulator/counters");
   if (!doc.ok() || !doc->IsObject() || !doc->HasMember(name.c_str())) return 0;
@@ -70,7 +166,7 @@ int FakeGraph::Counter(const std::string& name) {
 absl::Status FakeGraph::AddReport(const std::string& user, const std::string& meeting,
                                   const std::string& report_id, const std::string& report_json) {
   rapidjson::Document report;
-  report.Parse(report_json.c_str());
+  report.Parse(report_json.data(), report_json.size());
   if (report.HasParseError()) return absl::InvalidArgumentError("bad report JSON");
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
@@ -111,9 +207,75 @@ absl::StatusOr<std::unique_ptr<RollcallProcess>> RollcallProcess::Start(
   auto address = ReadAnnouncedAddress(server->process_, "rollcall listening on ");
   if (!address.ok()) return address.status();
   server->address_ = *address;
-  server->stub_ = rollcall::v1::AttendanceReportService::NewStub(
-      grpc::CreateChannel(server->address_, grpc::InsecureChannelCredentials()));
+  server->stub_ = server->NewStub();
   return server;
+}
+
+std::unique_ptr<rollcall::v1::AttendanceReportService::Stub> RollcallProcess::NewStub() const {
+  // A channel argument no other channel has, so that gRPC does not share a subchannel (and
+  // with it a connection) between channels.
+  grpc::ChannelArguments args;
+  static std::atomic<int> channel_number{0};
+  args.SetInt("rollcall.test_channel", channel_number.fetch_add(1));
+  return rollcall::v1::AttendanceReportService::NewStub(
+      grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
+}
+
+grpc::Status RollcallProcess::CheckHealth(const std::string& service, absl::Duration timeout,
+                                          bool* serving) const {
+  // grpc.health.v1.HealthCheckRequest {string service = 1;} and HealthCheckResponse
+  // {ServingStatus status = 1;} (SERVING = 1), encoded by hand: the health proto is not
+  // compiled into the tests.
+  std::string request;
+  if (!service.empty()) {
+    request.push_back(0x0a);
+    request.push_back(static_cast<char>(service.size()));  // service names are < 128 bytes
+    request += service;
+  }
+  grpc::ChannelArguments args;
+  static std::atomic<int> channel_number{0};
+  args.SetInt("rollcall.test_health_channel", channel_number.fetch_add(1));
+  auto channel = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
+                 &response_buffer, [&done](grpc::Status status) { done.set_value(status); });
+  grpc::Status status = done.get_future().get();
+  *serving = false;
+  if (status.ok()) {
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (response_buffer.Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    *serving = bytes == std::string("\x08\x01", 2);
+  }
+  return status;
+}
+
+int64_t RollcallProcess::ResidentBytes() const {
+  std::ifstream status(absl::StrCat("/proc/", process_.pid(), "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t kib = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %" SCNd64 " kB", &kib) == 1) return kib * 1024;
+  }
+  return -1;
+}
+
+absl::StatusOr<std::string> RollcallProcess::ReadMetricsAddress() {
+  constexpr absl::string_view kPrefix = "rollcall metrics on ";
+  auto line = process_.ReadLine(absl::Seconds(10));
+  if (!line.ok()) return line.status();
+  if (!absl::StartsWith(*line, kPrefix)) {
+    return absl::InternalError(absl::StrCat("unexpected stdout line: ", *line));
+  }
+  return line->substr(kPrefix.size());
 }
 
 }  // namespace rollcall::testing

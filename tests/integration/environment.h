@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "graph_client/http_transport.h"
+#include "grpcpp/grpcpp.h"
 #include "rapidjson/document.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "tests/testing/child_process.h"
@@ -25,10 +27,31 @@ inline constexpr char kTenant[] = "contoso-tenant";
 inline constexpr char kClientId[] = "rollcall-demo-client";
 inline constexpr char kClientSecret[] = "rollcall-demo-secret";
 
+// One fault for POST /_emulator/faults (tests/fake_graph/README.md, "Fault injection"); fields
+// left at their zero value are not sent, so the emulator's defaults apply.
+struct FaultSpec {
+  std::string action = "status";  // status, delay, reset, truncate, oversize, html
+  std::string kind = "report";    // any, token, graph, report, records, reports_list
+  std::string path_contains;
+  int count = 1;                  // ignored when seconds > 0
+  double seconds = 0;             // applies to every matching request for this long
+  int status = 0;
+  std::string retry_after;
+  std::string body;               // sent verbatim (status and html actions)
+  std::string content_type;
+  int delay_ms = 0;
+  int64_t size_bytes = 0;         // oversize
+  int truncate_bytes = -1;        // truncate; -1: half the body
+
+  std::string Json() const;
+};
+
 class FakeGraph {
  public:
   static absl::StatusOr<std::unique_ptr<FakeGraph>> Start(
       const std::vector<std::string>& extra_args = {});
+  // Stops the emulator and removes its TLS folder.
+  ~FakeGraph();
 
   const std::string& url() const { return url_; }  // https://127.0.0.1:PORT
   const std::string& ca_path() const { return ca_path_; }
@@ -36,9 +59,22 @@ class FakeGraph {
   // Control endpoints.
   absl::StatusOr<rapidjson::Document> GetJson(const std::string& path);
   absl::Status PostJson(const std::string& path, const std::string& body);
+  absl::Status Delete(const std::string& path);
   // One counter of GET /_emulator/counters (0 when absent).
   int Counter(const std::string& name);
   absl::Status Reset() { return PostJson("/_emulator/reset", "{}"); }
+  // Fault injection (tests/fake_graph/README.md, "Fault injection"): `faults_json` is one
+  // fault object or a list of them.
+  absl::Status AddFaults(const std::string& faults_json) {
+    return PostJson("/_emulator/faults", faults_json);
+  }
+  absl::Status AddFault(const FaultSpec& fault) { return AddFaults(fault.Json()); }
+  absl::Status ClearFaults() { return Delete("/_emulator/faults"); }
+  // How many registered faults are still active (count left or time not up).
+  int ActiveFaults();
+  // The request log, oldest first; each entry has method, raw_path, path_segments, query, kind,
+  // status (null when reset) and fault (its action, or null).
+  absl::StatusOr<rapidjson::Document> Requests() { return GetJson("/_emulator/requests"); }
   // Adds reports to the live dataset: {user: {meeting: {report_id: report_json}}}.
   absl::Status AddReport(const std::string& user, const std::string& meeting,
                          const std::string& report_id, const std::string& report_json);
@@ -62,6 +98,20 @@ class RollcallProcess {
   rollcall::v1::AttendanceReportService::Stub& stub() { return *stub_; }
   std::string Stderr() const { return process_.Stderr(); }
   ChildProcess& process() { return process_; }
+  // A new stub on a new channel (a new connection), e.g. to call after the server began to
+  // shut down, or from another thread without sharing a connection.
+  std::unique_ptr<rollcall::v1::AttendanceReportService::Stub> NewStub() const;
+
+  // grpc.health.v1.Health/Check for `service` ("" is the server as a whole) on a new channel.
+  // On an OK status, *serving is true when the answer was SERVING.
+  grpc::Status CheckHealth(const std::string& service, absl::Duration timeout, bool* serving) const;
+
+  // The server's resident set size (VmRSS of /proc/<pid>/status), in bytes; -1 if unknown.
+  int64_t ResidentBytes() const;
+
+  // The second stdout line the server prints when --metrics_listen is set
+  // ("rollcall metrics on HOST:PORT"): HOST:PORT.
+  absl::StatusOr<std::string> ReadMetricsAddress();
 
  private:
   RollcallProcess() = default;

@@ -1,0 +1,802 @@
+// Issue 3, "Keep serving when Graph misbehaves", end to end: for each way Graph (or the network)
+// can fail, the Graph emulator injects that fault (tests/fake_graph/README.md, "Fault
+// injection") and the test checks both what the gRPC caller sees and what the emulator counted:
+// how many report and token requests reached "Graph", and which of them a fault answered.
+//
+// Every test starts its own rollcall_server with the settings it needs (ROLLCALL_* variables),
+// so no cache, token or queue from another test can hide a call. Waits on Graph's Retry-After
+// are real time by nature; everything else waits for a signal (the emulator's fault list, the
+// server's log), never for a guessed time.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "tests/integration/environment.h"
+
+namespace rollcall::testing {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::AnyOf;
+using ::testing::Eq;
+using rollcall::v1::AttendanceReportService;
+using rollcall::v1::GetAttendanceReportRequest;
+using rollcall::v1::GetAttendanceReportResponse;
+
+// The second report of the emulator's default dataset (same user and meeting as the docs one).
+constexpr char kSecondDocsReport[] = "2c2c2454-7613-4d6e-9c7c-4cf7a6cdce89";
+
+// Graph's 401 for a token it does not accept (shape of §4; text of the emulator's own 401).
+constexpr char kInvalidTokenBody[] =
+    R"({"error":{"code":"InvalidAuthenticationToken","message":"Access token validation failure.",)"
+    R"("innerError":{"date":"2024-05-01T10:00:00","request-id":"5f0b3c1e-0d5e-4a55-9a39-1d0b5e7a2c11",)"
+    R"("client-request-id":"5f0b3c1e-0d5e-4a55-9a39-1d0b5e7a2c11"}}})";
+
+GetAttendanceReportRequest Request(const std::string& report_id,
+                                   const std::string& meeting = kDocsMeeting) {
+  GetAttendanceReportRequest request;
+  request.set_user_id(kDocsUser);
+  request.set_meeting_id(meeting);
+  request.set_report_id(report_id);
+  return request;
+}
+
+// One blocking call; `deadline` zero means the client sets no deadline at all.
+grpc::Status Call(AttendanceReportService::Stub& stub, const GetAttendanceReportRequest& request,
+                  GetAttendanceReportResponse* response,
+                  absl::Duration deadline = absl::Seconds(30)) {
+  grpc::ClientContext context;
+  if (deadline > absl::ZeroDuration()) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  }
+  return stub.GetAttendanceReport(&context, request, response);
+}
+
+// A call in flight, on gRPC's callback API.
+struct AsyncCall {
+  grpc::ClientContext context;
+  GetAttendanceReportRequest request;
+  GetAttendanceReportResponse response;
+  grpc::Status status;
+  absl::Time start;
+  absl::Time end;
+  std::promise<void> done;
+  std::future<void> finished = done.get_future();
+
+  absl::Duration elapsed() const { return end - start; }
+  bool Wait(absl::Duration timeout) {
+    return finished.wait_for(absl::ToChronoMilliseconds(timeout)) == std::future_status::ready;
+  }
+};
+
+std::unique_ptr<AsyncCall> StartCall(AttendanceReportService::Stub& stub,
+                                     const GetAttendanceReportRequest& request,
+                                     absl::Duration deadline = absl::Seconds(30)) {
+  auto call = std::make_unique<AsyncCall>();
+  call->request = request;
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  call->start = absl::Now();
+  AsyncCall* raw = call.get();
+  stub.async()->GetAttendanceReport(&raw->context, &raw->request, &raw->response,
+                                    [raw](grpc::Status status) {
+                                      raw->status = std::move(status);
+                                      raw->end = absl::Now();
+                                      raw->done.set_value();
+                                    });
+  return call;
+}
+
+template <typename T>
+bool UnpackDetail(const grpc::Status& status, T* out) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return false;
+  for (const auto& any : details.details()) {
+    if (any.UnpackTo(out)) return true;
+  }
+  return false;
+}
+
+std::string ReasonOf(const grpc::Status& status) {
+  google::rpc::ErrorInfo info;
+  return UnpackDetail(status, &info) ? info.reason() : "";
+}
+
+std::string Describe(const grpc::Status& status) {
+  return absl::StrCat("code ", status.error_code(), " ", ReasonOf(status), ": ",
+                      status.error_message());
+}
+
+// The request log's entries of one kind (report, token, ...), oldest first.
+struct LoggedRequest {
+  std::string kind;
+  std::string raw_path;
+  int status = 0;     // 0 when a reset answered nothing
+  std::string fault;  // "" when no fault applied
+};
+std::vector<LoggedRequest> LoggedRequests(FakeGraph& graph, const std::string& kind = "") {
+  std::vector<LoggedRequest> out;
+  auto log = graph.Requests();
+  if (!log.ok() || !log->IsArray()) {
+    ADD_FAILURE() << "no request log: " << log.status();
+    return out;
+  }
+  for (const auto& entry : log->GetArray()) {
+    LoggedRequest r;
+    r.kind = entry["kind"].GetString();
+    if (!kind.empty() && r.kind != kind) continue;
+    r.raw_path = entry["raw_path"].IsString() ? entry["raw_path"].GetString() : "";
+    r.status = entry["status"].IsInt() ? entry["status"].GetInt() : 0;
+    r.fault = entry["fault"].IsString() ? entry["fault"].GetString() : "";
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<int> Statuses(const std::vector<LoggedRequest>& log) {
+  std::vector<int> out;
+  for (const auto& r : log) out.push_back(r.status);
+  return out;
+}
+
+// A small report with `records` attendance records, as Graph would store it.
+std::string ReportJson(const std::string& id, int records) {
+  std::string json = absl::StrCat(
+      R"({"id":")", id, R"(","totalParticipantCount":)", records,
+      R"(,"meetingStartDateTime":"2021-10-05T04:38:23.945Z","meetingEndDateTime":"2021-10-05T05:43:49.77Z",)"
+      R"("attendanceRecords":[)");
+  for (int i = 0; i < records; ++i) {
+    absl::StrAppend(&json, i == 0 ? "" : ",", R"({"id":"rec-)", i,
+                    R"(","emailAddress":"user)", i,
+                    R"(@contoso.com","totalAttendanceInSeconds":)", 60 + i,
+                    R"(,"role":"Attendee","identity":{"id":"id-)", i,
+                    R"(","displayName":"User )", i,
+                    R"(","tenantId":null},"attendanceIntervals":[{"joinDateTime":"2021-10-05T04:38:27.6027225Z",)"
+                    R"("leaveDateTime":"2021-10-05T04:39:27.6027225Z","durationInSeconds":60}]})");
+  }
+  json += "]}";
+  return json;
+}
+
+// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
+template <typename Predicate>
+bool WaitFor(Predicate done, absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > give_up) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// Each test has its own emulator as well as its own server: a request the emulator is still
+// stalling when a test ends would otherwise be counted by the next one.
+class ResilienceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto graph = FakeGraph::Start();
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    graph_ = *std::move(graph);
+  }
+  void TearDown() override {
+    if (!HasFailure() || graph_ == nullptr) return;
+    if (server_ != nullptr) std::cerr << "rollcall_server stderr:\n" << server_->Stderr() << "\n";
+    std::cerr << "emulator request log (kind status fault path):\n";
+    for (const auto& r : LoggedRequests(*graph_)) {
+      std::cerr << "  " << r.kind << " " << r.status << " " << (r.fault.empty() ? "-" : r.fault)
+                << " " << r.raw_path << "\n";
+    }
+  }
+
+  // Starts this test's server; `env` adds ROLLCALL_* settings. Fails the test when it cannot.
+  RollcallProcess* StartServer(const std::map<std::string, std::string>& env = {}) {
+    auto server = RollcallProcess::Start(*graph_, env);
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = server.ok() ? *std::move(server) : nullptr;
+    return server_.get();
+  }
+
+  void AddFault(const FaultSpec& fault) {
+    const absl::Status status = graph_->AddFault(fault);
+    ASSERT_TRUE(status.ok()) << status << " for " << fault.Json();
+  }
+
+  void AddReport(const std::string& id, int records = 1,
+                 const std::string& meeting = kDocsMeeting) {
+    ASSERT_TRUE(graph_->AddReport(kDocsUser, meeting, id, ReportJson(id, records)).ok());
+  }
+
+  // A call that must succeed with the docs report (or `report_id`) fetched from Graph.
+  void ExpectFreshReport(RollcallProcess& server, const std::string& report_id = kDocsReport) {
+    GetAttendanceReportResponse response;
+    const grpc::Status status = Call(server.stub(), Request(report_id), &response);
+    ASSERT_TRUE(status.ok()) << Describe(status);
+    EXPECT_EQ(response.report().id(), report_id);
+    EXPECT_FALSE(response.from_cache());
+    EXPECT_FALSE(response.stale());
+  }
+
+  std::unique_ptr<FakeGraph> graph_;
+  std::unique_ptr<RollcallProcess> server_;  // stopped before the emulator
+};
+
+// --- Throttling and transient errors: retried, within the caller's deadline ------------------
+
+TEST_F(ResilienceTest, ThrottledWithRetryAfterOneSecondSucceedsAfterAboutOneSecond) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  FaultSpec throttle;
+  throttle.status = 429;
+  throttle.retry_after = "1";
+  AddFault(throttle);
+
+  const absl::Time start = absl::Now();
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  const absl::Duration elapsed = absl::Now() - start;
+
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(response.report().id(), kDocsReport);
+  EXPECT_EQ(response.report().attendance_records_size(), 1);
+  EXPECT_GE(elapsed, absl::Milliseconds(900)) << "Retry-After: 1 was not honoured";
+  EXPECT_LE(elapsed, absl::Seconds(3));
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  EXPECT_EQ(graph_->Counter("fault"), 1);
+  EXPECT_EQ(graph_->Counter("token"), 1) << "a 429 must not cost a new token";
+  EXPECT_THAT(Statuses(LoggedRequests(*graph_, "report")), ::testing::ElementsAre(429, 200));
+}
+
+TEST_F(ResilienceTest, FractionalRetryAfterIsHonouredToTheMillisecond) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  // Graph sends fractional seconds ("2.128"); read as whole seconds this would be 1 s, and the
+  // 10 ms backoff would be far shorter.
+  FaultSpec throttle;
+  throttle.status = 429;
+  throttle.retry_after = "1.25";
+  AddFault(throttle);
+
+  const absl::Time start = absl::Now();
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  const absl::Duration elapsed = absl::Now() - start;
+
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(response.report().id(), kDocsReport);
+  EXPECT_GE(elapsed, absl::Milliseconds(1200));
+  EXPECT_LE(elapsed, absl::Milliseconds(3500));
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  EXPECT_EQ(graph_->Counter("fault"), 1);
+}
+
+TEST_F(ResilienceTest, RetryAfterAsHttpDateIsHonoured) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec throttle;
+  throttle.status = 503;
+  // Two seconds after the emulator's Date header (whole seconds, so 1 to 2 s from now).
+  throttle.retry_after = absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT",
+                                          absl::Now() + absl::Seconds(2), absl::UTCTimeZone());
+  AddFault(throttle);
+
+  const absl::Time start = absl::Now();
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  const absl::Duration elapsed = absl::Now() - start;
+
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_GE(elapsed, absl::Milliseconds(900)) << "the HTTP-date Retry-After was not honoured";
+  EXPECT_LE(elapsed, absl::Seconds(4));
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+TEST_F(ResilienceTest, ServiceUnavailableOnceIsRetried) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec unavailable;
+  unavailable.status = 503;
+  AddFault(unavailable);
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  EXPECT_EQ(graph_->Counter("fault"), 1);
+  EXPECT_THAT(Statuses(LoggedRequests(*graph_, "report")), ::testing::ElementsAre(503, 200));
+}
+
+TEST_F(ResilienceTest, GatewayTimeoutOnceIsRetried) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec timeout;
+  timeout.status = 504;
+  AddFault(timeout);
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  EXPECT_THAT(Statuses(LoggedRequests(*graph_, "report")), ::testing::ElementsAre(504, 200));
+}
+
+TEST_F(ResilienceTest, ThrottledBeyondMaxAttemptsIsResourceExhaustedWithRetryInfo) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_MAX_ATTEMPTS", "2"},
+                                         {"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec throttle;
+  throttle.status = 429;
+  throttle.retry_after = "0.2";
+  throttle.seconds = 60;
+  AddFault(throttle);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(status);
+  EXPECT_EQ(ReasonOf(status), "GRAPH_THROTTLED");
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(UnpackDetail(status, &retry)) << "no google.rpc.RetryInfo in the status details";
+  const absl::Duration delay = absl::Seconds(retry.retry_delay().seconds()) +
+                               absl::Nanoseconds(retry.retry_delay().nanos());
+  EXPECT_GT(delay, absl::ZeroDuration());
+  EXPECT_LE(delay, absl::Seconds(1)) << "Graph asked for 0.2 s";
+  EXPECT_EQ(graph_->Counter("report"), 2) << "graph_max_attempts=2";
+  EXPECT_EQ(graph_->Counter("fault"), 2);
+}
+
+TEST_F(ResilienceTest, ConnectionResetBeforeAnyResponseIsRetried) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec reset;
+  reset.action = "reset";
+  AddFault(reset);
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  const auto log = LoggedRequests(*graph_, "report");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].fault, "reset");
+  EXPECT_EQ(log[0].status, 0) << "a reset answers nothing";
+  EXPECT_EQ(log[1].status, 200);
+}
+
+// --- Deadlines: a stalled Graph holds neither the caller nor a server thread -----------------
+
+TEST_F(ResilienceTest, StalledGraphGivesDeadlineExceededAndFreesTheUpstreamThread) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_UPSTREAM_CONCURRENCY", "1"}});
+  ASSERT_NE(server, nullptr);
+  // Fetch a token first, so that the stall below is the report's alone.
+  ExpectFreshReport(*server, kSecondDocsReport);
+  FaultSpec stall;
+  stall.action = "delay";
+  stall.delay_ms = 5000;
+  stall.path_contains = kDocsReport;
+  AddFault(stall);
+
+  const absl::Time start = absl::Now();
+  GetAttendanceReportResponse response;
+  grpc::Status status =
+      Call(server->stub(), Request(kDocsReport), &response, absl::Milliseconds(300));
+  const absl::Duration elapsed = absl::Now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << Describe(status);
+  EXPECT_LT(elapsed, absl::Milliseconds(500));
+
+  // The one upstream thread is free again once the stalled fetch's own deadline (the call's,
+  // 300 ms) has cut its HTTP request: another report is fetched long before the 5 s stall ends.
+  AddReport("after-the-stall");
+  const absl::Time next = absl::Now();
+  status = Call(server->stub(), Request("after-the-stall"), &response, absl::Seconds(10));
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(response.report().id(), "after-the-stall");
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500))
+      << "the upstream thread stayed with the stalled request";
+  EXPECT_LT(absl::Now() - next, absl::Seconds(1));
+  // The emulator counts a request when it answers it: the stalled one only after its 5 s.
+  EXPECT_EQ(graph_->ActiveFaults(), 0) << "the stalled request never reached Graph";
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  const auto log = LoggedRequests(*graph_, "report");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_THAT(log[1].raw_path, ::testing::HasSubstr("after-the-stall"));
+}
+
+TEST_F(ResilienceTest, CallWithoutDeadlineGetsTheDefaultDeadline) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_DEFAULT_DEADLINE", "300ms"}});
+  ASSERT_NE(server, nullptr);
+  ExpectFreshReport(*server, kSecondDocsReport);  // token fetched
+  FaultSpec stall;
+  stall.action = "delay";
+  stall.delay_ms = 5000;
+  AddFault(stall);
+
+  const absl::Time start = absl::Now();
+  GetAttendanceReportResponse response;
+  const grpc::Status status =
+      Call(server->stub(), Request(kDocsReport), &response, /*deadline=*/absl::ZeroDuration());
+  const absl::Duration elapsed = absl::Now() - start;
+
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << Describe(status);
+  EXPECT_GE(elapsed, absl::Milliseconds(250));
+  EXPECT_LT(elapsed, absl::Milliseconds(800)) << "the default deadline was not applied";
+  EXPECT_EQ(graph_->ActiveFaults(), 0) << "the stalled request never reached Graph";
+
+  // The server cut its Graph request at the same deadline: it answers the next call at once.
+  const absl::Time next = absl::Now();
+  const grpc::Status again = Call(server->stub(), Request(kSecondDocsReport), &response);
+  EXPECT_TRUE(again.ok()) << Describe(again);
+  EXPECT_LT(absl::Now() - next, absl::Milliseconds(500));
+}
+
+// --- Bodies that are not a report: an error, never cached ------------------------------------
+
+TEST_F(ResilienceTest, TruncatedBodyIsAnErrorAndNotCached) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"},
+                                         {"ROLLCALL_GRAPH_MAX_ATTEMPTS", "2"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec truncate;
+  truncate.action = "truncate";
+  truncate.seconds = 60;  // every attempt, however many the client makes
+  AddFault(truncate);
+
+  GetAttendanceReportResponse response;
+  grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  EXPECT_THAT(status.error_code(),
+              AnyOf(Eq(grpc::StatusCode::UNAVAILABLE), Eq(grpc::StatusCode::INTERNAL)))
+      << Describe(status);
+  const int truncated = graph_->Counter("report");
+  EXPECT_GE(truncated, 1);
+  EXPECT_LE(truncated, 2);
+  EXPECT_EQ(graph_->Counter("fault"), truncated);
+
+  ASSERT_TRUE(graph_->ClearFaults().ok());
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), truncated + 1) << "the next call fetches again";
+}
+
+TEST_F(ResilienceTest, OversizedBodyIsInternalAndNotCached) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_MAX_RESPONSE_BYTES", "64KiB"}});
+  ASSERT_NE(server, nullptr);
+  FaultSpec oversize;
+  oversize.action = "oversize";
+  oversize.size_bytes = 4 << 20;
+  AddFault(oversize);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << Describe(status);
+  EXPECT_EQ(ReasonOf(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_EQ(graph_->Counter("report"), 1) << "an oversized body is not retried";
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+TEST_F(ResilienceTest, HtmlPageWithStatus200IsInternal) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  FaultSpec html;
+  html.action = "html";
+  AddFault(html);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << Describe(status);
+  EXPECT_EQ(ReasonOf(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_EQ(graph_->Counter("report"), 1);
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+TEST_F(ResilienceTest, WrongJsonTypesAreInternal) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  FaultSpec wrong;
+  wrong.status = 200;
+  wrong.body =
+      R"({"id":"c9b6db1c-d5eb-427d-a5c0-20088d9b22d7","totalParticipantCount":"one",)"
+      R"("attendanceRecords":{"emailAddress":7}})";
+  AddFault(wrong);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << Describe(status);
+  EXPECT_EQ(ReasonOf(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("totalParticipantCount"));
+  EXPECT_EQ(graph_->Counter("report"), 1);
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+TEST_F(ResilienceTest, DeeplyNestedBodyIsInternalAndTheServerKeepsServing) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const int kDepth = 100000;
+  FaultSpec deep;
+  deep.status = 200;
+  deep.body = absl::StrCat(R"({"id":"x","attendanceRecords":)", std::string(kDepth, '['),
+                           std::string(kDepth, ']'), "}");
+  AddFault(deep);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << Describe(status);
+  EXPECT_EQ(ReasonOf(status), "GRAPH_BAD_RESPONSE");
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+// An identity is an open type: Graph may send any members, nested. Whatever Rollcall accepts
+// must reach the caller; a report nested deeper than a protobuf client parses (100 levels of
+// messages by default) must be refused as GRAPH_BAD_RESPONSE, not cached and sent in a form the
+// client then fails on.
+TEST_F(ResilienceTest, NestedIdentityMembersReachTheClientOrAreRefused) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  for (int depth : {8, 40}) {
+    SCOPED_TRACE(absl::StrCat("identity member nested ", depth, " levels"));
+    std::string nested = "1";
+    for (int i = 0; i < depth; ++i) nested = absl::StrCat(R"({"level":)", nested, "}");
+    const std::string id = absl::StrCat("nested-", depth);
+    ASSERT_TRUE(graph_
+                    ->AddReport(kDocsUser, kDocsMeeting, id,
+                                absl::StrCat(R"({"id":")", id,
+                                             R"(","attendanceRecords":[{"identity":{"id":"i",)",
+                                             R"("custom":)", nested, "}}]}"))
+                    .ok());
+    GetAttendanceReportResponse response;
+    const grpc::Status status = Call(server->stub(), Request(id), &response);
+    if (status.ok()) {
+      ASSERT_EQ(response.report().attendance_records_size(), 1);
+      EXPECT_TRUE(response.report().attendance_records(0).identity().additional_properties()
+                      .fields()
+                      .contains("custom"));
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << Describe(status);
+      EXPECT_EQ(ReasonOf(status), "GRAPH_BAD_RESPONSE")
+          << "the server sent a response its client cannot parse: " << Describe(status);
+    }
+  }
+}
+
+// --- Authentication ------------------------------------------------------------------------
+
+TEST_F(ResilienceTest, RejectedTokenIsRefetchedOnceAndTheCallSucceeds) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  FaultSpec unauthorized;
+  unauthorized.status = 401;
+  unauthorized.body = kInvalidTokenBody;
+  AddFault(unauthorized);
+
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("token"), 2) << "one extra token request after the 401";
+  EXPECT_EQ(graph_->Counter("report"), 2);
+  const auto log = LoggedRequests(*graph_);
+  std::vector<std::string> kinds;
+  for (const auto& r : log) kinds.push_back(absl::StrCat(r.kind, " ", r.status));
+  EXPECT_THAT(kinds, ::testing::ElementsAre("token 200", "report 401", "token 200", "report 200"));
+}
+
+TEST_F(ResilienceTest, TokenRejectedTwiceIsFailedPreconditionAfterOneRefetch) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  FaultSpec unauthorized;
+  unauthorized.status = 401;
+  unauthorized.body = kInvalidTokenBody;
+  unauthorized.count = 10;
+  AddFault(unauthorized);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(status);
+  EXPECT_EQ(ReasonOf(status), "GRAPH_UNAUTHORIZED");
+  EXPECT_EQ(graph_->Counter("token"), 2) << "re-token once, not in a loop";
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+// --- Caching what Graph said ----------------------------------------------------------------
+
+TEST_F(ResilienceTest, NotFoundIsCachedForTheNegativeTtl) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_NEGATIVE_CACHE_TTL", "30s"}});
+  ASSERT_NE(server, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    GetAttendanceReportResponse response;
+    const grpc::Status status = Call(server->stub(), Request("no-such-report"), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(status);
+    EXPECT_EQ(ReasonOf(status), "REPORT_NOT_FOUND");
+  }
+  EXPECT_EQ(graph_->Counter("report"), 1) << "the second 404 came from the negative cache";
+  EXPECT_EQ(graph_->Counter("not_found"), 1);
+
+  // Another report is not affected.
+  ExpectFreshReport(*server);
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+TEST_F(ResilienceTest, NegativeTtlZeroAsksGraphEveryTime) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_NEGATIVE_CACHE_TTL", "0s"}});
+  ASSERT_NE(server, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    GetAttendanceReportResponse response;
+    const grpc::Status status = Call(server->stub(), Request("no-such-report"), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(status);
+  }
+  EXPECT_EQ(graph_->Counter("report"), 2);
+}
+
+TEST_F(ResilienceTest, ExpiredReportIsServedStaleWhileGraphFails) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_CACHE_TTL", "0s"},
+                                         {"ROLLCALL_CACHE_TTL_RECENT", "0s"},
+                                         {"ROLLCALL_STALE_IF_ERROR", "24h"},
+                                         {"ROLLCALL_GRAPH_MAX_ATTEMPTS", "2"},
+                                         {"ROLLCALL_GRAPH_INITIAL_BACKOFF", "10ms"}});
+  ASSERT_NE(server, nullptr);
+  GetAttendanceReportResponse first;
+  ASSERT_TRUE(Call(server->stub(), Request(kDocsReport), &first).ok());
+  EXPECT_FALSE(first.from_cache());
+  EXPECT_FALSE(first.stale());
+  EXPECT_EQ(graph_->Counter("report"), 1);
+
+  FaultSpec unavailable;
+  unavailable.status = 503;
+  unavailable.seconds = 60;
+  AddFault(unavailable);
+  GetAttendanceReportResponse second;
+  const grpc::Status status = Call(server->stub(), Request(kDocsReport), &second);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_TRUE(second.stale());
+  EXPECT_TRUE(second.from_cache());
+  EXPECT_TRUE(MessageDifferencer::Equals(second.report(), first.report()));
+  EXPECT_EQ(second.graph_fetch_time().SerializeAsString(),
+            first.graph_fetch_time().SerializeAsString())
+      << "a stale reply says when Graph last gave the report";
+  EXPECT_EQ(graph_->Counter("report"), 1 + 2) << "the expired entry was re-fetched, twice";
+
+  // Graph is back: the next call refreshes the entry.
+  ASSERT_TRUE(graph_->ClearFaults().ok());
+  GetAttendanceReportResponse third;
+  ASSERT_TRUE(Call(server->stub(), Request(kDocsReport), &third).ok());
+  EXPECT_FALSE(third.stale());
+  EXPECT_FALSE(third.from_cache());
+  EXPECT_EQ(graph_->Counter("report"), 4);
+}
+
+// --- Load shedding -------------------------------------------------------------------------
+
+TEST_F(ResilienceTest, FullUpstreamQueueRefusesNewMissesAtOnceWhileHitsStillAnswer) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_UPSTREAM_CONCURRENCY", "1"},
+                                         {"ROLLCALL_UPSTREAM_QUEUE", "1"}});
+  ASSERT_NE(server, nullptr);
+  ExpectFreshReport(*server);  // cached from now on (and the token fetched)
+  // Each slow report is held 1.5 s at Graph, by its own fault, so the fault list tells which
+  // reached Graph.
+  for (const char* id : {"slow-a", "slow-b", "slow-c"}) {
+    AddReport(id);
+    FaultSpec slow;
+    slow.action = "delay";
+    slow.delay_ms = 1500;
+    slow.path_contains = id;
+    AddFault(slow);
+  }
+
+  // slow-a takes the one upstream thread; once it is at Graph, two more distinct misses arrive:
+  // one fits the queue, the other must be refused at once.
+  auto a = StartCall(server->stub(), Request("slow-a"));
+  ASSERT_TRUE(WaitFor([&] { return graph_->ActiveFaults() == 2; }, absl::Seconds(5)))
+      << "slow-a never reached Graph";
+  auto b = StartCall(server->stub(), Request("slow-b"));
+  auto c = StartCall(server->stub(), Request("slow-c"));
+  ASSERT_TRUE(WaitFor([&] { return b->Wait(absl::ZeroDuration()) || c->Wait(absl::ZeroDuration()); },
+                      absl::Seconds(1)))
+      << "neither extra miss was refused within a second";
+
+  // While slow-a is still at Graph, a cached report answers at once.
+  const absl::Time hit_start = absl::Now();
+  GetAttendanceReportResponse hit;
+  const grpc::Status hit_status =
+      Call(server->stub(), Request(kDocsReport), &hit, absl::Milliseconds(500));
+  EXPECT_TRUE(hit_status.ok()) << Describe(hit_status);
+  EXPECT_TRUE(hit.from_cache());
+  EXPECT_LT(absl::Now() - hit_start, absl::Milliseconds(300));
+  EXPECT_FALSE(a->Wait(absl::ZeroDuration())) << "slow-a was not slow: the check proved nothing";
+
+  ASSERT_TRUE(a->Wait(absl::Seconds(10)));
+  ASSERT_TRUE(b->Wait(absl::Seconds(10)));
+  ASSERT_TRUE(c->Wait(absl::Seconds(10)));
+  EXPECT_TRUE(a->status.ok()) << Describe(a->status);
+  // Exactly one of b and c was refused, and at once; the other waited its turn.
+  ASSERT_NE(b->status.ok(), c->status.ok()) << Describe(b->status) << " / " << Describe(c->status);
+  AsyncCall* refused = b->status.ok() ? c.get() : b.get();
+  AsyncCall* queued = b->status.ok() ? b.get() : c.get();
+  EXPECT_EQ(refused->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << Describe(refused->status);
+  EXPECT_EQ(ReasonOf(refused->status), "UPSTREAM_OVERLOADED");
+  EXPECT_LT(refused->elapsed(), absl::Milliseconds(300)) << "refused, but not at once";
+  EXPECT_EQ(queued->response.report().id(), queued->request.report_id());
+  EXPECT_EQ(graph_->Counter("report"), 1 + 2) << "the refused miss never reached Graph";
+  EXPECT_EQ(graph_->ActiveFaults(), 1) << "the refused report's fault is still unused";
+}
+
+// --- Shutdown --------------------------------------------------------------------------------
+
+TEST_F(ResilienceTest, SigtermDrainsCallsInFlightRefusesNewOnesAndExitsZero) {
+  RollcallProcess* server = StartServer({{"ROLLCALL_SHUTDOWN_GRACE", "10s"}});
+  ASSERT_NE(server, nullptr);
+  constexpr int kCalls = 8;
+  for (int i = 0; i < kCalls; ++i) AddReport(absl::StrCat("drain-", i), 3);
+  ExpectFreshReport(*server);  // the token, so every delayed request below is a report
+  FaultSpec slow;
+  slow.action = "delay";
+  slow.delay_ms = 500;
+  slow.count = kCalls;
+  AddFault(slow);
+
+  std::vector<std::unique_ptr<AsyncCall>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(StartCall(server->stub(), Request(absl::StrCat("drain-", i))));
+  }
+  // Every call is at Graph (each took one of the delay fault's count) before the signal.
+  ASSERT_TRUE(WaitFor([&] { return graph_->ActiveFaults() == 0; }, absl::Seconds(10)))
+      << "the calls never reached Graph";
+
+  const absl::Time sigterm = absl::Now();
+  ASSERT_EQ(kill(server->process().pid(), SIGTERM), 0);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(server->Stderr(), "shutting down"); },
+                      absl::Seconds(5)))
+      << "no shutdown log line";
+
+  // Health says so, and new calls are refused (a new connection each time).
+  bool serving = true;
+  grpc::Status health;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        health = server->CheckHealth("", absl::Milliseconds(500), &serving);
+        return !health.ok() || !serving;
+      },
+      absl::Seconds(2)))
+      << "health still SERVING after SIGTERM";
+  grpc::Status refused;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto stub = server->NewStub();
+        GetAttendanceReportResponse response;
+        refused = Call(*stub, Request(kSecondDocsReport), &response, absl::Milliseconds(500));
+        return !refused.ok();
+      },
+      absl::Seconds(2)))
+      << "a new call was still served after SIGTERM";
+
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(calls[i]->Wait(absl::Seconds(15))) << "call " << i << " never finished";
+    EXPECT_TRUE(calls[i]->status.ok()) << i << ": " << Describe(calls[i]->status);
+    EXPECT_EQ(calls[i]->response.report().id(), absl::StrCat("drain-", i));
+    EXPECT_EQ(calls[i]->response.report().attendance_records_size(), 3);
+  }
+
+  const std::optional<int> exit_status = server->process().Stop(absl::Seconds(15));
+  const absl::Duration to_exit = absl::Now() - sigterm;
+  ASSERT_TRUE(exit_status.has_value()) << "killed: did not exit within the grace period";
+  EXPECT_TRUE(WIFEXITED(*exit_status));
+  EXPECT_EQ(WEXITSTATUS(*exit_status), 0);
+  EXPECT_LT(to_exit, absl::Seconds(10)) << "exit took longer than shutdown_grace";
+  int drained = 0;
+  for (const auto& r : LoggedRequests(*graph_, "report")) {
+    drained += absl::StrContains(r.raw_path, "drain-") && r.status == 200;
+  }
+  EXPECT_EQ(drained, kCalls) << "one Graph request per call in flight";
+}
+
+}  // namespace
+}  // namespace rollcall::testing
