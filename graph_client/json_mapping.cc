@@ -39,7 +39,8 @@ constexpr int kMaxJsonDepth = 32;
 // Iterative parsing keeps hostile nesting off the call stack. In-situ parsing leaves strings in
 // the (copied) input instead of allocating each one. UTF-8 is checked once over the whole input
 // beforehand (utf8::IsValid, with an ASCII fast path) rather than by RapidJSON character by
-// character, which would also turn off its SIMD string scanning.
+// character. RapidJSON's SIMD string scanning (RAPIDJSON_SSE2) stays off: in 1.1 its in-situ
+// variant lets raw control characters through inside strings, which JSON forbids.
 constexpr unsigned kParseFlags =
     rj::kParseIterativeFlag | rj::kParseInsituFlag | rj::kParseNumbersAsStringsFlag;
 
@@ -125,9 +126,6 @@ absl::Status ParseJson(std::string_view json, ParsedJson* out) {
   if (!utf8::IsValid(ToAbsl(json))) {
     return absl::InvalidArgumentError("malformed JSON: not valid UTF-8");
   }
-  // RapidJSON's SSE2 scanning reads aligned 16-byte blocks, up to 15 bytes past the final NUL:
-  // keep them inside the allocation.
-  out->buffer.reserve(json.size() + 16);
   out->buffer.assign(json.data(), json.size());
   rj::InsituStringStream input(out->buffer.data());
   rj::Reader reader;

@@ -412,6 +412,17 @@ TEST(Depth, NestedIdentityPropertiesWithinTheLimitAreKept) {
                    .ok());
 }
 
+TEST(Malformed, RawControlCharactersInStringsAreRejected) {
+  // Found by the fuzzer: RapidJSON 1.1's SIMD in-situ scanning let these through.
+  for (const char* body : {"{\"id\":\"r\",\"x\x1f\":1}", "{\"id\":\"r\x01\"}",
+                           "{\"id\":\"r\",\"attendanceRecords\":[{\"role\":\"a\tb\"}]}"}) {
+    EXPECT_EQ(ParseAttendanceReport(body).status().code(), absl::StatusCode::kInvalidArgument)
+        << body;
+  }
+  std::string padded = "{\"id\":\"" + std::string(40, 'a') + "\x1f" + std::string(40, 'b') + "\"}";
+  EXPECT_FALSE(ParseAttendanceReport(padded).ok());
+}
+
 TEST(Numbers, AreConvertedExactly) {
   // RapidJSON 1.1's own conversion reads "0e104" as 3.24e+178 and rounds 6e108.
   absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
