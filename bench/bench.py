@@ -57,7 +57,10 @@ def log(msg):
 
 
 class Process:
-    """A child whose first stdout line announces its address."""
+    """A child whose first stdout line announces its address. Every one still running is
+    stopped when the benchmark exits, a failed measurement included."""
+
+    running = []
 
     def __init__(self, argv, prefix, env=None, cpu=None):
         if cpu is not None and shutil.which("taskset"):
@@ -65,6 +68,7 @@ class Process:
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr,
                                      env={**os.environ, **(env or {})}, text=True)
+        Process.running.append(self)
         line = self.proc.stdout.readline().strip()
         if not line.startswith(prefix):
             self.stderr.seek(0)
@@ -81,6 +85,8 @@ class Process:
         return 0
 
     def stop(self):
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
@@ -411,4 +417,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        for process in Process.running:
+            process.stop()
