@@ -6,15 +6,16 @@
 //                    --prefix miss- --start 1000 --count 1000 [--expand 1]
 //   (the client secret comes from AZURE_CLIENT_SECRET)
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "bench/latency.h"
 #include "graph_client/graph_client.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/token_credential.h"
@@ -61,8 +62,6 @@ int main(int argc, char** argv) {
     }
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  std::printf("{\"count\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n", count, ms[ms.size() / 2],
-              ms[std::min(ms.size() - 1, ms.size() * 99 / 100)]);
+  rollcall::bench::PrintLatencies(std::move(ms));
   return 0;
 }

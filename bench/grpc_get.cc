@@ -9,15 +9,16 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "bench/latency.h"
 #include "rollcall/v1/attendance.pb.h"
 
 int main(int argc, char** argv) {
@@ -62,8 +63,6 @@ int main(int argc, char** argv) {
     }
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  std::printf("{\"count\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n", count, ms[ms.size() / 2],
-              ms[std::min(ms.size() - 1, ms.size() * 99 / 100)]);
+  rollcall::bench::PrintLatencies(std::move(ms));
   return 0;
 }
