@@ -174,12 +174,12 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   }
 
   const ReportKey key(parsed.user_id(), parsed.meeting_id(), parsed.report_id(), parsed.view());
-  if (std::shared_ptr<const CachedReport> hit = cache_->Lookup(key)) {
+  if (const CachedReport hit = cache_->Lookup(key)) {
     cache_hits_.fetch_add(1, std::memory_order_relaxed);
-    if (hit->negative()) {
-      handle.FinishError(ToGrpcStatus(hit->error));
+    if (hit.negative()) {
+      handle.FinishError(ToGrpcStatus(hit.error()));
     } else {
-      handle.FinishOk(WithSuffix(hit->bytes, kFromCache, sizeof(kFromCache)));
+      handle.FinishOk(WithSuffix(hit.bytes(), kFromCache, sizeof(kFromCache)));
     }
     return call;
   }
@@ -192,8 +192,8 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   const bool with_records = key.with_records();
   cache_->LoadOrJoin(
       key,
-      [this, ref = std::move(ref), with_records, deadline] {
-        return Load(ref, with_records, deadline);
+      [this, ref = std::move(ref), with_records, deadline](absl::string_view key) {
+        return Load(key, ref, with_records, deadline);
       },
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor
       // refused this one).
@@ -202,15 +202,16 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
           handle.FinishError(ToGrpcStatus(result.status()));
         } else if (result->stale) {
           handle.FinishOk(
-              WithSuffix(result->report->bytes, kFromCacheStale, sizeof(kFromCacheStale)));
+              WithSuffix(result->report.bytes(), kFromCacheStale, sizeof(kFromCacheStale)));
         } else {
-          handle.FinishOk(grpc::ByteBuffer(&result->report->bytes, 1));
+          handle.FinishOk(grpc::ByteBuffer(&result->report.bytes(), 1));
         }
       });
   return call;
 }
 
-absl::StatusOr<LoadedReport> AttendanceReportServiceImpl::Load(const graph::ReportRef& ref,
+absl::StatusOr<CachedReport> AttendanceReportServiceImpl::Load(absl::string_view key,
+                                                               const graph::ReportRef& ref,
                                                                bool with_records,
                                                                absl::Time deadline) {
   if (abandon_loads_.load(std::memory_order_acquire)) return ShuttingDownError();
@@ -255,13 +256,13 @@ absl::StatusOr<LoadedReport> AttendanceReportServiceImpl::Load(const graph::Repo
 
   const absl::Duration ttl = ReportTtl(*report, fetched, options_.ttl);
   const std::string records = absl::StrCat(report->attendance_records_size());
-  LoadedReport loaded = SerializeReport(std::move(*report), fetched, ttl);
+  CachedReport loaded = SerializeReport(key, std::move(*report), fetched, ttl);
   logger_->Info("graph fetch", {{"user_id", user_id},
                                 {"meeting_id", meeting_id},
                                 {"report_id", report_id},
                                 {"view", ViewName(with_records)},
                                 {"records", records},
-                                {"bytes", absl::StrCat(loaded.bytes.size())},
+                                {"bytes", absl::StrCat(loaded.bytes().size())},
                                 {"ttl", absl::FormatDuration(ttl)},
                                 {"latency_ms", latency_ms}});
   return loaded;

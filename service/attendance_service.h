@@ -94,9 +94,9 @@ class AttendanceReportServiceImpl final
   class Call;
   class CallHandle;
 
-  // Runs on the upstream executor: one Graph call, serialized into the cache's value.
-  absl::StatusOr<LoadedReport> Load(const graph::ReportRef& ref, bool with_records,
-                                    absl::Time deadline);
+  // Runs on the upstream executor: one Graph call, serialized into a cache entry for `key`.
+  absl::StatusOr<CachedReport> Load(absl::string_view key, const graph::ReportRef& ref,
+                                    bool with_records, absl::Time deadline);
   void CallStarted();
   void CallDone();
   void CountReply(grpc::StatusCode code);

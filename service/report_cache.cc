@@ -1,9 +1,13 @@
 #include "service/report_cache.h"
 
+#include <cstring>
+#include <new>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/slice.h"
 #include "graph_client/error_details.h"
 #include "service/reasons.h"
 
@@ -21,13 +25,64 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* ts) {
                                      absl::Nanoseconds(1)));
 }
 
-// What a negative entry's status costs: its message and payloads.
-std::size_t StatusBytes(const absl::Status& status) {
-  std::size_t bytes = status.message().size();
-  status.ForEachPayload([&bytes](absl::string_view type_url, const absl::Cord& payload) {
-    bytes += type_url.size() + payload.size();
+// A negative entry's error, kept in the entry as bytes (an entry holds nothing that needs a
+// destructor): code, message, then each payload's type URL and bytes, every length a
+// little-endian uint32.
+void PutLength(std::size_t n, std::string* out) {
+  const uint32_t v = static_cast<uint32_t>(n);
+  for (int shift = 0; shift < 32; shift += 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void PutBytes(absl::string_view bytes, std::string* out) {
+  PutLength(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+std::string EncodeStatus(const absl::Status& status) {
+  std::string out;
+  PutLength(static_cast<std::size_t>(status.code()), &out);
+  PutBytes(status.message(), &out);
+  status.ForEachPayload([&out](absl::string_view type_url, const absl::Cord& payload) {
+    PutBytes(type_url, &out);
+    PutBytes(std::string(payload), &out);
   });
-  return bytes;
+  return out;
+}
+
+// Reads what PutLength/PutBytes wrote at the front of `in`, or fails (never, for bytes that
+// EncodeStatus wrote).
+bool TakeLength(absl::string_view* in, std::size_t* n) {
+  if (in->size() < 4) return false;
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>((*in)[i])} << (8 * i);
+  in->remove_prefix(4);
+  *n = v;
+  return true;
+}
+
+bool TakeBytes(absl::string_view* in, absl::string_view* bytes) {
+  std::size_t n = 0;
+  if (!TakeLength(in, &n) || in->size() < n) return false;
+  *bytes = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+absl::Status DecodeStatus(absl::string_view in) {
+  std::size_t code = 0;
+  absl::string_view message;
+  if (!TakeLength(&in, &code) || !TakeBytes(&in, &message) || code == 0) {
+    return absl::InternalError("a cached error could not be read back");
+  }
+  absl::Status status(static_cast<absl::StatusCode>(code), message);
+  while (!in.empty()) {
+    absl::string_view type_url, payload;
+    if (!TakeBytes(&in, &type_url) || !TakeBytes(&in, &payload)) {
+      return absl::InternalError("a cached error could not be read back");
+    }
+    status.SetPayload(type_url, absl::Cord(payload));
+  }
+  return status;
 }
 
 absl::Status OverloadedError() {
@@ -56,14 +111,15 @@ absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, ab
   return now - ended >= policy.recent_report_age ? policy.ttl : policy.ttl_recent;
 }
 
-LoadedReport SerializeReport(rollcall::v1::MeetingAttendanceReport report, absl::Time fetch_time,
-                             absl::Duration ttl) {
+CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport report,
+                             absl::Time fetch_time, absl::Duration ttl) {
   rollcall::v1::GetAttendanceReportResponse response;
   *response.mutable_report() = std::move(report);
   SetTimestamp(fetch_time, response.mutable_graph_fetch_time());
-  grpc::Slice bytes(response.ByteSizeLong());
-  response.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(bytes.begin()));
-  return LoadedReport{std::move(bytes), fetch_time, ttl};
+  return CachedReport::Make(
+      key, response.ByteSizeLong(),
+      [&response](uint8_t* out) { response.SerializeWithCachedSizesToArray(out); }, fetch_time,
+      ttl);
 }
 
 bool ServesStaleOn(const absl::Status& status) {
@@ -83,48 +139,191 @@ bool IsNegativelyCacheable(const absl::Status& status) {
          graph::GetErrorDetails(status).reason == graph::reason::kReportNotFound;
 }
 
+// --- CachedReport -------------------------------------------------------------------------
+
+struct CachedReport::Header {
+  grpc_slice_refcount* refcount;  // the entry's: its buffer's
+  Header* newer;                  // LRU links, the cache's, under its mutex
+  Header* older;
+  int64_t expires_at_ns;  // Unix nanoseconds
+  std::size_t value_size;
+  uint32_t key_size;
+  uint32_t error_size;
+
+  uint8_t* value() { return reinterpret_cast<uint8_t*>(this + 1); }
+  const char* key() const { return reinterpret_cast<const char*>(this + 1) + value_size; }
+  bool negative() const { return error_size > 0; }
+  absl::Time expires_at() const { return absl::FromUnixNanos(expires_at_ns); }
+  // The value as a slice of the entry, without a reference of its own.
+  grpc_slice value_slice() {
+    grpc_slice slice;
+    slice.refcount = refcount;
+    slice.data.refcounted.length = value_size;
+    slice.data.refcounted.bytes = value();
+    return slice;
+  }
+};
+
+CachedReport CachedReport::Allocate(absl::string_view key, std::size_t value_size,
+                                    std::size_t error_size, absl::Time expires_at) {
+  const std::size_t size = sizeof(Header) + value_size + key.size() + error_size;
+  grpc_slice block = grpc_slice_malloc_large(size);
+  uint8_t* start = GRPC_SLICE_START_PTR(block);
+  if (reinterpret_cast<uintptr_t>(start) % alignof(Header) != 0) {
+    // Not seen with gRPC's allocator (the buffer follows its refcount); padded if it happens.
+    grpc_slice_unref(block);
+    block = grpc_slice_malloc_large(size + alignof(Header) - 1);
+    start = GRPC_SLICE_START_PTR(block);
+    start += (alignof(Header) - reinterpret_cast<uintptr_t>(start) % alignof(Header)) %
+             alignof(Header);
+  }
+  Header* header = new (start) Header{block.refcount,
+                                      nullptr,
+                                      nullptr,
+                                      absl::ToUnixNanos(expires_at),
+                                      value_size,
+                                      static_cast<uint32_t>(key.size()),
+                                      static_cast<uint32_t>(error_size)};
+  std::memcpy(header->value() + value_size, key.data(), key.size());
+  CachedReport entry;
+  entry.header_ = header;
+  // The block's one reference becomes the new entry's.
+  entry.value_ = grpc::Slice(header->value_slice(), grpc::Slice::STEAL_REF);
+  return entry;
+}
+
+CachedReport CachedReport::Make(absl::string_view key, std::size_t size,
+                                absl::FunctionRef<void(uint8_t*)> write, absl::Time fetch_time,
+                                absl::Duration ttl) {
+  CachedReport entry = Allocate(key, size, 0, fetch_time + ttl);
+  write(entry.header_->value());
+  return entry;
+}
+
+CachedReport CachedReport::Copy(absl::string_view key, absl::string_view value,
+                                absl::Time fetch_time, absl::Duration ttl) {
+  return Make(
+      key, value.size(),
+      [value](uint8_t* out) {
+        if (!value.empty()) std::memcpy(out, value.data(), value.size());
+      },
+      fetch_time, ttl);
+}
+
+CachedReport CachedReport::Negative(absl::string_view key, const absl::Status& error,
+                                    absl::Time expires_at) {
+  const std::string encoded = EncodeStatus(error);
+  CachedReport entry = Allocate(key, 0, encoded.size(), expires_at);
+  std::memcpy(entry.header_->value() + key.size(), encoded.data(), encoded.size());
+  return entry;
+}
+
+CachedReport CachedReport::Ref(Header* header) {
+  CachedReport entry;
+  entry.header_ = header;
+  entry.value_ = grpc::Slice(header->value_slice(), grpc::Slice::ADD_REF);
+  return entry;
+}
+
+void CachedReport::AddRef(Header* header) { grpc_slice_ref(header->value_slice()); }
+
+void CachedReport::Unref(Header* header) { grpc_slice_unref(header->value_slice()); }
+
+absl::string_view CachedReport::key() const {
+  return header_ == nullptr ? absl::string_view()
+                            : absl::string_view(header_->key(), header_->key_size);
+}
+
+bool CachedReport::negative() const { return header_ != nullptr && header_->negative(); }
+
+absl::Status CachedReport::error() const {
+  if (!negative()) return absl::OkStatus();
+  return DecodeStatus(absl::string_view(header_->key() + header_->key_size, header_->error_size));
+}
+
+absl::Time CachedReport::expires_at() const {
+  return header_ == nullptr ? absl::InfinitePast() : header_->expires_at();
+}
+
+// --- ReportCache ----------------------------------------------------------------------------
+
+absl::string_view ReportCache::KeyOf(const Header* header) {
+  return absl::string_view(header->key(), header->key_size);
+}
+
+std::size_t ReportCache::Charge(const Header* header) {
+  // The header, the slice refcount in front of it (gRPC allocates the two together), malloc's
+  // header and rounding, and one index slot (a pointer, with the table at most 7/8 full).
+  static_assert(sizeof(Header) + 16 + 16 + 16 <= kEntryOverheadBytes);
+  return header->key_size + header->value_size + header->error_size + kEntryOverheadBytes;
+}
+
+std::size_t ReportCache::IndexHash::operator()(absl::string_view key) const {
+  return absl::Hash<absl::string_view>{}(key);
+}
+
+std::size_t ReportCache::IndexHash::operator()(const Header* header) const {
+  return (*this)(KeyOf(header));
+}
+
+bool ReportCache::IndexEq::operator()(const Header* a, absl::string_view b) const {
+  return KeyOf(a) == b;
+}
+
 ReportCache::ReportCache(const Options& options, const graph::Clock* clock,
                          UpstreamExecutor* executor, Logger* logger)
     : options_(options), clock_(clock), executor_(executor), logger_(logger) {}
 
-std::shared_ptr<const CachedReport> ReportCache::Lookup(const ReportKey& key) {
+ReportCache::~ReportCache() {
+  absl::MutexLock lock(&mu_);
+  for (Header* header : index_) CachedReport::Unref(header);
+}
+
+absl::Time ReportCache::KeepUntil(const Header* header) const {
+  return header->negative() ? header->expires_at()
+                            : header->expires_at() + options_.stale_if_error;
+}
+
+ReportCache::Header* ReportCache::FindLocked(absl::string_view key) const {
+  const auto found = index_.find(key);
+  return found == index_.end() ? nullptr : *found;
+}
+
+CachedReport ReportCache::Lookup(const ReportKey& key) {
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  const auto found = index_.find(absl::string_view(key.encoded()));
-  if (found == index_.end()) {
+  Header* header = FindLocked(key.encoded());
+  if (header == nullptr) {
     ++counters_.misses;
-    return nullptr;
+    return CachedReport();
   }
-  const LruList::iterator it = found->second;
-  if (now < it->value->expires_at) {
-    lru_.splice(lru_.begin(), lru_, it);
-    ++(it->value->negative() ? counters_.negative_hits : counters_.hits);
-    return it->value;
+  if (now < header->expires_at()) {
+    UnlinkLocked(header);
+    LinkFrontLocked(header);
+    ++(header->negative() ? counters_.negative_hits : counters_.hits);
+    return CachedReport::Ref(header);
   }
-  if (now >= it->value->keep_until) {
-    EraseLocked(it);
+  if (now >= KeepUntil(header)) {
+    EraseLocked(header);
     ++counters_.expirations;
   }
   ++counters_.misses;
-  return nullptr;
+  return CachedReport();
 }
 
 void ReportCache::LoadOrJoin(const ReportKey& key, Loader loader, Done done) {
-  absl::StatusOr<CacheResult> at_once;
+  CachedReport fresh;
+  bool refused = false;
   {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
     // A load that finished between the caller's Lookup and now may have filled the entry.
-    const auto found = index_.find(absl::string_view(key.encoded()));
-    if (found != index_.end() && now < found->second->value->expires_at) {
-      lru_.splice(lru_.begin(), lru_, found->second);
+    Header* header = FindLocked(key.encoded());
+    if (header != nullptr && now < header->expires_at()) {
+      UnlinkLocked(header);
+      LinkFrontLocked(header);
       ++counters_.joins;
-      const std::shared_ptr<const CachedReport>& value = found->second->value;
-      if (value->negative()) {
-        at_once = value->error;
-      } else {
-        at_once = CacheResult{value, false};
-      }
+      fresh = CachedReport::Ref(header);
     } else {
       auto [flight, started] = in_flight_.try_emplace(key.encoded());
       flight->second.push_back(std::move(done));
@@ -146,14 +345,20 @@ void ReportCache::LoadOrJoin(const ReportKey& key, Loader loader, Done done) {
       ++counters_.rejected;
       done = std::move(flight->second.front());
       in_flight_.erase(flight);
-      at_once = OverloadedError();
+      refused = true;
     }
   }
-  done(std::move(at_once));
+  if (refused) {
+    done(OverloadedError());
+  } else if (fresh.negative()) {
+    done(fresh.error());
+  } else {
+    done(CacheResult{std::move(fresh), false});
+  }
 }
 
 void ReportCache::RunLoad(const std::string& key, const Loader& loader) {
-  Completion completion = CompleteFlight(key, loader());
+  Completion completion = CompleteFlight(key, loader(key));
   if (!completion.masked.ok() && logger_ != nullptr) {
     const graph::ErrorDetails details = graph::GetErrorDetails(completion.masked);
     logger_->Warn("serving stale report",
@@ -167,8 +372,18 @@ void ReportCache::RunLoad(const std::string& key, const Loader& loader) {
 }
 
 ReportCache::Completion ReportCache::CompleteFlight(const std::string& key,
-                                                    absl::StatusOr<LoadedReport> loaded) {
+                                                    absl::StatusOr<CachedReport> loaded) {
+  if (loaded.ok() && (!*loaded || loaded->key() != key)) {
+    loaded = absl::InternalError("the report loader built no entry, or one for another report");
+  }
   const absl::Time now = clock_->Now();
+  // Built before taking the lock: a negative entry is an allocation.
+  CachedReport negative;
+  if (!loaded.ok() && IsNegativelyCacheable(loaded.status()) &&
+      options_.negative_ttl > absl::ZeroDuration()) {
+    negative = CachedReport::Negative(key, loaded.status(), now + options_.negative_ttl);
+  }
+
   absl::MutexLock lock(&mu_);
   Completion completion;
   if (auto flight = in_flight_.find(key); flight != in_flight_.end()) {
@@ -177,13 +392,8 @@ ReportCache::Completion ReportCache::CompleteFlight(const std::string& key,
   }
 
   if (loaded.ok()) {
-    const absl::Time expires_at = loaded->fetch_time + loaded->ttl;
-    auto value = std::make_shared<const CachedReport>(
-        CachedReport{std::move(loaded->bytes), absl::OkStatus(), loaded->fetch_time, expires_at,
-                     expires_at + options_.stale_if_error});
-    completion.result = CacheResult{value, false};
-    const std::size_t charge = key.size() + value->bytes.size() + kEntryOverheadBytes;
-    if (now >= value->keep_until || !InsertLocked(key, value, charge)) {
+    completion.result = CacheResult{*loaded, false};
+    if (now >= KeepUntil(loaded->header()) || !InsertLocked(*loaded)) {
       // Not kept; nor is an older copy, which must never be served after this newer one.
       ++counters_.uncacheable;
       EraseKeyLocked(key);
@@ -197,66 +407,72 @@ ReportCache::Completion ReportCache::CompleteFlight(const std::string& key,
   if (IsNegativelyCacheable(error)) {
     // Graph says the report is not there: any copy of it is wrong now, stale or not.
     EraseKeyLocked(key);
-    if (options_.negative_ttl > absl::ZeroDuration()) {
-      const absl::Time expires_at = now + options_.negative_ttl;
-      auto value = std::make_shared<const CachedReport>(
-          CachedReport{grpc::Slice(), error, now, expires_at, expires_at});
-      const std::size_t charge = key.size() + StatusBytes(error) + kEntryOverheadBytes;
-      if (InsertLocked(key, std::move(value), charge)) ++counters_.negative_stores;
-    }
+    if (negative && InsertLocked(negative)) ++counters_.negative_stores;
     return completion;
   }
   if (ServesStaleOn(error)) {
-    if (std::shared_ptr<const CachedReport> stale = StaleLocked(key, now)) {
+    if (CachedReport stale = StaleLocked(key, now)) {
       counters_.stale_served += completion.waiters.size();
       completion.masked = error;
-      completion.expired_for = now - stale->expires_at;
+      completion.expired_for = now - stale.expires_at();
       completion.result = CacheResult{std::move(stale), true};
     }
   }
   return completion;
 }
 
-std::shared_ptr<const CachedReport> ReportCache::StaleLocked(absl::string_view key,
-                                                             absl::Time now) const {
-  const auto found = index_.find(key);
-  if (found == index_.end()) return nullptr;
-  const std::shared_ptr<const CachedReport>& value = found->second->value;
-  if (value->negative() || now >= value->keep_until) return nullptr;
-  return value;
+CachedReport ReportCache::StaleLocked(absl::string_view key, absl::Time now) const {
+  Header* header = FindLocked(key);
+  if (header == nullptr || header->negative() || now >= KeepUntil(header)) return CachedReport();
+  return CachedReport::Ref(header);
 }
 
-bool ReportCache::InsertLocked(const std::string& key, std::shared_ptr<const CachedReport> value,
-                               std::size_t charge) {
+bool ReportCache::InsertLocked(const CachedReport& entry) {
+  Header* header = entry.header();
+  const std::size_t charge = Charge(header);
   if (charge > options_.max_bytes) return false;
-  EraseKeyLocked(key);
-  const bool negative = value->negative();
-  lru_.push_front(Entry{key, std::move(value), charge});
-  index_.emplace(absl::string_view(lru_.front().key), lru_.begin());
+  EraseKeyLocked(KeyOf(header));
+  CachedReport::AddRef(header);
+  index_.insert(header);
+  LinkFrontLocked(header);
   bytes_ += charge;
-  if (negative) ++negative_entries_;
-  while (bytes_ > options_.max_bytes && !lru_.empty()) {
-    EraseLocked(std::prev(lru_.end()));
+  if (header->negative()) ++negative_entries_;
+  while (bytes_ > options_.max_bytes && oldest_ != nullptr) {
+    EraseLocked(oldest_);
     ++counters_.evictions;
   }
   return true;
 }
 
 void ReportCache::EraseKeyLocked(absl::string_view key) {
-  if (auto old = index_.find(key); old != index_.end()) EraseLocked(old->second);
+  if (Header* header = FindLocked(key)) EraseLocked(header);
 }
 
-void ReportCache::EraseLocked(LruList::iterator it) {
-  bytes_ -= it->charge;
-  if (it->value->negative()) --negative_entries_;
-  index_.erase(absl::string_view(it->key));
-  lru_.erase(it);
+void ReportCache::EraseLocked(Header* header) {
+  bytes_ -= Charge(header);
+  if (header->negative()) --negative_entries_;
+  index_.erase(header);
+  UnlinkLocked(header);
+  CachedReport::Unref(header);  // may free it: last
+}
+
+void ReportCache::UnlinkLocked(Header* header) {
+  (header->newer != nullptr ? header->newer->older : newest_) = header->older;
+  (header->older != nullptr ? header->older->newer : oldest_) = header->newer;
+  header->newer = header->older = nullptr;
+}
+
+void ReportCache::LinkFrontLocked(Header* header) {
+  header->newer = nullptr;
+  header->older = newest_;
+  (newest_ != nullptr ? newest_->newer : oldest_) = header;
+  newest_ = header;
 }
 
 ReportCache::Stats ReportCache::StatsLocked() const {
   Stats stats = counters_;
   stats.bytes = bytes_;
-  stats.entries = lru_.size();
+  stats.entries = index_.size();
   stats.negative_entries = negative_entries_;
   stats.loads_in_flight = in_flight_.size();
   stats.waiters_in_flight = 0;

@@ -4,8 +4,9 @@
 // from an injected Clock, and a singleflight so that concurrent misses for one key make one
 // Graph call. Loads run on the UpstreamExecutor, never on the caller's thread.
 //
-// Values are bytes serialized once, at load: a hit hands out a reference to the same
-// refcounted grpc::Slice; nothing is copied or re-serialized per request.
+// Values are bytes serialized once, at load, straight into their entry (CachedReport): a hit
+// hands out a reference to the same refcounted buffer; nothing is copied or re-serialized per
+// request.
 //
 // Beyond plain caching (see PAIN-POINTS P1/P2/P13: Graph is slow, throttles, and a report that
 // is not generated yet is a 404 that busy clients ask for again and again):
@@ -20,13 +21,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -55,38 +57,78 @@ class ReportKey {
   bool with_records_;
 };
 
-// One cached response, or one remembered NOT_FOUND (a negative entry). Immutable once built;
-// shared by the cache and every in-flight reply.
-struct CachedReport {
-  // A serialized GetAttendanceReportResponse with `report` and `graph_fetch_time` set and
-  // `from_cache` and `stale` unset. Empty in a negative entry.
-  grpc::Slice bytes;
-  // OK for a report. In a negative entry, the NOT_FOUND (message and details) to answer with.
-  absl::Status error;
-  absl::Time fetch_time;
-  // Fresh while now < expires_at.
-  absl::Time expires_at;
-  // Kept, for stale-if-error, while now < keep_until (>= expires_at; == for negative entries).
-  absl::Time keep_until;
+// One cached response or one remembered NOT_FOUND (a negative entry), and a counted
+// reference to it: copying one costs an atomic increment, like a shared_ptr.
+//
+// An entry is one allocation, a gRPC slice's buffer holding, in order, a small header (expiry,
+// sizes, the cache's LRU links), the value bytes, the key, and a negative entry's error. The
+// value is handed to gRPC as a slice of that same buffer, so a reply shares the cached bytes
+// and nothing is copied per hit. One allocation per entry, not four (key string, list node,
+// shared entry, slice), is what keeps a small cached report within twice its serialized size
+// (bench/README.md, `memory`).
+//
+// Immutable once built, but for the LRU links, which only the cache touches, under its lock.
+class CachedReport {
+ public:
+  // A null reference.
+  CachedReport() = default;
 
-  bool negative() const { return !error.ok(); }
+  // An entry for `key` (ReportKey::encoded()) whose value is the `size` bytes that `write`
+  // puts at the pointer it is given; fresh from `fetch_time` for `ttl`.
+  static CachedReport Make(absl::string_view key, std::size_t size,
+                           absl::FunctionRef<void(uint8_t*)> write, absl::Time fetch_time,
+                           absl::Duration ttl);
+  // An entry for `key` holding a copy of `value`.
+  static CachedReport Copy(absl::string_view key, absl::string_view value, absl::Time fetch_time,
+                           absl::Duration ttl);
+  // A negative entry for `key`: answers with `error` (message and payloads kept) until
+  // `expires_at`. `error` must not be OK.
+  static CachedReport Negative(absl::string_view key, const absl::Status& error,
+                               absl::Time expires_at);
+
+  explicit operator bool() const { return header() != nullptr; }
+  // Two references to the same entry.
+  friend bool operator==(const CachedReport& a, const CachedReport& b) {
+    return a.header() == b.header();
+  }
+  friend bool operator!=(const CachedReport& a, const CachedReport& b) { return !(a == b); }
+
+  // For a report: a serialized GetAttendanceReportResponse with `report` and
+  // `graph_fetch_time` set and `from_cache` and `stale` unset. Empty in a negative entry.
+  const grpc::Slice& bytes() const { return value_; }
+  absl::string_view key() const;
+  bool negative() const;
+  // OK for a report; the NOT_FOUND (message and details) of a negative entry, rebuilt.
+  absl::Status error() const;
+  // Fresh while now < expires_at().
+  absl::Time expires_at() const;
+
+ private:
+  friend class ReportCache;
+  struct Header;
+
+  // Allocates an entry with room for `value_size` value bytes and `error_size` error bytes
+  // after the key, with its header filled in; the caller writes the value and the error.
+  static CachedReport Allocate(absl::string_view key, std::size_t value_size,
+                               std::size_t error_size, absl::Time expires_at);
+  // A new reference to the entry of `header` (which must be alive).
+  static CachedReport Ref(Header* header);
+  // Takes and drops the reference the cache holds on the entry of `header`.
+  static void AddRef(Header* header);
+  static void Unref(Header* header);
+  Header* header() const { return header_; }
+
+  Header* header_ = nullptr;  // null: a null reference
+  // The value bytes, holding this reference (its refcount is the whole entry's).
+  grpc::Slice value_;
 };
 
 // What a waiter of LoadOrJoin gets on success.
 struct CacheResult {
   // Never a negative entry (those arrive as their error).
-  std::shared_ptr<const CachedReport> report;
+  CachedReport report;
   // True when the load failed and `report` is an expired entry served instead.
   bool stale = false;
-};
-
-// What a loader produces.
-struct LoadedReport {
-  grpc::Slice bytes;
-  absl::Time fetch_time;
-  // How long the entry stays fresh from fetch_time; zero means it expires at once (it is then
-  // kept only for stale-if-error).
-  absl::Duration ttl;
 };
 
 // How long a report stays fresh (see PAIN-POINTS P1/P2: while a meeting runs, or shortly after
@@ -103,9 +145,9 @@ absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, ab
                          const TtlPolicy& policy);
 
 // Serializes GetAttendanceReportResponse{report, graph_fetch_time = fetch_time} once, straight
-// into a newly allocated slice.
-LoadedReport SerializeReport(rollcall::v1::MeetingAttendanceReport report, absl::Time fetch_time,
-                             absl::Duration ttl);
+// into a new entry for `key`, fresh for `ttl`.
+CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport report,
+                             absl::Time fetch_time, absl::Duration ttl);
 
 // True for the load errors that an expired entry may mask: Graph or the token endpoint is down
 // or slow (UNAVAILABLE, DEADLINE_EXCEEDED), throttling (RESOURCE_EXHAUSTED) and bodies that are
@@ -122,12 +164,13 @@ inline constexpr absl::Duration kOverloadedRetryDelay = absl::Seconds(1);
 
 class ReportCache {
  public:
-  // What each entry costs beyond its key and value bytes (list and map nodes, the entry and
-  // its control block), for the byte bound.
-  static constexpr std::size_t kEntryOverheadBytes = 256;
+  // What each entry costs beyond its key and value bytes, for the byte bound: its header, the
+  // slice's refcount, malloc's own header and rounding, and its slot in the index.
+  static constexpr std::size_t kEntryOverheadBytes = 112;
 
   struct Options {
-    // Bound on the sum of entry charges (key + bytes + kEntryOverheadBytes). 0 caches nothing
+    // Bound on the sum of entry charges (key + value + kEntryOverheadBytes; a negative entry's
+    // value is its error's message and payloads). 0 caches nothing
     // (singleflight still applies).
     std::size_t max_bytes = std::size_t{256} << 20;
     // How long a NOT_FOUND (REPORT_NOT_FOUND) is remembered; zero remembers none.
@@ -158,7 +201,9 @@ class ReportCache {
     std::size_t waiters_in_flight = 0;  // done callbacks waiting on in-flight loads
   };
 
-  using Loader = std::function<absl::StatusOr<LoadedReport>()>;
+  // Builds the entry for the key it is given (ReportKey::encoded(), for SerializeReport or
+  // CachedReport::Make), or fails.
+  using Loader = std::function<absl::StatusOr<CachedReport>(absl::string_view key)>;
   using Done = std::function<void(absl::StatusOr<CacheResult>)>;
 
   // `clock` and `executor` must outlive the cache; the executor must keep running until every
@@ -167,25 +212,30 @@ class ReportCache {
   ReportCache(const Options& options, const graph::Clock* clock, UpstreamExecutor* executor,
               Logger* logger = nullptr);
 
+  // Drops the cache's references; entries still referenced elsewhere (replies in flight) live
+  // on until those go.
+  ~ReportCache();
+
   ReportCache(const ReportCache&) = delete;
   ReportCache& operator=(const ReportCache&) = delete;
 
   // Thread-safe, never blocks on I/O. The fresh entry for `key` (marked most recently used),
   // which may be a negative one; or null (a miss). An expired entry is left in place while it
   // may still be served stale, and dropped after that.
-  std::shared_ptr<const CachedReport> Lookup(const ReportKey& key);
+  CachedReport Lookup(const ReportKey& key);
 
   // Thread-safe, never blocks on I/O. Calls `done` exactly once for `key`:
   //  - a fresh entry already cached (one loaded since the caller's Lookup): at once, on this
   //    thread; a negative entry as its error;
   //  - a load for `key` already in flight: joins it; `done` runs when it finishes;
-  //  - otherwise starts one: `loader` runs on the executor and every joined `done` gets its
+  //  - otherwise starts one: `loader(key)` runs on the executor and every joined `done` gets its
   //    outcome, on the executor thread that ran the loader, in the order they joined:
   //      ok: the new entry (cached when it fits; it replaces any older one);
   //      NOT_FOUND (REPORT_NOT_FOUND): the error, remembered as a negative entry;
   //      an error ServesStaleOn() accepts, while an expired entry is still kept: that entry,
   //      with stale = true;
-  //      any other error: the error, not cached.
+  //      any other error: the error, not cached; so is an entry built for another key
+  //      (INTERNAL).
   //  - the executor refuses the load (queue full, shut down): at once, RESOURCE_EXHAUSTED
   //    (UPSTREAM_OVERLOADED, with RetryInfo of kOverloadedRetryDelay), even when an expired
   //    entry is kept (Graph did not fail; it was not asked).
@@ -201,12 +251,25 @@ class ReportCache {
                   absl::Duration timeout) const;
 
  private:
-  struct Entry {
-    std::string key;
-    std::shared_ptr<const CachedReport> value;
-    std::size_t charge;
+  using Header = CachedReport::Header;
+
+  static absl::string_view KeyOf(const Header* header);
+  // What the entry of `header` counts against max_bytes.
+  static std::size_t Charge(const Header* header);
+
+  // The index holds the cache's entries by their keys, which live in the entries themselves:
+  // one pointer per slot.
+  struct IndexHash {
+    using is_transparent = void;
+    std::size_t operator()(absl::string_view key) const;
+    std::size_t operator()(const Header* header) const;
   };
-  using LruList = std::list<Entry>;  // front = most recently used
+  struct IndexEq {
+    using is_transparent = void;
+    bool operator()(const Header* a, const Header* b) const { return a == b; }
+    bool operator()(const Header* a, absl::string_view b) const;
+    bool operator()(absl::string_view a, const Header* b) const { return (*this)(b, a); }
+  };
 
   // What a finished load hands its waiters.
   struct Completion {
@@ -221,17 +284,23 @@ class ReportCache {
   void RunLoad(const std::string& key, const Loader& loader);
   // Removes the in-flight record of `key`, updates the cache with the load's outcome and
   // decides what the waiters get (see LoadOrJoin).
-  Completion CompleteFlight(const std::string& key, absl::StatusOr<LoadedReport> loaded)
+  Completion CompleteFlight(const std::string& key, absl::StatusOr<CachedReport> loaded)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // When the entry of `header` stops being kept (for stale-if-error; a negative entry is never
+  // served stale).
+  absl::Time KeepUntil(const Header* header) const;
+  // The cached entry of `key`, or null.
+  Header* FindLocked(absl::string_view key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The expired-but-kept report entry of `key`, or null.
-  std::shared_ptr<const CachedReport> StaleLocked(absl::string_view key, absl::Time now) const
+  CachedReport StaleLocked(absl::string_view key, absl::Time now) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Puts `value` at the LRU front under `key`, replacing any entry there, and evicts from the
-  // LRU end down to the bound; false (and nothing inserted) when it alone exceeds max_bytes.
-  bool InsertLocked(const std::string& key, std::shared_ptr<const CachedReport> value,
-                    std::size_t charge) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts `entry` at the LRU front, replacing any entry of its key, and evicts from the LRU end
+  // down to the bound; false (and nothing inserted) when it alone exceeds max_bytes.
+  bool InsertLocked(const CachedReport& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseKeyLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EraseLocked(LruList::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnlinkLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LinkFrontLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Stats StatsLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const Options options_;
@@ -240,9 +309,11 @@ class ReportCache {
   Logger* const logger_;
 
   mutable absl::Mutex mu_;
-  LruList lru_ ABSL_GUARDED_BY(mu_);
-  // Keys are views of the Entry::key strings in lru_ (list nodes never move).
-  absl::flat_hash_map<absl::string_view, LruList::iterator> index_ ABSL_GUARDED_BY(mu_);
+  // Every cached entry; the cache holds one reference to each (dropped in EraseLocked).
+  absl::flat_hash_set<Header*, IndexHash, IndexEq> index_ ABSL_GUARDED_BY(mu_);
+  // The same entries, most recently used first, linked through their headers.
+  Header* newest_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Header* oldest_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Waiters of each load in flight; a key is here from the load's start until its waiters are
   // taken in CompleteFlight.
   absl::flat_hash_map<std::string, std::vector<Done>> in_flight_ ABSL_GUARDED_BY(mu_);

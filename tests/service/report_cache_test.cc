@@ -30,9 +30,10 @@ ReportKey Key(const std::string& report, rollcall::v1::ReportView view = REPORT_
   return ReportKey("user", "meeting", report, view);
 }
 
-// A loaded value of exactly `size` bytes, fresh for `ttl` from `now`.
-LoadedReport Bytes(std::size_t size, absl::Time now, absl::Duration ttl = absl::Hours(1)) {
-  return LoadedReport{grpc::Slice(std::string(size, 'b')), now, ttl};
+// An entry for `key` with a value of exactly `size` bytes, fresh for `ttl` from `now`.
+CachedReport Bytes(absl::string_view key, std::size_t size, absl::Time now,
+                   absl::Duration ttl = absl::Hours(1)) {
+  return CachedReport::Copy(key, std::string(size, 'b'), now, ttl);
 }
 
 // Loads `key` with `loader` and waits for the result.
@@ -51,7 +52,7 @@ absl::StatusOr<CacheResult> LoadAndWait(ReportCache& cache, const ReportKey& key
 // A loader that fails with `code` (and `reason`, as graph_client would).
 ReportCache::Loader Failing(absl::StatusCode code, const std::string& reason,
                             std::atomic<int>* calls = nullptr) {
-  return [code, reason, calls]() -> absl::StatusOr<LoadedReport> {
+  return [code, reason, calls](absl::string_view) -> absl::StatusOr<CachedReport> {
     if (calls != nullptr) calls->fetch_add(1);
     graph::ErrorDetails details;
     details.reason = reason;
@@ -102,15 +103,15 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
 
 TEST_F(ReportCacheTest, MissThenHitSharesTheSameBytes) {
   auto cache = MakeCache(1 << 20);
-  EXPECT_EQ(cache->Lookup(Key("r1")), nullptr);
-  auto loaded = LoadAndWait(*cache, Key("r1"), [&] { return Bytes(100, clock_.Now()); });
+  EXPECT_FALSE(cache->Lookup(Key("r1")));
+  auto loaded = LoadAndWait(*cache, Key("r1"), [&](absl::string_view key) { return Bytes(key, 100, clock_.Now()); });
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  std::shared_ptr<const CachedReport> hit = cache->Lookup(Key("r1"));
-  ASSERT_NE(hit, nullptr);
+  CachedReport hit = cache->Lookup(Key("r1"));
+  ASSERT_TRUE(hit);
   EXPECT_EQ(hit, loaded->report);
   EXPECT_FALSE(loaded->stale);
-  EXPECT_EQ(hit->bytes.begin(), loaded->report->bytes.begin());  // one buffer, never copied
-  EXPECT_EQ(hit->bytes.size(), 100u);
+  EXPECT_EQ(hit.bytes().begin(), loaded->report.bytes().begin());  // one buffer, never copied
+  EXPECT_EQ(hit.bytes().size(), 100u);
 
   const ReportCache::Stats stats = cache->GetStats();
   EXPECT_EQ(stats.hits, 1u);
@@ -124,60 +125,60 @@ TEST_F(ReportCacheTest, EvictsLeastRecentlyUsedByBytes) {
   // Room for exactly three 1000-byte entries.
   auto cache = MakeCache(3 * Charge("r1", 1000));
   for (const char* report : {"r1", "r2", "r3"}) {
-    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&] { return Bytes(1000, clock_.Now()); }).ok());
+    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&](absl::string_view key) { return Bytes(key, 1000, clock_.Now()); }).ok());
   }
   EXPECT_EQ(cache->GetStats().entries, 3u);
-  ASSERT_NE(cache->Lookup(Key("r1")), nullptr);  // r1 is now the most recently used
+  ASSERT_TRUE(cache->Lookup(Key("r1")));  // r1 is now the most recently used
 
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r4"), [&] { return Bytes(1000, clock_.Now()); }).ok());
-  EXPECT_EQ(cache->Lookup(Key("r2")), nullptr);  // the least recently used went
-  EXPECT_NE(cache->Lookup(Key("r1")), nullptr);
-  EXPECT_NE(cache->Lookup(Key("r3")), nullptr);
-  EXPECT_NE(cache->Lookup(Key("r4")), nullptr);
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r4"), [&](absl::string_view key) { return Bytes(key, 1000, clock_.Now()); }).ok());
+  EXPECT_FALSE(cache->Lookup(Key("r2")));  // the least recently used went
+  EXPECT_TRUE(cache->Lookup(Key("r1")));
+  EXPECT_TRUE(cache->Lookup(Key("r3")));
+  EXPECT_TRUE(cache->Lookup(Key("r4")));
 
   // One entry worth two evicts two.
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r5"), [&] {
-                return Bytes(2 * Charge("r1", 1000) - Charge("r5", 0), clock_.Now());
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r5"), [&](absl::string_view key) {
+                return Bytes(key, 2 * Charge("r1", 1000) - Charge("r5", 0), clock_.Now());
               }).ok());
   const ReportCache::Stats stats = cache->GetStats();
   EXPECT_EQ(stats.evictions, 3u);
   EXPECT_EQ(stats.entries, 2u);
   EXPECT_LE(stats.bytes, 3 * Charge("r1", 1000));
-  EXPECT_EQ(cache->Lookup(Key("r1")), nullptr);
-  EXPECT_EQ(cache->Lookup(Key("r3")), nullptr);
-  EXPECT_NE(cache->Lookup(Key("r4")), nullptr);
-  EXPECT_NE(cache->Lookup(Key("r5")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("r1")));
+  EXPECT_FALSE(cache->Lookup(Key("r3")));
+  EXPECT_TRUE(cache->Lookup(Key("r4")));
+  EXPECT_TRUE(cache->Lookup(Key("r5")));
 }
 
 TEST_F(ReportCacheTest, ValueLargerThanTheBoundIsServedButNotKept) {
   auto cache = MakeCache(1000);
-  auto loaded = LoadAndWait(*cache, Key("big"), [&] { return Bytes(5000, clock_.Now()); });
+  auto loaded = LoadAndWait(*cache, Key("big"), [&](absl::string_view key) { return Bytes(key, 5000, clock_.Now()); });
   ASSERT_TRUE(loaded.ok());
-  EXPECT_EQ(loaded->report->bytes.size(), 5000u);
-  EXPECT_EQ(cache->Lookup(Key("big")), nullptr);
+  EXPECT_EQ(loaded->report.bytes().size(), 5000u);
+  EXPECT_FALSE(cache->Lookup(Key("big")));
   EXPECT_EQ(cache->GetStats().uncacheable, 1u);
   EXPECT_EQ(cache->GetStats().bytes, 0u);
 }
 
 TEST_F(ReportCacheTest, EntriesExpireByTheirTtl) {
   auto cache = MakeCache(1 << 20);
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&] {
-                return Bytes(10, clock_.Now(), absl::Seconds(60));
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key) {
+                return Bytes(key, 10, clock_.Now(), absl::Seconds(60));
               }).ok());
   clock_.Advance(absl::Seconds(59));
-  EXPECT_NE(cache->Lookup(Key("r")), nullptr);
+  EXPECT_TRUE(cache->Lookup(Key("r")));
   clock_.Advance(absl::Seconds(1));
-  EXPECT_EQ(cache->Lookup(Key("r")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("r")));
   const ReportCache::Stats stats = cache->GetStats();
   EXPECT_EQ(stats.expirations, 1u);
   EXPECT_EQ(stats.entries, 0u);
   EXPECT_EQ(stats.bytes, 0u);
 
   // A zero TTL with no stale window means "serve, don't keep".
-  ASSERT_TRUE(LoadAndWait(*cache, Key("z"), [&] {
-                return Bytes(10, clock_.Now(), absl::ZeroDuration());
+  ASSERT_TRUE(LoadAndWait(*cache, Key("z"), [&](absl::string_view key) {
+                return Bytes(key, 10, clock_.Now(), absl::ZeroDuration());
               }).ok());
-  EXPECT_EQ(cache->Lookup(Key("z")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("z")));
   EXPECT_EQ(cache->GetStats().entries, 0u);
 }
 
@@ -205,34 +206,124 @@ TEST_F(ReportCacheTest, RecentAndOldReportsExpireAtTheirOwnTtl) {
   auto cache = MakeCache(1 << 20);
   const TtlPolicy policy{absl::Hours(1), absl::Seconds(60), absl::Hours(1)};
   auto load = [&](const std::string& id, absl::Duration ended_ago) {
-    return LoadAndWait(*cache, Key(id), [&, ended_ago] {
+    return LoadAndWait(*cache, Key(id), [&, ended_ago](absl::string_view key) {
       rollcall::v1::MeetingAttendanceReport report = test::SampleReport();
       report.mutable_meeting_end_date_time()->set_seconds(
           absl::ToUnixSeconds(clock_.Now() - ended_ago));
       const absl::Duration ttl = ReportTtl(report, clock_.Now(), policy);
-      return SerializeReport(std::move(report), clock_.Now(), ttl);
+      return SerializeReport(key, std::move(report), clock_.Now(), ttl);
     });
   };
   ASSERT_TRUE(load("recent", absl::Minutes(10)).ok());
   ASSERT_TRUE(load("old", absl::Hours(3)).ok());
   clock_.Advance(absl::Seconds(61));
-  EXPECT_EQ(cache->Lookup(Key("recent")), nullptr);
-  EXPECT_NE(cache->Lookup(Key("old")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("recent")));
+  EXPECT_TRUE(cache->Lookup(Key("old")));
   clock_.Advance(absl::Minutes(59));
-  EXPECT_EQ(cache->Lookup(Key("old")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("old")));
 }
 
 TEST(SerializeReportTest, BytesAreAResponseWithoutFromCache) {
   const absl::Time fetched = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(250);
-  LoadedReport loaded = SerializeReport(test::SampleReport(), fetched, absl::Seconds(1));
+  const CachedReport entry =
+      SerializeReport(Key("r").encoded(), test::SampleReport(), fetched, absl::Seconds(1));
   rollcall::v1::GetAttendanceReportResponse response;
-  ASSERT_TRUE(response.ParseFromArray(loaded.bytes.begin(), static_cast<int>(loaded.bytes.size())));
+  ASSERT_TRUE(
+      response.ParseFromArray(entry.bytes().begin(), static_cast<int>(entry.bytes().size())));
   EXPECT_EQ(response.report().SerializeAsString(), test::SampleReport().SerializeAsString());
   EXPECT_EQ(response.graph_fetch_time().seconds(), 1700000000);
   EXPECT_EQ(response.graph_fetch_time().nanos(), 250000000);
   EXPECT_FALSE(response.from_cache());
-  EXPECT_EQ(loaded.fetch_time, fetched);
-  EXPECT_EQ(loaded.ttl, absl::Seconds(1));
+  EXPECT_EQ(entry.key(), Key("r").encoded());
+  EXPECT_EQ(entry.expires_at(), fetched + absl::Seconds(1));
+  EXPECT_FALSE(entry.negative());
+  EXPECT_TRUE(entry.error().ok());
+}
+
+// --- Entries ----------------------------------------------------------------------------
+
+TEST(CachedReportTest, KeyAndValueOfAnySizeShareOneEntry) {
+  const absl::Time now = absl::FromUnixSeconds(1700000000);
+  for (const std::size_t size : {0, 1, 7, 23, 24, 4096}) {
+    std::string value(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 7 + 3);
+    const std::string key = absl::StrCat("k", size, std::string(size % 5, ':'));
+    const CachedReport entry = CachedReport::Copy(key, value, now, absl::Minutes(1));
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(entry.bytes().begin()),
+                          entry.bytes().size()),
+              value);
+    EXPECT_EQ(entry.key(), key);
+    EXPECT_EQ(entry.expires_at(), now + absl::Minutes(1));
+    EXPECT_FALSE(entry.negative());
+    // A copy is another reference to the same bytes, not another buffer.
+    const CachedReport copy = entry;
+    EXPECT_EQ(copy, entry);
+    EXPECT_EQ(copy.bytes().begin(), entry.bytes().begin());
+  }
+  EXPECT_FALSE(CachedReport());
+  EXPECT_NE(CachedReport::Copy("a", "v", now, absl::Minutes(1)),
+            CachedReport::Copy("a", "v", now, absl::Minutes(1)));
+}
+
+TEST(CachedReportTest, NegativeEntryGivesBackTheErrorWithEveryPayload) {
+  graph::ErrorDetails details;
+  details.reason = "REPORT_NOT_FOUND";
+  details.metadata["graph_request_id"] = "req-9";
+  details.metadata["graph_code"] = std::string("itemNotFound\0with nul", 21);
+  details.retry_after = absl::Milliseconds(1500);
+  const absl::Status error =
+      graph::MakeError(absl::StatusCode::kNotFound, "no report \xe2\x9c\x93 here", details);
+  const absl::Time expires = absl::FromUnixSeconds(1700000030);
+  const CachedReport entry = CachedReport::Negative("key", error, expires);
+  EXPECT_TRUE(entry.negative());
+  EXPECT_EQ(entry.error(), error);
+  EXPECT_EQ(graph::GetErrorDetails(entry.error()).metadata.at("graph_code"),
+            details.metadata["graph_code"]);
+  EXPECT_EQ(entry.bytes().size(), 0u);
+  EXPECT_EQ(entry.key(), "key");
+  EXPECT_EQ(entry.expires_at(), expires);
+
+  const CachedReport bare =
+      CachedReport::Negative("k", absl::NotFoundError(""), expires);
+  EXPECT_EQ(bare.error(), absl::NotFoundError(""));
+}
+
+TEST_F(ReportCacheTest, RepliesKeepTheirEntryAfterItIsEvictedOrTheCacheIsGone) {
+  auto cache = MakeCache(Charge("a", 300));  // room for one entry
+  ASSERT_TRUE(LoadAndWait(*cache, Key("a"), [&](absl::string_view key) {
+                return CachedReport::Copy(key, std::string(300, 'a'), clock_.Now(),
+                                          absl::Hours(1));
+              }).ok());
+  const CachedReport held = cache->Lookup(Key("a"));
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(LoadAndWait(*cache, Key("b"), [&](absl::string_view key) {
+                return Bytes(key, 300, clock_.Now());
+              }).ok());
+  EXPECT_FALSE(cache->Lookup(Key("a")));  // evicted
+  const CachedReport b = cache->Lookup(Key("b"));
+  cache.reset();
+  // Both are still whole (under ASan, a use after free would fail here).
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(held.bytes().begin()), held.bytes().size()),
+            std::string(300, 'a'));
+  EXPECT_EQ(held.key(), Key("a").encoded());
+  EXPECT_EQ(b.bytes().size(), 300u);
+  EXPECT_EQ(b.key(), Key("b").encoded());
+}
+
+TEST_F(ReportCacheTest, AnEntryForAnotherKeyIsAnInternalErrorAndNotCached) {
+  auto cache = MakeCache(1 << 20);
+  auto wrong = LoadAndWait(*cache, Key("asked"), [&](absl::string_view) {
+    return Bytes(Key("other").encoded(), 10, clock_.Now());
+  });
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInternal);
+  auto none = LoadAndWait(*cache, Key("asked"), [&](absl::string_view) {
+    return absl::StatusOr<CachedReport>(CachedReport());
+  });
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInternal);
+  EXPECT_FALSE(cache->Lookup(Key("asked")));
+  EXPECT_FALSE(cache->Lookup(Key("other")));
+  EXPECT_EQ(cache->GetStats().entries, 0u);
 }
 
 TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
@@ -243,22 +334,22 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
   absl::BlockingCounter joined(kCallers);
   absl::BlockingCounter finished(kCallers);
   absl::Mutex mu;
-  std::vector<const CachedReport*> results;
+  std::vector<CachedReport> results;
 
   std::vector<std::thread> callers;
   for (int i = 0; i < kCallers; ++i) {
     callers.emplace_back([&] {
       cache->LoadOrJoin(
           Key("hot"),
-          [&] {
+          [&](absl::string_view key) {
             loader_calls.fetch_add(1);
             release_loader.WaitForNotification();
-            return Bytes(64, clock_.Now());
+            return Bytes(key, 64, clock_.Now());
           },
           [&](absl::StatusOr<CacheResult> result) {
             {
               absl::MutexLock lock(&mu);
-              results.push_back(result.ok() ? result->report.get() : nullptr);
+              results.push_back(result.ok() ? result->report : CachedReport());
             }
             finished.DecrementCount();
           });
@@ -277,8 +368,8 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
 
   EXPECT_EQ(loader_calls.load(), 1);
   ASSERT_EQ(results.size(), static_cast<std::size_t>(kCallers));
-  for (const CachedReport* result : results) {
-    ASSERT_NE(result, nullptr);
+  for (const CachedReport& result : results) {
+    ASSERT_TRUE(result);
     EXPECT_EQ(result, results.front());  // everyone got the one value
   }
   EXPECT_EQ(cache->GetStats().loads, 1u);
@@ -292,7 +383,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   std::atomic<int> loader_calls{0};
   absl::BlockingCounter finished(2);
   std::vector<absl::Status> statuses(2);
-  auto failing_loader = [&]() -> absl::StatusOr<LoadedReport> {
+  auto failing_loader = [&](absl::string_view) -> absl::StatusOr<CachedReport> {
     loader_calls.fetch_add(1);
     loader_started.Notify();
     release_loader.WaitForNotification();
@@ -314,13 +405,13 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
     EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
     EXPECT_EQ(graph::GetErrorDetails(status).reason, "REPORT_NOT_FOUND");
   }
-  EXPECT_EQ(cache->Lookup(Key("missing")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("missing")));
   EXPECT_EQ(cache->GetStats().load_errors, 1u);
 
   // The next miss loads again, and this time succeeds.
-  auto loaded = LoadAndWait(*cache, Key("missing"), [&] {
+  auto loaded = LoadAndWait(*cache, Key("missing"), [&](absl::string_view key) {
     loader_calls.fetch_add(1);
-    return Bytes(10, clock_.Now());
+    return Bytes(key, 10, clock_.Now());
   });
   EXPECT_TRUE(loaded.ok());
   EXPECT_EQ(loader_calls.load(), 2);
@@ -329,28 +420,28 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
 TEST_F(ReportCacheTest, DifferentViewsAreDifferentEntries) {
   auto cache = MakeCache(1 << 20);
   int loads = 0;
-  auto full = LoadAndWait(*cache, Key("r", REPORT_VIEW_FULL), [&] {
+  auto full = LoadAndWait(*cache, Key("r", REPORT_VIEW_FULL), [&](absl::string_view key) {
     ++loads;
-    return Bytes(200, clock_.Now());
+    return Bytes(key, 200, clock_.Now());
   });
-  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_BASIC)), nullptr);
-  auto basic = LoadAndWait(*cache, Key("r", REPORT_VIEW_BASIC), [&] {
+  EXPECT_FALSE(cache->Lookup(Key("r", REPORT_VIEW_BASIC)));
+  auto basic = LoadAndWait(*cache, Key("r", REPORT_VIEW_BASIC), [&](absl::string_view key) {
     ++loads;
-    return Bytes(20, clock_.Now());
+    return Bytes(key, 20, clock_.Now());
   });
   ASSERT_TRUE(full.ok() && basic.ok());
   EXPECT_EQ(loads, 2);
-  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_FULL))->bytes.size(), 200u);
-  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_UNSPECIFIED))->bytes.size(), 200u);
-  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_BASIC))->bytes.size(), 20u);
+  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_FULL)).bytes().size(), 200u);
+  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_UNSPECIFIED)).bytes().size(), 200u);
+  EXPECT_EQ(cache->Lookup(Key("r", REPORT_VIEW_BASIC)).bytes().size(), 20u);
 }
 
 TEST_F(ReportCacheTest, LoadOrJoinAnswersAtOnceWhenAnEntryAppearedSinceLookup) {
   auto cache = MakeCache(1 << 20);
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&] { return Bytes(10, clock_.Now()); }).ok());
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key) { return Bytes(key, 10, clock_.Now()); }).ok());
   bool called_inline = false;
   cache->LoadOrJoin(
-      Key("r"), [&]() -> absl::StatusOr<LoadedReport> { return absl::InternalError("unused"); },
+      Key("r"), [&](absl::string_view) -> absl::StatusOr<CachedReport> { return absl::InternalError("unused"); },
       [&](absl::StatusOr<CacheResult> result) { called_inline = result.ok(); });
   EXPECT_TRUE(called_inline);
   EXPECT_EQ(cache->GetStats().loads, 1u);
@@ -369,14 +460,14 @@ TEST_F(ReportCacheTest, NotFoundIsRememberedForTheNegativeTtl) {
   ASSERT_EQ(first.status().code(), absl::StatusCode::kNotFound);
 
   // Answered from the cache with the very same error, details included; no load.
-  std::shared_ptr<const CachedReport> hit = cache->Lookup(Key("missing"));
-  ASSERT_NE(hit, nullptr);
-  EXPECT_TRUE(hit->negative());
-  EXPECT_EQ(hit->error, first.status());
-  EXPECT_EQ(graph::GetErrorDetails(hit->error).metadata.at("graph_request_id"), "req-1");
-  EXPECT_EQ(hit->bytes.size(), 0u);
+  CachedReport hit = cache->Lookup(Key("missing"));
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit.negative());
+  EXPECT_EQ(hit.error(), first.status());
+  EXPECT_EQ(graph::GetErrorDetails(hit.error()).metadata.at("graph_request_id"), "req-1");
+  EXPECT_EQ(hit.bytes().size(), 0u);
   clock_.Advance(absl::Seconds(29));
-  EXPECT_NE(cache->Lookup(Key("missing")), nullptr);
+  EXPECT_TRUE(cache->Lookup(Key("missing")));
   // LoadOrJoin, racing a Lookup, answers with the error too.
   auto joined = LoadAndWait(*cache, Key("missing"),
                             Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND", &calls));
@@ -393,14 +484,14 @@ TEST_F(ReportCacheTest, NotFoundIsRememberedForTheNegativeTtl) {
 
   // Past the TTL: gone, and the next miss asks again.
   clock_.Advance(absl::Seconds(1));
-  EXPECT_EQ(cache->Lookup(Key("missing")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("missing")));
   stats = cache->GetStats();
   EXPECT_EQ(stats.entries, 0u);
   EXPECT_EQ(stats.negative_entries, 0u);
   EXPECT_EQ(stats.bytes, 0u);
-  auto loaded = LoadAndWait(*cache, Key("missing"), [&] { return Bytes(10, clock_.Now()); });
+  auto loaded = LoadAndWait(*cache, Key("missing"), [&](absl::string_view key) { return Bytes(key, 10, clock_.Now()); });
   ASSERT_TRUE(loaded.ok());
-  EXPECT_FALSE(cache->Lookup(Key("missing"))->negative());
+  EXPECT_FALSE(cache->Lookup(Key("missing")).negative());
 }
 
 TEST_F(ReportCacheTest, OnlyReportNotFoundIsRemembered) {
@@ -421,7 +512,7 @@ TEST_F(ReportCacheTest, OnlyReportNotFoundIsRemembered) {
   for (const auto& error : kNotRemembered) {
     const ReportKey key = Key(error.reason);
     EXPECT_FALSE(LoadAndWait(*cache, key, Failing(error.code, error.reason)).ok());
-    EXPECT_EQ(cache->Lookup(key), nullptr) << error.reason;
+    EXPECT_FALSE(cache->Lookup(key)) << error.reason;
   }
   EXPECT_EQ(cache->GetStats().entries, 0u);
 }
@@ -430,7 +521,7 @@ TEST_F(ReportCacheTest, ZeroNegativeTtlRemembersNothing) {
   auto cache = MakeCache(1 << 20);
   EXPECT_FALSE(
       LoadAndWait(*cache, Key("r"), Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND")).ok());
-  EXPECT_EQ(cache->Lookup(Key("r")), nullptr);
+  EXPECT_FALSE(cache->Lookup(Key("r")));
   EXPECT_EQ(cache->GetStats().entries, 0u);
 }
 
@@ -444,8 +535,8 @@ class StaleIfErrorTest : public ReportCacheTest {
     options.stale_if_error = absl::Hours(24);
     cache_ = MakeCache(options);
     // Fresh for a minute, then kept for a day.
-    auto loaded = LoadAndWait(*cache_, Key("r"), [&] {
-      return Bytes(100, clock_.Now(), absl::Minutes(1));
+    auto loaded = LoadAndWait(*cache_, Key("r"), [&](absl::string_view key) {
+      return Bytes(key, 100, clock_.Now(), absl::Minutes(1));
     });
     ASSERT_TRUE(loaded.ok());
     original_ = loaded->report;
@@ -453,11 +544,11 @@ class StaleIfErrorTest : public ReportCacheTest {
   }
 
   std::unique_ptr<ReportCache> cache_;
-  std::shared_ptr<const CachedReport> original_;
+  CachedReport original_;
 };
 
 TEST_F(StaleIfErrorTest, AnExpiredEntryIsAMissButStaysKept) {
-  EXPECT_EQ(cache_->Lookup(Key("r")), nullptr);
+  EXPECT_FALSE(cache_->Lookup(Key("r")));
   const ReportCache::Stats stats = cache_->GetStats();
   EXPECT_EQ(stats.misses, 1u);
   EXPECT_EQ(stats.entries, 1u);
@@ -477,9 +568,9 @@ TEST_P(StaleOnOutageTest, WaitersGetTheExpiredEntryMarkedStale) {
   for (int i = 0; i < 2; ++i) {
     cache_->LoadOrJoin(
         Key("r"),
-        [&, code = code, why = why]() -> absl::StatusOr<LoadedReport> {
+        [&, code = code, why = why](absl::string_view key) -> absl::StatusOr<CachedReport> {
           release.WaitForNotification();
-          return Failing(code, why)();
+          return Failing(code, why)(key);
         },
         [&, i](absl::StatusOr<CacheResult> result) {
           results[i] = std::move(result);
@@ -512,9 +603,9 @@ TEST_F(StaleIfErrorTest, NotFoundIsNotMaskedAndDropsTheCopy) {
                             Failing(absl::StatusCode::kNotFound, "REPORT_NOT_FOUND"));
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
   // The negative entry replaced the report: a later outage has nothing stale to serve.
-  std::shared_ptr<const CachedReport> hit = cache_->Lookup(Key("r"));
-  ASSERT_NE(hit, nullptr);
-  EXPECT_TRUE(hit->negative());
+  CachedReport hit = cache_->Lookup(Key("r"));
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit.negative());
   clock_.Advance(absl::Seconds(30));
   result = LoadAndWait(*cache_, Key("r"), Failing(absl::StatusCode::kUnavailable, "X"));
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
@@ -543,21 +634,21 @@ TEST_F(StaleIfErrorTest, BeyondTheStaleWindowTheErrorGoesThrough) {
   clock_.Advance(absl::Seconds(1));
   result = LoadAndWait(*cache_, Key("r"), Failing(absl::StatusCode::kUnavailable, "X"));
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(cache_->Lookup(Key("r")), nullptr);
+  EXPECT_FALSE(cache_->Lookup(Key("r")));
   const ReportCache::Stats stats = cache_->GetStats();
   EXPECT_EQ(stats.entries, 0u);
   EXPECT_EQ(stats.expirations, 1u);
 }
 
 TEST_F(StaleIfErrorTest, ASuccessfulLoadReplacesTheEntry) {
-  auto result = LoadAndWait(*cache_, Key("r"), [&] {
-    return Bytes(200, clock_.Now(), absl::Minutes(1));
+  auto result = LoadAndWait(*cache_, Key("r"), [&](absl::string_view key) {
+    return Bytes(key, 200, clock_.Now(), absl::Minutes(1));
   });
   ASSERT_TRUE(result.ok());
   EXPECT_FALSE(result->stale);
-  std::shared_ptr<const CachedReport> hit = cache_->Lookup(Key("r"));
-  ASSERT_NE(hit, nullptr);
-  EXPECT_EQ(hit->bytes.size(), 200u);
+  CachedReport hit = cache_->Lookup(Key("r"));
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit.bytes().size(), 200u);
   EXPECT_EQ(cache_->GetStats().entries, 1u);
 }
 
@@ -567,8 +658,8 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
   ReportCache::Options options = Plain(1 << 20);
   options.stale_if_error = absl::Hours(1);
   ReportCache cache(options, &clock_, &busy);
-  ASSERT_TRUE(LoadAndWait(cache, Key("r"), [&] {
-                return Bytes(10, clock_.Now(), absl::ZeroDuration());  // expires at once
+  ASSERT_TRUE(LoadAndWait(cache, Key("r"), [&](absl::string_view key) {
+                return Bytes(key, 10, clock_.Now(), absl::ZeroDuration());  // expires at once
               }).ok());
   ASSERT_TRUE(busy.AwaitIdle(kWait));
   absl::Notification release;
@@ -579,7 +670,7 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
   }));
   ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
   absl::StatusOr<CacheResult> result;
-  cache.LoadOrJoin(Key("r"), [&] { return Bytes(10, clock_.Now()); },
+  cache.LoadOrJoin(Key("r"), [&](absl::string_view key) { return Bytes(key, 10, clock_.Now()); },
                    [&](absl::StatusOr<CacheResult> r) { result = std::move(r); });
   // Answered at once, on this thread.
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
@@ -596,14 +687,14 @@ TEST_F(ReportCacheTest, ZeroTtlEntriesAreKeptForTheStaleWindowAndStillBounded) {
   options.stale_if_error = absl::Hours(1);
   auto cache = MakeCache(options);
   for (const char* report : {"a", "b", "c"}) {
-    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&] {
-                  return Bytes(1000, clock_.Now(), absl::ZeroDuration());
+    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&](absl::string_view key) {
+                  return Bytes(key, 1000, clock_.Now(), absl::ZeroDuration());
                 }).ok());
   }
   const ReportCache::Stats stats = cache->GetStats();
   EXPECT_EQ(stats.entries, 2u);  // expired at once, kept, and LRU-bounded all the same
   EXPECT_EQ(stats.evictions, 1u);
-  EXPECT_EQ(cache->Lookup(Key("c")), nullptr);  // never fresh
+  EXPECT_FALSE(cache->Lookup(Key("c")));  // never fresh
   auto stale = LoadAndWait(*cache, Key("c"), Failing(absl::StatusCode::kUnavailable, "X"));
   ASSERT_TRUE(stale.ok());
   EXPECT_TRUE(stale->stale);
@@ -622,22 +713,22 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
   // Occupies the only thread ...
   cache.LoadOrJoin(
       Key("a"),
-      [&] {
+      [&](absl::string_view key) {
         first_running.Notify();
         release.WaitForNotification();
-        return Bytes(1, clock.Now());
+        return Bytes(key, 1, clock.Now());
       },
       [&](auto) { finished.DecrementCount(); });
   ASSERT_TRUE(first_running.WaitForNotificationWithTimeout(kWait));
   // ... fills the queue ...
-  cache.LoadOrJoin(Key("b"), [&] { return Bytes(1, clock.Now()); },
+  cache.LoadOrJoin(Key("b"), [&](absl::string_view key) { return Bytes(key, 1, clock.Now()); },
                    [&](auto) { finished.DecrementCount(); });
   // ... a joiner of a load in flight is never refused ...
-  cache.LoadOrJoin(Key("b"), [&] { return Bytes(1, clock.Now()); },
+  cache.LoadOrJoin(Key("b"), [&](absl::string_view key) { return Bytes(key, 1, clock.Now()); },
                    [&](auto) { finished.DecrementCount(); });
   // ... so only a third distinct miss is refused, at once.
   absl::Status refused;
-  cache.LoadOrJoin(Key("c"), [&] { return Bytes(1, clock.Now()); },
+  cache.LoadOrJoin(Key("c"), [&](absl::string_view key) { return Bytes(key, 1, clock.Now()); },
                    [&](absl::StatusOr<CacheResult> result) { refused = result.status(); });
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   const graph::ErrorDetails details = graph::GetErrorDetails(refused);
