@@ -191,8 +191,9 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
                        std::move(*parsed.mutable_report_id())};
   const bool with_records = key.with_records();
   cache_->LoadOrJoin(
-      key,
-      [this, ref = std::move(ref), with_records, deadline](absl::string_view key) {
+      key, deadline,
+      // Runs with the latest deadline of the callers waiting for it, not only this one's.
+      [this, ref = std::move(ref), with_records](absl::string_view key, absl::Time deadline) {
         return Load(key, ref, with_records, deadline);
       },
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor

@@ -1,5 +1,6 @@
 #include "service/report_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -311,7 +312,8 @@ CachedReport ReportCache::Lookup(const ReportKey& key) {
   return CachedReport();
 }
 
-void ReportCache::LoadOrJoin(const ReportKey& key, Loader loader, Done done) {
+void ReportCache::LoadOrJoin(const ReportKey& key, absl::Time deadline, Loader loader,
+                             Done done) {
   CachedReport fresh;
   bool refused = false;
   {
@@ -326,7 +328,7 @@ void ReportCache::LoadOrJoin(const ReportKey& key, Loader loader, Done done) {
       fresh = CachedReport::Ref(header);
     } else {
       auto [flight, started] = in_flight_.try_emplace(key.encoded());
-      flight->second.push_back(std::move(done));
+      flight->second.push_back(Waiter{std::move(done), deadline});
       if (!started) {
         ++counters_.joins;
         return;
@@ -343,7 +345,7 @@ void ReportCache::LoadOrJoin(const ReportKey& key, Loader loader, Done done) {
       // Refused even when an expired copy is kept: `stale` says Graph failed, and Graph was
       // not even asked. The client retries after RetryInfo's delay.
       ++counters_.rejected;
-      done = std::move(flight->second.front());
+      done = std::move(flight->second.front().done);
       in_flight_.erase(flight);
       refused = true;
     }
@@ -358,20 +360,34 @@ void ReportCache::LoadOrJoin(const ReportKey& key, Loader loader, Done done) {
 }
 
 void ReportCache::RunLoad(const std::string& key, const Loader& loader) {
-  Completion completion = CompleteFlight(key, loader(key));
-  if (!completion.masked.ok() && logger_ != nullptr) {
-    const graph::ErrorDetails details = graph::GetErrorDetails(completion.masked);
-    logger_->Warn("serving stale report",
-                  {{"key", TruncateForLog(key, 512)},
-                   {"code", absl::StatusCodeToString(completion.masked.code())},
-                   {"reason", details.reason},
-                   {"expired_for", absl::FormatDuration(completion.expired_for)},
-                   {"waiters", absl::StrCat(completion.waiters.size())}});
+  bool again = true;
+  while (again) {
+    const absl::Time deadline = FlightDeadline(key);
+    Completion completion = CompleteFlight(key, deadline, loader(key, deadline));
+    if (!completion.masked.ok() && logger_ != nullptr) {
+      const graph::ErrorDetails details = graph::GetErrorDetails(completion.masked);
+      logger_->Warn("serving stale report",
+                    {{"key", TruncateForLog(key, 512)},
+                     {"code", absl::StatusCodeToString(completion.masked.code())},
+                     {"reason", details.reason},
+                     {"expired_for", absl::FormatDuration(completion.expired_for)},
+                     {"waiters", absl::StrCat(completion.waiters.size())}});
+    }
+    for (Done& done : completion.waiters) done(completion.result);
+    again = completion.again;
   }
-  for (Done& done : completion.waiters) done(completion.result);
 }
 
-ReportCache::Completion ReportCache::CompleteFlight(const std::string& key,
+absl::Time ReportCache::FlightDeadline(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  absl::Time latest = absl::InfinitePast();
+  if (const auto flight = in_flight_.find(key); flight != in_flight_.end()) {
+    for (const Waiter& waiter : flight->second) latest = std::max(latest, waiter.deadline);
+  }
+  return latest;
+}
+
+ReportCache::Completion ReportCache::CompleteFlight(const std::string& key, absl::Time deadline,
                                                     absl::StatusOr<CachedReport> loaded) {
   if (loaded.ok() && (!*loaded || loaded->key() != key)) {
     loaded = absl::InternalError("the report loader built no entry, or one for another report");
@@ -386,9 +402,29 @@ ReportCache::Completion ReportCache::CompleteFlight(const std::string& key,
 
   absl::MutexLock lock(&mu_);
   Completion completion;
-  if (auto flight = in_flight_.find(key); flight != in_flight_.end()) {
-    completion.waiters = std::move(flight->second);
-    in_flight_.erase(flight);
+  const auto flight = in_flight_.find(key);
+  // The load ran out of its time, and no stale copy answers for it: the callers who joined
+  // with more time wait for another try.
+  const bool retry_later_deadlines =
+      !loaded.ok() && loaded.status().code() == absl::StatusCode::kDeadlineExceeded &&
+      !StaleLocked(key, now) && flight != in_flight_.end();
+  if (flight != in_flight_.end()) {
+    std::vector<Waiter>& waiters = flight->second;
+    std::vector<Waiter> staying;
+    for (Waiter& waiter : waiters) {
+      if (retry_later_deadlines && waiter.deadline > deadline) {
+        staying.push_back(std::move(waiter));
+      } else {
+        completion.waiters.push_back(std::move(waiter.done));
+      }
+    }
+    if (staying.empty()) {
+      in_flight_.erase(flight);
+    } else {
+      waiters = std::move(staying);
+      completion.again = true;
+      ++counters_.reloads;
+    }
   }
 
   if (loaded.ok()) {

@@ -189,6 +189,8 @@ class ReportCache {
     uint64_t joins = 0;          // LoadOrJoin calls answered by a load already in flight or
                                  // just finished, with no load of their own
     uint64_t rejected = 0;       // loads the executor refused (UPSTREAM_OVERLOADED)
+    uint64_t reloads = 0;        // loads run again for callers whose deadline outlived the
+                                 // load's (see LoadOrJoin)
     uint64_t stale_served = 0;   // waiters given an expired entry instead of a load error
     uint64_t negative_stores = 0;  // NOT_FOUNDs remembered
     uint64_t evictions = 0;      // entries dropped for the byte bound
@@ -202,8 +204,9 @@ class ReportCache {
   };
 
   // Builds the entry for the key it is given (ReportKey::encoded(), for SerializeReport or
-  // CachedReport::Make), or fails.
-  using Loader = std::function<absl::StatusOr<CachedReport>(absl::string_view key)>;
+  // CachedReport::Make) by `deadline`, or fails.
+  using Loader =
+      std::function<absl::StatusOr<CachedReport>(absl::string_view key, absl::Time deadline)>;
   using Done = std::function<void(absl::StatusOr<CacheResult>)>;
 
   // `clock` and `executor` must outlive the cache; the executor must keep running until every
@@ -228,19 +231,25 @@ class ReportCache {
   //  - a fresh entry already cached (one loaded since the caller's Lookup): at once, on this
   //    thread; a negative entry as its error;
   //  - a load for `key` already in flight: joins it; `done` runs when it finishes;
-  //  - otherwise starts one: `loader(key)` runs on the executor and every joined `done` gets its
+  //  - otherwise starts one: `loader(key, d)` runs on the executor, where d is the latest
+  //    `deadline` of the callers waiting when it starts, and every joined `done` gets its
   //    outcome, on the executor thread that ran the loader, in the order they joined:
   //      ok: the new entry (cached when it fits; it replaces any older one);
   //      NOT_FOUND (REPORT_NOT_FOUND): the error, remembered as a negative entry;
   //      an error ServesStaleOn() accepts, while an expired entry is still kept: that entry,
   //      with stale = true;
+  //      DEADLINE_EXCEEDED otherwise: the error for the callers whose deadline was no later
+  //      than d; those who joined with a later one stay, and the loader runs again for them
+  //      (on the same thread, with their latest deadline; Stats::reloads);
   //      any other error: the error, not cached; so is an entry built for another key
   //      (INTERNAL).
   //  - the executor refuses the load (queue full, shut down): at once, RESOURCE_EXHAUSTED
   //    (UPSTREAM_OVERLOADED, with RetryInfo of kOverloadedRetryDelay), even when an expired
   //    entry is kept (Graph did not fail; it was not asked).
-  // The load runs with the first caller's `loader` (and so its deadline); joiners share it.
-  void LoadOrJoin(const ReportKey& key, Loader loader, Done done);
+  // The load runs the first caller's `loader`: every caller's loader for a key must do the
+  // same but for the deadline it is given. So a caller with little time left cannot make a
+  // load fail for one with more.
+  void LoadOrJoin(const ReportKey& key, absl::Time deadline, Loader loader, Done done);
 
   Stats GetStats() const;
 
@@ -271,21 +280,32 @@ class ReportCache {
     bool operator()(absl::string_view a, const Header* b) const { return (*this)(b, a); }
   };
 
+  // A caller waiting on a load.
+  struct Waiter {
+    Done done;
+    absl::Time deadline;
+  };
+
   // What a finished load hands its waiters.
   struct Completion {
     std::vector<Done> waiters;
+    // True when waiters with later deadlines remain in the flight and the load runs again.
+    bool again = false;
     absl::StatusOr<CacheResult> result;
     // Set when `result` is a stale entry: the error it masks and how long ago it expired.
     absl::Status masked;
     absl::Duration expired_for;
   };
 
-  // Runs on the executor: calls the loader and completes the flight.
+  // Runs on the executor: calls the loader and completes the flight, again while it says so.
   void RunLoad(const std::string& key, const Loader& loader);
-  // Removes the in-flight record of `key`, updates the cache with the load's outcome and
-  // decides what the waiters get (see LoadOrJoin).
-  Completion CompleteFlight(const std::string& key, absl::StatusOr<CachedReport> loaded)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The latest deadline of the waiters of `key`'s flight.
+  absl::Time FlightDeadline(const std::string& key) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes the waiters of `key`'s flight (all, or those the load ran out of time for; see
+  // LoadOrJoin), removes the flight when none remain, updates the cache with the load's
+  // outcome and decides what the waiters get.
+  Completion CompleteFlight(const std::string& key, absl::Time deadline,
+                            absl::StatusOr<CachedReport> loaded) ABSL_LOCKS_EXCLUDED(mu_);
   // When the entry of `header` stops being kept (for stale-if-error; a negative entry is never
   // served stale).
   absl::Time KeepUntil(const Header* header) const;
@@ -316,7 +336,7 @@ class ReportCache {
   Header* oldest_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Waiters of each load in flight; a key is here from the load's start until its waiters are
   // taken in CompleteFlight.
-  absl::flat_hash_map<std::string, std::vector<Done>> in_flight_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<Waiter>> in_flight_ ABSL_GUARDED_BY(mu_);
   std::size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t negative_entries_ ABSL_GUARDED_BY(mu_) = 0;
   Stats counters_ ABSL_GUARDED_BY(mu_);  // the uint64_t counters; sizes are computed

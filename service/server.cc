@@ -223,6 +223,10 @@ std::string RollcallServer::MetricsText() const {
               cache.expirations);
   out.Counter("rollcall_cache_joins_total",
               "Misses that shared a Graph load already in flight (singleflight).", cache.joins);
+  out.Counter("rollcall_cache_reloads_total",
+              "Loads run again for callers who joined with a later deadline than the one the "
+              "load ran out of.",
+              cache.reloads);
   out.Gauge("rollcall_cache_entries", "Entries in the cache, negative ones included.",
             static_cast<double>(cache.entries));
   out.Gauge("rollcall_cache_negative_entries", "Remembered Graph 404s in the cache.",

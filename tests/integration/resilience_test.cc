@@ -409,6 +409,36 @@ TEST_F(ResilienceTest, StalledGraphGivesDeadlineExceededAndFreesTheUpstreamThrea
   EXPECT_THAT(log[1].raw_path, ::testing::HasSubstr("after-the-stall"));
 }
 
+// Callers of one report share one Graph load, but not the shortest deadline among them: the
+// load that runs out of a hurried caller's time is tried again for the one with time to spare.
+TEST_F(ResilienceTest, AHurriedCallerDoesNotFailAPatientOneSharingItsLoad) {
+  RollcallProcess* server = StartServer({});
+  ASSERT_NE(server, nullptr);
+  ExpectFreshReport(*server, kSecondDocsReport);  // token fetched
+  FaultSpec stall;
+  stall.action = "delay";
+  stall.delay_ms = 5000;
+  stall.path_contains = kDocsReport;
+  AddFault(stall);
+
+  auto hurried = StartCall(server->stub(), Request(kDocsReport), absl::Milliseconds(300));
+  // The hurried caller's load is at Graph (stalled) before the patient caller joins it.
+  ASSERT_TRUE(WaitFor([&] { return graph_->ActiveFaults() == 0; }, absl::Seconds(5)));
+  auto patient = StartCall(server->stub(), Request(kDocsReport), absl::Seconds(10));
+
+  ASSERT_TRUE(hurried->Wait(absl::Seconds(10)));
+  EXPECT_EQ(hurried->status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << Describe(hurried->status);
+  ASSERT_TRUE(patient->Wait(absl::Seconds(15)));
+  ASSERT_TRUE(patient->status.ok()) << Describe(patient->status);
+  EXPECT_EQ(patient->response.report().id(), kDocsReport);
+  EXPECT_FALSE(patient->response.stale());
+  // Answered by a second Graph request soon after the first was cut at 300 ms, not by waiting
+  // out the 5 s stall.
+  EXPECT_LT(patient->end - hurried->start, absl::Seconds(2));
+  EXPECT_EQ(graph_->Counter("report"), 2);  // the second docs report, then the retry
+}
+
 TEST_F(ResilienceTest, CallWithoutDeadlineGetsTheDefaultDeadline) {
   RollcallProcess* server = StartServer({{"ROLLCALL_DEFAULT_DEADLINE", "300ms"}});
   ASSERT_NE(server, nullptr);

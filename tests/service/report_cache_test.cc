@@ -38,10 +38,11 @@ CachedReport Bytes(absl::string_view key, std::size_t size, absl::Time now,
 
 // Loads `key` with `loader` and waits for the result.
 absl::StatusOr<CacheResult> LoadAndWait(ReportCache& cache, const ReportKey& key,
-                                        ReportCache::Loader loader) {
+                                        ReportCache::Loader loader,
+                                        absl::Time deadline = absl::InfiniteFuture()) {
   absl::Notification done;
   absl::StatusOr<CacheResult> result;
-  cache.LoadOrJoin(key, std::move(loader), [&](absl::StatusOr<CacheResult> r) {
+  cache.LoadOrJoin(key, deadline, std::move(loader), [&](absl::StatusOr<CacheResult> r) {
     result = std::move(r);
     done.Notify();
   });
@@ -52,7 +53,7 @@ absl::StatusOr<CacheResult> LoadAndWait(ReportCache& cache, const ReportKey& key
 // A loader that fails with `code` (and `reason`, as graph_client would).
 ReportCache::Loader Failing(absl::StatusCode code, const std::string& reason,
                             std::atomic<int>* calls = nullptr) {
-  return [code, reason, calls](absl::string_view) -> absl::StatusOr<CachedReport> {
+  return [code, reason, calls](absl::string_view, absl::Time) -> absl::StatusOr<CachedReport> {
     if (calls != nullptr) calls->fetch_add(1);
     graph::ErrorDetails details;
     details.reason = reason;
@@ -104,7 +105,7 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
 TEST_F(ReportCacheTest, MissThenHitSharesTheSameBytes) {
   auto cache = MakeCache(1 << 20);
   EXPECT_FALSE(cache->Lookup(Key("r1")));
-  auto loaded = LoadAndWait(*cache, Key("r1"), [&](absl::string_view key) { return Bytes(key, 100, clock_.Now()); });
+  auto loaded = LoadAndWait(*cache, Key("r1"), [&](absl::string_view key, absl::Time) { return Bytes(key, 100, clock_.Now()); });
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   CachedReport hit = cache->Lookup(Key("r1"));
   ASSERT_TRUE(hit);
@@ -125,19 +126,19 @@ TEST_F(ReportCacheTest, EvictsLeastRecentlyUsedByBytes) {
   // Room for exactly three 1000-byte entries.
   auto cache = MakeCache(3 * Charge("r1", 1000));
   for (const char* report : {"r1", "r2", "r3"}) {
-    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&](absl::string_view key) { return Bytes(key, 1000, clock_.Now()); }).ok());
+    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&](absl::string_view key, absl::Time) { return Bytes(key, 1000, clock_.Now()); }).ok());
   }
   EXPECT_EQ(cache->GetStats().entries, 3u);
   ASSERT_TRUE(cache->Lookup(Key("r1")));  // r1 is now the most recently used
 
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r4"), [&](absl::string_view key) { return Bytes(key, 1000, clock_.Now()); }).ok());
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r4"), [&](absl::string_view key, absl::Time) { return Bytes(key, 1000, clock_.Now()); }).ok());
   EXPECT_FALSE(cache->Lookup(Key("r2")));  // the least recently used went
   EXPECT_TRUE(cache->Lookup(Key("r1")));
   EXPECT_TRUE(cache->Lookup(Key("r3")));
   EXPECT_TRUE(cache->Lookup(Key("r4")));
 
   // One entry worth two evicts two.
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r5"), [&](absl::string_view key) {
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r5"), [&](absl::string_view key, absl::Time) {
                 return Bytes(key, 2 * Charge("r1", 1000) - Charge("r5", 0), clock_.Now());
               }).ok());
   const ReportCache::Stats stats = cache->GetStats();
@@ -152,7 +153,7 @@ TEST_F(ReportCacheTest, EvictsLeastRecentlyUsedByBytes) {
 
 TEST_F(ReportCacheTest, ValueLargerThanTheBoundIsServedButNotKept) {
   auto cache = MakeCache(1000);
-  auto loaded = LoadAndWait(*cache, Key("big"), [&](absl::string_view key) { return Bytes(key, 5000, clock_.Now()); });
+  auto loaded = LoadAndWait(*cache, Key("big"), [&](absl::string_view key, absl::Time) { return Bytes(key, 5000, clock_.Now()); });
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->report.bytes().size(), 5000u);
   EXPECT_FALSE(cache->Lookup(Key("big")));
@@ -162,7 +163,7 @@ TEST_F(ReportCacheTest, ValueLargerThanTheBoundIsServedButNotKept) {
 
 TEST_F(ReportCacheTest, EntriesExpireByTheirTtl) {
   auto cache = MakeCache(1 << 20);
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key) {
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key, absl::Time) {
                 return Bytes(key, 10, clock_.Now(), absl::Seconds(60));
               }).ok());
   clock_.Advance(absl::Seconds(59));
@@ -175,7 +176,7 @@ TEST_F(ReportCacheTest, EntriesExpireByTheirTtl) {
   EXPECT_EQ(stats.bytes, 0u);
 
   // A zero TTL with no stale window means "serve, don't keep".
-  ASSERT_TRUE(LoadAndWait(*cache, Key("z"), [&](absl::string_view key) {
+  ASSERT_TRUE(LoadAndWait(*cache, Key("z"), [&](absl::string_view key, absl::Time) {
                 return Bytes(key, 10, clock_.Now(), absl::ZeroDuration());
               }).ok());
   EXPECT_FALSE(cache->Lookup(Key("z")));
@@ -206,7 +207,7 @@ TEST_F(ReportCacheTest, RecentAndOldReportsExpireAtTheirOwnTtl) {
   auto cache = MakeCache(1 << 20);
   const TtlPolicy policy{absl::Hours(1), absl::Seconds(60), absl::Hours(1)};
   auto load = [&](const std::string& id, absl::Duration ended_ago) {
-    return LoadAndWait(*cache, Key(id), [&, ended_ago](absl::string_view key) {
+    return LoadAndWait(*cache, Key(id), [&, ended_ago](absl::string_view key, absl::Time) {
       rollcall::v1::MeetingAttendanceReport report = test::SampleReport();
       report.mutable_meeting_end_date_time()->set_seconds(
           absl::ToUnixSeconds(clock_.Now() - ended_ago));
@@ -291,13 +292,13 @@ TEST(CachedReportTest, NegativeEntryGivesBackTheErrorWithEveryPayload) {
 
 TEST_F(ReportCacheTest, RepliesKeepTheirEntryAfterItIsEvictedOrTheCacheIsGone) {
   auto cache = MakeCache(Charge("a", 300));  // room for one entry
-  ASSERT_TRUE(LoadAndWait(*cache, Key("a"), [&](absl::string_view key) {
+  ASSERT_TRUE(LoadAndWait(*cache, Key("a"), [&](absl::string_view key, absl::Time) {
                 return CachedReport::Copy(key, std::string(300, 'a'), clock_.Now(),
                                           absl::Hours(1));
               }).ok());
   const CachedReport held = cache->Lookup(Key("a"));
   ASSERT_TRUE(held);
-  ASSERT_TRUE(LoadAndWait(*cache, Key("b"), [&](absl::string_view key) {
+  ASSERT_TRUE(LoadAndWait(*cache, Key("b"), [&](absl::string_view key, absl::Time) {
                 return Bytes(key, 300, clock_.Now());
               }).ok());
   EXPECT_FALSE(cache->Lookup(Key("a")));  // evicted
@@ -313,11 +314,11 @@ TEST_F(ReportCacheTest, RepliesKeepTheirEntryAfterItIsEvictedOrTheCacheIsGone) {
 
 TEST_F(ReportCacheTest, AnEntryForAnotherKeyIsAnInternalErrorAndNotCached) {
   auto cache = MakeCache(1 << 20);
-  auto wrong = LoadAndWait(*cache, Key("asked"), [&](absl::string_view) {
+  auto wrong = LoadAndWait(*cache, Key("asked"), [&](absl::string_view, absl::Time) {
     return Bytes(Key("other").encoded(), 10, clock_.Now());
   });
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInternal);
-  auto none = LoadAndWait(*cache, Key("asked"), [&](absl::string_view) {
+  auto none = LoadAndWait(*cache, Key("asked"), [&](absl::string_view, absl::Time) {
     return absl::StatusOr<CachedReport>(CachedReport());
   });
   EXPECT_EQ(none.status().code(), absl::StatusCode::kInternal);
@@ -340,8 +341,8 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
   for (int i = 0; i < kCallers; ++i) {
     callers.emplace_back([&] {
       cache->LoadOrJoin(
-          Key("hot"),
-          [&](absl::string_view key) {
+          Key("hot"), absl::InfiniteFuture(),
+          [&](absl::string_view key, absl::Time) {
             loader_calls.fetch_add(1);
             release_loader.WaitForNotification();
             return Bytes(key, 64, clock_.Now());
@@ -376,6 +377,159 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
   EXPECT_EQ(cache->GetStats().loads_in_flight, 0u);
 }
 
+// --- Deadlines of a shared load ---------------------------------------------------------
+
+// Two callers of one key on a load held by the test: `first` starts it, `second` joins once it
+// runs. The loader's calls are recorded; `outcomes` answers them in turn.
+class SharedLoadDeadlineTest : public ReportCacheTest {
+ protected:
+  struct Caller {
+    absl::Notification done;
+    absl::StatusOr<CacheResult> result;
+  };
+
+  ReportCache::Loader Loader() {
+    return [this](absl::string_view key, absl::Time deadline) -> absl::StatusOr<CachedReport> {
+      int call;
+      {
+        absl::MutexLock lock(&mu_);
+        call = static_cast<int>(deadlines_.size());
+        deadlines_.push_back(deadline);
+      }
+      if (call == 0) {
+        running_.Notify();
+        release_.WaitForNotification();
+      }
+      if (call < static_cast<int>(outcomes_.size()) && !outcomes_[call].ok()) {
+        return outcomes_[call];
+      }
+      return Bytes(key, 10, clock_.Now());
+    };
+  }
+
+  void Run(ReportCache& cache, absl::Time first_deadline, absl::Time second_deadline) {
+    cache.LoadOrJoin(Key("r"), first_deadline, Loader(), Done(&first_));
+    ASSERT_TRUE(running_.WaitForNotificationWithTimeout(kWait));
+    cache.LoadOrJoin(Key("r"), second_deadline, Loader(), Done(&second_));
+    release_.Notify();
+    ASSERT_TRUE(first_.done.WaitForNotificationWithTimeout(kWait));
+    ASSERT_TRUE(second_.done.WaitForNotificationWithTimeout(kWait));
+  }
+
+  static ReportCache::Done Done(Caller* caller) {
+    return [caller](absl::StatusOr<CacheResult> result) {
+      caller->result = std::move(result);
+      caller->done.Notify();
+    };
+  }
+
+  std::vector<absl::Time> Deadlines() {
+    absl::MutexLock lock(&mu_);
+    return deadlines_;
+  }
+
+  absl::Mutex mu_;
+  std::vector<absl::Time> deadlines_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Status> outcomes_;  // set before Run
+  absl::Notification running_;
+  absl::Notification release_;
+  Caller first_;
+  Caller second_;
+};
+
+TEST_F(SharedLoadDeadlineTest, ACallerWithMoreTimeGetsAnotherTryWhenTheLoadRunsOut) {
+  auto cache = MakeCache(1 << 20);
+  outcomes_ = {absl::DeadlineExceededError("Graph did not answer in time"), absl::OkStatus()};
+  const absl::Time short_deadline = clock_.Now() + absl::Milliseconds(200);
+  const absl::Time long_deadline = clock_.Now() + absl::Seconds(30);
+  Run(*cache, short_deadline, long_deadline);
+
+  EXPECT_EQ(first_.result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(second_.result.ok()) << second_.result.status();
+  EXPECT_FALSE(second_.result->stale);
+  EXPECT_EQ(Deadlines(), (std::vector<absl::Time>{short_deadline, long_deadline}));
+  EXPECT_TRUE(cache->Lookup(Key("r")));
+  const ReportCache::Stats stats = cache->GetStats();
+  EXPECT_EQ(stats.loads, 1u);
+  EXPECT_EQ(stats.reloads, 1u);
+  EXPECT_EQ(stats.joins, 1u);
+  EXPECT_EQ(stats.loads_in_flight, 0u);
+}
+
+TEST_F(SharedLoadDeadlineTest, NoOtherTryWhenNobodyHasMoreTime) {
+  auto cache = MakeCache(1 << 20);
+  outcomes_ = {absl::DeadlineExceededError("Graph did not answer in time")};
+  const absl::Time deadline = clock_.Now() + absl::Seconds(1);
+  Run(*cache, deadline, deadline - absl::Milliseconds(1));
+  EXPECT_EQ(first_.result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(second_.result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Deadlines().size(), 1u);
+  EXPECT_EQ(cache->GetStats().reloads, 0u);
+  EXPECT_EQ(cache->GetStats().loads_in_flight, 0u);
+}
+
+TEST_F(SharedLoadDeadlineTest, OtherErrorsGoToEveryCallerWhateverTheirTime) {
+  auto cache = MakeCache(1 << 20);
+  outcomes_ = {absl::UnavailableError("Graph is down")};
+  Run(*cache, clock_.Now() + absl::Seconds(1), clock_.Now() + absl::Seconds(30));
+  EXPECT_EQ(first_.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(second_.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Deadlines().size(), 1u);
+  EXPECT_EQ(cache->GetStats().reloads, 0u);
+}
+
+TEST_F(SharedLoadDeadlineTest, AStaleCopyAnswersEveryCallerInsteadOfAnotherTry) {
+  ReportCache::Options options = Plain(1 << 20);
+  options.stale_if_error = absl::Hours(1);
+  auto cache = MakeCache(options);
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key, absl::Time) {
+                return Bytes(key, 10, clock_.Now(), absl::Minutes(1));
+              }).ok());
+  clock_.Advance(absl::Minutes(2));
+  outcomes_ = {absl::DeadlineExceededError("Graph did not answer in time")};
+  Run(*cache, clock_.Now() + absl::Seconds(1), clock_.Now() + absl::Seconds(30));
+  ASSERT_TRUE(first_.result.ok());
+  ASSERT_TRUE(second_.result.ok());
+  EXPECT_TRUE(first_.result->stale);
+  EXPECT_TRUE(second_.result->stale);
+  EXPECT_EQ(Deadlines().size(), 1u);
+  EXPECT_EQ(cache->GetStats().reloads, 0u);
+}
+
+TEST_F(ReportCacheTest, AQueuedLoadRunsWithTheLatestDeadlineOfItsWaiters) {
+  UpstreamExecutor busy(1, 10);
+  ReportCache cache(Plain(1 << 20), &clock_, &busy);
+  absl::Notification release;
+  absl::Notification running;
+  ASSERT_TRUE(busy.Schedule([&] {
+    running.Notify();
+    release.WaitForNotification();
+  }));
+  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  absl::Mutex mu;
+  std::vector<absl::Time> deadlines;
+  absl::BlockingCounter finished(3);
+  const absl::Time now = clock_.Now();
+  for (const absl::Duration timeout : {absl::Seconds(1), absl::Seconds(20), absl::Seconds(5)}) {
+    cache.LoadOrJoin(
+        Key("r"), now + timeout,
+        [&](absl::string_view key, absl::Time deadline) {
+          absl::MutexLock lock(&mu);
+          deadlines.push_back(deadline);
+          return Bytes(key, 10, clock_.Now());
+        },
+        [&](absl::StatusOr<CacheResult> result) {
+          EXPECT_TRUE(result.ok());
+          finished.DecrementCount();
+        });
+  }
+  release.Notify();
+  finished.Wait();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(deadlines, std::vector<absl::Time>{now + absl::Seconds(20)});
+  EXPECT_TRUE(busy.Shutdown());
+}
+
 TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   auto cache = MakeCache(1 << 20);  // no negative caching
   absl::Notification release_loader;
@@ -383,7 +537,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   std::atomic<int> loader_calls{0};
   absl::BlockingCounter finished(2);
   std::vector<absl::Status> statuses(2);
-  auto failing_loader = [&](absl::string_view) -> absl::StatusOr<CachedReport> {
+  auto failing_loader = [&](absl::string_view, absl::Time) -> absl::StatusOr<CachedReport> {
     loader_calls.fetch_add(1);
     loader_started.Notify();
     release_loader.WaitForNotification();
@@ -391,7 +545,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
                             {"REPORT_NOT_FOUND", {}, std::nullopt});
   };
   for (int i = 0; i < 2; ++i) {
-    cache->LoadOrJoin(Key("missing"), failing_loader,
+    cache->LoadOrJoin(Key("missing"), absl::InfiniteFuture(), failing_loader,
                       [&, i](absl::StatusOr<CacheResult> result) {
                         statuses[i] = result.status();
                         finished.DecrementCount();
@@ -409,7 +563,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   EXPECT_EQ(cache->GetStats().load_errors, 1u);
 
   // The next miss loads again, and this time succeeds.
-  auto loaded = LoadAndWait(*cache, Key("missing"), [&](absl::string_view key) {
+  auto loaded = LoadAndWait(*cache, Key("missing"), [&](absl::string_view key, absl::Time) {
     loader_calls.fetch_add(1);
     return Bytes(key, 10, clock_.Now());
   });
@@ -420,12 +574,12 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
 TEST_F(ReportCacheTest, DifferentViewsAreDifferentEntries) {
   auto cache = MakeCache(1 << 20);
   int loads = 0;
-  auto full = LoadAndWait(*cache, Key("r", REPORT_VIEW_FULL), [&](absl::string_view key) {
+  auto full = LoadAndWait(*cache, Key("r", REPORT_VIEW_FULL), [&](absl::string_view key, absl::Time) {
     ++loads;
     return Bytes(key, 200, clock_.Now());
   });
   EXPECT_FALSE(cache->Lookup(Key("r", REPORT_VIEW_BASIC)));
-  auto basic = LoadAndWait(*cache, Key("r", REPORT_VIEW_BASIC), [&](absl::string_view key) {
+  auto basic = LoadAndWait(*cache, Key("r", REPORT_VIEW_BASIC), [&](absl::string_view key, absl::Time) {
     ++loads;
     return Bytes(key, 20, clock_.Now());
   });
@@ -438,10 +592,10 @@ TEST_F(ReportCacheTest, DifferentViewsAreDifferentEntries) {
 
 TEST_F(ReportCacheTest, LoadOrJoinAnswersAtOnceWhenAnEntryAppearedSinceLookup) {
   auto cache = MakeCache(1 << 20);
-  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key) { return Bytes(key, 10, clock_.Now()); }).ok());
+  ASSERT_TRUE(LoadAndWait(*cache, Key("r"), [&](absl::string_view key, absl::Time) { return Bytes(key, 10, clock_.Now()); }).ok());
   bool called_inline = false;
   cache->LoadOrJoin(
-      Key("r"), [&](absl::string_view) -> absl::StatusOr<CachedReport> { return absl::InternalError("unused"); },
+      Key("r"), absl::InfiniteFuture(), [&](absl::string_view, absl::Time) -> absl::StatusOr<CachedReport> { return absl::InternalError("unused"); },
       [&](absl::StatusOr<CacheResult> result) { called_inline = result.ok(); });
   EXPECT_TRUE(called_inline);
   EXPECT_EQ(cache->GetStats().loads, 1u);
@@ -489,7 +643,7 @@ TEST_F(ReportCacheTest, NotFoundIsRememberedForTheNegativeTtl) {
   EXPECT_EQ(stats.entries, 0u);
   EXPECT_EQ(stats.negative_entries, 0u);
   EXPECT_EQ(stats.bytes, 0u);
-  auto loaded = LoadAndWait(*cache, Key("missing"), [&](absl::string_view key) { return Bytes(key, 10, clock_.Now()); });
+  auto loaded = LoadAndWait(*cache, Key("missing"), [&](absl::string_view key, absl::Time) { return Bytes(key, 10, clock_.Now()); });
   ASSERT_TRUE(loaded.ok());
   EXPECT_FALSE(cache->Lookup(Key("missing")).negative());
 }
@@ -535,7 +689,7 @@ class StaleIfErrorTest : public ReportCacheTest {
     options.stale_if_error = absl::Hours(24);
     cache_ = MakeCache(options);
     // Fresh for a minute, then kept for a day.
-    auto loaded = LoadAndWait(*cache_, Key("r"), [&](absl::string_view key) {
+    auto loaded = LoadAndWait(*cache_, Key("r"), [&](absl::string_view key, absl::Time) {
       return Bytes(key, 100, clock_.Now(), absl::Minutes(1));
     });
     ASSERT_TRUE(loaded.ok());
@@ -567,10 +721,10 @@ TEST_P(StaleOnOutageTest, WaitersGetTheExpiredEntryMarkedStale) {
   std::vector<absl::StatusOr<CacheResult>> results(2);
   for (int i = 0; i < 2; ++i) {
     cache_->LoadOrJoin(
-        Key("r"),
-        [&, code = code, why = why](absl::string_view key) -> absl::StatusOr<CachedReport> {
+        Key("r"), absl::InfiniteFuture(),
+        [&, code = code, why = why](absl::string_view key, absl::Time) -> absl::StatusOr<CachedReport> {
           release.WaitForNotification();
-          return Failing(code, why)(key);
+          return Failing(code, why)(key, absl::InfiniteFuture());
         },
         [&, i](absl::StatusOr<CacheResult> result) {
           results[i] = std::move(result);
@@ -641,7 +795,7 @@ TEST_F(StaleIfErrorTest, BeyondTheStaleWindowTheErrorGoesThrough) {
 }
 
 TEST_F(StaleIfErrorTest, ASuccessfulLoadReplacesTheEntry) {
-  auto result = LoadAndWait(*cache_, Key("r"), [&](absl::string_view key) {
+  auto result = LoadAndWait(*cache_, Key("r"), [&](absl::string_view key, absl::Time) {
     return Bytes(key, 200, clock_.Now(), absl::Minutes(1));
   });
   ASSERT_TRUE(result.ok());
@@ -658,7 +812,7 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
   ReportCache::Options options = Plain(1 << 20);
   options.stale_if_error = absl::Hours(1);
   ReportCache cache(options, &clock_, &busy);
-  ASSERT_TRUE(LoadAndWait(cache, Key("r"), [&](absl::string_view key) {
+  ASSERT_TRUE(LoadAndWait(cache, Key("r"), [&](absl::string_view key, absl::Time) {
                 return Bytes(key, 10, clock_.Now(), absl::ZeroDuration());  // expires at once
               }).ok());
   ASSERT_TRUE(busy.AwaitIdle(kWait));
@@ -670,7 +824,7 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
   }));
   ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
   absl::StatusOr<CacheResult> result;
-  cache.LoadOrJoin(Key("r"), [&](absl::string_view key) { return Bytes(key, 10, clock_.Now()); },
+  cache.LoadOrJoin(Key("r"), absl::InfiniteFuture(), [&](absl::string_view key, absl::Time) { return Bytes(key, 10, clock_.Now()); },
                    [&](absl::StatusOr<CacheResult> r) { result = std::move(r); });
   // Answered at once, on this thread.
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
@@ -687,7 +841,7 @@ TEST_F(ReportCacheTest, ZeroTtlEntriesAreKeptForTheStaleWindowAndStillBounded) {
   options.stale_if_error = absl::Hours(1);
   auto cache = MakeCache(options);
   for (const char* report : {"a", "b", "c"}) {
-    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&](absl::string_view key) {
+    ASSERT_TRUE(LoadAndWait(*cache, Key(report), [&](absl::string_view key, absl::Time) {
                   return Bytes(key, 1000, clock_.Now(), absl::ZeroDuration());
                 }).ok());
   }
@@ -712,8 +866,8 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
   absl::BlockingCounter finished(3);
   // Occupies the only thread ...
   cache.LoadOrJoin(
-      Key("a"),
-      [&](absl::string_view key) {
+      Key("a"), absl::InfiniteFuture(),
+      [&](absl::string_view key, absl::Time) {
         first_running.Notify();
         release.WaitForNotification();
         return Bytes(key, 1, clock.Now());
@@ -721,14 +875,14 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
       [&](auto) { finished.DecrementCount(); });
   ASSERT_TRUE(first_running.WaitForNotificationWithTimeout(kWait));
   // ... fills the queue ...
-  cache.LoadOrJoin(Key("b"), [&](absl::string_view key) { return Bytes(key, 1, clock.Now()); },
+  cache.LoadOrJoin(Key("b"), absl::InfiniteFuture(), [&](absl::string_view key, absl::Time) { return Bytes(key, 1, clock.Now()); },
                    [&](auto) { finished.DecrementCount(); });
   // ... a joiner of a load in flight is never refused ...
-  cache.LoadOrJoin(Key("b"), [&](absl::string_view key) { return Bytes(key, 1, clock.Now()); },
+  cache.LoadOrJoin(Key("b"), absl::InfiniteFuture(), [&](absl::string_view key, absl::Time) { return Bytes(key, 1, clock.Now()); },
                    [&](auto) { finished.DecrementCount(); });
   // ... so only a third distinct miss is refused, at once.
   absl::Status refused;
-  cache.LoadOrJoin(Key("c"), [&](absl::string_view key) { return Bytes(key, 1, clock.Now()); },
+  cache.LoadOrJoin(Key("c"), absl::InfiniteFuture(), [&](absl::string_view key, absl::Time) { return Bytes(key, 1, clock.Now()); },
                    [&](absl::StatusOr<CacheResult> result) { refused = result.status(); });
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   const graph::ErrorDetails details = graph::GetErrorDetails(refused);
