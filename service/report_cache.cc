@@ -147,9 +147,10 @@ struct CachedReport::Header {
   Header* newer;                  // LRU links, the cache's, under its mutex
   Header* older;
   int64_t expires_at_ns;  // Unix nanoseconds
-  std::size_t value_size;
-  uint32_t key_size;
-  uint32_t error_size;
+  // Sizes within the limits of CachedReport's kMax*: 40 bytes in all.
+  uint32_t value_size;
+  uint16_t key_size;
+  uint16_t error_size;
 
   uint8_t* value() { return reinterpret_cast<uint8_t*>(this + 1); }
   const char* key() const { return reinterpret_cast<const char*>(this + 1) + value_size; }
@@ -167,6 +168,10 @@ struct CachedReport::Header {
 
 CachedReport CachedReport::Allocate(absl::string_view key, std::size_t value_size,
                                     std::size_t error_size, absl::Time expires_at) {
+  static_assert(sizeof(Header) == 40);
+  if (value_size > kMaxValueBytes || key.size() > kMaxKeyBytes || error_size > kMaxErrorBytes) {
+    return CachedReport();
+  }
   const std::size_t size = sizeof(Header) + value_size + key.size() + error_size;
   grpc_slice block = grpc_slice_malloc_large(size);
   uint8_t* start = GRPC_SLICE_START_PTR(block);
@@ -182,9 +187,9 @@ CachedReport CachedReport::Allocate(absl::string_view key, std::size_t value_siz
                                       nullptr,
                                       nullptr,
                                       absl::ToUnixNanos(expires_at),
-                                      value_size,
-                                      static_cast<uint32_t>(key.size()),
-                                      static_cast<uint32_t>(error_size)};
+                                      static_cast<uint32_t>(value_size),
+                                      static_cast<uint16_t>(key.size()),
+                                      static_cast<uint16_t>(error_size)};
   std::memcpy(header->value() + value_size, key.data(), key.size());
   CachedReport entry;
   entry.header_ = header;
@@ -197,7 +202,7 @@ CachedReport CachedReport::Make(absl::string_view key, std::size_t size,
                                 absl::FunctionRef<void(uint8_t*)> write, absl::Time fetch_time,
                                 absl::Duration ttl) {
   CachedReport entry = Allocate(key, size, 0, fetch_time + ttl);
-  write(entry.header_->value());
+  if (entry) write(entry.header_->value());
   return entry;
 }
 
@@ -215,7 +220,7 @@ CachedReport CachedReport::Negative(absl::string_view key, const absl::Status& e
                                     absl::Time expires_at) {
   const std::string encoded = EncodeStatus(error);
   CachedReport entry = Allocate(key, 0, encoded.size(), expires_at);
-  std::memcpy(entry.header_->value() + key.size(), encoded.data(), encoded.size());
+  if (entry) std::memcpy(entry.header_->value() + key.size(), encoded.data(), encoded.size());
   return entry;
 }
 
@@ -390,7 +395,8 @@ absl::Time ReportCache::FlightDeadline(const std::string& key) const {
 ReportCache::Completion ReportCache::CompleteFlight(const std::string& key, absl::Time deadline,
                                                     absl::StatusOr<CachedReport> loaded) {
   if (loaded.ok() && (!*loaded || loaded->key() != key)) {
-    loaded = absl::InternalError("the report loader built no entry, or one for another report");
+    loaded = absl::InternalError(
+        "the report could not be cached: over CachedReport's limits, or built for another key");
   }
   const absl::Time now = clock_->Now();
   // Built before taking the lock: a negative entry is an allocation.

@@ -70,11 +70,18 @@ class ReportKey {
 // Immutable once built, but for the LRU links, which only the cache touches, under its lock.
 class CachedReport {
  public:
+  // What one entry can hold. A report's serialized size is far below the first (a
+  // 10,000-record report is about 1.5 MB); IDs are at most 1,024 bytes each (validation.h).
+  static constexpr std::size_t kMaxValueBytes = 0xffffffffu;
+  static constexpr std::size_t kMaxKeyBytes = 0xffff;
+  static constexpr std::size_t kMaxErrorBytes = 0xffff;
+
   // A null reference.
   CachedReport() = default;
 
   // An entry for `key` (ReportKey::encoded()) whose value is the `size` bytes that `write`
-  // puts at the pointer it is given; fresh from `fetch_time` for `ttl`.
+  // puts at the pointer it is given; fresh from `fetch_time` for `ttl`. Null (and `write`
+  // not called) beyond kMaxValueBytes or kMaxKeyBytes.
   static CachedReport Make(absl::string_view key, std::size_t size,
                            absl::FunctionRef<void(uint8_t*)> write, absl::Time fetch_time,
                            absl::Duration ttl);
@@ -82,7 +89,8 @@ class CachedReport {
   static CachedReport Copy(absl::string_view key, absl::string_view value, absl::Time fetch_time,
                            absl::Duration ttl);
   // A negative entry for `key`: answers with `error` (message and payloads kept) until
-  // `expires_at`. `error` must not be OK.
+  // `expires_at`. `error` must not be OK. Null when the error's message and payloads take
+  // more than kMaxErrorBytes (or the key more than kMaxKeyBytes): such a 404 is not remembered.
   static CachedReport Negative(absl::string_view key, const absl::Status& error,
                                absl::Time expires_at);
 

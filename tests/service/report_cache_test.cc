@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph_client/error_details.h"
 #include "service/reasons.h"
+#include "service/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/fake_graph_client.h"
@@ -288,6 +289,40 @@ TEST(CachedReportTest, NegativeEntryGivesBackTheErrorWithEveryPayload) {
   const CachedReport bare =
       CachedReport::Negative("k", absl::NotFoundError(""), expires);
   EXPECT_EQ(bare.error(), absl::NotFoundError(""));
+}
+
+TEST(CachedReportTest, BeyondItsLimitsNoEntryIsMade) {
+  const absl::Time now = absl::FromUnixSeconds(1700000000);
+  bool written = false;
+  EXPECT_FALSE(CachedReport::Make(
+      "k", CachedReport::kMaxValueBytes + 1, [&](uint8_t*) { written = true; }, now,
+      absl::Minutes(1)));
+  EXPECT_FALSE(written);
+  const std::string long_key(CachedReport::kMaxKeyBytes + 1, 'k');
+  EXPECT_FALSE(CachedReport::Copy(long_key, "v", now, absl::Minutes(1)));
+  EXPECT_TRUE(CachedReport::Copy(long_key.substr(1), "v", now, absl::Minutes(1)));
+  EXPECT_FALSE(CachedReport::Negative(
+      "k", absl::NotFoundError(std::string(CachedReport::kMaxErrorBytes, 'm')), now));
+  // The longest key validation lets through fits.
+  const std::string id(kMaxIdBytes, 'i');
+  EXPECT_TRUE(CachedReport::Copy(ReportKey(id, id, id, REPORT_VIEW_FULL).encoded(), "v", now,
+                                 absl::Minutes(1)));
+}
+
+TEST_F(ReportCacheTest, AnErrorTooLongToRememberIsStillAnswered) {
+  ReportCache::Options options = Plain(1 << 20);
+  options.negative_ttl = absl::Seconds(30);
+  auto cache = MakeCache(options);
+  graph::ErrorDetails details;
+  details.reason = "REPORT_NOT_FOUND";
+  const absl::Status error = graph::MakeError(
+      absl::StatusCode::kNotFound, std::string(CachedReport::kMaxErrorBytes, 'm'), details);
+  auto result = LoadAndWait(*cache, Key("r"), [&](absl::string_view, absl::Time) {
+    return absl::StatusOr<CachedReport>(error);
+  });
+  EXPECT_EQ(result.status(), error);
+  EXPECT_FALSE(cache->Lookup(Key("r")));
+  EXPECT_EQ(cache->GetStats().negative_stores, 0u);
 }
 
 TEST_F(ReportCacheTest, RepliesKeepTheirEntryAfterItIsEvictedOrTheCacheIsGone) {
