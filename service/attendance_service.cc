@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "graph_client/error_details.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "service/reasons.h"
 #include "service/status_mapping.h"
 #include "service/validation.h"
@@ -155,13 +154,10 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
     return call;
   }
 
-  rollcall::v1::GetAttendanceReportRequest parsed;
-  absl::Status status;
-  {
-    grpc::ByteBuffer bytes(*request);  // shares the slices; the reader needs a mutable buffer
-    grpc::ProtoBufferReader reader(&bytes);
-    status = ParseRequest(&reader, &parsed);
-  }
+  // The IDs view the request's own bytes: nothing is copied unless the call misses.
+  grpc::Slice request_bytes;
+  RequestFields parsed;
+  absl::Status status = ParseRequest(*request, &request_bytes, &parsed);
   if (status.ok()) status = ValidateRequest(parsed);
   if (!status.ok()) {
     invalid_requests_.fetch_add(1, std::memory_order_relaxed);
@@ -173,7 +169,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
     return call;
   }
 
-  const ReportKey key(parsed.user_id(), parsed.meeting_id(), parsed.report_id(), parsed.view());
+  const ReportKey key(parsed.user_id, parsed.meeting_id, parsed.report_id, parsed.view);
   if (const CachedReport hit = cache_->Lookup(key)) {
     cache_hits_.fetch_add(1, std::memory_order_relaxed);
     if (hit.negative()) {
@@ -186,9 +182,8 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
 
   const absl::Time deadline =
       CallDeadline(*context, clock_->Now() + options_.default_deadline);
-  graph::ReportRef ref{std::move(*parsed.mutable_user_id()),
-                       std::move(*parsed.mutable_meeting_id()),
-                       std::move(*parsed.mutable_report_id())};
+  graph::ReportRef ref{std::string(parsed.user_id), std::string(parsed.meeting_id),
+                       std::string(parsed.report_id)};
   const bool with_records = key.with_records();
   cache_->LoadOrJoin(
       key, deadline,

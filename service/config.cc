@@ -289,6 +289,11 @@ const std::vector<Setting>& Settings() {
        "After SIGTERM (health NOT_SERVING, new calls refused), how long calls in flight may "
        "take to finish before they are cancelled and the process exits 0.",
        ApplyDuration<&Config::shutdown_grace, true>},
+      {"max_connection_age", {"ROLLCALL_MAX_CONNECTION_AGE"}, true, false, "DURATION", "5m",
+       "Close each client connection (GOAWAY, calls in flight get 30s) after this long, so that "
+       "clients re-resolve and spread over new replicas; 0 keeps connections open (with a "
+       "proxy that balances each call). Costs every call a few percent of CPU.",
+       ApplyDuration<&Config::max_connection_age, true>},
       {"metrics_listen", {"ROLLCALL_METRICS_LISTEN"}, true, false, "HOST:PORT",
        "(empty: no metrics endpoint)",
        "Address of the Prometheus endpoint, GET /metrics over plain HTTP. Port 0 lets the OS "
@@ -489,6 +494,7 @@ std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& c
       {"graph_max_backoff", absl::FormatDuration(config.graph_max_backoff)},
       {"default_deadline", absl::FormatDuration(config.default_deadline)},
       {"shutdown_grace", absl::FormatDuration(config.shutdown_grace)},
+      {"max_connection_age", absl::FormatDuration(config.max_connection_age)},
       {"metrics_listen", config.metrics_listen.empty() ? "(off)" : config.metrics_listen},
       {"log_level", std::string(LogLevelName(config.log_level))},
   };

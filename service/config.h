@@ -71,6 +71,10 @@ struct Config {
   absl::Duration default_deadline = absl::Seconds(30);
   // After SIGTERM, how long calls in flight may take to finish.
   absl::Duration shutdown_grace = absl::Seconds(20);
+  // Connections are closed (with GOAWAY) after this long, so that clients re-resolve and spread
+  // over replicas Kubernetes added; zero keeps them open. gRPC's filter for it costs every call
+  // a little (bench/README.md).
+  absl::Duration max_connection_age = absl::Minutes(5);
   // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none. Port 0 lets the OS
   // choose; the bound address is printed as `rollcall metrics on HOST:PORT`.
   std::string metrics_listen;

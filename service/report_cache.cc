@@ -1,6 +1,7 @@
 #include "service/report_cache.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -97,12 +98,52 @@ absl::Status OverloadedError() {
 
 }  // namespace
 
+namespace {
+
+// The decimal digits of `n`, written to end at `end`; returns where they start.
+char* DecimalBefore(std::size_t n, char* end) {
+  do {
+    *--end = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  return end;
+}
+
+}  // namespace
+
 ReportKey::ReportKey(absl::string_view user_id, absl::string_view meeting_id,
                      absl::string_view report_id, rollcall::v1::ReportView view)
     : with_records_(view != rollcall::v1::REPORT_VIEW_BASIC) {
-  encoded_.reserve(user_id.size() + meeting_id.size() + report_id.size() + 24);
-  absl::StrAppend(&encoded_, user_id.size(), ":", user_id, meeting_id.size(), ":", meeting_id,
-                  report_id.size(), ":", report_id, with_records_ ? "full" : "basic");
+  // "<decimal length>:<bytes>" for each ID, then the view: no two different requests share a
+  // key, whatever bytes their IDs hold.
+  const absl::string_view ids[] = {user_id, meeting_id, report_id};
+  const absl::string_view view_name = with_records_ ? "full" : "basic";
+  std::size_t size = view_name.size();
+  for (const absl::string_view id : ids) {
+    std::size_t digits = 1;
+    for (std::size_t n = id.size(); n >= 10; n /= 10) ++digits;
+    size += digits + 1 + id.size();
+  }
+  char* out = inline_;
+  if (size > kInlineBytes) {
+    heap_ = std::make_unique<char[]>(size);
+    out = heap_.get();
+  }
+  char* const start = out;
+  for (const absl::string_view id : ids) {
+    char digits[20];
+    const char* first = DecimalBefore(id.size(), digits + sizeof(digits));
+    const std::size_t count = static_cast<std::size_t>(digits + sizeof(digits) - first);
+    std::memcpy(out, first, count);
+    out += count;
+    *out++ = ':';
+    if (!id.empty()) std::memcpy(out, id.data(), id.size());
+    out += id.size();
+  }
+  std::memcpy(out, view_name.data(), view_name.size());
+  out += view_name.size();
+  size_ = static_cast<std::size_t>(out - start);
+  assert(size_ == size);
 }
 
 absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, absl::Time now,
@@ -332,7 +373,7 @@ void ReportCache::LoadOrJoin(const ReportKey& key, absl::Time deadline, Loader l
       ++counters_.joins;
       fresh = CachedReport::Ref(header);
     } else {
-      auto [flight, started] = in_flight_.try_emplace(key.encoded());
+      auto [flight, started] = in_flight_.try_emplace(std::string(key.encoded()));
       flight->second.push_back(Waiter{std::move(done), deadline});
       if (!started) {
         ++counters_.joins;
@@ -340,7 +381,7 @@ void ReportCache::LoadOrJoin(const ReportKey& key, absl::Time deadline, Loader l
       }
       // Scheduled under mu_ so that nobody joins a load the executor refused.
       const bool scheduled = executor_->Schedule(
-          [this, encoded = key.encoded(), loader = std::move(loader)]() mutable {
+          [this, encoded = std::string(key.encoded()), loader = std::move(loader)]() mutable {
             RunLoad(encoded, loader);
           });
       if (scheduled) {

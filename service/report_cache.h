@@ -48,13 +48,25 @@ class ReportKey {
  public:
   ReportKey(absl::string_view user_id, absl::string_view meeting_id, absl::string_view report_id,
             rollcall::v1::ReportView view);
-  const std::string& encoded() const { return encoded_; }
+  ReportKey(ReportKey&&) = default;
+  ReportKey& operator=(ReportKey&&) = default;
+
+  // Valid while this key is.
+  absl::string_view encoded() const {
+    return absl::string_view(heap_ != nullptr ? heap_.get() : inline_, size_);
+  }
   // True for every view but BASIC.
   bool with_records() const { return with_records_; }
 
  private:
-  std::string encoded_;
+  // Inline for the usual IDs (a GUID, a meeting ID of 100 to 200 bytes, a GUID): building the
+  // key of a request allocates nothing.
+  static constexpr std::size_t kInlineBytes = 320;
+
+  std::size_t size_ = 0;
+  std::unique_ptr<char[]> heap_;  // when the key is longer than kInlineBytes
   bool with_records_;
+  char inline_[kInlineBytes];
 };
 
 // One cached response or one remembered NOT_FOUND (a negative entry), and a counted

@@ -4,7 +4,9 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
+#include <algorithm>
 #include <atomic>
+#include <limits>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -103,12 +105,16 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(tuning.max_receive_message_bytes);
-  builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONNECTION_AGE_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(tuning.max_connection_age)));
-  builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(tuning.max_connection_age_grace)));
+  if (config.max_connection_age > absl::ZeroDuration()) {
+    // gRPC takes milliseconds as an int: about 24 days at most.
+    const auto millis = [](absl::Duration d) {
+      return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d),
+                                                std::numeric_limits<int>::max()));
+    };
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, millis(config.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               millis(tuning.max_connection_age_grace));
+  }
   // Without this gRPC sets SO_REUSEPORT, and a second server on the same port would start
   // "successfully" and steal half the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

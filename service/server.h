@@ -29,9 +29,7 @@ inline constexpr char kServiceName[] = "rollcall.v1.AttendanceReportService";
 void RouteGrpcLogs(Logger* logger);
 
 struct ServerTuning {
-  // Connections are closed (with GOAWAY) after this long, so that clients re-resolve and
-  // spread over replicas that Kubernetes added; in-flight calls get max_connection_age_grace.
-  absl::Duration max_connection_age = absl::Minutes(5);
+  // When config.max_connection_age closes a connection, how long its calls in flight get.
   absl::Duration max_connection_age_grace = absl::Seconds(30);
   // Requests are three IDs of at most 1 KiB each; anything far larger is refused by gRPC.
   int max_receive_message_bytes = 64 * 1024;

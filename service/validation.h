@@ -6,7 +6,8 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
-#include "google/protobuf/io/zero_copy_stream.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "rollcall/v1/attendance.pb.h"
 
 namespace rollcall::service {
@@ -16,13 +17,27 @@ namespace rollcall::service {
 // small whatever a caller sends.
 inline constexpr std::size_t kMaxIdBytes = 1024;
 
+// A request's fields, viewing the bytes they were parsed from (valid while those are).
+struct RequestFields {
+  absl::string_view user_id;
+  absl::string_view meeting_id;
+  absl::string_view report_id;
+  // As sent: an int32 value that may name no ReportView (ValidateRequest refuses those).
+  rollcall::v1::ReportView view = rollcall::v1::REPORT_VIEW_UNSPECIFIED;
+};
+
 // Parses the wire bytes of a GetAttendanceReportRequest into *out, like protobuf's parser
 // (unknown fields skipped, the last occurrence of a field wins) but WITHOUT protobuf's UTF-8
 // check on string fields, which fails the whole parse and logs to stderr outside our logger;
-// ValidateRequest then reports bad UTF-8 naming the field. Errors: INVALID_ARGUMENT
-// (reason::kMalformedRequest, service/reasons.h) when the bytes are not a well-formed message.
-absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream* input,
-                          rollcall::v1::GetAttendanceReportRequest* out);
+// ValidateRequest then reports bad UTF-8 naming the field. Nothing is copied: the IDs view
+// `bytes`. Errors: INVALID_ARGUMENT (reason::kMalformedRequest, service/reasons.h) when the
+// bytes are not a well-formed message.
+absl::Status ParseRequest(absl::string_view bytes, RequestFields* out);
+
+// The same for a received message: parses its one slice in place, or, when gRPC delivered it
+// in several, a copy joined into one. *storage holds those bytes for as long as *out is used.
+absl::Status ParseRequest(const grpc::ByteBuffer& request, grpc::Slice* storage,
+                          RequestFields* out);
 
 // Checks a request. user_id, meeting_id and report_id: required, at most kMaxIdBytes bytes,
 // valid UTF-8, no control characters (U+0000..U+001F, U+007F). Any other byte is allowed
@@ -30,6 +45,8 @@ absl::Status ParseRequest(google::protobuf::io::ZeroCopyInputStream* input,
 // segment. view: a known ReportView value.
 // Errors: INVALID_ARGUMENT with ErrorDetails reason INVALID_ID and metadata field=<field name>,
 // the message naming the field; the first failing field in declaration order is reported.
+absl::Status ValidateRequest(const RequestFields& request);
+// The same checks on a message protobuf parsed.
 absl::Status ValidateRequest(const rollcall::v1::GetAttendanceReportRequest& request);
 
 }  // namespace rollcall::service

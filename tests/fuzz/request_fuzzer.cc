@@ -21,7 +21,6 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <grpcpp/impl/grpc_library.h>
 #include <grpcpp/support/byte_buffer.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 #include <grpcpp/support/slice.h>
 
 #include <algorithm>
@@ -251,10 +250,17 @@ void CheckRequest(const GetAttendanceReportRequest& request) {
              bad_field.c_str());
 }
 
+// Parses as the server does, then copies the fields (views into `storage`) into *out.
 absl::Status ParseSlices(const std::vector<grpc::Slice>& slices, GetAttendanceReportRequest* out) {
-  grpc::ByteBuffer buffer(slices.data(), slices.size());
-  grpc::ProtoBufferReader reader(&buffer);
-  return rollcall::service::ParseRequest(&reader, out);
+  const grpc::ByteBuffer buffer(slices.data(), slices.size());
+  grpc::Slice storage;
+  rollcall::service::RequestFields fields;
+  const absl::Status status = rollcall::service::ParseRequest(buffer, &storage, &fields);
+  out->set_user_id(std::string(fields.user_id));
+  out->set_meeting_id(std::string(fields.meeting_id));
+  out->set_report_id(std::string(fields.report_id));
+  out->set_view(fields.view);
+  return status;
 }
 
 // GetAttendanceReportRequest with `bytes` IDs and an int32 view: the same wire format, parsed by

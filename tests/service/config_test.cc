@@ -55,6 +55,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(config->stale_if_error, absl::Hours(24));
   EXPECT_EQ(config->upstream_queue, 256);
   EXPECT_EQ(config->shutdown_grace, absl::Seconds(20));
+  EXPECT_EQ(config->max_connection_age, absl::Minutes(5));
   EXPECT_EQ(config->metrics_listen, "");
   EXPECT_EQ(config->graph_max_attempts, 4);
   EXPECT_EQ(config->graph_initial_backoff, absl::Milliseconds(500));
@@ -65,12 +66,14 @@ TEST(ConfigTest, ResilienceSettingsAsFlags) {
   absl::StatusOr<Config> config =
       Load({"--negative_cache_ttl=5s", "--stale-if-error", "90m", "--upstream_queue=0",
             "--shutdown_grace=0s", "--metrics_listen=127.0.0.1:0", "--graph_max_attempts=1",
-            "--graph_initial_backoff=100ms", "--graph_max_backoff=2s"});
+            "--graph_initial_backoff=100ms", "--graph_max_backoff=2s",
+            "--max_connection_age=0s"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->negative_cache_ttl, absl::Seconds(5));
   EXPECT_EQ(config->stale_if_error, absl::Minutes(90));
   EXPECT_EQ(config->upstream_queue, 0);
   EXPECT_EQ(config->shutdown_grace, absl::ZeroDuration());
+  EXPECT_EQ(config->max_connection_age, absl::ZeroDuration());  // connections kept open
   EXPECT_EQ(config->metrics_listen, "127.0.0.1:0");
   EXPECT_EQ(config->graph_max_attempts, 1);
   EXPECT_EQ(config->graph_initial_backoff, absl::Milliseconds(100));
@@ -90,6 +93,7 @@ TEST(ConfigTest, ResilienceSettingsFromTheEnvironment) {
                                             {"ROLLCALL_STALE_IF_ERROR", "48h"},
                                             {"ROLLCALL_UPSTREAM_QUEUE", "10"},
                                             {"ROLLCALL_SHUTDOWN_GRACE", "25s"},
+                                            {"ROLLCALL_MAX_CONNECTION_AGE", "30m"},
                                             {"ROLLCALL_METRICS_LISTEN", "[::]:9090"},
                                             {"ROLLCALL_GRAPH_MAX_ATTEMPTS", "6"},
                                             {"ROLLCALL_GRAPH_INITIAL_BACKOFF", "1s"},
@@ -99,6 +103,7 @@ TEST(ConfigTest, ResilienceSettingsFromTheEnvironment) {
   EXPECT_EQ(config->stale_if_error, absl::Hours(48));
   EXPECT_EQ(config->upstream_queue, 10);
   EXPECT_EQ(config->shutdown_grace, absl::Seconds(25));
+  EXPECT_EQ(config->max_connection_age, absl::Minutes(30));
   EXPECT_EQ(config->metrics_listen, "[::]:9090");
   EXPECT_EQ(config->graph_max_attempts, 6);
   EXPECT_EQ(config->graph_initial_backoff, absl::Seconds(1));
@@ -246,6 +251,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--upstream_queue=many"}, {}, "--upstream_queue"},
         BadCase{{"--upstream_queue=1000001"}, {}, "--upstream_queue"},
         BadCase{{"--shutdown_grace=-5s"}, {}, "--shutdown_grace"},
+        BadCase{{"--max_connection_age=-1s"}, {}, "--max_connection_age"},
         BadCase{{"--metrics_listen=9090"}, {}, "--metrics_listen"},
         BadCase{{"--metrics_listen=localhost:http"}, {}, "--metrics_listen"},
         BadCase{{"--graph_max_attempts=0"}, {}, "--graph_max_attempts"},
@@ -293,7 +299,7 @@ TEST(ConfigTest, HelpListsEverySettingEnvVarAndDefault) {
         "--recent_report_age=", "--upstream_concurrency=", "--default_deadline=",
         "--log_level=", "--negative_cache_ttl=", "--stale_if_error=", "--upstream_queue=",
         "--shutdown_grace=", "--metrics_listen=", "--graph_max_attempts=",
-        "--graph_initial_backoff=", "--graph_max_backoff=", "--help"}) {
+        "--graph_initial_backoff=", "--graph_max_backoff=", "--max_connection_age=", "--help"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
   for (const char* env :
@@ -305,7 +311,8 @@ TEST(ConfigTest, HelpListsEverySettingEnvVarAndDefault) {
         "ROLLCALL_UPSTREAM_CONCURRENCY", "ROLLCALL_DEFAULT_DEADLINE", "ROLLCALL_LOG_LEVEL",
         "ROLLCALL_NEGATIVE_CACHE_TTL", "ROLLCALL_STALE_IF_ERROR", "ROLLCALL_UPSTREAM_QUEUE",
         "ROLLCALL_SHUTDOWN_GRACE", "ROLLCALL_METRICS_LISTEN", "ROLLCALL_GRAPH_MAX_ATTEMPTS",
-        "ROLLCALL_GRAPH_INITIAL_BACKOFF", "ROLLCALL_GRAPH_MAX_BACKOFF"}) {
+        "ROLLCALL_GRAPH_INITIAL_BACKOFF", "ROLLCALL_GRAPH_MAX_BACKOFF",
+        "ROLLCALL_MAX_CONNECTION_AGE"}) {
     EXPECT_THAT(help, HasSubstr(env));
   }
   for (const char* default_text : {"0.0.0.0:50051", "https://graph.microsoft.com/v1.0",

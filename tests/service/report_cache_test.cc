@@ -103,6 +103,22 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
   EXPECT_FALSE(ReportKey("u", "m", "r", REPORT_VIEW_BASIC).with_records());
 }
 
+TEST(ReportKeyTest, EachIdIsLengthPrefixedAndLongKeysAreWhole) {
+  EXPECT_EQ(ReportKey("ab", "c", "0123456789", REPORT_VIEW_FULL).encoded(), "2:ab1:c10:0123456789full");
+  EXPECT_EQ(ReportKey("u", "", "r", REPORT_VIEW_BASIC).encoded(), "1:u0:1:rbasic");
+  // Longer than the inline buffer: the same encoding, from the heap.
+  const std::string id(1024, 'x');
+  const ReportKey key(id, id, id, REPORT_VIEW_FULL);
+  EXPECT_EQ(key.encoded(), absl::StrCat("1024:", id, "1024:", id, "1024:", id, "full"));
+  // Moved, inline or not, it still reads the same.
+  ReportKey moved = ReportKey("ab", "c", "d", REPORT_VIEW_FULL);
+  ReportKey long_moved = ReportKey(id, id, id, REPORT_VIEW_BASIC);
+  const ReportKey short_target(std::move(moved));
+  const ReportKey long_target(std::move(long_moved));
+  EXPECT_EQ(short_target.encoded(), "2:ab1:c1:dfull");
+  EXPECT_EQ(long_target.encoded().size(), 3 * (5 + 1024) + 5);
+}
+
 TEST_F(ReportCacheTest, MissThenHitSharesTheSameBytes) {
   auto cache = MakeCache(1 << 20);
   EXPECT_FALSE(cache->Lookup(Key("r1")));

@@ -465,6 +465,26 @@ graph::ErrorDetails Details(const std::string& reason) {
   return details;
 }
 
+// max_connection_age: the server closes each connection when it is that old (GOAWAY), and the
+// client's next call opens a new one, which is how clients come to spread over new replicas.
+class AgedConnectionServerTest : public ServerTest {
+ protected:
+  AgedConnectionServerTest() { config_.max_connection_age = absl::Milliseconds(300); }
+};
+
+TEST_F(AgedConnectionServerTest, ConnectionsAreClosedWhenOldAndCallsGoOn) {
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  ASSERT_EQ(channel_->GetState(false), GRPC_CHANNEL_READY);
+  // Waits for the state to change (the server's GOAWAY), not for a guessed time.
+  EXPECT_TRUE(channel_->WaitForStateChange(GRPC_CHANNEL_READY,
+                                           absl::ToChronoTime(absl::Now() + absl::Seconds(10))))
+      << "the connection outlived max_connection_age";
+  EXPECT_NE(channel_->GetState(false), GRPC_CHANNEL_READY);
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_TRUE(response.from_cache());
+}
+
 class FakeClockServerTest : public ServerTest {
  protected:
   FakeClockServerTest() {

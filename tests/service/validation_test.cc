@@ -1,8 +1,9 @@
 #include "service/validation.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "graph_client/error_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -98,9 +99,32 @@ TEST(ValidationTest, RejectsUnknownView) {
   ExpectInvalid(request, "view");
 }
 
+// Parses `bytes` as the server does (as one slice, and cut into slices of 1 to 5 bytes, which
+// must read the same) and copies the fields into *out.
 absl::Status ParseBytes(const std::string& bytes, GetAttendanceReportRequest* out) {
-  google::protobuf::io::ArrayInputStream input(bytes.data(), static_cast<int>(bytes.size()));
-  return ParseRequest(&input, out);
+  RequestFields whole;
+  grpc::Slice storage;
+  const grpc::Slice one(bytes);
+  const absl::Status status = ParseRequest(grpc::ByteBuffer(&one, 1), &storage, &whole);
+  for (std::size_t piece = 1; piece <= 5; ++piece) {
+    std::vector<grpc::Slice> slices;
+    for (std::size_t at = 0; at < bytes.size(); at += piece) {
+      slices.emplace_back(bytes.data() + at, std::min(piece, bytes.size() - at));
+    }
+    RequestFields cut;
+    grpc::Slice cut_storage;
+    EXPECT_EQ(ParseRequest(grpc::ByteBuffer(slices.data(), slices.size()), &cut_storage, &cut),
+              status);
+    EXPECT_EQ(cut.user_id, whole.user_id);
+    EXPECT_EQ(cut.meeting_id, whole.meeting_id);
+    EXPECT_EQ(cut.report_id, whole.report_id);
+    EXPECT_EQ(cut.view, whole.view);
+  }
+  out->set_user_id(std::string(whole.user_id));
+  out->set_meeting_id(std::string(whole.meeting_id));
+  out->set_report_id(std::string(whole.report_id));
+  out->set_view(whole.view);
+  return status;
 }
 
 TEST(ParseRequestTest, ParsesWhatProtobufSerializes) {
@@ -132,6 +156,45 @@ TEST(ParseRequestTest, KeepsInvalidUtf8ForValidationToName) {
   const std::string bytes = Valid().SerializeAsString() + std::string("\x12\x02\xc3\x28", 4);
   ASSERT_TRUE(ParseBytes(bytes, &parsed).ok());
   ExpectInvalid(parsed, "meeting_id");
+}
+
+TEST(ParseRequestTest, IdsViewTheRequestBytesWithoutACopy) {
+  const std::string bytes = Valid().SerializeAsString();
+  RequestFields fields;
+  ASSERT_TRUE(ParseRequest(bytes, &fields).ok());
+  EXPECT_EQ(fields.user_id, Valid().user_id());
+  EXPECT_GE(fields.user_id.data(), bytes.data());
+  EXPECT_LE(fields.report_id.data() + fields.report_id.size(), bytes.data() + bytes.size());
+
+  // A message in one slice is parsed where it lies.
+  const grpc::Slice one(bytes);
+  grpc::Slice storage;
+  ASSERT_TRUE(ParseRequest(grpc::ByteBuffer(&one, 1), &storage, &fields).ok());
+  EXPECT_EQ(storage.begin(), one.begin());
+  EXPECT_GE(reinterpret_cast<const uint8_t*>(fields.meeting_id.data()), one.begin());
+  EXPECT_LT(reinterpret_cast<const uint8_t*>(fields.meeting_id.data()), one.end());
+}
+
+// The eight-bytes-at-a-time path must agree with the rule byte by byte: every byte value, at
+// every offset of a word and across word boundaries, between printable neighbours.
+TEST(ValidationTest, EveryByteAtEveryPositionIsJudgedAlike) {
+  for (std::size_t position = 0; position < 19; ++position) {
+    for (int value = 0; value < 256; ++value) {
+      std::string id(19, 'a');
+      id[position] = static_cast<char>(value);
+      GetAttendanceReportRequest request = Valid();
+      request.set_report_id(id);
+      const bool printable = value >= 0x20 && value < 0x7f;
+      // A lone byte of 0x80 or more is never valid UTF-8; below 0x20 and 0x7f are controls.
+      EXPECT_EQ(ValidateRequest(request).ok(), printable)
+          << "byte " << value << " at " << position;
+    }
+  }
+  GetAttendanceReportRequest request = Valid();
+  request.set_report_id("abcdefg\xc3\xa9hijklmnop\xe2\x9c\x93qrstuvwx");  // é and ✓
+  EXPECT_TRUE(ValidateRequest(request).ok());
+  request.set_report_id("abcdefgh\xc3");  // cut short at the end
+  ExpectInvalid(request, "report_id");
 }
 
 TEST(ParseRequestTest, RejectsMalformedBytes) {
