@@ -79,8 +79,18 @@ class GraphClientImpl final : public GraphClient {
         clock_(clock),
         retry_(options.retry, clock) {}
 
-  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
-      const ReportRef& ref, bool with_records, absl::Time deadline) override {
+  using GraphClient::GetAttendanceReport;
+
+  absl::Status GetAttendanceReport(const ReportRef& ref, bool with_records, absl::Time deadline,
+                                   rollcall::v1::MeetingAttendanceReport* report) override {
+    report->Clear();
+    absl::Status status = Fetch(ref, with_records, deadline, report);
+    if (!status.ok()) report->Clear();
+    return status;
+  }
+
+  absl::Status Fetch(const ReportRef& ref, bool with_records, absl::Time deadline,
+                     rollcall::v1::MeetingAttendanceReport* report) {
     const std::pair<const char*, const std::string*> ids[] = {
         {"user_id", &ref.user_id}, {"meeting_id", &ref.meeting_id}, {"report_id", &ref.report_id}};
     for (const auto& [field, value] : ids) {
@@ -97,9 +107,11 @@ class GraphClientImpl final : public GraphClient {
     absl::StatusOr<Exchange> exchange = Get(url, deadline, "a meetingAttendanceReport");
     if (!exchange.ok()) return exchange.status();
     std::string next_link;
-    absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report =
-        ParseAttendanceReport(exchange->response.body, &next_link);
-    if (!report.ok()) return BadBody(*exchange, "a meetingAttendanceReport", report.status());
+    const absl::Status parsed_report =
+        ParseAttendanceReport(exchange->response.body, report, &next_link);
+    if (!parsed_report.ok()) {
+      return BadBody(*exchange, "a meetingAttendanceReport", parsed_report);
+    }
 
     for (int pages = 0; !next_link.empty(); ++pages) {
       if (pages == kMaxRecordPages) {
@@ -118,10 +130,10 @@ class GraphClientImpl final : public GraphClient {
       exchange = Get(next_link, deadline, "an attendanceRecord page");
       if (!exchange.ok()) return exchange.status();
       absl::Status parsed =
-          ParseAttendanceRecordsPage(exchange->response.body, &*report, &next_link);
+          ParseAttendanceRecordsPage(exchange->response.body, report, &next_link);
       if (!parsed.ok()) return BadBody(*exchange, "an attendanceRecord page", parsed);
     }
-    return report;
+    return absl::OkStatus();
   }
 
   GraphClientStats Stats() const override {

@@ -65,8 +65,22 @@ class GraphClient {
   //   Graph documents, an HTML page, too large or too deeply nested; never retried),
   //   FAILED_PRECONDITION (GRAPH_UNAUTHORIZED after the second 401, or the credential's
   //   errors), DEADLINE_EXCEEDED (an attempt ran out of time).
-  virtual absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
-      const ReportRef& ref, bool with_records, absl::Time deadline) = 0;
+  //
+  // Fills *report (cleared first, and cleared again on an error). A report allocated on a
+  // protobuf Arena gets its records, intervals and strings from the arena: the server builds
+  // each report in an arena it drops once the report is serialized.
+  virtual absl::Status GetAttendanceReport(const ReportRef& ref, bool with_records,
+                                           absl::Time deadline,
+                                           rollcall::v1::MeetingAttendanceReport* report) = 0;
+
+  // The same, returning the report.
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
+      const ReportRef& ref, bool with_records, absl::Time deadline) {
+    rollcall::v1::MeetingAttendanceReport report;
+    absl::Status status = GetAttendanceReport(ref, with_records, deadline, &report);
+    if (!status.ok()) return status;
+    return report;
+  }
 
   // Counters since construction. Thread-safe.
   virtual GraphClientStats Stats() const { return {}; }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -807,17 +808,26 @@ absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
   return absl::FromUnixSeconds(unix_seconds) - offset + absl::Nanoseconds(nanos);
 }
 
-absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
-    std::string_view json, std::string* records_next_link) {
+absl::Status ParseAttendanceReport(std::string_view json,
+                                   rollcall::v1::MeetingAttendanceReport* report,
+                                   std::string* records_next_link) {
+  report->Clear();
   if (records_next_link != nullptr) records_next_link->clear();
   ParsedJson parsed;
   absl::Status status = ParseJson(json, &parsed);
   const rj::Document& doc = parsed.doc;
-  if (!status.ok()) return status;
+  if (status.ok()) status = MapReport(doc, report, JsonPath{});
+  if (status.ok()) {
+    status = ReadNextLink(doc, "attendanceRecords@odata.nextLink", records_next_link);
+  }
+  if (!status.ok()) report->Clear();
+  return status;
+}
+
+absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
+    std::string_view json, std::string* records_next_link) {
   rollcall::v1::MeetingAttendanceReport report;
-  status = MapReport(doc, &report, JsonPath{});
-  if (!status.ok()) return status;
-  status = ReadNextLink(doc, "attendanceRecords@odata.nextLink", records_next_link);
+  absl::Status status = ParseAttendanceReport(json, &report, records_next_link);
   if (!status.ok()) return status;
   return report;
 }
@@ -834,8 +844,15 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
   const rj::Value* value = FindMember(doc, "value");
   if (value == nullptr) return PathError(JsonPath{nullptr, "value"}, "missing");
 
-  // Map into a scratch report so that a bad page leaves `report` as it was.
-  rollcall::v1::MeetingAttendanceReport page;
+  // Map into a scratch report so that a bad page leaves `report` as it was; on the report's
+  // arena when it has one, so that moving the records over swaps pointers, not contents.
+  google::protobuf::Arena* const arena = report->GetArena();
+  std::unique_ptr<rollcall::v1::MeetingAttendanceReport> owned;
+  rollcall::v1::MeetingAttendanceReport* const scratch =
+      arena != nullptr
+          ? google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(arena)
+          : (owned = std::make_unique<rollcall::v1::MeetingAttendanceReport>()).get();
+  rollcall::v1::MeetingAttendanceReport& page = *scratch;
   status = MapRecords(*value, &page, JsonPath{nullptr, "value"});
   if (!status.ok()) return status;
   std::string link;

@@ -21,6 +21,12 @@ namespace rollcall::graph {
 // Errors: INVALID_ARGUMENT naming the JSON path at fault.
 absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
     std::string_view json, std::string* records_next_link = nullptr);
+// The same into *report (cleared first, and left empty on an error). A report allocated on a
+// protobuf Arena gets all its records, intervals and strings from that arena: one cheap
+// allocation each, and one free for the lot.
+absl::Status ParseAttendanceReport(std::string_view json,
+                                   rollcall::v1::MeetingAttendanceReport* report,
+                                   std::string* records_next_link = nullptr);
 
 // A collection of attendanceRecord ({"value": [...], "@odata.nextLink": ...}); appends the
 // records to `report` and sets *next_link ("" when absent).

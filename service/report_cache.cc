@@ -153,14 +153,20 @@ absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, ab
   return now - ended >= policy.recent_report_age ? policy.ttl : policy.ttl_recent;
 }
 
-CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport report,
+CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport* report,
                              absl::Time fetch_time, absl::Duration ttl) {
-  rollcall::v1::GetAttendanceReportResponse response;
-  *response.mutable_report() = std::move(report);
-  SetTimestamp(fetch_time, response.mutable_graph_fetch_time());
+  // The response lives where the report does, so that taking the report in swaps pointers.
+  google::protobuf::Arena* const arena = report->GetArena();
+  rollcall::v1::GetAttendanceReportResponse local;
+  rollcall::v1::GetAttendanceReportResponse* const response =
+      arena != nullptr
+          ? google::protobuf::Arena::CreateMessage<rollcall::v1::GetAttendanceReportResponse>(arena)
+          : &local;
+  response->mutable_report()->Swap(report);
+  SetTimestamp(fetch_time, response->mutable_graph_fetch_time());
   return CachedReport::Make(
-      key, response.ByteSizeLong(),
-      [&response](uint8_t* out) { response.SerializeWithCachedSizesToArray(out); }, fetch_time,
+      key, response->ByteSizeLong(),
+      [response](uint8_t* out) { response->SerializeWithCachedSizesToArray(out); }, fetch_time,
       ttl);
 }
 

@@ -165,8 +165,9 @@ absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, ab
                          const TtlPolicy& policy);
 
 // Serializes GetAttendanceReportResponse{report, graph_fetch_time = fetch_time} once, straight
-// into a new entry for `key`, fresh for `ttl`.
-CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport report,
+// into a new entry for `key`, fresh for `ttl`. *report's contents are moved out (it is left
+// empty); when it lives on an arena, the response is built on the same one.
+CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport* report,
                              absl::Time fetch_time, absl::Duration ttl);
 
 // True for the load errors that an expired entry may mask: Graph or the token endpoint is down

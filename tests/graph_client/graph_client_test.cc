@@ -16,6 +16,7 @@
 #include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/url_encoding.h"
+#include "google/protobuf/arena.h"
 #include "gtest/gtest.h"
 #include "tests/graph_client/test_util.h"
 #include "tests/testing/fake_clock.h"
@@ -515,6 +516,36 @@ TEST_F(GraphClientTest, FollowsNextLinksAndAppendsPages) {
   }
   EXPECT_NE(FakeHttpTransport::HeaderOf(requests[1], "client-request-id"),
             FakeHttpTransport::HeaderOf(requests[2], "client-request-id"));
+}
+
+// The server builds each report on an arena: pages append the same records there, and a page
+// that fails leaves the report empty.
+TEST_F(GraphClientTest, AReportOnAnArenaGetsEveryPageAndIsClearedOnAnError) {
+  const std::string page2 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p2";
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r","attendanceRecords":[{"role":"Organizer","emailAddress":"o@contoso.com"}],
+              "attendanceRecords@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, RecordsPage({"Presenter", "Attendee"}, "")));
+  google::protobuf::Arena arena;
+  auto* report =
+      google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(&arena);
+  report->set_id("left over from before");
+  std::unique_ptr<GraphClient> client = Make();
+  ASSERT_TRUE(client->GetAttendanceReport(kRef, true, deadline_, report).ok());
+  EXPECT_EQ(report->id(), "r");
+  ASSERT_EQ(report->attendance_records_size(), 3);
+  EXPECT_EQ(report->attendance_records(0).email_address(), "o@contoso.com");
+  EXPECT_EQ(report->attendance_records(2).role(), "Attendee");
+  for (const auto& record : report->attendance_records()) {
+    EXPECT_EQ(record.GetArena(), &arena);
+  }
+
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"id":"r2","attendanceRecords":[{"role":"Organizer"}],
+              "attendanceRecords@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, "<html>not a page</html>"));
+  EXPECT_FALSE(client->GetAttendanceReport(kRef, true, deadline_, report).ok());
+  EXPECT_EQ(report->ByteSizeLong(), 0u);
 }
 
 TEST_F(GraphClientTest, RefusesNextLinksToAnotherOrigin) {

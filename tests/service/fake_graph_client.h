@@ -48,8 +48,12 @@ class FakeGraphClient final : public graph::GraphClient {
     absl::Time deadline;
   };
 
-  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> GetAttendanceReport(
-      const graph::ReportRef& ref, bool with_records, absl::Time deadline) override {
+  using graph::GraphClient::GetAttendanceReport;
+
+  absl::Status GetAttendanceReport(const graph::ReportRef& ref, bool with_records,
+                                   absl::Time deadline,
+                                   rollcall::v1::MeetingAttendanceReport* out) override {
+    out->Clear();
     absl::Notification* gate = nullptr;
     {
       absl::MutexLock lock(&mu_);
@@ -59,9 +63,9 @@ class FakeGraphClient final : public graph::GraphClient {
     if (gate != nullptr) gate->WaitForNotification();
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
-    rollcall::v1::MeetingAttendanceReport report = report_;
-    if (!with_records) report.clear_attendance_records();
-    return report;
+    out->CopyFrom(report_);
+    if (!with_records) out->clear_attendance_records();
+    return absl::OkStatus();
   }
 
   // Later calls block until `gate` is notified (null: they don't). `gate` must outlive them.

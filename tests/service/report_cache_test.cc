@@ -229,7 +229,7 @@ TEST_F(ReportCacheTest, RecentAndOldReportsExpireAtTheirOwnTtl) {
       report.mutable_meeting_end_date_time()->set_seconds(
           absl::ToUnixSeconds(clock_.Now() - ended_ago));
       const absl::Duration ttl = ReportTtl(report, clock_.Now(), policy);
-      return SerializeReport(key, std::move(report), clock_.Now(), ttl);
+      return SerializeReport(key, &report, clock_.Now(), ttl);
     });
   };
   ASSERT_TRUE(load("recent", absl::Minutes(10)).ok());
@@ -243,8 +243,8 @@ TEST_F(ReportCacheTest, RecentAndOldReportsExpireAtTheirOwnTtl) {
 
 TEST(SerializeReportTest, BytesAreAResponseWithoutFromCache) {
   const absl::Time fetched = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(250);
-  const CachedReport entry =
-      SerializeReport(Key("r").encoded(), test::SampleReport(), fetched, absl::Seconds(1));
+  rollcall::v1::MeetingAttendanceReport report = test::SampleReport();
+  const CachedReport entry = SerializeReport(Key("r").encoded(), &report, fetched, absl::Seconds(1));
   rollcall::v1::GetAttendanceReportResponse response;
   ASSERT_TRUE(
       response.ParseFromArray(entry.bytes().begin(), static_cast<int>(entry.bytes().size())));
@@ -256,6 +256,22 @@ TEST(SerializeReportTest, BytesAreAResponseWithoutFromCache) {
   EXPECT_EQ(entry.expires_at(), fetched + absl::Seconds(1));
   EXPECT_FALSE(entry.negative());
   EXPECT_TRUE(entry.error().ok());
+}
+
+TEST(SerializeReportTest, AReportOnAnArenaGivesTheSameBytes) {
+  const absl::Time fetched = absl::FromUnixSeconds(1700000000);
+  rollcall::v1::MeetingAttendanceReport on_heap = test::SampleReport();
+  const CachedReport expected = SerializeReport("k", &on_heap, fetched, absl::Seconds(1));
+  google::protobuf::Arena arena;
+  auto* on_arena =
+      google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(&arena);
+  *on_arena = test::SampleReport();
+  const CachedReport entry = SerializeReport("k", on_arena, fetched, absl::Seconds(1));
+  EXPECT_EQ(absl::string_view(reinterpret_cast<const char*>(entry.bytes().begin()),
+                              entry.bytes().size()),
+            absl::string_view(reinterpret_cast<const char*>(expected.bytes().begin()),
+                              expected.bytes().size()));
+  EXPECT_EQ(on_arena->ByteSizeLong(), 0u);  // moved out
 }
 
 // --- Entries ----------------------------------------------------------------------------
