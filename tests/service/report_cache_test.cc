@@ -63,6 +63,30 @@ ReportCache::Loader Failing(absl::StatusCode code, const std::string& reason,
   };
 }
 
+// Holds one of an executor's threads with a task until Release() (or destruction), so that
+// what is scheduled next waits in its queue.
+class HeldThread {
+ public:
+  explicit HeldThread(UpstreamExecutor* executor) {
+    EXPECT_TRUE(executor->Schedule([state = state_] {
+      state->running.Notify();
+      state->release.WaitForNotification();
+    }));
+    EXPECT_TRUE(state_->running.WaitForNotificationWithTimeout(kWait));
+  }
+  ~HeldThread() { Release(); }
+  void Release() {
+    if (!state_->release.HasBeenNotified()) state_->release.Notify();
+  }
+
+ private:
+  struct State {
+    absl::Notification running;
+    absl::Notification release;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
 // Options with no negative caching and no stale window unless a test asks for them.
 ReportCache::Options Plain(std::size_t max_bytes) {
   ReportCache::Options options;
@@ -566,13 +590,7 @@ TEST_F(SharedLoadDeadlineTest, AStaleCopyAnswersEveryCallerInsteadOfAnotherTry) 
 TEST_F(ReportCacheTest, AQueuedLoadRunsWithTheLatestDeadlineOfItsWaiters) {
   UpstreamExecutor busy(1, 10);
   ReportCache cache(Plain(1 << 20), &clock_, &busy);
-  absl::Notification release;
-  absl::Notification running;
-  ASSERT_TRUE(busy.Schedule([&] {
-    running.Notify();
-    release.WaitForNotification();
-  }));
-  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  HeldThread held(&busy);
   absl::Mutex mu;
   std::vector<absl::Time> deadlines;
   absl::BlockingCounter finished(3);
@@ -590,7 +608,7 @@ TEST_F(ReportCacheTest, AQueuedLoadRunsWithTheLatestDeadlineOfItsWaiters) {
           finished.DecrementCount();
         });
   }
-  release.Notify();
+  held.Release();
   finished.Wait();
   absl::MutexLock lock(&mu);
   EXPECT_EQ(deadlines, std::vector<absl::Time>{now + absl::Seconds(20)});
@@ -883,13 +901,7 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
                 return Bytes(key, 10, clock_.Now(), absl::ZeroDuration());  // expires at once
               }).ok());
   ASSERT_TRUE(busy.AwaitIdle(kWait));
-  absl::Notification release;
-  absl::Notification running;
-  ASSERT_TRUE(busy.Schedule([&] {
-    running.Notify();
-    release.WaitForNotification();
-  }));
-  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  HeldThread held(&busy);
   absl::StatusOr<CacheResult> result;
   cache.LoadOrJoin(Key("r"), absl::InfiniteFuture(), [&](absl::string_view key, absl::Time) { return Bytes(key, 10, clock_.Now()); },
                    [&](absl::StatusOr<CacheResult> r) { result = std::move(r); });
@@ -899,7 +911,7 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
   EXPECT_EQ(cache.GetStats().rejected, 1u);
   EXPECT_EQ(cache.GetStats().stale_served, 0u);
   EXPECT_EQ(cache.GetStats().entries, 1u);  // still kept for a load that fails
-  release.Notify();
+  held.Release();
   EXPECT_TRUE(busy.Shutdown());
 }
 
