@@ -1,7 +1,6 @@
 #include "service/report_cache.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -96,10 +95,6 @@ absl::Status OverloadedError() {
                           details);
 }
 
-}  // namespace
-
-namespace {
-
 // The decimal digits of `n`, written to end at `end`; returns where they start.
 char* DecimalBefore(std::size_t n, char* end) {
   do {
@@ -118,32 +113,31 @@ ReportKey::ReportKey(absl::string_view user_id, absl::string_view meeting_id,
   // key, whatever bytes their IDs hold.
   const absl::string_view ids[] = {user_id, meeting_id, report_id};
   const absl::string_view view_name = with_records_ ? "full" : "basic";
+  char digits[3][20];
+  absl::string_view lengths[3];
   std::size_t size = view_name.size();
-  for (const absl::string_view id : ids) {
-    std::size_t digits = 1;
-    for (std::size_t n = id.size(); n >= 10; n /= 10) ++digits;
-    size += digits + 1 + id.size();
+  for (int i = 0; i < 3; ++i) {
+    char* const end = digits[i] + sizeof(digits[i]);
+    const char* const first = DecimalBefore(ids[i].size(), end);
+    lengths[i] = absl::string_view(first, static_cast<std::size_t>(end - first));
+    size += lengths[i].size() + 1 + ids[i].size();
   }
   char* out = inline_;
   if (size > kInlineBytes) {
     heap_ = std::make_unique<char[]>(size);
     out = heap_.get();
   }
-  char* const start = out;
-  for (const absl::string_view id : ids) {
-    char digits[20];
-    const char* first = DecimalBefore(id.size(), digits + sizeof(digits));
-    const std::size_t count = static_cast<std::size_t>(digits + sizeof(digits) - first);
-    std::memcpy(out, first, count);
-    out += count;
-    *out++ = ':';
-    if (!id.empty()) std::memcpy(out, id.data(), id.size());
-    out += id.size();
+  size_ = size;
+  const auto put = [&out](absl::string_view piece) {
+    if (!piece.empty()) std::memcpy(out, piece.data(), piece.size());
+    out += piece.size();
+  };
+  for (int i = 0; i < 3; ++i) {
+    put(lengths[i]);
+    put(":");
+    put(ids[i]);
   }
-  std::memcpy(out, view_name.data(), view_name.size());
-  out += view_name.size();
-  size_ = static_cast<std::size_t>(out - start);
-  assert(size_ == size);
+  put(view_name);
 }
 
 absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, absl::Time now,
@@ -351,8 +345,7 @@ CachedReport ReportCache::Lookup(const ReportKey& key) {
     return CachedReport();
   }
   if (now < header->expires_at()) {
-    UnlinkLocked(header);
-    LinkFrontLocked(header);
+    TouchLocked(header);
     ++(header->negative() ? counters_.negative_hits : counters_.hits);
     return CachedReport::Ref(header);
   }
@@ -374,8 +367,7 @@ void ReportCache::LoadOrJoin(const ReportKey& key, absl::Time deadline, Loader l
     // A load that finished between the caller's Lookup and now may have filled the entry.
     Header* header = FindLocked(key.encoded());
     if (header != nullptr && now < header->expires_at()) {
-      UnlinkLocked(header);
-      LinkFrontLocked(header);
+      TouchLocked(header);
       ++counters_.joins;
       fresh = CachedReport::Ref(header);
     } else {
@@ -455,13 +447,14 @@ ReportCache::Completion ReportCache::CompleteFlight(const std::string& key, absl
 
   absl::MutexLock lock(&mu_);
   Completion completion;
-  const auto flight = in_flight_.find(key);
+  // The expired copy that answers for a failed load, if it is an outage and one is kept.
+  CachedReport stale;
+  if (!loaded.ok() && ServesStaleOn(loaded.status())) stale = StaleLocked(key, now);
   // The load ran out of its time, and no stale copy answers for it: the callers who joined
   // with more time wait for another try.
   const bool retry_later_deadlines =
-      !loaded.ok() && loaded.status().code() == absl::StatusCode::kDeadlineExceeded &&
-      !StaleLocked(key, now) && flight != in_flight_.end();
-  if (flight != in_flight_.end()) {
+      !loaded.ok() && loaded.status().code() == absl::StatusCode::kDeadlineExceeded && !stale;
+  if (const auto flight = in_flight_.find(key); flight != in_flight_.end()) {
     std::vector<Waiter>& waiters = flight->second;
     std::vector<Waiter> staying;
     for (Waiter& waiter : waiters) {
@@ -499,13 +492,11 @@ ReportCache::Completion ReportCache::CompleteFlight(const std::string& key, absl
     if (negative && InsertLocked(negative)) ++counters_.negative_stores;
     return completion;
   }
-  if (ServesStaleOn(error)) {
-    if (CachedReport stale = StaleLocked(key, now)) {
-      counters_.stale_served += completion.waiters.size();
-      completion.masked = error;
-      completion.expired_for = now - stale.expires_at();
-      completion.result = CacheResult{std::move(stale), true};
-    }
+  if (stale) {
+    counters_.stale_served += completion.waiters.size();
+    completion.masked = error;
+    completion.expired_for = now - stale.expires_at();
+    completion.result = CacheResult{std::move(stale), true};
   }
   return completion;
 }
@@ -549,6 +540,11 @@ void ReportCache::UnlinkLocked(Header* header) {
   (header->newer != nullptr ? header->newer->older : newest_) = header->older;
   (header->older != nullptr ? header->older->newer : oldest_) = header->newer;
   header->newer = header->older = nullptr;
+}
+
+void ReportCache::TouchLocked(Header* header) {
+  UnlinkLocked(header);
+  LinkFrontLocked(header);
 }
 
 void ReportCache::LinkFrontLocked(Header* header) {

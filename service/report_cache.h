@@ -340,6 +340,8 @@ class ReportCache {
   bool InsertLocked(const CachedReport& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseKeyLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the entry of `header` most recently used.
+  void TouchLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnlinkLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LinkFrontLocked(Header* header) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Stats StatsLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
