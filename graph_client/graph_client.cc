@@ -83,12 +83,26 @@ class GraphClientImpl final : public GraphClient {
 
   absl::Status GetAttendanceReport(const ReportRef& ref, bool with_records, absl::Time deadline,
                                    rollcall::v1::MeetingAttendanceReport* report) override {
-    report->Clear();
+    // Fetch clears *report when it starts filling it (ParseAttendanceReport); an error at any
+    // step leaves it empty.
     absl::Status status = Fetch(ref, with_records, deadline, report);
     if (!status.ok()) report->Clear();
     return status;
   }
 
+  GraphClientStats Stats() const override {
+    GraphClientStats stats;
+    stats.http_requests = counters_.http_requests.load(std::memory_order_relaxed);
+    stats.retries = counters_.retries.load(std::memory_order_relaxed);
+    stats.throttled = counters_.throttled.load(std::memory_order_relaxed);
+    stats.server_errors = counters_.server_errors.load(std::memory_order_relaxed);
+    stats.transport_errors = counters_.transport_errors.load(std::memory_order_relaxed);
+    stats.bad_responses = counters_.bad_responses.load(std::memory_order_relaxed);
+    stats.token_refreshes = counters_.token_refreshes.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+ private:
   absl::Status Fetch(const ReportRef& ref, bool with_records, absl::Time deadline,
                      rollcall::v1::MeetingAttendanceReport* report) {
     const std::pair<const char*, const std::string*> ids[] = {
@@ -136,19 +150,6 @@ class GraphClientImpl final : public GraphClient {
     return absl::OkStatus();
   }
 
-  GraphClientStats Stats() const override {
-    GraphClientStats stats;
-    stats.http_requests = counters_.http_requests.load(std::memory_order_relaxed);
-    stats.retries = counters_.retries.load(std::memory_order_relaxed);
-    stats.throttled = counters_.throttled.load(std::memory_order_relaxed);
-    stats.server_errors = counters_.server_errors.load(std::memory_order_relaxed);
-    stats.transport_errors = counters_.transport_errors.load(std::memory_order_relaxed);
-    stats.bad_responses = counters_.bad_responses.load(std::memory_order_relaxed);
-    stats.token_refreshes = counters_.token_refreshes.load(std::memory_order_relaxed);
-    return stats;
-  }
-
- private:
   struct Exchange {
     HttpResponse response;
     std::string client_request_id;

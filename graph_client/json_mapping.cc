@@ -847,19 +847,17 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
   // Map into a scratch report so that a bad page leaves `report` as it was; on the report's
   // arena when it has one, so that moving the records over swaps pointers, not contents.
   google::protobuf::Arena* const arena = report->GetArena();
-  std::unique_ptr<rollcall::v1::MeetingAttendanceReport> owned;
-  rollcall::v1::MeetingAttendanceReport* const scratch =
-      arena != nullptr
-          ? google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(arena)
-          : (owned = std::make_unique<rollcall::v1::MeetingAttendanceReport>()).get();
-  rollcall::v1::MeetingAttendanceReport& page = *scratch;
-  status = MapRecords(*value, &page, JsonPath{nullptr, "value"});
+  rollcall::v1::MeetingAttendanceReport* const page =
+      google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(arena);
+  const std::unique_ptr<rollcall::v1::MeetingAttendanceReport> owned(
+      arena == nullptr ? page : nullptr);  // on the heap without an arena: ours to delete
+  status = MapRecords(*value, page, JsonPath{nullptr, "value"});
   if (!status.ok()) return status;
   std::string link;
   status = ReadNextLink(doc, "@odata.nextLink", &link);
   if (!status.ok()) return status;
 
-  for (auto& record : *page.mutable_attendance_records()) {
+  for (auto& record : *page->mutable_attendance_records()) {
     report->add_attendance_records()->Swap(&record);
   }
   if (next_link != nullptr) *next_link = std::move(link);
