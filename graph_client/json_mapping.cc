@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -521,12 +522,29 @@ absl::Status FastTimestamp(const rj::Value& value, const JsonPath& path, absl::s
   return absl::OkStatus();
 }
 
-absl::Status MapIdentity(const rj::Value& json, rollcall::v1::Identity* identity,
-                         const JsonPath& path) {
+// What a fast path says of one member: its outcome when it knows the member, nullopt when the
+// descriptor-driven path should map it.
+using Known = std::optional<absl::Status>;
+
+// The loop of every object mapping: `json` must be an object; each member goes to `fast`,
+// and those it does not know to MapMemberGeneric. Stops at the first error.
+template <typename Fast>
+absl::Status MapMembers(const rj::Value& json, pb::Message* message, const JsonPath& path,
+                        Fast fast) {
   if (!json.IsObject()) return PathError(path, "expected an object");
   for (const auto& member : json.GetObject()) {
     const absl::string_view name = AsView(member.name);
-    const rj::Value& v = member.value;
+    Known known = fast(name, member.value);
+    const absl::Status status =
+        known.has_value() ? *std::move(known) : MapMemberGeneric(name, member.value, message, path);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MapIdentity(const rj::Value& json, rollcall::v1::Identity* identity,
+                         const JsonPath& path) {
+  return MapMembers(json, identity, path, [&](absl::string_view name, const rj::Value& v) -> Known {
     absl::Status status;
     if (ROLLCALL_NAME_IS(name, "id")) {
       status = FastString(v, path, name, [&] { identity->clear_id(); },
@@ -547,19 +565,15 @@ absl::Status MapIdentity(const rj::Value& json, rollcall::v1::Identity* identity
       status = FastString(v, path, name, [&] { identity->clear_odata_type(); },
                           [&](const char* s, std::size_t n) { identity->set_odata_type(s, n); });
     } else {
-      status = MapMemberGeneric(name, v, identity, path);
+      return std::nullopt;
     }
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+    return status;
+  });
 }
 
 absl::Status MapInterval(const rj::Value& json, rollcall::v1::AttendanceInterval* interval,
                          const JsonPath& path) {
-  if (!json.IsObject()) return PathError(path, "expected an object");
-  for (const auto& member : json.GetObject()) {
-    const absl::string_view name = AsView(member.name);
-    const rj::Value& v = member.value;
+  return MapMembers(json, interval, path, [&](absl::string_view name, const rj::Value& v) -> Known {
     absl::Status status;
     if (ROLLCALL_NAME_IS(name, "joinDateTime")) {
       status = FastTimestamp(v, path, name, [&] { interval->clear_join_date_time(); },
@@ -571,19 +585,15 @@ absl::Status MapInterval(const rj::Value& json, rollcall::v1::AttendanceInterval
       status = FastInt32(v, path, name, [&] { interval->clear_duration_in_seconds(); },
                          [&](int32_t n) { interval->set_duration_in_seconds(n); });
     } else {
-      status = MapMemberGeneric(name, v, interval, path);
+      return std::nullopt;
     }
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+    return status;
+  });
 }
 
 absl::Status MapRecord(const rj::Value& json, rollcall::v1::AttendanceRecord* record,
                        const JsonPath& path) {
-  if (!json.IsObject()) return PathError(path, "expected an object");
-  for (const auto& member : json.GetObject()) {
-    const absl::string_view name = AsView(member.name);
-    const rj::Value& v = member.value;
+  return MapMembers(json, record, path, [&](absl::string_view name, const rj::Value& v) -> Known {
     absl::Status status;
     if (ROLLCALL_NAME_IS(name, "id")) {
       status = FastString(v, path, name, [&] { record->clear_id(); },
@@ -623,11 +633,10 @@ absl::Status MapRecord(const rj::Value& json, rollcall::v1::AttendanceRecord* re
       status = FastString(v, path, name, [&] { record->clear_registrant_id(); },
                           [&](const char* s, std::size_t n) { record->set_registrant_id(s, n); });
     } else {
-      status = MapMemberGeneric(name, v, record, path);
+      return std::nullopt;
     }
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+    return status;
+  });
 }
 
 // Maps JSON array `json` (or null: left empty) onto a report's attendance_records, appending
@@ -649,10 +658,7 @@ absl::Status MapRecords(const rj::Value& json, rollcall::v1::MeetingAttendanceRe
 
 absl::Status MapReport(const rj::Value& json, rollcall::v1::MeetingAttendanceReport* report,
                        const JsonPath& path) {
-  if (!json.IsObject()) return PathError(path, "expected an object");
-  for (const auto& member : json.GetObject()) {
-    const absl::string_view name = AsView(member.name);
-    const rj::Value& v = member.value;
+  return MapMembers(json, report, path, [&](absl::string_view name, const rj::Value& v) -> Known {
     absl::Status status;
     if (ROLLCALL_NAME_IS(name, "id")) {
       // Not optional: null is an error.
@@ -674,11 +680,10 @@ absl::Status MapReport(const rj::Value& json, rollcall::v1::MeetingAttendanceRep
     } else if (ROLLCALL_NAME_IS(name, "attendanceRecords")) {
       status = MapRecords(v, report, path.Member(name));
     } else {
-      status = MapMemberGeneric(name, v, report, path);
+      return std::nullopt;
     }
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+    return status;
+  });
 }
 
 #undef ROLLCALL_NAME_IS
@@ -699,12 +704,8 @@ absl::Status MapObject(const rj::Value& json, pb::Message* message, const JsonPa
   if (type == ReportType()) {
     return MapReport(json, static_cast<rollcall::v1::MeetingAttendanceReport*>(message), path);
   }
-  if (!json.IsObject()) return PathError(path, "expected an object");
-  for (const auto& member : json.GetObject()) {
-    absl::Status status = MapMemberGeneric(AsView(member.name), member.value, message, path);
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+  return MapMembers(json, message, path,
+                    [](absl::string_view, const rj::Value&) -> Known { return std::nullopt; });
 }
 
 // Sets *out from the optional string member `name` of `object` ("" when absent or null).
