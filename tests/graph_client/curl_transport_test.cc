@@ -420,6 +420,23 @@ TEST(CurlTransportTls, VerifiesThePeerAndTheHostName) {
 // The whole stack: libcurl, the client-secret credential and the Graph client, against one
 // local server playing both the token endpoint and Graph.
 
+// The real Graph client, credential and curl transport, pointed at `server` (its token
+// endpoint at "/", Graph at "/v1.0"), with tenant-1 / client-1 / secret-1. Null on failure.
+std::unique_ptr<GraphClient> GraphClientOver(const LocalHttpServer& server) {
+  std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
+  ClientSecretCredentialOptions credential_options;
+  credential_options.authority_host = server.Url("/");
+  credential_options.tenant_id = "tenant-1";
+  credential_options.client_id = "client-1";
+  credential_options.client_secret = "secret-1";
+  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
+  EXPECT_TRUE(credential.ok()) << credential.status();
+  if (!credential.ok()) return nullptr;
+  GraphClientOptions options;
+  options.base_url = server.Url("/v1.0");
+  return MakeGraphClient(options, transport, std::move(*credential), SystemClock());
+}
+
 TEST(GraphClientOverCurl, FetchesAReportEndToEnd) {
   const std::string report_body =
       ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json");
@@ -436,17 +453,8 @@ TEST(GraphClientOverCurl, FetchesAReportEndToEnd) {
     return Reply{LocalHttpServer::Response(200, report_body,
                                            {{"Content-Type", "application/json"}})};
   });
-  std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
-  ClientSecretCredentialOptions credential_options;
-  credential_options.authority_host = server.Url("/");
-  credential_options.tenant_id = "tenant-1";
-  credential_options.client_id = "client-1";
-  credential_options.client_secret = "secret-1";
-  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
-  ASSERT_TRUE(credential.ok()) << credential.status();
-  GraphClientOptions options;
-  options.base_url = server.Url("/v1.0");
-  auto client = MakeGraphClient(options, transport, std::move(*credential));
+  std::unique_ptr<GraphClient> client = GraphClientOver(server);
+  ASSERT_NE(client, nullptr);
 
   for (int i = 0; i < 2; ++i) {
     absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = client->GetAttendanceReport(
@@ -482,17 +490,8 @@ TEST(GraphClientOverCurl, RetriesThrottlingAndKeepsTheClientRequestId) {
     return Reply{LocalHttpServer::Response(200, R"({"id":"r"})",
                                            {{"Content-Type", "application/json"}})};
   });
-  std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
-  ClientSecretCredentialOptions credential_options;
-  credential_options.authority_host = server.Url("/");
-  credential_options.tenant_id = "tenant-1";
-  credential_options.client_id = "client-1";
-  credential_options.client_secret = "secret-1";
-  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
-  ASSERT_TRUE(credential.ok()) << credential.status();
-  GraphClientOptions options;
-  options.base_url = server.Url("/v1.0");
-  auto client = MakeGraphClient(options, transport, std::move(*credential), SystemClock());
+  std::unique_ptr<GraphClient> client = GraphClientOver(server);
+  ASSERT_NE(client, nullptr);
   absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = client->GetAttendanceReport(
       {"u", "m", "r"}, false, absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(report.ok()) << report.status();

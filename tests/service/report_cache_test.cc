@@ -1030,16 +1030,10 @@ TEST(UpstreamExecutorTest, ZeroQueueAcceptsOnlyWhatAThreadCanRunNow) {
 
 TEST(UpstreamExecutorTest, ShutdownWaitsUntilItsDeadlineOnly) {
   UpstreamExecutor executor(1, 0);
-  absl::Notification release;
-  absl::Notification running;
-  ASSERT_TRUE(executor.Schedule([&] {
-    running.Notify();
-    release.WaitForNotification();
-  }));
-  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
+  HeldThread held(&executor);
   EXPECT_FALSE(executor.Shutdown(absl::Now()));  // the task still runs
   EXPECT_FALSE(executor.Schedule([] {}));        // but nothing new is taken
-  release.Notify();
+  held.Release();
   EXPECT_TRUE(executor.Shutdown());
 }
 
