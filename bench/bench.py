@@ -346,7 +346,7 @@ def main():
 
     log("json_map")
     out = subprocess.run([binary("bench/bench_json_map"), os.path.join(args.out, "large_report.json"),
-                          os.path.join(ROOT, "..", "shared", "reference", "graph", "examples"), "3"],
+                          os.path.join(ROOT, "tests", "data", "graph"), "3"],
                          capture_output=True, text=True)
     json_map = None
     for line in out.stdout.splitlines():

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   credential_options.tenant_id = flags["tenant"];
   credential_options.client_id = flags["client-id"];
   credential_options.client_secret = secret;
-  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
+  auto credential = MakeClientSecretCredential(credential_options, transport, rollcall::common::SystemClock());
   if (!credential.ok()) return 1;
   auto token = (*credential)->GetToken(absl::Now() + absl::Seconds(30));
   if (!token.ok()) return 1;

@@ -12,10 +12,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
-#include "graph_client/string_view_compat.h"
 #include "graph_client/url_encoding.h"
 
 namespace rollcall::graph {
@@ -71,7 +70,7 @@ bool IsRetryableHttpStatus(long status) { return status == 429 || status == 503 
 class GraphClientImpl final : public GraphClient {
  public:
   GraphClientImpl(const GraphClientOptions& options, std::shared_ptr<HttpTransport> transport,
-                  std::shared_ptr<TokenCredential> credential, const Clock* clock)
+                  std::shared_ptr<TokenCredential> credential, const common::Clock* clock)
       : base_url_(StripTrailingSlashes(options.base_url)),
         origin_(UrlOrigin(base_url_)),
         transport_(std::move(transport)),
@@ -109,8 +108,8 @@ class GraphClientImpl final : public GraphClient {
         {"user_id", &ref.user_id}, {"meeting_id", &ref.meeting_id}, {"report_id", &ref.report_id}};
     for (const auto& [field, value] : ids) {
       if (!value->empty()) continue;
-      return MakeError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, " is empty"),
-                       {std::string(reason::kInvalidId), {{std::string(meta::kField), field}},
+      return common::MakeError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, " is empty"),
+                       {std::string(common::reason::kInvalidId), {{std::string(common::meta::kField), field}},
                         std::nullopt});
     }
     const std::string url = absl::StrCat(
@@ -262,22 +261,22 @@ class GraphClientImpl final : public GraphClient {
 
   // What Graph said about an exchange, for ErrorInfo metadata: its error body when it sent
   // one, else its headers.
-  static ErrorDetails GraphDetails(const Exchange& exchange, std::string_view reason,
+  static common::ErrorDetails GraphDetails(const Exchange& exchange, absl::string_view reason,
                                    const GraphErrorBody& body) {
     const HttpResponse& response = exchange.response;
-    ErrorDetails details;
+    common::ErrorDetails details;
     details.reason = std::string(reason);
     auto& metadata = details.metadata;
-    metadata[std::string(meta::kHttpStatus)] = absl::StrCat(response.status);
-    if (!body.code.empty()) metadata[std::string(meta::kGraphCode)] = body.code;
+    metadata[std::string(common::meta::kHttpStatus)] = absl::StrCat(response.status);
+    if (!body.code.empty()) metadata[std::string(common::meta::kGraphCode)] = body.code;
     std::string request_id = body.request_id;
     if (request_id.empty()) request_id = response.Header("request-id").value_or("");
-    if (!request_id.empty()) metadata[std::string(meta::kGraphRequestId)] = request_id;
-    metadata[std::string(meta::kGraphClientRequestId)] =
+    if (!request_id.empty()) metadata[std::string(common::meta::kGraphRequestId)] = request_id;
+    metadata[std::string(common::meta::kGraphClientRequestId)] =
         body.client_request_id.empty() ? exchange.client_request_id : body.client_request_id;
     std::string date = body.date;
     if (date.empty()) date = response.Header("date").value_or("");
-    if (!date.empty()) metadata[std::string(meta::kGraphDate)] = date;
+    if (!date.empty()) metadata[std::string(common::meta::kGraphDate)] = date;
     return details;
   }
 
@@ -291,8 +290,8 @@ class GraphClientImpl final : public GraphClient {
   // INTERNAL GRAPH_BAD_RESPONSE about `exchange`. Counted in bad_responses.
   absl::Status BadResponse(const Exchange& exchange, absl::string_view message) {
     Increment(counters_.bad_responses);
-    return MakeError(absl::StatusCode::kInternal, ToStd(message),
-                     GraphDetails(exchange, reason::kGraphBadResponse, {}));
+    return common::MakeError(absl::StatusCode::kInternal, message,
+                     GraphDetails(exchange, common::reason::kGraphBadResponse, {}));
   }
 
   // A non-200 answer from Graph as a canonical status with ErrorDetails; RetryInfo holds
@@ -306,40 +305,40 @@ class GraphClientImpl final : public GraphClient {
         has_body ? absl::StrCat("HTTP ", response.status, " (", body.code, ": ", body.message, ")")
                  : absl::StrCat("HTTP ", response.status, " (no Graph error body)");
 
-    const auto error = [&](absl::StatusCode code, std::string_view reason,
-                           std::string_view message) {
-      ErrorDetails details = GraphDetails(exchange, reason, body);
+    const auto error = [&](absl::StatusCode code, absl::string_view reason,
+                           absl::string_view message) {
+      common::ErrorDetails details = GraphDetails(exchange, reason, body);
       details.retry_after = retry_after;
-      return MakeError(code, message, details);
+      return common::MakeError(code, message, details);
     };
     const long status = response.status;
     if (status == 400) {
-      return error(absl::StatusCode::kInvalidArgument, reason::kGraphBadRequest,
+      return error(absl::StatusCode::kInvalidArgument, common::reason::kGraphBadRequest,
                    absl::StrCat("Graph rejected the request: ", said));
     }
     if (status == 401) {
-      return error(absl::StatusCode::kFailedPrecondition, reason::kGraphUnauthorized,
+      return error(absl::StatusCode::kFailedPrecondition, common::reason::kGraphUnauthorized,
                    absl::StrCat("Graph did not accept Rollcall's access token: ", said));
     }
     if (status == 403) {
-      return error(absl::StatusCode::kPermissionDenied, reason::kGraphForbidden,
+      return error(absl::StatusCode::kPermissionDenied, common::reason::kGraphForbidden,
                    absl::StrCat("Graph denied access to the attendance report: ", said, ".",
                                 kForbiddenHint));
     }
     if (status == 404) {
-      return error(absl::StatusCode::kNotFound, reason::kReportNotFound,
+      return error(absl::StatusCode::kNotFound, common::reason::kReportNotFound,
                    absl::StrCat("Graph found no such user, meeting or attendance report: ",
                                 said));
     }
     if (status == 429) {
-      return error(absl::StatusCode::kResourceExhausted, reason::kGraphThrottled,
+      return error(absl::StatusCode::kResourceExhausted, common::reason::kGraphThrottled,
                    absl::StrCat("Graph throttled the request: ", said));
     }
     if (status >= 500 && status <= 599) {
-      return error(absl::StatusCode::kUnavailable, reason::kGraphUnavailable,
+      return error(absl::StatusCode::kUnavailable, common::reason::kGraphUnavailable,
                    absl::StrCat("Graph is unavailable: ", said));
     }
-    return error(absl::StatusCode::kUnknown, reason::kGraphError,
+    return error(absl::StatusCode::kUnknown, common::reason::kGraphError,
                  absl::StrCat("Graph answered with an unexpected status: ", said));
   }
 
@@ -349,29 +348,29 @@ class GraphClientImpl final : public GraphClient {
   absl::Status TransportError(const absl::Status& status) {
     if (status.code() == absl::StatusCode::kResourceExhausted) {
       Increment(counters_.bad_responses);
-      return MakeError(absl::StatusCode::kInternal,
+      return common::MakeError(absl::StatusCode::kInternal,
                        absl::StrCat("Graph's response is too large: ", status.message()),
-                       {std::string(reason::kGraphBadResponse), {}, std::nullopt});
+                       {std::string(common::reason::kGraphBadResponse), {}, std::nullopt});
     }
     Increment(counters_.transport_errors);
     if (GetTransportFailure(status) == TransportFailure::kTruncatedBody) {
-      return MakeError(absl::StatusCode::kUnavailable,
+      return common::MakeError(absl::StatusCode::kUnavailable,
                        absl::StrCat("Graph closed the connection before the whole body "
                                     "arrived: ", status.message()),
-                       {std::string(reason::kGraphUnavailable), {}, std::nullopt});
+                       {std::string(common::reason::kGraphUnavailable), {}, std::nullopt});
     }
     const absl::StatusCode code = status.code() == absl::StatusCode::kDeadlineExceeded
                                       ? absl::StatusCode::kDeadlineExceeded
                                       : absl::StatusCode::kUnavailable;
-    return MakeError(code, absl::StrCat("could not reach Graph: ", status.message()),
-                     {std::string(reason::kGraphUnavailable), {}, std::nullopt});
+    return common::MakeError(code, absl::StrCat("could not reach Graph: ", status.message()),
+                     {std::string(common::reason::kGraphUnavailable), {}, std::nullopt});
   }
 
   const std::string base_url_;
   const std::string origin_;
   const std::shared_ptr<HttpTransport> transport_;
   const std::shared_ptr<TokenCredential> credential_;
-  const Clock* const clock_;
+  const common::Clock* const clock_;
   const RetryPolicy retry_;
   Counters counters_;
 };
@@ -381,16 +380,16 @@ class GraphClientImpl final : public GraphClient {
 std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
                                              std::shared_ptr<HttpTransport> transport,
                                              std::shared_ptr<TokenCredential> credential,
-                                             const Clock* clock) {
+                                             const common::Clock* clock) {
   return std::make_unique<GraphClientImpl>(options, std::move(transport), std::move(credential),
-                                           clock != nullptr ? clock : SystemClock());
+                                           clock != nullptr ? clock : common::SystemClock());
 }
 
-std::string EncodePathSegment(std::string_view segment) {
+std::string EncodePathSegment(absl::string_view segment) {
   // "." and ".." are dot-segments: a URL parser (libcurl's among them) would resolve them and
   // climb the path. Encoded dots are the same characters to Graph but no longer a dot-segment.
   if (segment == "." || segment == "..") return segment.size() == 1 ? "%2E" : "%2E%2E";
-  return PercentEncode(ToAbsl(segment));
+  return PercentEncode(segment);
 }
 
 }  // namespace rollcall::graph

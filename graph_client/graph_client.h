@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/retry_policy.h"
 #include "graph_client/token_credential.h"
@@ -91,11 +91,11 @@ class GraphClient {
 std::unique_ptr<GraphClient> MakeGraphClient(const GraphClientOptions& options,
                                              std::shared_ptr<HttpTransport> transport,
                                              std::shared_ptr<TokenCredential> credential,
-                                             const Clock* clock = SystemClock());
+                                             const common::Clock* clock = common::SystemClock());
 
 // One path segment: every byte but RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) is
 // percent-encoded, and so are the dots of a segment that is exactly "." or "..", so '/', '?',
 // '#', '%', ' ' and dot-segments can never change the path.
-std::string EncodePathSegment(std::string_view segment);
+std::string EncodePathSegment(absl::string_view segment);
 
 }  // namespace rollcall::graph

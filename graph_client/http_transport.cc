@@ -2,7 +2,6 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
-#include "graph_client/string_view_compat.h"
 
 namespace rollcall::graph {
 namespace {
@@ -37,9 +36,9 @@ TransportFailure GetTransportFailure(const absl::Status& status) {
   return TransportFailure::kUnclassified;
 }
 
-std::optional<std::string> HttpResponse::Header(std::string_view name) const {
+std::optional<std::string> HttpResponse::Header(absl::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, ToAbsl(name))) return value;
+    if (absl::EqualsIgnoreCase(key, name)) return value;
   }
   return std::nullopt;
 }

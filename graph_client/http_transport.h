@@ -35,7 +35,7 @@ struct HttpResponse {
   std::string body;
 
   // The first header with this (case-insensitive) name, if any.
-  std::optional<std::string> Header(std::string_view name) const;
+  std::optional<std::string> Header(absl::string_view name) const;
 };
 
 // How far a failed exchange got, when the transport can tell. Send attaches it to its error

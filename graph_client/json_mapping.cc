@@ -20,8 +20,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "graph_client/string_view_compat.h"
-#include "graph_client/utf8.h"
+#include "common/utf8.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/reader.h"
@@ -120,12 +119,12 @@ struct ParsedJson {
 
 // Parses `json` into *out. INVALID_ARGUMENT when it is not one well-formed UTF-8 JSON value or
 // nests deeper than kMaxJsonDepth.
-absl::Status ParseJson(std::string_view json, ParsedJson* out) {
+absl::Status ParseJson(absl::string_view json, ParsedJson* out) {
   if (const void* nul = std::memchr(json.data(), '\0', json.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "malformed JSON at offset ", static_cast<const char*>(nul) - json.data(), ": a NUL byte"));
   }
-  if (!utf8::IsValid(ToAbsl(json))) {
+  if (!common::utf8::IsValid(json)) {
     return absl::InvalidArgumentError("malformed JSON: not valid UTF-8");
   }
   out->buffer.assign(json.data(), json.size());
@@ -391,7 +390,7 @@ absl::Status MapSingularField(const rj::Value& json, const pb::FieldDescriptor* 
     case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
       if (IsTimestamp(field)) {
         if (!json.IsString()) return PathError(path, "expected a date-time string");
-        absl::StatusOr<absl::Time> t = ParseDateTimeOffset(ToStd(AsView(json)));
+        absl::StatusOr<absl::Time> t = ParseDateTimeOffset(AsView(json));
         if (!t.ok()) return PathError(path, t.status().message());
         auto* timestamp = pb::DynamicCastToGenerated<pb::Timestamp>(
             reflection->MutableMessage(message, field));
@@ -510,7 +509,7 @@ absl::Status FastTimestamp(const rj::Value& value, const JsonPath& path, absl::s
     clear();
     return PathError(here, "expected a date-time string");
   }
-  absl::StatusOr<absl::Time> t = ParseDateTimeOffset(ToStd(AsView(value)));
+  absl::StatusOr<absl::Time> t = ParseDateTimeOffset(AsView(value));
   if (!t.ok()) {
     clear();
     return PathError(here, t.status().message());
@@ -752,8 +751,8 @@ int64_t DaysFromCivil(int64_t year, int month, int day) {
 
 }  // namespace
 
-absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
-  const absl::string_view text = ToAbsl(text_view);
+absl::StatusOr<absl::Time> ParseDateTimeOffset(absl::string_view text_view) {
+  const absl::string_view text = text_view;
   // YYYY-MM-DDThh:mm:ss[.f{1,9}](Z|+hh:mm|-hh:mm)
   const auto invalid = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
@@ -809,7 +808,7 @@ absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text_view) {
   return absl::FromUnixSeconds(unix_seconds) - offset + absl::Nanoseconds(nanos);
 }
 
-absl::Status ParseAttendanceReport(std::string_view json,
+absl::Status ParseAttendanceReport(absl::string_view json,
                                    rollcall::v1::MeetingAttendanceReport* report,
                                    std::string* records_next_link) {
   report->Clear();
@@ -826,14 +825,14 @@ absl::Status ParseAttendanceReport(std::string_view json,
 }
 
 absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
-    std::string_view json, std::string* records_next_link) {
+    absl::string_view json, std::string* records_next_link) {
   rollcall::v1::MeetingAttendanceReport report;
   absl::Status status = ParseAttendanceReport(json, &report, records_next_link);
   if (!status.ok()) return status;
   return report;
 }
 
-absl::Status ParseAttendanceRecordsPage(std::string_view json,
+absl::Status ParseAttendanceRecordsPage(absl::string_view json,
                                         rollcall::v1::MeetingAttendanceReport* report,
                                         std::string* next_link) {
   if (next_link != nullptr) next_link->clear();
@@ -865,7 +864,7 @@ absl::Status ParseAttendanceRecordsPage(std::string_view json,
   return absl::OkStatus();
 }
 
-bool ParseGraphErrorBody(std::string_view json, GraphErrorBody* out) {
+bool ParseGraphErrorBody(absl::string_view json, GraphErrorBody* out) {
   ParsedJson parsed;
   if (!ParseJson(json, &parsed).ok()) return false;
   const rj::Document& doc = parsed.doc;
@@ -885,7 +884,7 @@ bool ParseGraphErrorBody(std::string_view json, GraphErrorBody* out) {
   return true;
 }
 
-absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json) {
+absl::StatusOr<TokenResponse> ParseTokenResponse(absl::string_view json) {
   ParsedJson parsed;
   absl::Status status = ParseJson(json, &parsed);
   const rj::Document& doc = parsed.doc;
@@ -925,7 +924,7 @@ absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json) {
   return token;
 }
 
-bool ParseTokenErrorBody(std::string_view json, TokenErrorBody* out) {
+bool ParseTokenErrorBody(absl::string_view json, TokenErrorBody* out) {
   ParsedJson parsed;
   if (!ParseJson(json, &parsed).ok() || !parsed.doc.IsObject()) return false;
   const rj::Document& doc = parsed.doc;

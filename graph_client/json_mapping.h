@@ -20,22 +20,22 @@ namespace rollcall::graph {
 // *records_next_link (when not null) to "attendanceRecords@odata.nextLink" or "".
 // Errors: INVALID_ARGUMENT naming the JSON path at fault.
 absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
-    std::string_view json, std::string* records_next_link = nullptr);
+    absl::string_view json, std::string* records_next_link = nullptr);
 // The same into *report (cleared first, and left empty on an error). A report allocated on a
 // protobuf Arena gets all its records, intervals and strings from that arena: one cheap
 // allocation each, and one free for the lot.
-absl::Status ParseAttendanceReport(std::string_view json,
+absl::Status ParseAttendanceReport(absl::string_view json,
                                    rollcall::v1::MeetingAttendanceReport* report,
                                    std::string* records_next_link = nullptr);
 
 // A collection of attendanceRecord ({"value": [...], "@odata.nextLink": ...}); appends the
 // records to `report` and sets *next_link ("" when absent).
-absl::Status ParseAttendanceRecordsPage(std::string_view json,
+absl::Status ParseAttendanceRecordsPage(absl::string_view json,
                                         rollcall::v1::MeetingAttendanceReport* report,
                                         std::string* next_link);
 
 // An Edm.DateTimeOffset such as "2021-03-16T18:59:52.2782182Z".
-absl::StatusOr<absl::Time> ParseDateTimeOffset(std::string_view text);
+absl::StatusOr<absl::Time> ParseDateTimeOffset(absl::string_view text);
 
 // Graph's error body {"error": {"code", "message", "innerError"|"innererror": {...}}}.
 struct GraphErrorBody {
@@ -46,7 +46,7 @@ struct GraphErrorBody {
   std::string date;  // innerError.date or .Date, as sent
 };
 // False when `json` is not a Graph error body.
-bool ParseGraphErrorBody(std::string_view json, GraphErrorBody* out);
+bool ParseGraphErrorBody(absl::string_view json, GraphErrorBody* out);
 
 // The identity platform's token responses.
 struct TokenResponse {
@@ -56,7 +56,7 @@ struct TokenResponse {
   // When the identity platform suggests refreshing (MSAL's `refresh_in`), if it sent one.
   std::optional<absl::Duration> refresh_in;
 };
-absl::StatusOr<TokenResponse> ParseTokenResponse(std::string_view json);
+absl::StatusOr<TokenResponse> ParseTokenResponse(absl::string_view json);
 
 struct TokenErrorBody {
   std::string error;              // e.g. invalid_client
@@ -65,6 +65,6 @@ struct TokenErrorBody {
   std::string trace_id;
   std::string correlation_id;
 };
-bool ParseTokenErrorBody(std::string_view json, TokenErrorBody* out);
+bool ParseTokenErrorBody(absl::string_view json, TokenErrorBody* out);
 
 }  // namespace rollcall::graph

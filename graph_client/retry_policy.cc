@@ -20,7 +20,7 @@ double ThreadLocalUniform() {
 
 }  // namespace
 
-RetryPolicy::RetryPolicy(RetryOptions options, const Clock* clock)
+RetryPolicy::RetryPolicy(RetryOptions options, const common::Clock* clock)
     : options_(std::move(options)), clock_(clock) {
   options_.max_attempts = std::max(options_.max_attempts, 1);
   options_.initial_backoff = std::max(options_.initial_backoff, absl::ZeroDuration());

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "absl/time/time.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 
 namespace rollcall::graph {
 
@@ -35,7 +35,7 @@ inline constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(50);
 class RetryPolicy {
  public:
   // `clock` is never null and outlives the policy.
-  RetryPolicy(RetryOptions options, const Clock* clock);
+  RetryPolicy(RetryOptions options, const common::Clock* clock);
 
   // The wait after the `attempt`-th attempt (1 for the first) failed:
   //   retry_after set:  that wait as the server gave it (fractions kept);
@@ -62,7 +62,7 @@ class RetryPolicy {
 
  private:
   RetryOptions options_;  // normalised: max_attempts >= 1, durations >= 0, jitter set
-  const Clock* const clock_;
+  const common::Clock* const clock_;
 };
 
 }  // namespace rollcall::graph

@@ -16,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/token_credential.h"
@@ -78,7 +78,7 @@ absl::string_view FixHint(absl::string_view aadsts_code) {
 class ClientSecretCredential final : public TokenCredential {
  public:
   ClientSecretCredential(const ClientSecretCredentialOptions& options,
-                         std::shared_ptr<HttpTransport> transport, const Clock* clock)
+                         std::shared_ptr<HttpTransport> transport, const common::Clock* clock)
       : token_url_(absl::StrCat(StripTrailingSlashes(options.authority_host), "/",
                                 PercentEncode(options.tenant_id), "/oauth2/v2.0/token")),
         form_body_(absl::StrCat("client_id=", PercentEncode(options.client_id),
@@ -104,9 +104,9 @@ class ClientSecretCredential final : public TokenCredential {
         return cached_->token;
       }
       if (now >= deadline) {
-        return MakeError(absl::StatusCode::kDeadlineExceeded,
+        return common::MakeError(absl::StatusCode::kDeadlineExceeded,
                          "the deadline passed before an access token was available",
-                         {std::string(reason::kTokenEndpointError), {}, std::nullopt});
+                         {std::string(common::reason::kTokenEndpointError), {}, std::nullopt});
       }
       if (!fetching_) break;
 
@@ -117,9 +117,9 @@ class ClientSecretCredential final : public TokenCredential {
       const absl::Time wait_until = absl::Now() + (deadline - now);
       while (fetching_ && generation_ == generation) {
         if (!WaitUntil(lock, wait_until) && fetching_ && generation_ == generation) {
-          return MakeError(absl::StatusCode::kDeadlineExceeded,
+          return common::MakeError(absl::StatusCode::kDeadlineExceeded,
                            "the deadline passed while waiting for an access token",
-                           {std::string(reason::kTokenEndpointError), {}, std::nullopt});
+                           {std::string(common::reason::kTokenEndpointError), {}, std::nullopt});
         }
       }
       // That fetch's result is ours too, unless it says nothing about this caller's chances
@@ -182,7 +182,7 @@ class ClientSecretCredential final : public TokenCredential {
       bool transient = false;
       absl::StatusOr<AccessToken> result = FetchOnce(deadline, out, &transient);
       if (result.ok() || !transient || !retry) return result;
-      if (!retry_.WaitBeforeRetry(attempt, GetErrorDetails(result.status()).retry_after,
+      if (!retry_.WaitBeforeRetry(attempt, common::GetErrorDetails(result.status()).retry_after,
                                   deadline)) {
         return result;
       }
@@ -208,21 +208,21 @@ class ClientSecretCredential final : public TokenCredential {
       const absl::StatusCode code = response.status().code() == absl::StatusCode::kDeadlineExceeded
                                         ? absl::StatusCode::kDeadlineExceeded
                                         : absl::StatusCode::kUnavailable;
-      return MakeError(code,
+      return common::MakeError(code,
                        absl::StrCat("could not get an access token from ",
                                     UrlOrigin(token_url_), ": ", response.status().message()),
-                       {std::string(reason::kTokenEndpointError), {}, std::nullopt});
+                       {std::string(common::reason::kTokenEndpointError), {}, std::nullopt});
     }
     if (response->status != 200) return MapTokenError(*response, transient);
 
     absl::StatusOr<TokenResponse> parsed = ParseTokenResponse(response->body);
     if (!parsed.ok()) {
-      return MakeError(absl::StatusCode::kUnavailable,
+      return common::MakeError(absl::StatusCode::kUnavailable,
                        absl::StrCat("the token endpoint ", UrlOrigin(token_url_),
                                     " returned HTTP 200 without a valid token response: ",
                                     parsed.status().message()),
-                       {std::string(reason::kTokenEndpointError),
-                        {{std::string(meta::kHttpStatus), "200"}},
+                       {std::string(common::reason::kTokenEndpointError),
+                        {{std::string(common::meta::kHttpStatus), "200"}},
                         std::nullopt});
     }
     const absl::Duration lifetime = parsed->expires_in;
@@ -240,17 +240,17 @@ class ClientSecretCredential final : public TokenCredential {
   // A non-200 answer of the token endpoint as a status with ErrorDetails. Sets *transient for
   // throttling (429, throttling AADSTS codes), temporarily_unavailable and 5xx.
   absl::Status MapTokenError(const HttpResponse& response, bool* transient) const {
-    ErrorDetails details;
-    details.reason = std::string(reason::kTokenEndpointError);
-    details.metadata[std::string(meta::kHttpStatus)] = absl::StrCat(response.status);
+    common::ErrorDetails details;
+    details.reason = std::string(common::reason::kTokenEndpointError);
+    details.metadata[std::string(common::meta::kHttpStatus)] = absl::StrCat(response.status);
     TokenErrorBody body;
     const bool has_body = ParseTokenErrorBody(response.body, &body);
     std::string summary;  // "(invalid_client, AADSTS7000215: Invalid client secret ...)"
     if (has_body) {
       if (!body.aadsts_code.empty()) {
-        details.metadata[std::string(meta::kAadstsCode)] = body.aadsts_code;
+        details.metadata[std::string(common::meta::kAadstsCode)] = body.aadsts_code;
       }
-      details.metadata[std::string(meta::kOauthError)] = body.error;
+      details.metadata[std::string(common::meta::kOauthError)] = body.error;
       if (!body.trace_id.empty()) details.metadata[std::string(kAadTraceId)] = body.trace_id;
       if (!body.correlation_id.empty()) {
         details.metadata[std::string(kAadCorrelationId)] = body.correlation_id;
@@ -266,22 +266,22 @@ class ClientSecretCredential final : public TokenCredential {
       if (auto retry_after = response.Header("retry-after")) {
         details.retry_after = ParseRetryAfter(*retry_after, clock_->Now());
       }
-      return MakeError(absl::StatusCode::kUnavailable,
+      return common::MakeError(absl::StatusCode::kUnavailable,
                        absl::StrCat("the token endpoint ", UrlOrigin(token_url_),
                                     " answered HTTP ", response.status, summary),
                        details);
     }
 
-    details.reason = std::string(reason::kCredentialsRejected);
+    details.reason = std::string(common::reason::kCredentialsRejected);
     if (!has_body) {
-      return MakeError(absl::StatusCode::kFailedPrecondition,
+      return common::MakeError(absl::StatusCode::kFailedPrecondition,
                        absl::StrCat("the token endpoint ", token_url_, " answered HTTP ",
                                     response.status,
                                     " without an OAuth error. Check AZURE_AUTHORITY_HOST and "
                                     "AZURE_TENANT_ID."),
                        details);
     }
-    return MakeError(absl::StatusCode::kFailedPrecondition,
+    return common::MakeError(absl::StatusCode::kFailedPrecondition,
                      absl::StrCat("Microsoft Entra ID rejected the client credentials", summary,
                                   ". ", FixHint(body.aadsts_code)),
                      details);
@@ -304,7 +304,7 @@ class ClientSecretCredential final : public TokenCredential {
   const std::string client_secret_;
   const absl::Duration refresh_margin_;
   const std::shared_ptr<HttpTransport> transport_;
-  const Clock* const clock_;
+  const common::Clock* const clock_;
   const RetryPolicy retry_;
 
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer, which
@@ -326,16 +326,16 @@ class ClientSecretCredential final : public TokenCredential {
 
 absl::StatusOr<std::unique_ptr<TokenCredential>> MakeClientSecretCredential(
     const ClientSecretCredentialOptions& options, std::shared_ptr<HttpTransport> transport,
-    const Clock* clock) {
+    const common::Clock* clock) {
   std::vector<absl::string_view> missing;
   if (options.tenant_id.empty()) missing.push_back("AZURE_TENANT_ID");
   if (options.client_id.empty()) missing.push_back("AZURE_CLIENT_ID");
   if (options.client_secret.empty()) missing.push_back("AZURE_CLIENT_SECRET");
   if (!missing.empty()) {
-    return MakeError(absl::StatusCode::kFailedPrecondition,
+    return common::MakeError(absl::StatusCode::kFailedPrecondition,
                      absl::StrCat("client-secret credentials are incomplete: set ",
                                   absl::StrJoin(missing, ", ")),
-                     {std::string(reason::kCredentialsMissing), {}, std::nullopt});
+                     {std::string(common::reason::kCredentialsMissing), {}, std::nullopt});
   }
   if (transport == nullptr || clock == nullptr) {
     return absl::InvalidArgumentError("MakeClientSecretCredential needs a transport and a clock");

@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/retry_policy.h"
 
@@ -61,6 +61,6 @@ struct ClientSecretCredentialOptions {
 // the variable to set. `transport` and `clock` must outlive the credential.
 absl::StatusOr<std::unique_ptr<TokenCredential>> MakeClientSecretCredential(
     const ClientSecretCredentialOptions& options, std::shared_ptr<HttpTransport> transport,
-    const Clock* clock);
+    const common::Clock* clock);
 
 }  // namespace rollcall::graph

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
-#include "graph_client/error_details.h"
-#include "service/reasons.h"
+#include "common/error_details.h"
+#include "common/error_details.h"
 #include "service/status_mapping.h"
 #include "service/validation.h"
 
@@ -42,23 +42,23 @@ grpc::ByteBuffer WithSuffix(const grpc::Slice& bytes, const uint8_t* suffix, std
 // so that the number of label values stays bounded whatever an error carries.
 std::string ReasonLabel(const std::string& reason) {
   if (reason.empty()) return "UNSPECIFIED";
-  static constexpr std::string_view kKnown[] = {
-      graph::reason::kReportNotFound,      graph::reason::kInvalidId,
-      graph::reason::kGraphBadRequest,     graph::reason::kGraphUnauthorized,
-      graph::reason::kGraphForbidden,      graph::reason::kGraphThrottled,
-      graph::reason::kGraphUnavailable,    graph::reason::kGraphError,
-      graph::reason::kGraphBadResponse,    graph::reason::kCredentialsRejected,
-      graph::reason::kCredentialsMissing,  graph::reason::kTokenEndpointError};
-  for (std::string_view known : kKnown) {
+  static constexpr absl::string_view kKnown[] = {
+      common::reason::kReportNotFound,      common::reason::kInvalidId,
+      common::reason::kGraphBadRequest,     common::reason::kGraphUnauthorized,
+      common::reason::kGraphForbidden,      common::reason::kGraphThrottled,
+      common::reason::kGraphUnavailable,    common::reason::kGraphError,
+      common::reason::kGraphBadResponse,    common::reason::kCredentialsRejected,
+      common::reason::kCredentialsMissing,  common::reason::kTokenEndpointError};
+  for (absl::string_view known : kKnown) {
     if (reason == known) return reason;
   }
   return "OTHER";
 }
 
 absl::Status ShuttingDownError() {
-  return graph::MakeError(absl::StatusCode::kUnavailable,
+  return common::MakeError(absl::StatusCode::kUnavailable,
                           "the server is shutting down; retry on another replica",
-                          {std::string(reason::kShuttingDown), {}, std::nullopt});
+                          {std::string(common::reason::kShuttingDown), {}, std::nullopt});
 }
 
 }  // namespace
@@ -139,7 +139,7 @@ void AttendanceReportServiceImpl::CallHandle::FinishError(const grpc::Status& st
 AttendanceReportServiceImpl::AttendanceReportServiceImpl(const ServiceOptions& options,
                                                          std::shared_ptr<graph::GraphClient> graph,
                                                          ReportCache* cache,
-                                                         const graph::Clock* clock, Logger* logger)
+                                                         const common::Clock* clock, Logger* logger)
     : options_(options), graph_(std::move(graph)), cache_(cache), clock_(clock), logger_(logger) {}
 
 grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
@@ -233,11 +233,11 @@ absl::StatusOr<CachedReport> AttendanceReportServiceImpl::Load(absl::string_view
 
   if (!fetched_status.ok()) {
     graph_errors_.fetch_add(1, std::memory_order_relaxed);
-    const graph::ErrorDetails details = graph::GetErrorDetails(fetched_status);
+    const common::ErrorDetails details = common::GetErrorDetails(fetched_status);
     CountGraphError(details.reason);
-    // graph_client's metadata keys are std::string_view (not absl::string_view in Debian's
+    // graph_client's metadata keys are absl::string_view (not absl::string_view in Debian's
     // Abseil build).
-    const auto meta = [&details](std::string_view key) -> std::string {
+    const auto meta = [&details](absl::string_view key) -> std::string {
       const auto it = details.metadata.find(std::string(key));
       return it == details.metadata.end() ? std::string() : it->second;
     };
@@ -248,9 +248,9 @@ absl::StatusOr<CachedReport> AttendanceReportServiceImpl::Load(absl::string_view
                    {"view", ViewName(with_records)},
                    {"code", absl::StatusCodeToString(fetched_status.code())},
                    {"reason", details.reason},
-                   {"graph_code", meta(graph::meta::kGraphCode)},
-                   {"graph_request_id", meta(graph::meta::kGraphRequestId)},
-                   {"http_status", meta(graph::meta::kHttpStatus)},
+                   {"graph_code", meta(common::meta::kGraphCode)},
+                   {"graph_request_id", meta(common::meta::kGraphRequestId)},
+                   {"http_status", meta(common::meta::kHttpStatus)},
                    {"error", TruncateForLog(fetched_status.message(), 512)},
                    {"latency_ms", latency_ms}});
     return fetched_status;

@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
@@ -71,7 +71,7 @@ class AttendanceReportServiceImpl final
   // cache's executor must run until every load has finished.
   AttendanceReportServiceImpl(const ServiceOptions& options,
                               std::shared_ptr<graph::GraphClient> graph, ReportCache* cache,
-                              const graph::Clock* clock, Logger* logger);
+                              const common::Clock* clock, Logger* logger);
 
   // Called by gRPC on a callback thread; returns at once (see the file comment).
   grpc::ServerUnaryReactor* GetAttendanceReport(grpc::CallbackServerContext* context,
@@ -105,7 +105,7 @@ class AttendanceReportServiceImpl final
   const ServiceOptions options_;
   const std::shared_ptr<graph::GraphClient> graph_;
   ReportCache* const cache_;
-  const graph::Clock* const clock_;
+  const common::Clock* const clock_;
   Logger* const logger_;
 
   std::atomic<bool> draining_{false};

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "graph_client/utf8.h"
+#include "common/utf8.h"
 
 namespace rollcall::service {
 namespace {
@@ -66,8 +66,8 @@ void AppendJsonString(absl::string_view value, std::string* out) {
   std::size_t pos = 0;
   while (pos < value.size()) {
     const std::size_t start = pos;
-    const int32_t cp = graph::utf8::DecodeOne(value, &pos);
-    if (cp == graph::utf8::kInvalid) {
+    const int32_t cp = common::utf8::DecodeOne(value, &pos);
+    if (cp == common::utf8::kInvalid) {
       out->append("\\ufffd");
       continue;
     }
@@ -100,10 +100,10 @@ void AppendJsonString(absl::string_view value, std::string* out) {
   out->push_back('"');
 }
 
-Logger::Logger(LogLevel threshold, const graph::Clock* clock)
+Logger::Logger(LogLevel threshold, const common::Clock* clock)
     : Logger(threshold, clock, WriteToStderr) {}
 
-Logger::Logger(LogLevel threshold, const graph::Clock* clock, Sink sink)
+Logger::Logger(LogLevel threshold, const common::Clock* clock, Sink sink)
     : threshold_(threshold), clock_(clock), sink_(std::move(sink)) {}
 
 void Logger::Log(LogLevel level, absl::string_view msg, absl::Span<const LogField> fields) {

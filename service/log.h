@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 
 namespace rollcall::service {
 
@@ -40,9 +40,9 @@ class Logger {
   using Sink = std::function<void(absl::string_view line)>;
 
   // Writes to stderr. `clock` stamps each line; it must outlive the logger.
-  Logger(LogLevel threshold, const graph::Clock* clock);
+  Logger(LogLevel threshold, const common::Clock* clock);
   // Writes to `sink` (tests capture lines this way).
-  Logger(LogLevel threshold, const graph::Clock* clock, Sink sink);
+  Logger(LogLevel threshold, const common::Clock* clock, Sink sink);
 
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
@@ -68,7 +68,7 @@ class Logger {
 
  private:
   const LogLevel threshold_;
-  const graph::Clock* const clock_;
+  const common::Clock* const clock_;
   absl::Mutex mu_;
   const Sink sink_ ABSL_GUARDED_BY(mu_);
 };

@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 #include "graph_client/graph_client.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/token_credential.h"
@@ -66,7 +66,7 @@ int Run(int argc, char** argv) {
     return 2;
   }
 
-  const rollcall::graph::Clock* clock = rollcall::graph::SystemClock();
+  const rollcall::common::Clock* clock = rollcall::common::SystemClock();
   // Never destroyed: gRPC threads may still log while the process exits.
   Logger& logger = *new Logger(config->log_level, clock);
   rollcall::service::RouteGrpcLogs(&logger);

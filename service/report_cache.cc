@@ -9,8 +9,8 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/slice.h"
-#include "graph_client/error_details.h"
-#include "service/reasons.h"
+#include "common/error_details.h"
+#include "common/error_details.h"
 
 namespace rollcall::service {
 namespace {
@@ -87,10 +87,10 @@ absl::Status DecodeStatus(absl::string_view in) {
 }
 
 absl::Status OverloadedError() {
-  graph::ErrorDetails details;
-  details.reason = std::string(reason::kUpstreamOverloaded);
+  common::ErrorDetails details;
+  details.reason = std::string(common::reason::kUpstreamOverloaded);
   details.retry_after = kOverloadedRetryDelay;
-  return graph::MakeError(absl::StatusCode::kResourceExhausted,
+  return common::MakeError(absl::StatusCode::kResourceExhausted,
                           "too many Graph calls are in progress or queued; retry with backoff",
                           details);
 }
@@ -178,7 +178,7 @@ bool ServesStaleOn(const absl::Status& status) {
 
 bool IsNegativelyCacheable(const absl::Status& status) {
   return status.code() == absl::StatusCode::kNotFound &&
-         graph::GetErrorDetails(status).reason == graph::reason::kReportNotFound;
+         common::GetErrorDetails(status).reason == common::reason::kReportNotFound;
 }
 
 // --- CachedReport -------------------------------------------------------------------------
@@ -317,7 +317,7 @@ bool ReportCache::IndexEq::operator()(const Header* a, absl::string_view b) cons
   return KeyOf(a) == b;
 }
 
-ReportCache::ReportCache(const Options& options, const graph::Clock* clock,
+ReportCache::ReportCache(const Options& options, const common::Clock* clock,
                          UpstreamExecutor* executor, Logger* logger)
     : options_(options), clock_(clock), executor_(executor), logger_(logger) {}
 
@@ -409,7 +409,7 @@ void ReportCache::RunLoad(const std::string& key, const Loader& loader) {
     const absl::Time deadline = FlightDeadline(key);
     Completion completion = CompleteFlight(key, deadline, loader(key, deadline));
     if (!completion.masked.ok() && logger_ != nullptr) {
-      const graph::ErrorDetails details = graph::GetErrorDetails(completion.masked);
+      const common::ErrorDetails details = common::GetErrorDetails(completion.masked);
       logger_->Warn("serving stale report",
                     {{"key", TruncateForLog(key, 512)},
                      {"code", absl::StatusCodeToString(completion.masked.code())},

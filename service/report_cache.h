@@ -33,7 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 #include "grpcpp/support/slice.h"
 #include "rollcall/v1/attendance.pb.h"
 #include "service/log.h"
@@ -233,7 +233,7 @@ class ReportCache {
   // `clock` and `executor` must outlive the cache; the executor must keep running until every
   // LoadOrJoin's done has been called. `logger` (may be null) gets one line per load whose
   // waiters were served a stale entry.
-  ReportCache(const Options& options, const graph::Clock* clock, UpstreamExecutor* executor,
+  ReportCache(const Options& options, const common::Clock* clock, UpstreamExecutor* executor,
               Logger* logger = nullptr);
 
   // Drops the cache's references; entries still referenced elsewhere (replies in flight) live
@@ -347,7 +347,7 @@ class ReportCache {
   Stats StatsLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const Options options_;
-  const graph::Clock* const clock_;
+  const common::Clock* const clock_;
   UpstreamExecutor* const executor_;
   Logger* const logger_;
 

@@ -60,7 +60,7 @@ void RouteGrpcLogs(Logger* logger) {
 }
 
 RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
-                               const graph::Clock* clock, Logger* logger,
+                               const common::Clock* clock, Logger* logger,
                                const ServerTuning& tuning)
     : logger_(logger),
       graph_(graph),
@@ -77,7 +77,7 @@ RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::Grap
           std::move(graph), cache_.get(), clock, logger)) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
-    const Config& config, std::shared_ptr<graph::GraphClient> graph, const graph::Clock* clock,
+    const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,
     Logger* logger, const ServerTuning& tuning) {
   // Both are process-wide switches that take effect for servers built after them.
   grpc::EnableDefaultHealthCheckService(true);

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "graph_client/clock.h"
+#include "common/clock.h"
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "service/attendance_service.h"
@@ -48,7 +48,7 @@ class RollcallServer {
   // allow-lists are a later issue (see ARCHITECTURE.md, "confused deputy"); until then, expose
   // the port only inside the cluster's network policy.
   static absl::StatusOr<std::unique_ptr<RollcallServer>> Start(
-      const Config& config, std::shared_ptr<graph::GraphClient> graph, const graph::Clock* clock,
+      const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,
       Logger* logger, const ServerTuning& tuning = ServerTuning());
 
   // Shutdown(now) if not shut down yet.
@@ -93,7 +93,7 @@ class RollcallServer {
 
  private:
   RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
-                 const graph::Clock* clock, Logger* logger, const ServerTuning& tuning);
+                 const common::Clock* clock, Logger* logger, const ServerTuning& tuning);
 
   bool ShutdownOnce(absl::Time deadline);
 

@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 
 namespace rollcall::service {
 namespace {
@@ -30,11 +30,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     any->set_value(std::string(payload));
   });
 
-  const graph::ErrorDetails details = graph::GetErrorDetails(status);
-  if (details.reason == graph::reason::kInvalidId) {
+  const common::ErrorDetails details = common::GetErrorDetails(status);
+  if (details.reason == common::reason::kInvalidId) {
     google::rpc::BadRequest bad_request;
     google::rpc::BadRequest::FieldViolation* violation = bad_request.add_field_violations();
-    const auto field = details.metadata.find(std::string(graph::meta::kField));
+    const auto field = details.metadata.find(std::string(common::meta::kField));
     if (field != details.metadata.end()) violation->set_field(field->second);
     violation->set_description(std::string(status.message()));
     google::protobuf::Any* any = proto.add_details();

@@ -1,6 +1,6 @@
 #pragma once
 // The gRPC edge of Rollcall's errors: an absl::Status (code, message and the ErrorInfo /
-// RetryInfo payloads that graph::MakeError attaches) becomes a grpc::Status whose binary
+// RetryInfo payloads that common::MakeError attaches) becomes a grpc::Status whose binary
 // details are a serialized google.rpc.Status, which gRPC sends in the
 // `grpc-status-details-bin` trailer for any googleapis-aware client to decode.
 

@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
-#include "graph_client/error_details.h"
-#include "service/reasons.h"
-#include "graph_client/utf8.h"
+#include "common/error_details.h"
+#include "common/error_details.h"
+#include "common/utf8.h"
 
 namespace rollcall::service {
 namespace {
@@ -18,16 +18,16 @@ namespace {
 using google::protobuf::internal::WireFormatLite;
 
 absl::Status Malformed(absl::string_view what) {
-  return graph::MakeError(absl::StatusCode::kInvalidArgument,
+  return common::MakeError(absl::StatusCode::kInvalidArgument,
                           absl::StrCat("request is not a GetAttendanceReportRequest: ", what),
-                          {std::string(reason::kMalformedRequest), {}, std::nullopt});
+                          {std::string(common::reason::kMalformedRequest), {}, std::nullopt});
 }
 
 absl::Status InvalidField(absl::string_view field, absl::string_view problem) {
-  graph::ErrorDetails details;
-  details.reason = std::string(graph::reason::kInvalidId);
-  details.metadata[std::string(graph::meta::kField)] = std::string(field);
-  return graph::MakeError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, " ", problem),
+  common::ErrorDetails details;
+  details.reason = std::string(common::reason::kInvalidId);
+  details.metadata[std::string(common::meta::kField)] = std::string(field);
+  return common::MakeError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, " ", problem),
                           details);
 }
 
@@ -66,8 +66,8 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value) {
       ++pos;
       continue;
     }
-    const int32_t code_point = graph::utf8::DecodeOne(value, &pos);
-    if (code_point == graph::utf8::kInvalid) {
+    const int32_t code_point = common::utf8::DecodeOne(value, &pos);
+    if (code_point == common::utf8::kInvalid) {
       return InvalidField(field, absl::StrCat("is not valid UTF-8 (at byte ", at, ")"));
     }
     if (code_point < 0x20 || code_point == 0x7f) {

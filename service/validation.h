@@ -30,7 +30,7 @@ struct RequestFields {
 // (unknown fields skipped, the last occurrence of a field wins) but WITHOUT protobuf's UTF-8
 // check on string fields, which fails the whole parse and logs to stderr outside our logger;
 // ValidateRequest then reports bad UTF-8 naming the field. Nothing is copied: the IDs view
-// `bytes`. Errors: INVALID_ARGUMENT (reason::kMalformedRequest, service/reasons.h) when the
+// `bytes`. Errors: INVALID_ARGUMENT (common::reason::kMalformedRequest, service/reasons.h) when the
 // bytes are not a well-formed message.
 absl::Status ParseRequest(absl::string_view bytes, RequestFields* out);
 

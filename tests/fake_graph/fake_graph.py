@@ -3,8 +3,8 @@
 Graph attendance-report paths, for Rollcall's integration tests and quick-start demo.
 
 Standard library only (Python 3.11). What it emulates, and how faithfully, is in README.md beside
-this file; the facts it follows are in shared/reference/graph/FACTS.md (sections 1, 4, 5, 6) and the
-verbatim bodies in shared/reference/graph/examples/.
+this file; the facts it follows are in Microsoft's published documentation (token endpoint, Graph paths, errors, throttling) and the
+verbatim bodies in tests/data/graph/.
 
     fake_graph.py --listen 127.0.0.1:0 [--plaintext] [--tls-dir DIR] [--dataset FILE] ...
 

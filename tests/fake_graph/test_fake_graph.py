@@ -4,8 +4,8 @@ readiness), talks to it over verified HTTPS (or HTTP in plaintext mode), and sto
 SIGTERM, expecting exit status 0.
 
 Run: cd tests/fake_graph && python3 -m unittest -v test_fake_graph
-The docs' examples are read from $ROLLCALL_EXAMPLES_DIR, else
-../../../shared/reference/graph/examples (the shared/ folder beside the repository).
+The docs' examples are read from $ROLLCALL_EXAMPLES_DIR, else tests/data/graph/ (the project's
+own copy of Microsoft's published bodies).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any, Optional
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "fake_graph.py"
 EXAMPLES = Path(os.environ.get("ROLLCALL_EXAMPLES_DIR")
-                or HERE.parents[2] / "shared" / "reference" / "graph" / "examples")
+                or HERE.parent / "data" / "graph")
 
 TENANT, CLIENT_ID, SECRET = "contoso-tenant", "rollcall-demo-client", "rollcall-demo-secret"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

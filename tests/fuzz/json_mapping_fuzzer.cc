@@ -209,7 +209,7 @@ void CheckWireRoundTrip(const MeetingAttendanceReport& report) {
   FUZZ_CHECK(Equal(back, response), "wire round trip changed the report");
 }
 
-void CheckReport(std::string_view input) {
+void CheckReport(absl::string_view input) {
   std::string next_link = "sentinel";
   auto report = rollcall::graph::ParseAttendanceReport(input, &next_link);
   if (!report.ok()) {
@@ -229,7 +229,7 @@ void CheckReport(std::string_view input) {
   CheckWireRoundTrip(*report);
 }
 
-void CheckRecordsPage(std::string_view input) {
+void CheckRecordsPage(absl::string_view input) {
   MeetingAttendanceReport report;
   report.set_id("existing");
   report.add_attendance_records()->set_id("existing-record");
@@ -274,7 +274,7 @@ void CheckRecordsPage(std::string_view input) {
   CheckWireRoundTrip(report);
 }
 
-void CheckGraphError(std::string_view input) {
+void CheckGraphError(absl::string_view input) {
   rollcall::graph::GraphErrorBody body;
   body.code = "sentinel";
   if (!rollcall::graph::ParseGraphErrorBody(input, &body)) {
@@ -283,7 +283,7 @@ void CheckGraphError(std::string_view input) {
   }
 }
 
-void CheckTokenResponse(std::string_view input) {
+void CheckTokenResponse(absl::string_view input) {
   auto token = rollcall::graph::ParseTokenResponse(input);
   if (!token.ok()) {
     FUZZ_CHECK(token.status().code() == absl::StatusCode::kInvalidArgument,
@@ -301,7 +301,7 @@ void CheckTokenResponse(std::string_view input) {
   }
 }
 
-void CheckTokenError(std::string_view input) {
+void CheckTokenError(absl::string_view input) {
   rollcall::graph::TokenErrorBody body;
   body.error = "sentinel";
   if (!rollcall::graph::ParseTokenErrorBody(input, &body)) {
@@ -310,7 +310,7 @@ void CheckTokenError(std::string_view input) {
     return;
   }
   if (!body.aadsts_code.empty()) {
-    const std::string_view digits = std::string_view(body.aadsts_code).substr(6);
+    const absl::string_view digits = absl::string_view(body.aadsts_code).substr(6);
     bool all_digits = !digits.empty();
     for (char c : digits) all_digits = all_digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
     FUZZ_CHECK(absl::StartsWith(body.aadsts_code, "AADSTS") && all_digits,
@@ -318,7 +318,7 @@ void CheckTokenError(std::string_view input) {
   }
 }
 
-void CheckDateTime(std::string_view input) {
+void CheckDateTime(absl::string_view input) {
   if (input.size() > 64) return;
   auto t = rollcall::graph::ParseDateTimeOffset(input);
   if (!t.ok()) return;
@@ -342,7 +342,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
   CheckReport(input);
   CheckRecordsPage(input);
   CheckGraphError(input);

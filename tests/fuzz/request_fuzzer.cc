@@ -39,7 +39,7 @@
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "graph_client/graph_client.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/token_credential.h"
@@ -59,7 +59,7 @@ constexpr std::size_t kMaxIdBytes = 1024;
 // The contract of ValidateRequest, restated independently of service/utf8.cc.
 
 // Length of the well-formed UTF-8 sequence at text[pos] (RFC 3629, table 3-7 of Unicode), or 0.
-std::size_t Utf8SequenceLength(std::string_view text, std::size_t pos, uint32_t* code_point) {
+std::size_t Utf8SequenceLength(absl::string_view text, std::size_t pos, uint32_t* code_point) {
   const auto b = [&](std::size_t i) -> unsigned {
     return pos + i < text.size() ? static_cast<unsigned char>(text[pos + i]) : 0x100;
   };
@@ -90,7 +90,7 @@ std::size_t Utf8SequenceLength(std::string_view text, std::size_t pos, uint32_t*
   return 0;
 }
 
-bool IdIsAcceptable(std::string_view id) {
+bool IdIsAcceptable(absl::string_view id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
   for (std::size_t pos = 0; pos < id.size();) {
     uint32_t code_point = 0;
@@ -126,7 +126,7 @@ bool IsUnreserved(char c) {
 }
 
 // `segment` is one safe path segment that decodes to exactly `id`.
-void CheckSegment(std::string_view id, std::string_view segment) {
+void CheckSegment(absl::string_view id, absl::string_view segment) {
   FUZZ_CHECK(segment != "." && segment != "..", "a dot-segment for an ID of %zu bytes",
              id.size());
   std::string decoded;
@@ -204,15 +204,15 @@ void CheckUrl(const GetAttendanceReportRequest& request) {
   FUZZ_CHECK(graph.transport->requests == 1, "%d requests for one 404",
              graph.transport->requests);
 
-  std::string_view url = graph.transport->last_url;
+  absl::string_view url = graph.transport->last_url;
   FUZZ_CHECK(url.substr(0, sizeof(kBaseUrl) - 1) == kBaseUrl, "URL %.300s not under the base",
              graph.transport->last_url.c_str());
   url.remove_prefix(sizeof(kBaseUrl) - 1);
-  FUZZ_CHECK(url.find('#') == std::string_view::npos, "a '#' in the URL");
+  FUZZ_CHECK(url.find('#') == absl::string_view::npos, "a '#' in the URL");
   const std::size_t question = url.find('?');
-  const std::string_view path = url.substr(0, question);
-  const std::string_view query =
-      question == std::string_view::npos ? std::string_view() : url.substr(question + 1);
+  const absl::string_view path = url.substr(0, question);
+  const absl::string_view query =
+      question == absl::string_view::npos ? absl::string_view() : url.substr(question + 1);
   FUZZ_CHECK(query == (with_records ? "$expand=attendanceRecords" : ""), "query %.300s",
              std::string(query).c_str());
   const std::vector<absl::string_view> segments =
@@ -221,9 +221,9 @@ void CheckUrl(const GetAttendanceReportRequest& request) {
                  segments[3] == "onlineMeetings" && segments[5] == "attendanceReports",
              "path %.300s is not /users/{u}/onlineMeetings/{m}/attendanceReports/{r}",
              std::string(path).c_str());
-  CheckSegment(request.user_id(), std::string_view(segments[2].data(), segments[2].size()));
-  CheckSegment(request.meeting_id(), std::string_view(segments[4].data(), segments[4].size()));
-  CheckSegment(request.report_id(), std::string_view(segments[6].data(), segments[6].size()));
+  CheckSegment(request.user_id(), absl::string_view(segments[2].data(), segments[2].size()));
+  CheckSegment(request.meeting_id(), absl::string_view(segments[4].data(), segments[4].size()));
+  CheckSegment(request.report_id(), absl::string_view(segments[6].data(), segments[6].size()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ void CheckRequest(const GetAttendanceReportRequest& request) {
   }
   FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument,
              "an invalid request (%s) got %s", bad_field.c_str(), status.ToString().c_str());
-  const auto details = rollcall::graph::GetErrorDetails(status);
+  const auto details = rollcall::common::GetErrorDetails(status);
   FUZZ_CHECK(details.reason == "INVALID_ID", "reason %s", details.reason.c_str());
   const auto field = details.metadata.find("field");
   FUZZ_CHECK(field != details.metadata.end() && field->second == bad_field,

@@ -429,12 +429,12 @@ std::unique_ptr<GraphClient> GraphClientOver(const LocalHttpServer& server) {
   credential_options.tenant_id = "tenant-1";
   credential_options.client_id = "client-1";
   credential_options.client_secret = "secret-1";
-  auto credential = MakeClientSecretCredential(credential_options, transport, SystemClock());
+  auto credential = MakeClientSecretCredential(credential_options, transport, common::SystemClock());
   EXPECT_TRUE(credential.ok()) << credential.status();
   if (!credential.ok()) return nullptr;
   GraphClientOptions options;
   options.base_url = server.Url("/v1.0");
-  return MakeGraphClient(options, transport, std::move(*credential), SystemClock());
+  return MakeGraphClient(options, transport, std::move(*credential), common::SystemClock());
 }
 
 TEST(GraphClientOverCurl, FetchesAReportEndToEnd) {

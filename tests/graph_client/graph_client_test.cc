@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/url_encoding.h"
@@ -283,7 +283,7 @@ TEST_P(StatusMapping, KeepsGraphsCodeAndRequestIds) {
   EXPECT_EQ(Meta(status, "http_status"), std::to_string(GetParam().http_status));
   EXPECT_THAT(Message(status), HasSubstr("SomeCode: Something happened."));
   EXPECT_THAT(Message(status), HasSubstr("HTTP " + std::to_string(GetParam().http_status)));
-  EXPECT_FALSE(GetErrorDetails(status).retry_after.has_value());
+  EXPECT_FALSE(common::GetErrorDetails(status).retry_after.has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -311,7 +311,7 @@ TEST_F(GraphClientTest, SharedErrorExamplesKeepTheirRequestIds) {
   EXPECT_EQ(Meta(status, "graph_code"), "TooManyRequests");
   EXPECT_EQ(Meta(status, "graph_request_id"), "94fb3b52-452a-4535-a601-69e0a90e3aa2");
   EXPECT_EQ(Meta(status, "graph_date"), "2020-08-18T12:51:51");
-  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Milliseconds(2128));
+  EXPECT_EQ(common::GetErrorDetails(status).retry_after, absl::Milliseconds(2128));
 
   status = StatusFor(
       FakeHttpTransport::Json(403, ReadExample("graph-error-app-access-policy-missing.json")));
@@ -423,7 +423,7 @@ TEST_F(GraphClientTest, RetryAfterInEveryForm) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.http_status);
     absl::Status status = StatusFor(FakeHttpTransport::Json(c.http_status, "{}", c.headers));
-    EXPECT_EQ(GetErrorDetails(status).retry_after, c.expected);
+    EXPECT_EQ(common::GetErrorDetails(status).retry_after, c.expected);
   }
 }
 
@@ -473,7 +473,7 @@ TEST_F(GraphClientTest, TransportAndCredentialErrors) {
   EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
 
   const std::size_t before = transport_->request_count();
-  credential_->Fail(MakeError(absl::StatusCode::kFailedPrecondition, "rejected",
+  credential_->Fail(common::MakeError(absl::StatusCode::kFailedPrecondition, "rejected",
                               {"CREDENTIALS_REJECTED", {}, std::nullopt}));
   status = Get().status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
@@ -714,7 +714,7 @@ TEST_F(GraphClientTest, ExhaustedRetriesReturnTheLastThrottleWithGraphsDelay) {
   absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Reason(status), "GRAPH_THROTTLED");
-  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Milliseconds(2500));
+  EXPECT_EQ(common::GetErrorDetails(status).retry_after, absl::Milliseconds(2500));
   EXPECT_EQ(Meta(status, "http_status"), "429");
   EXPECT_EQ(Meta(status, "graph_code"), "TooManyRequests");
   EXPECT_EQ(transport_->request_count(), 4u);
@@ -731,7 +731,7 @@ TEST_F(GraphClientTest, ARetryAfterBeyondMaxBackoffIsPassedOnNotCutShort) {
   EXPECT_TRUE(clock_.sleeps().empty());
   EXPECT_EQ(transport_->request_count(), 1u);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(60));
+  EXPECT_EQ(common::GetErrorDetails(status).retry_after, absl::Seconds(60));
 }
 
 TEST_F(GraphClientTest, ARetryAfterPastTheDeadlineEndsTheCallAtOnce) {
@@ -741,7 +741,7 @@ TEST_F(GraphClientTest, ARetryAfterPastTheDeadlineEndsTheCallAtOnce) {
       Make()->GetAttendanceReport(kRef, true, start + absl::Seconds(1)).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);  // not DEADLINE_EXCEEDED
   EXPECT_EQ(Reason(status), "GRAPH_THROTTLED");
-  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(2));
+  EXPECT_EQ(common::GetErrorDetails(status).retry_after, absl::Seconds(2));
   EXPECT_EQ(transport_->request_count(), 1u);
   EXPECT_TRUE(clock_.sleeps().empty());
   EXPECT_EQ(clock_.Now(), start);
@@ -863,7 +863,7 @@ class FailingAfterFirstToken final : public TokenCredential {
  public:
   absl::StatusOr<AccessToken> GetToken(absl::Time) override {
     if (calls_.fetch_add(1) == 0) return AccessToken{"t", absl::InfiniteFuture()};
-    return MakeError(absl::StatusCode::kUnavailable, "token endpoint down",
+    return common::MakeError(absl::StatusCode::kUnavailable, "token endpoint down",
                      {"TOKEN_ENDPOINT_ERROR", {}, std::nullopt});
   }
   void Invalidate(const std::string&) override {}

@@ -445,10 +445,10 @@ TEST(Malformed, EveryTruncationOfARealBodyIsAnError) {
   const std::size_t end = body.rfind('}');
   for (std::size_t length = 0; length < end; ++length) {
     absl::StatusOr<MeetingAttendanceReport> report =
-        ParseAttendanceReport(std::string_view(body).substr(0, length));
+        ParseAttendanceReport(absl::string_view(body).substr(0, length));
     ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << length;
   }
-  EXPECT_TRUE(ParseAttendanceReport(std::string_view(body).substr(0, end + 1)).ok());
+  EXPECT_TRUE(ParseAttendanceReport(absl::string_view(body).substr(0, end + 1)).ok());
 }
 
 TEST(Malformed, GarbageIsAnErrorNeverACrash) {

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "gtest/gtest.h"
 
 namespace rollcall::testing {
 
-// The shared reference examples (../shared/reference/graph/examples), set by CMake.
+// The Graph and identity bodies of tests/data/graph/ (copied from Microsoft's docs), set by CMake.
 inline std::filesystem::path ExamplesDir() { return ROLLCALL_EXAMPLES_DIR; }
 
 inline std::string ReadFile(const std::filesystem::path& path) {
@@ -51,11 +51,11 @@ inline std::string TestNameFor(const std::string& file) {
 }
 
 inline std::string Reason(const absl::Status& status) {
-  return rollcall::graph::GetErrorDetails(status).reason;
+  return rollcall::common::GetErrorDetails(status).reason;
 }
 
 inline std::string Meta(const absl::Status& status, const std::string& key) {
-  const auto details = rollcall::graph::GetErrorDetails(status);
+  const auto details = rollcall::common::GetErrorDetails(status);
   const auto it = details.metadata.find(key);
   return it == details.metadata.end() ? "<absent>" : it->second;
 }

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "gtest/gtest.h"
 #include "tests/graph_client/test_util.h"
 #include "tests/testing/fake_clock.h"
@@ -69,7 +69,7 @@ class CredentialTest : public ::testing::Test {
   static void ExpectNoSecret(const absl::Status& status) {
     EXPECT_THAT(Message(status), Not(HasSubstr(kSecret)));
     EXPECT_THAT(Message(status), Not(HasSubstr("s3cr3t")));
-    for (const auto& [key, value] : GetErrorDetails(status).metadata) {
+    for (const auto& [key, value] : common::GetErrorDetails(status).metadata) {
       EXPECT_THAT(value, Not(HasSubstr("s3cr3t"))) << key;
     }
   }
@@ -480,7 +480,7 @@ TEST_F(CredentialTest, ThrottledTokenRequestsCarryRetryAfter) {
   auto credential = MakeWithoutRetries();
   transport_->Enqueue(FakeHttpTransport::Json(429, "{}", {{"retry-after", "7"}}));
   absl::Status status = credential->GetToken(Later()).status();
-  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(7));
+  EXPECT_EQ(common::GetErrorDetails(status).retry_after, absl::Seconds(7));
 }
 
 TEST_F(CredentialTest, ANotFoundWithoutOAuthBodyPointsAtTheAuthority) {
@@ -565,7 +565,7 @@ TEST_F(CredentialTest, RetriesEndWithTheLastErrorWithinTheDeadline) {
   absl::Status status = credential->GetToken(clock_.Now() + absl::Minutes(1)).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
-  EXPECT_EQ(GetErrorDetails(status).retry_after, absl::Seconds(2));
+  EXPECT_EQ(common::GetErrorDetails(status).retry_after, absl::Seconds(2));
   EXPECT_EQ(transport_->request_count(), 4u);
   EXPECT_EQ(clock_.sleeps(), std::vector<absl::Duration>(3, absl::Seconds(2)));
 

@@ -10,8 +10,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
-#include "graph_client/error_details.h"
-#include "service/reasons.h"
+#include "common/error_details.h"
+#include "common/error_details.h"
 #include "service/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -56,10 +56,10 @@ ReportCache::Loader Failing(absl::StatusCode code, const std::string& reason,
                             std::atomic<int>* calls = nullptr) {
   return [code, reason, calls](absl::string_view, absl::Time) -> absl::StatusOr<CachedReport> {
     if (calls != nullptr) calls->fetch_add(1);
-    graph::ErrorDetails details;
+    common::ErrorDetails details;
     details.reason = reason;
     details.metadata["graph_request_id"] = "req-1";
-    return graph::MakeError(code, absl::StrCat("failed with ", reason), details);
+    return common::MakeError(code, absl::StrCat("failed with ", reason), details);
   };
 }
 
@@ -325,18 +325,18 @@ TEST(CachedReportTest, KeyAndValueOfAnySizeShareOneEntry) {
 }
 
 TEST(CachedReportTest, NegativeEntryGivesBackTheErrorWithEveryPayload) {
-  graph::ErrorDetails details;
+  common::ErrorDetails details;
   details.reason = "REPORT_NOT_FOUND";
   details.metadata["graph_request_id"] = "req-9";
   details.metadata["graph_code"] = std::string("itemNotFound\0with nul", 21);
   details.retry_after = absl::Milliseconds(1500);
   const absl::Status error =
-      graph::MakeError(absl::StatusCode::kNotFound, "no report \xe2\x9c\x93 here", details);
+      common::MakeError(absl::StatusCode::kNotFound, "no report \xe2\x9c\x93 here", details);
   const absl::Time expires = absl::FromUnixSeconds(1700000030);
   const CachedReport entry = CachedReport::Negative("key", error, expires);
   EXPECT_TRUE(entry.negative());
   EXPECT_EQ(entry.error(), error);
-  EXPECT_EQ(graph::GetErrorDetails(entry.error()).metadata.at("graph_code"),
+  EXPECT_EQ(common::GetErrorDetails(entry.error()).metadata.at("graph_code"),
             details.metadata["graph_code"]);
   EXPECT_EQ(entry.bytes().size(), 0u);
   EXPECT_EQ(entry.key(), "key");
@@ -369,9 +369,9 @@ TEST_F(ReportCacheTest, AnErrorTooLongToRememberIsStillAnswered) {
   ReportCache::Options options = Plain(1 << 20);
   options.negative_ttl = absl::Seconds(30);
   auto cache = MakeCache(options);
-  graph::ErrorDetails details;
+  common::ErrorDetails details;
   details.reason = "REPORT_NOT_FOUND";
-  const absl::Status error = graph::MakeError(
+  const absl::Status error = common::MakeError(
       absl::StatusCode::kNotFound, std::string(CachedReport::kMaxErrorBytes, 'm'), details);
   auto result = LoadAndWait(*cache, Key("r"), [&](absl::string_view, absl::Time) {
     return absl::StatusOr<CachedReport>(error);
@@ -626,7 +626,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
     loader_calls.fetch_add(1);
     loader_started.Notify();
     release_loader.WaitForNotification();
-    return graph::MakeError(absl::StatusCode::kNotFound, "no such report",
+    return common::MakeError(absl::StatusCode::kNotFound, "no such report",
                             {"REPORT_NOT_FOUND", {}, std::nullopt});
   };
   for (int i = 0; i < 2; ++i) {
@@ -642,7 +642,7 @@ TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   EXPECT_EQ(loader_calls.load(), 1);
   for (const absl::Status& status : statuses) {
     EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-    EXPECT_EQ(graph::GetErrorDetails(status).reason, "REPORT_NOT_FOUND");
+    EXPECT_EQ(common::GetErrorDetails(status).reason, "REPORT_NOT_FOUND");
   }
   EXPECT_FALSE(cache->Lookup(Key("missing")));
   EXPECT_EQ(cache->GetStats().load_errors, 1u);
@@ -703,7 +703,7 @@ TEST_F(ReportCacheTest, NotFoundIsRememberedForTheNegativeTtl) {
   ASSERT_TRUE(hit);
   EXPECT_TRUE(hit.negative());
   EXPECT_EQ(hit.error(), first.status());
-  EXPECT_EQ(graph::GetErrorDetails(hit.error()).metadata.at("graph_request_id"), "req-1");
+  EXPECT_EQ(common::GetErrorDetails(hit.error()).metadata.at("graph_request_id"), "req-1");
   EXPECT_EQ(hit.bytes().size(), 0u);
   clock_.Advance(absl::Seconds(29));
   EXPECT_TRUE(cache->Lookup(Key("missing")));
@@ -907,7 +907,7 @@ TEST_F(StaleIfErrorTest, ARefusedLoadIsRefusedEvenWithAnExpiredEntry) {
                    [&](absl::StatusOr<CacheResult> r) { result = std::move(r); });
   // Answered at once, on this thread.
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(graph::GetErrorDetails(result.status()).reason, reason::kUpstreamOverloaded);
+  EXPECT_EQ(common::GetErrorDetails(result.status()).reason, common::reason::kUpstreamOverloaded);
   EXPECT_EQ(cache.GetStats().rejected, 1u);
   EXPECT_EQ(cache.GetStats().stale_served, 0u);
   EXPECT_EQ(cache.GetStats().entries, 1u);  // still kept for a load that fails
@@ -964,8 +964,8 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
   cache.LoadOrJoin(Key("c"), absl::InfiniteFuture(), [&](absl::string_view key, absl::Time) { return Bytes(key, 1, clock.Now()); },
                    [&](absl::StatusOr<CacheResult> result) { refused = result.status(); });
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
-  const graph::ErrorDetails details = graph::GetErrorDetails(refused);
-  EXPECT_EQ(details.reason, reason::kUpstreamOverloaded);
+  const common::ErrorDetails details = common::GetErrorDetails(refused);
+  EXPECT_EQ(details.reason, common::reason::kUpstreamOverloaded);
   ASSERT_TRUE(details.retry_after.has_value());
   EXPECT_EQ(*details.retry_after, absl::Seconds(1));
   const ReportCache::Stats stats = cache.GetStats();

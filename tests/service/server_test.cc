@@ -15,7 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -144,11 +144,11 @@ class ServerTest : public ::testing::Test {
   }
 
   Config config_;
-  const graph::Clock* clock_ = graph::SystemClock();
+  const common::Clock* clock_ = common::SystemClock();
   std::shared_ptr<test::FakeGraphClient> graph_ = std::make_shared<test::FakeGraphClient>();
   absl::Mutex log_mu_;
   std::vector<std::string> log_lines_ ABSL_GUARDED_BY(log_mu_);
-  Logger logger_{LogLevel::kDebug, graph::SystemClock(), [this](absl::string_view line) {
+  Logger logger_{LogLevel::kDebug, common::SystemClock(), [this](absl::string_view line) {
                    absl::MutexLock lock(&log_mu_);
                    log_lines_.emplace_back(line);
                  }};
@@ -322,11 +322,11 @@ TEST_F(ServerTest, MalformedAndNonUtf8RequestsAreRejected) {
 }
 
 TEST_F(ServerTest, GraphNotFoundIsPropagatedAndRemembered) {
-  graph::ErrorDetails details;
+  common::ErrorDetails details;
   details.reason = "REPORT_NOT_FOUND";
   details.metadata["graph_code"] = "NotFound";
   details.metadata["graph_request_id"] = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
-  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound,
+  graph_->SetError(common::MakeError(absl::StatusCode::kNotFound,
                                     "Graph has no such attendance report", details));
   GetAttendanceReportResponse response;
   grpc::Status status = Call(Request(), &response);
@@ -360,11 +360,11 @@ TEST_F(ServerTest, GraphNotFoundIsPropagatedAndRemembered) {
 }
 
 TEST_F(ServerTest, ThrottlingCarriesRetryInfo) {
-  graph::ErrorDetails details;
+  common::ErrorDetails details;
   details.reason = "GRAPH_THROTTLED";
   details.retry_after = absl::Seconds(2);
   graph_->SetError(
-      graph::MakeError(absl::StatusCode::kResourceExhausted, "Graph throttled the call", details));
+      common::MakeError(absl::StatusCode::kResourceExhausted, "Graph throttled the call", details));
   GetAttendanceReportResponse response;
   const grpc::Status status = Call(Request(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -458,8 +458,8 @@ TEST_F(ServerTest, ShutdownLetsALoadInFlightFinish) {
 
 // --- Negative caching and stale-if-error through the server, on a fake clock ----------------
 
-graph::ErrorDetails Details(const std::string& reason) {
-  graph::ErrorDetails details;
+common::ErrorDetails Details(const std::string& reason) {
+  common::ErrorDetails details;
   details.reason = reason;
   details.metadata["graph_request_id"] = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
   return details;
@@ -497,7 +497,7 @@ class FakeClockServerTest : public ServerTest {
 };
 
 TEST_F(FakeClockServerTest, NotFoundIsAnsweredFromTheCacheUntilTheNegativeTtl) {
-  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound, "no such report",
+  graph_->SetError(common::MakeError(absl::StatusCode::kNotFound, "no such report",
                                     Details("REPORT_NOT_FOUND")));
   GetAttendanceReportResponse response;
   const grpc::Status first = Call(Request(), &response);
@@ -524,7 +524,7 @@ TEST_F(FakeClockServerTest, NotFoundIsAnsweredFromTheCacheUntilTheNegativeTtl) {
 }
 
 TEST_F(FakeClockServerTest, OtherErrorsAreNeverCached) {
-  graph_->SetError(graph::MakeError(absl::StatusCode::kInternal, "broken body",
+  graph_->SetError(common::MakeError(absl::StatusCode::kInternal, "broken body",
                                     Details("GRAPH_BAD_RESPONSE")));
   GetAttendanceReportResponse response;
   EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::INTERNAL);
@@ -544,7 +544,7 @@ TEST_P(StaleServerTest, GraphFailureServesTheExpiredCopyMarkedStale) {
   ASSERT_TRUE(RawCall(kMethod, request, &fresh).ok());
 
   fake_clock_.Advance(absl::Hours(2));  // expired an hour ago, within the 24h stale window
-  graph_->SetError(graph::MakeError(code, "Graph is having a bad day", Details(why)));
+  graph_->SetError(common::MakeError(code, "Graph is having a bad day", Details(why)));
   std::string stale;
   const grpc::Status status = RawCall(kMethod, request, &stale);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -583,10 +583,10 @@ TEST_F(FakeClockServerTest, NotFoundAndCredentialErrorsAreNotMaskedByAStaleCopy)
   GetAttendanceReportResponse response;
   ASSERT_TRUE(Call(Request(), &response).ok());
   fake_clock_.Advance(absl::Hours(2));
-  graph_->SetError(graph::MakeError(absl::StatusCode::kFailedPrecondition, "secret expired",
+  graph_->SetError(common::MakeError(absl::StatusCode::kFailedPrecondition, "secret expired",
                                     Details("CREDENTIALS_REJECTED")));
   EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound, "gone",
+  graph_->SetError(common::MakeError(absl::StatusCode::kNotFound, "gone",
                                     Details("REPORT_NOT_FOUND")));
   EXPECT_EQ(Call(Request(), &response).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(server_->cache().GetStats().stale_served, 0u);
@@ -608,7 +608,7 @@ TEST_F(ZeroTtlServerTest, EveryCallAsksGraphAndAFailureServesTheLastCopy) {
   ASSERT_TRUE(Call(Request(), &response).ok());
   EXPECT_FALSE(response.from_cache());
   EXPECT_EQ(graph_->call_count(), 2);
-  graph_->SetError(graph::MakeError(absl::StatusCode::kUnavailable, "503",
+  graph_->SetError(common::MakeError(absl::StatusCode::kUnavailable, "503",
                                     Details("GRAPH_UNAVAILABLE")));
   ASSERT_TRUE(Call(Request(), &response).ok());
   EXPECT_TRUE(response.from_cache());
@@ -871,7 +871,7 @@ TEST_F(MetricsServerTest, ExposesEveryMetricAndTheyMove) {
   ASSERT_TRUE(Call(Request(), &response).ok());
   GetAttendanceReportRequest missing = Request();
   missing.set_report_id("missing");
-  graph_->SetError(graph::MakeError(absl::StatusCode::kNotFound, "no such report",
+  graph_->SetError(common::MakeError(absl::StatusCode::kNotFound, "no such report",
                                     Details("REPORT_NOT_FOUND")));
   EXPECT_FALSE(Call(missing, &response).ok());
   EXPECT_FALSE(Call(missing, &response).ok());
@@ -897,31 +897,31 @@ TEST_F(MetricsServerTest, GarbageGets400AndTheEndpointKeepsServing) {
 }
 
 TEST(ServerStartTest, BusyMetricsPortIsAnError) {
-  Logger logger(LogLevel::kError, graph::SystemClock(), [](absl::string_view) {});
+  Logger logger(LogLevel::kError, common::SystemClock(), [](absl::string_view) {});
   auto graph = std::make_shared<test::FakeGraphClient>();
   Config config;
   config.listen = "127.0.0.1:0";
   config.metrics_listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<RollcallServer>> first =
-      RollcallServer::Start(config, graph, graph::SystemClock(), &logger);
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
   ASSERT_TRUE(first.ok()) << first.status();
   config.metrics_listen = absl::StrCat("127.0.0.1:", (*first)->metrics_port());
   absl::StatusOr<std::unique_ptr<RollcallServer>> second =
-      RollcallServer::Start(config, graph, graph::SystemClock(), &logger);
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(ServerStartTest, BusyPortIsAnError) {
-  Logger logger(LogLevel::kError, graph::SystemClock(), [](absl::string_view) {});
+  Logger logger(LogLevel::kError, common::SystemClock(), [](absl::string_view) {});
   auto graph = std::make_shared<test::FakeGraphClient>();
   Config config;
   config.listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<RollcallServer>> first =
-      RollcallServer::Start(config, graph, graph::SystemClock(), &logger);
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
   ASSERT_TRUE(first.ok()) << first.status();
   config.listen = absl::StrCat("127.0.0.1:", (*first)->port());
   absl::StatusOr<std::unique_ptr<RollcallServer>> second =
-      RollcallServer::Start(config, graph, graph::SystemClock(), &logger);
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 

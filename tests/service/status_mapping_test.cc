@@ -4,7 +4,7 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "gtest/gtest.h"
 #include "service/validation.h"
 
@@ -34,13 +34,13 @@ TEST(StatusMappingTest, PlainErrorKeepsCodeAndMessage) {
 }
 
 TEST(StatusMappingTest, ErrorInfoAndRetryInfoRoundTrip) {
-  graph::ErrorDetails details;
+  common::ErrorDetails details;
   details.reason = "GRAPH_THROTTLED";
   details.metadata["graph_code"] = "TooManyRequests";
   details.metadata["graph_request_id"] = "7e1c5f0a-0000-4000-8000-000000000001";
   details.retry_after = absl::Seconds(3) + absl::Milliseconds(500);
   absl::Status error =
-      graph::MakeError(absl::StatusCode::kResourceExhausted, "Graph throttled the call", details);
+      common::MakeError(absl::StatusCode::kResourceExhausted, "Graph throttled the call", details);
   error.SetPayload("example.com/not-a-type-url", absl::Cord("ignored"));
 
   const grpc::Status status = ToGrpcStatus(error);

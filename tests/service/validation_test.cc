@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "graph_client/error_details.h"
+#include "common/error_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -29,7 +29,7 @@ void ExpectInvalid(const GetAttendanceReportRequest& request, const std::string&
   const absl::Status status = ValidateRequest(request);
   ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr(field));
-  const graph::ErrorDetails details = graph::GetErrorDetails(status);
+  const common::ErrorDetails details = common::GetErrorDetails(status);
   EXPECT_EQ(details.reason, "INVALID_ID");
   EXPECT_EQ(details.metadata.at("field"), field);
 }
@@ -208,7 +208,7 @@ TEST(ParseRequestTest, RejectsMalformedBytes) {
     GetAttendanceReportRequest parsed;
     const absl::Status status = ParseBytes(bytes, &parsed);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(graph::GetErrorDetails(status).reason, "MALFORMED_REQUEST");
+    EXPECT_EQ(common::GetErrorDetails(status).reason, "MALFORMED_REQUEST");
   }
 }
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include "absl/strings/string_view.h"
 
-namespace rollcall::graph::utf8 {
+namespace rollcall::common::utf8 {
 
 inline constexpr int32_t kInvalid = -1;
 
@@ -18,4 +18,4 @@ int32_t DecodeOne(absl::string_view text, std::size_t* pos);
 // True when `text` is entirely well-formed UTF-8 (RFC 3629).
 bool IsValid(absl::string_view text);
 
-}  // namespace rollcall::graph::utf8
+}  // namespace rollcall::common::utf8

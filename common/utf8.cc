@@ -1,8 +1,8 @@
-#include "graph_client/utf8.h"
+#include "common/utf8.h"
 
 #include <cstring>
 
-namespace rollcall::graph::utf8 {
+namespace rollcall::common::utf8 {
 
 int32_t DecodeOne(absl::string_view text, std::size_t* pos) {
   const auto byte = [&](std::size_t i) { return static_cast<uint8_t>(text[i]); };
@@ -62,4 +62,4 @@ bool IsValid(absl::string_view text) {
   return true;
 }
 
-}  // namespace rollcall::graph::utf8
+}  // namespace rollcall::common::utf8
