@@ -9,11 +9,8 @@
 
 namespace rollcall::service {
 
-// Same canonical code and message. For an error, details = google.rpc.Status{code, message,
-// details}, where details holds one google.protobuf.Any per payload of `status` keyed by a
-// "type.googleapis.com/" URL (ErrorInfo, RetryInfo; the payload bytes are used as they are),
-// plus a google.rpc.BadRequest with one field violation (field from ErrorInfo metadata
-// "field", description = the message) when the ErrorInfo reason is INVALID_ID.
+// Same canonical code and message. For an error, details = common::ToRpcStatus(status)
+// serialized (ErrorInfo, RetryInfo, and a BadRequest for INVALID_ID; common/error_details.h).
 // OK maps to grpc::Status::OK with no details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
