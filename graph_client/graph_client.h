@@ -1,7 +1,8 @@
 #pragma once
 // Typed calls to Microsoft Graph. Builds URLs with every ID percent-encoded as exactly one path
-// segment, authenticates with a TokenCredential, maps JSON bodies to rollcall.v1 messages and
-// Graph error bodies to canonical status codes (keeping Graph's code and request-id).
+// segment, follows @odata.nextLink pages, maps JSON bodies to rollcall.v1 messages and Graph
+// error bodies to canonical status codes (keeping Graph's code and request-id). Retries,
+// authentication and metrics are the Graph stub's (graph_stub_factory.h), below the client.
 
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "graph_client/graph_call_observer.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/retry_policy.h"
 #include "graph_client/token_credential.h"
@@ -30,6 +32,9 @@ struct GraphClientOptions {
   // Retry-After from Graph sets the wait, otherwise exponential backoff with jitter. No wait or
   // attempt ever runs past the caller's deadline. See retry_policy.h.
   RetryOptions retry;
+  // Told of every HTTP exchange with Graph (endpoint, status, latency, request IDs); may be
+  // null. See graph_call_observer.h.
+  std::shared_ptr<GraphCallObserver> observer;
 };
 
 // What a GraphClient has done since it was made; read by the service's metrics.

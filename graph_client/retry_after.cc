@@ -71,4 +71,13 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
   return delay;
 }
 
+std::optional<absl::Duration> RetryAfterOf(const HttpResponse& response, absl::Time now) {
+  const std::optional<std::string> header = response.Header("retry-after");
+  if (!header.has_value()) return std::nullopt;
+  if (auto date = response.Header("date")) {
+    if (auto t = ParseHttpDate(*date)) now = *t;
+  }
+  return ParseRetryAfter(*header, now);
+}
+
 }  // namespace rollcall::graph

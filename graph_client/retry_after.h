@@ -5,6 +5,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "graph_client/http_transport.h"
 
 namespace rollcall::graph {
 
@@ -22,5 +23,10 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
 
 // An HTTP-date in any of the three forms RFC 9110 accepts; nullopt when `value` is not one.
 std::optional<absl::Time> ParseHttpDate(absl::string_view value);
+
+// How long `response` asks the client to wait (its Retry-After header), if it does. An
+// HTTP-date counts from the response's own Date header when it has one, so the wait does not
+// depend on how far our clock is from the server's; otherwise from `now`.
+std::optional<absl::Duration> RetryAfterOf(const HttpResponse& response, absl::Time now);
 
 }  // namespace rollcall::graph

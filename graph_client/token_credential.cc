@@ -17,9 +17,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/error_details.h"
-#include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/token_credential.h"
+#include "graph_client/token_response.h"
 #include "graph_client/url_encoding.h"
 
 namespace rollcall::graph {

@@ -13,7 +13,10 @@
 
 #include "gmock/gmock.h"
 #include "common/error_details.h"
+#include "graph_client/date_time.h"
+#include "graph_client/graph_errors.h"
 #include "graph_client/json_mapping.h"
+#include "graph_client/token_response.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/url_encoding.h"
 #include "google/protobuf/arena.h"

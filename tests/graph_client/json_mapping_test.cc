@@ -1,7 +1,10 @@
 // Graph JSON -> rollcall.v1: every shared example through the generic comparator (acceptance
 // point 2: nothing Graph sent is lost, nulls stay null), then the edges one by one.
 
+#include "graph_client/date_time.h"
+#include "graph_client/graph_errors.h"
 #include "graph_client/json_mapping.h"
+#include "graph_client/token_response.h"
 
 #include <random>
 #include <set>

@@ -1,0 +1,146 @@
+#include "graph_client/graph_errors.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "graph_client/json_reader.h"
+
+namespace rollcall::graph {
+namespace {
+
+namespace rj = rapidjson;
+
+constexpr absl::string_view kForbiddenHint =
+    " Rollcall's app needs the OnlineMeetingArtifact.Read.All application permission with admin "
+    "consent, and a Teams application access policy (New-CsApplicationAccessPolicy, "
+    "Grant-CsApplicationAccessPolicy) that covers the user; the user must be the meeting's "
+    "organizer (or a co-organizer). Policy changes can take 30 minutes to apply.";
+
+}  // namespace
+
+bool ParseGraphErrorBody(absl::string_view json, GraphErrorBody* out) {
+  json::ParsedJson parsed;
+  if (!json::Parse(json, &parsed).ok()) return false;
+  const rj::Document& doc = parsed.doc;
+  const rj::Value* error = json::FindMember(doc, "error", /*ignore_case=*/true);
+  if (error == nullptr || !error->IsObject()) return false;
+  GraphErrorBody body;
+  body.code = json::StringMember(*error, "code", true);
+  body.message = json::StringMember(*error, "message", true);
+  // errors.md's JSON says innerError, its table innererror; the SDK model says Date, the
+  // service sends date: match all of them case-insensitively.
+  if (const rj::Value* inner = json::FindMember(*error, "innererror", true)) {
+    body.request_id = json::StringMember(*inner, "request-id", true);
+    body.client_request_id = json::StringMember(*inner, "client-request-id", true);
+    body.date = json::StringMember(*inner, "date", true);
+  }
+  *out = std::move(body);
+  return true;
+}
+
+common::ErrorDetails GraphDetails(const HttpResponse& response,
+                                  absl::string_view client_request_id, absl::string_view reason,
+                                  const GraphErrorBody& body) {
+  common::ErrorDetails details;
+  details.reason = std::string(reason);
+  auto& metadata = details.metadata;
+  metadata[std::string(common::meta::kHttpStatus)] = absl::StrCat(response.status);
+  if (!body.code.empty()) metadata[std::string(common::meta::kGraphCode)] = body.code;
+  std::string request_id = body.request_id;
+  if (request_id.empty()) request_id = response.Header("request-id").value_or("");
+  if (!request_id.empty()) metadata[std::string(common::meta::kGraphRequestId)] = request_id;
+  metadata[std::string(common::meta::kGraphClientRequestId)] =
+      body.client_request_id.empty() ? std::string(client_request_id) : body.client_request_id;
+  std::string date = body.date;
+  if (date.empty()) date = response.Header("date").value_or("");
+  if (!date.empty()) metadata[std::string(common::meta::kGraphDate)] = date;
+  return details;
+}
+
+absl::Status GraphHttpError(const HttpResponse& response, absl::string_view client_request_id,
+                            std::optional<absl::Duration> retry_after) {
+  GraphErrorBody body;
+  const bool has_body = ParseGraphErrorBody(response.body, &body);
+  const std::string said =
+      has_body ? absl::StrCat("HTTP ", response.status, " (", body.code, ": ", body.message, ")")
+               : absl::StrCat("HTTP ", response.status, " (no Graph error body)");
+
+  const auto error = [&](absl::StatusCode code, absl::string_view reason,
+                         absl::string_view message) {
+    common::ErrorDetails details = GraphDetails(response, client_request_id, reason, body);
+    details.retry_after = retry_after;
+    return common::MakeError(code, message, details);
+  };
+  const long status = response.status;
+  if (status == 400) {
+    return error(absl::StatusCode::kInvalidArgument, common::reason::kGraphBadRequest,
+                 absl::StrCat("Graph rejected the request: ", said));
+  }
+  if (status == 401) {
+    return error(absl::StatusCode::kFailedPrecondition, common::reason::kGraphUnauthorized,
+                 absl::StrCat("Graph did not accept Rollcall's access token: ", said));
+  }
+  if (status == 403) {
+    return error(absl::StatusCode::kPermissionDenied, common::reason::kGraphForbidden,
+                 absl::StrCat("Graph denied access to the attendance report: ", said, ".",
+                              kForbiddenHint));
+  }
+  if (status == 404) {
+    return error(absl::StatusCode::kNotFound, common::reason::kReportNotFound,
+                 absl::StrCat("Graph found no such user, meeting or attendance report: ", said));
+  }
+  if (status == 429) {
+    return error(absl::StatusCode::kResourceExhausted, common::reason::kGraphThrottled,
+                 absl::StrCat("Graph throttled the request: ", said));
+  }
+  if (status >= 500 && status <= 599) {
+    return error(absl::StatusCode::kUnavailable, common::reason::kGraphUnavailable,
+                 absl::StrCat("Graph is unavailable: ", said));
+  }
+  return error(absl::StatusCode::kUnknown, common::reason::kGraphError,
+               absl::StrCat("Graph answered with an unexpected status: ", said));
+}
+
+absl::Status GraphTransportError(const absl::Status& transport_status) {
+  const TransportFailure failure = GetTransportFailure(transport_status);
+  absl::Status error;
+  if (transport_status.code() == absl::StatusCode::kResourceExhausted) {
+    error = common::MakeError(
+        absl::StatusCode::kInternal,
+        absl::StrCat("Graph's response is too large: ", transport_status.message()),
+        {std::string(common::reason::kGraphBadResponse), {}, std::nullopt});
+  } else if (failure == TransportFailure::kTruncatedBody) {
+    error = common::MakeError(absl::StatusCode::kUnavailable,
+                              absl::StrCat("Graph closed the connection before the whole body "
+                                           "arrived: ",
+                                           transport_status.message()),
+                              {std::string(common::reason::kGraphUnavailable), {}, std::nullopt});
+  } else {
+    const absl::StatusCode code = transport_status.code() == absl::StatusCode::kDeadlineExceeded
+                                      ? absl::StatusCode::kDeadlineExceeded
+                                      : absl::StatusCode::kUnavailable;
+    error = common::MakeError(code,
+                              absl::StrCat("could not reach Graph: ", transport_status.message()),
+                              {std::string(common::reason::kGraphUnavailable), {}, std::nullopt});
+  }
+  if (failure == TransportFailure::kUnclassified) return error;
+  return WithTransportFailure(std::move(error), failure);
+}
+
+absl::Status ForCaller(absl::Status status) {
+  if (status.ok()) return status;
+  return WithTransportFailure(std::move(status), TransportFailure::kUnclassified);
+}
+
+bool IsJsonContentType(const HttpResponse& response) {
+  const std::optional<std::string> content_type = response.Header("content-type");
+  if (!content_type.has_value()) return true;
+  const absl::string_view media_type =
+      absl::string_view(*content_type).substr(0, content_type->find(';'));
+  const std::string media = absl::AsciiStrToLower(absl::StripAsciiWhitespace(media_type));
+  return media == "application/json" || absl::EndsWith(media, "+json");
+}
+
+}  // namespace rollcall::graph
