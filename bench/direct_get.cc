@@ -33,12 +33,12 @@ int main(int argc, char** argv) {
   transport_options.ca_bundle_path = flags["ca"];
   transport_options.max_response_bytes = 256u << 20;
   std::shared_ptr<HttpTransport> transport = MakeCurlTransport(transport_options);
-  ClientSecretCredentialOptions credential_options;
+  TokenCredentialConfig credential_options;
   credential_options.authority_host = flags["graph"] + "/";
   credential_options.tenant_id = flags["tenant"];
   credential_options.client_id = flags["client-id"];
   credential_options.client_secret = secret;
-  auto credential = MakeClientSecretCredential(credential_options, transport, rollcall::common::SystemClock());
+  auto credential = MakeTokenCredential(credential_options, transport, rollcall::common::SystemClock());
   if (!credential.ok()) return 1;
   auto token = (*credential)->GetToken(absl::Now() + absl::Seconds(30));
   if (!token.ok()) return 1;

@@ -1,24 +1,19 @@
 #pragma once
-// App-only tokens for Microsoft Graph from the OAuth 2.0 client-credentials flow of the
-// Microsoft identity platform: POST {authority_host}{tenant}/oauth2/v2.0/token.
-//
-// A credential caches its token and hands the same one to every caller until `refresh_margin`
-// before it expires; then the next caller refreshes it. One refresh serves all concurrent
-// waiters: N callers arriving together cause one token request.
-//
-// A refresh of a token that is still valid (inside the margin) is proactive: one attempt, made
-// by one caller while every other caller keeps getting the old token, and at most one every
-// 30 s. If it fails, the old token keeps being served until shortly before it really expires.
-// A refresh without a usable token retries transient failures of the token endpoint (429,
-// 5xx, temporarily_unavailable and throttling AADSTS codes, transport failures before any
-// response byte) under `retry`, within the caller's deadline.
+// App-only tokens for Microsoft Graph. A TokenCredential is what the Graph stub asks for a
+// token; every credential is a CachingTokenCredential (caching_token_credential.h) — the token
+// cache, single-flight refresh, proactive refresh ahead of expiry, retry of transient failures
+// — over a TokenGrant (token_grant.h), the one token request of one way to authenticate. Today
+// the only grant is the client-credentials flow with a client secret (client_secret_grant.h);
+// a certificate or workload-identity credential is another grant, built by the same factory.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "graph_client/graph_call_observer.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/retry_policy.h"
 
@@ -27,6 +22,8 @@ namespace rollcall::graph {
 struct AccessToken {
   std::string token;
   absl::Time expires_on;
+  // When the issuer suggested refreshing it (the identity platform's refresh_in), if it did.
+  std::optional<absl::Time> refresh_on;
 };
 
 class TokenCredential {
@@ -43,7 +40,8 @@ class TokenCredential {
   virtual void Invalidate(const std::string& token) = 0;
 };
 
-struct ClientSecretCredentialOptions {
+// Everything any credential is built from. Today: the client-credentials flow with a secret.
+struct TokenCredentialConfig {
   // AZURE_AUTHORITY_HOST; a trailing slash is optional.
   std::string authority_host = "https://login.microsoftonline.com/";
   std::string tenant_id;      // AZURE_TENANT_ID
@@ -55,12 +53,15 @@ struct ClientSecretCredentialOptions {
   absl::Duration refresh_margin = absl::Minutes(5);
   // How transient token-endpoint failures are retried when no usable token is cached.
   RetryOptions retry;
+  // Told of every exchange with the token endpoint (endpoint "token"); may be null.
+  std::shared_ptr<GraphCallObserver> observer;
 };
 
-// Missing tenant, client id or secret gives FAILED_PRECONDITION (CREDENTIALS_MISSING) naming
-// the variable to set. `transport` and `clock` must outlive the credential.
-absl::StatusOr<std::unique_ptr<TokenCredential>> MakeClientSecretCredential(
-    const ClientSecretCredentialOptions& options, std::shared_ptr<HttpTransport> transport,
+// The credential `config` describes. Missing tenant, client id or secret gives
+// FAILED_PRECONDITION (CREDENTIALS_MISSING) naming the variables to set. `transport` and
+// `clock` must outlive the credential; `clock` is the one deadlines are on.
+absl::StatusOr<std::unique_ptr<TokenCredential>> MakeTokenCredential(
+    const TokenCredentialConfig& config, std::shared_ptr<HttpTransport> transport,
     const common::Clock* clock);
 
 }  // namespace rollcall::graph

@@ -90,7 +90,7 @@ int Run(int argc, char** argv) {
   retry.initial_backoff = config->graph_initial_backoff;
   retry.max_backoff = config->graph_max_backoff;
 
-  rollcall::graph::ClientSecretCredentialOptions credential_options;
+  rollcall::graph::TokenCredentialConfig credential_options;
   credential_options.retry = retry;
   credential_options.authority_host = config->authority_host;
   credential_options.tenant_id = config->tenant_id;
@@ -98,7 +98,7 @@ int Run(int argc, char** argv) {
   credential_options.client_secret = config->client_secret;
   credential_options.scope = config->graph_scope;
   absl::StatusOr<std::unique_ptr<rollcall::graph::TokenCredential>> credential =
-      rollcall::graph::MakeClientSecretCredential(credential_options, transport, clock);
+      rollcall::graph::MakeTokenCredential(credential_options, transport, clock);
   // The secret now lives only inside the credential.
   config->client_secret.clear();
   credential_options.client_secret.clear();

@@ -427,12 +427,12 @@ TEST(CurlTransportTls, VerifiesThePeerAndTheHostName) {
 // endpoint at "/", Graph at "/v1.0"), with tenant-1 / client-1 / secret-1. Null on failure.
 std::unique_ptr<GraphClient> GraphClientOver(const LocalHttpServer& server) {
   std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
-  ClientSecretCredentialOptions credential_options;
+  TokenCredentialConfig credential_options;
   credential_options.authority_host = server.Url("/");
   credential_options.tenant_id = "tenant-1";
   credential_options.client_id = "client-1";
   credential_options.client_secret = "secret-1";
-  auto credential = MakeClientSecretCredential(credential_options, transport, common::SystemClock());
+  auto credential = MakeTokenCredential(credential_options, transport, common::SystemClock());
   EXPECT_TRUE(credential.ok()) << credential.status();
   if (!credential.ok()) return nullptr;
   GraphClientOptions options;

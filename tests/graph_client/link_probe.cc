@@ -12,7 +12,7 @@
 int main() {
   using namespace rollcall::graph;
   std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
-  auto credential = MakeClientSecretCredential({}, transport, rollcall::common::SystemClock());
+  auto credential = MakeTokenCredential({}, transport, rollcall::common::SystemClock());
   std::shared_ptr<TokenCredential> shared;
   if (credential.ok()) shared = std::move(*credential);
   auto client = MakeGraphClient({}, transport, shared);

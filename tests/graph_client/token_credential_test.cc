@@ -40,8 +40,8 @@ std::string TokenBody(const std::string& token, int expires_in) {
 
 class CredentialTest : public ::testing::Test {
  protected:
-  ClientSecretCredentialOptions Options() const {
-    ClientSecretCredentialOptions options;
+  TokenCredentialConfig Options() const {
+    TokenCredentialConfig options;
     options.tenant_id = "contoso.onmicrosoft.com";
     options.client_id = "00001111-aaaa-2222-bbbb-3333cccc4444";
     options.client_secret = kSecret;
@@ -56,8 +56,8 @@ class CredentialTest : public ::testing::Test {
     return Make(options);
   }
 
-  std::unique_ptr<TokenCredential> Make(const ClientSecretCredentialOptions& options) {
-    auto credential = MakeClientSecretCredential(options, transport_, &clock_);
+  std::unique_ptr<TokenCredential> Make(const TokenCredentialConfig& options) {
+    auto credential = MakeTokenCredential(options, transport_, &clock_);
     EXPECT_TRUE(credential.ok()) << credential.status();
     return credential.ok() ? *std::move(credential) : nullptr;
   }
@@ -91,11 +91,11 @@ TEST_F(CredentialTest, MissingSettingsNameTheVariables) {
            {"t", "", "s", {"AZURE_CLIENT_ID"}},
            {"t", "c", "", {"AZURE_CLIENT_SECRET"}},
            {"", "", "", {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"}}}) {
-    ClientSecretCredentialOptions options;
+    TokenCredentialConfig options;
     options.tenant_id = c.tenant;
     options.client_id = c.client;
     options.client_secret = c.secret;
-    auto credential = MakeClientSecretCredential(options, transport_, &clock_);
+    auto credential = MakeTokenCredential(options, transport_, &clock_);
     ASSERT_EQ(credential.status().code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_EQ(Reason(credential.status()), "CREDENTIALS_MISSING");
     for (const std::string& name : c.named) {
@@ -300,8 +300,28 @@ TEST_F(CredentialTest, ConcurrentCallersShareTheFetchError) {
   EXPECT_LT(transport_->request_count(), static_cast<std::size_t>(kCallers));
 }
 
+// The fake clock, telling a test when a caller starts waiting on it for another's refresh.
+class WaitReportingClock final : public common::Clock {
+ public:
+  explicit WaitReportingClock(FakeClock* clock) : clock_(clock) {}
+  absl::Time Now() const override { return clock_->Now(); }
+  void SleepUntil(absl::Time until) const override { clock_->SleepUntil(until); }
+  void WaitUntil(common::CondVar* cv, absl::Time deadline) const override {
+    waiting_.Notify();
+    clock_->WaitUntil(cv, deadline);
+  }
+  Notification& waiting() const { return waiting_; }
+
+ private:
+  FakeClock* const clock_;
+  mutable Notification waiting_;
+};
+
 TEST_F(CredentialTest, WaitersRespectTheirOwnDeadline) {
-  auto credential = Make();
+  WaitReportingClock clock(&clock_);
+  auto made = MakeTokenCredential(Options(), transport_, &clock);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<TokenCredential> credential = *std::move(made);
   Notification fetch_started, release_fetch;
   transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
     fetch_started.Notify();
@@ -313,14 +333,44 @@ TEST_F(CredentialTest, WaitersRespectTheirOwnDeadline) {
       [&] { fetcher_result = credential->GetToken(clock_.Now() + absl::Hours(1)); });
   fetch_started.WaitForNotification();
 
-  // The fetch is held: a waiter with 50 ms left gives up after 50 ms.
-  absl::StatusOr<AccessToken> waiter = credential->GetToken(clock_.Now() + absl::Milliseconds(50));
+  // The fetch is held: a waiter with 50 ms left waits on the clock, and gives up when the
+  // clock passes its deadline (whatever the wall clock does).
+  const absl::Time waiter_deadline = clock_.Now() + absl::Milliseconds(50);
+  absl::StatusOr<AccessToken> waiter;
+  std::thread waiting([&] { waiter = credential->GetToken(waiter_deadline); });
+  clock.waiting().WaitForNotification();
+  clock_.Advance(absl::Milliseconds(50));
+  waiting.join();
   EXPECT_EQ(waiter.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Message(waiter.status()), "the deadline passed while waiting for an access token");
 
   release_fetch.Notify();
   fetcher.join();
   ASSERT_TRUE(fetcher_result.ok());
   EXPECT_EQ(credential->GetToken(Later())->token, "slow");
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
+TEST_F(CredentialTest, AWaiterOnAFakeClockDecadesFromTheWallClockWaitsForTheFetch) {
+  // The clock is far from the wall clock: the wait for another caller's refresh must use it.
+  clock_.Set(absl::FromUnixSeconds(4102444800));  // 2100-01-01
+  auto credential = Make();
+  Notification fetch_started, release_fetch;
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    fetch_started.Notify();
+    release_fetch.WaitForNotification();
+    return FakeHttpTransport::Json(200, TokenBody("future", 3600));
+  });
+  absl::StatusOr<AccessToken> first, second;
+  std::thread fetcher([&] { first = credential->GetToken(clock_.Now() + absl::Seconds(5)); });
+  fetch_started.WaitForNotification();
+  std::thread waiter([&] { second = credential->GetToken(clock_.Now() + absl::Seconds(5)); });
+  release_fetch.Notify();
+  fetcher.join();
+  waiter.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->token, "future");
   EXPECT_EQ(transport_->request_count(), 1u);
 }
 
@@ -522,7 +572,7 @@ TEST_F(CredentialTest, TransientEndpointFailuresAreRetried) {
     SCOPED_TRACE(c.name);
     FakeClock clock;
     auto transport = std::make_shared<FakeHttpTransport>();
-    auto credential = MakeClientSecretCredential(Options(), transport, &clock);
+    auto credential = MakeTokenCredential(Options(), transport, &clock);
     ASSERT_TRUE(credential.ok());
     transport->Enqueue(c.failure);
     transport->Enqueue(FakeHttpTransport::Json(200, TokenBody("after-retry", 3600)));
