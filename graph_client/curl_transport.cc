@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +22,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/url_encoding.h"
 
@@ -58,19 +57,21 @@ class SharedCache {
   CURLSH* get() const { return share_; }
 
  private:
-  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
-    static_cast<SharedCache*>(self)->MutexFor(data).lock();
+  // libcurl takes and releases these in separate callbacks, which the analysis cannot pair.
+  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* self)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    static_cast<SharedCache*>(self)->MutexFor(data).Lock();
   }
-  static void Unlock(CURL*, curl_lock_data data, void* self) {
-    static_cast<SharedCache*>(self)->MutexFor(data).unlock();
+  static void Unlock(CURL*, curl_lock_data data, void* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    static_cast<SharedCache*>(self)->MutexFor(data).Unlock();
   }
-  std::mutex& MutexFor(curl_lock_data data) {
+  common::Mutex& MutexFor(curl_lock_data data) {
     const auto index = static_cast<std::size_t>(data);
     return mutexes_[index < mutexes_.size() ? index : 0];
   }
 
   CURLSH* const share_;
-  std::array<std::mutex, CURL_LOCK_DATA_LAST> mutexes_;
+  std::array<common::Mutex, CURL_LOCK_DATA_LAST> mutexes_;
 };
 
 // One easy handle and the buffer curl writes its error text into.
@@ -141,7 +142,7 @@ class CurlTransport final : public HttpTransport {
   explicit CurlTransport(const CurlTransportOptions& options) : options_(options) {}
 
   ~CurlTransport() override {
-    std::lock_guard<std::mutex> lock(pool_mu_);
+    common::MutexLock lock(&pool_mu_);
     idle_.clear();  // before the share handle goes
   }
 
@@ -151,7 +152,7 @@ class CurlTransport final : public HttpTransport {
       return absl::InvalidArgumentError(
           absl::StrCat("unsupported HTTP method \"", request.method, "\""));
     }
-    const absl::Duration time_left = request.deadline - absl::Now();
+    const absl::Duration time_left = request.deadline - options_.clock->Now();
     if (time_left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(absl::StrCat(
           "the deadline passed before the HTTP request to ", UrlOrigin(request.url), " started"));
@@ -296,7 +297,7 @@ class CurlTransport final : public HttpTransport {
   // A pooled handle, or a new one with the options every request shares.
   std::unique_ptr<EasyHandle> Acquire() {
     {
-      std::lock_guard<std::mutex> lock(pool_mu_);
+      common::MutexLock lock(&pool_mu_);
       if (!idle_.empty()) {
         std::unique_ptr<EasyHandle> handle = std::move(idle_.back());
         idle_.pop_back();
@@ -334,7 +335,7 @@ class CurlTransport final : public HttpTransport {
   // Pools `handle`, or cleans it up (outside the lock) when the pool is full.
   void Release(std::unique_ptr<EasyHandle> handle) {
     {
-      std::lock_guard<std::mutex> lock(pool_mu_);
+      common::MutexLock lock(&pool_mu_);
       if (idle_.size() < kMaxIdleHandles) {
         idle_.push_back(std::move(handle));
         return;
@@ -345,10 +346,8 @@ class CurlTransport final : public HttpTransport {
 
   const CurlTransportOptions options_;
   SharedCache share_;  // declared before the pool: destroyed after every handle
-  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer, which
-  // would not see absl::Mutex's ordering; the standard one it does.
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<EasyHandle>> idle_;  // guarded by pool_mu_
+  common::Mutex pool_mu_;
+  std::vector<std::unique_ptr<EasyHandle>> idle_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace

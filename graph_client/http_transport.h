@@ -7,12 +7,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace rollcall::graph {
 
@@ -23,8 +23,9 @@ struct HttpRequest {
   std::string url;
   HttpHeaders headers;
   std::string body;
-  // The call gives up at this instant (DEADLINE_EXCEEDED). InfiniteFuture: only the transport's
-  // own total timeout applies.
+  // The call gives up at this instant (DEADLINE_EXCEEDED), on the transport's clock
+  // (CurlTransportOptions::clock). InfiniteFuture: only the transport's own total timeout
+  // applies.
   absl::Time deadline = absl::InfiniteFuture();
 };
 
@@ -85,6 +86,11 @@ struct CurlTransportOptions {
   absl::Duration total_timeout = absl::Seconds(30);
   std::size_t max_response_bytes = 64u << 20;
   std::string user_agent = "rollcall/0.1";
+  // The clock HttpRequest::deadline is on: curl's timeout for a request is its deadline minus
+  // this clock's now (capped by total_timeout), so a deadline from a fake clock set far from
+  // the wall clock still gives the request the time it has left. Never null; outlives the
+  // transport.
+  const common::Clock* clock = common::SystemClock();
 };
 
 std::unique_ptr<HttpTransport> MakeCurlTransport(const CurlTransportOptions& options);

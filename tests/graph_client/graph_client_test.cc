@@ -13,6 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "common/error_details.h"
+#include "common/mutex.h"
 #include "graph_client/date_time.h"
 #include "graph_client/graph_errors.h"
 #include "graph_client/json_mapping.h"
@@ -127,36 +128,36 @@ TEST(UrlHelpers, OriginAndContainment) {
 class FixedCredential final : public TokenCredential {
  public:
   absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     deadlines_.push_back(deadline);
     if (!error_.ok()) return error_;
     return AccessToken{token_, absl::InfiniteFuture()};
   }
   void Invalidate(const std::string& token) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     invalidated_.push_back(token);
     if (token == token_) token_ = "token-" + std::to_string(++generation_);
   }
   void Fail(absl::Status error) {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     error_ = std::move(error);
   }
   std::vector<std::string> invalidated() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     return invalidated_;
   }
   std::vector<absl::Time> deadlines() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     return deadlines_;
   }
 
  private:
-  mutable std::mutex mu_;
-  int generation_ = 1;
-  std::string token_ = "token-1";
-  absl::Status error_;
-  std::vector<std::string> invalidated_;
-  std::vector<absl::Time> deadlines_;
+  mutable common::Mutex mu_;
+  int generation_ ABSL_GUARDED_BY(mu_) = 1;
+  std::string token_ ABSL_GUARDED_BY(mu_) = "token-1";
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> invalidated_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> deadlines_ ABSL_GUARDED_BY(mu_);
 };
 
 constexpr char kBase[] = "https://graph.microsoft.com/v1.0";

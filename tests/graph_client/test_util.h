@@ -3,16 +3,15 @@
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/error_details.h"
+#include "common/mutex.h"
 #include "gtest/gtest.h"
 
 namespace rollcall::testing {
@@ -65,19 +64,20 @@ inline std::string Meta(const absl::Status& status, const std::string& key) {
 class Notification {
  public:
   void Notify() {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     notified_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   void WaitForNotification() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return notified_; });
+    common::MutexLock lock(&mu_);
+    cv_.mutex()->AssertHeld();  // cv_ waits on mu_
+    while (!notified_) cv_.Wait();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool notified_ = false;
+  common::Mutex mu_;
+  common::CondVar cv_{&mu_};
+  bool notified_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // absl::Status::message() as a std::string (Debian's Abseil has its own string_view).

@@ -3,9 +3,7 @@
 #include "graph_client/token_credential.h"
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "common/error_details.h"
+#include "common/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/graph_client/test_util.h"
 #include "tests/testing/fake_clock.h"
@@ -233,19 +232,20 @@ class ArrivalGate {
  public:
   explicit ArrivalGate(int arrivals) : expected_(arrivals) {}
   void Arrive() {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     ++arrived_;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   void WaitForAll() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return arrived_ >= expected_; });
+    common::MutexLock lock(&mu_);
+    cv_.mutex()->AssertHeld();  // cv_ waits on mu_
+    while (arrived_ < expected_) cv_.Wait();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
+  common::Mutex mu_;
+  common::CondVar cv_{&mu_};
+  int arrived_ ABSL_GUARDED_BY(mu_) = 0;
   const int expected_;
 };
 

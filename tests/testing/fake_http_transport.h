@@ -14,13 +14,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/mutex.h"
 #include "graph_client/http_transport.h"
 
 namespace rollcall::testing {
@@ -45,20 +45,20 @@ class FakeHttpTransport final : public rollcall::graph::HttpTransport {
 
   // Answers the next request that finds the queue non-empty.
   void Enqueue(absl::StatusOr<HttpResponse> response) {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     queue_.push_back(std::move(response));
   }
 
   // Answers requests while the queue is empty.
   void SetHandler(Handler handler) {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     handler_ = std::make_shared<Handler>(std::move(handler));
   }
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override {
     std::shared_ptr<Handler> handler;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      common::MutexLock lock(&mu_);
       requests_.push_back(request);
       if (!queue_.empty()) {
         absl::StatusOr<HttpResponse> response = std::move(queue_.front());
@@ -75,12 +75,12 @@ class FakeHttpTransport final : public rollcall::graph::HttpTransport {
 
   // Every request sent so far, in order.
   std::vector<HttpRequest> requests() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     return requests_;
   }
 
   std::size_t request_count() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     return requests_.size();
   }
 
@@ -99,10 +99,10 @@ class FakeHttpTransport final : public rollcall::graph::HttpTransport {
   }
 
  private:
-  mutable std::mutex mu_;
-  std::deque<absl::StatusOr<HttpResponse>> queue_;  // guarded by mu_
-  std::shared_ptr<Handler> handler_;                // guarded by mu_
-  std::vector<HttpRequest> requests_;               // guarded by mu_
+  mutable common::Mutex mu_;
+  std::deque<absl::StatusOr<HttpResponse>> queue_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Handler> handler_ ABSL_GUARDED_BY(mu_);
+  std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rollcall::testing
