@@ -23,7 +23,7 @@ struct AccessToken {
   std::string token;
   absl::Time expires_on;
   // When the issuer suggested refreshing it (the identity platform's refresh_in), if it did.
-  std::optional<absl::Time> refresh_on;
+  std::optional<absl::Time> refresh_on = std::nullopt;
 };
 
 class TokenCredential {
