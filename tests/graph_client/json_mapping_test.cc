@@ -1,10 +1,7 @@
 // Graph JSON -> rollcall.v1: every shared example through the generic comparator (acceptance
 // point 2: nothing Graph sent is lost, nulls stay null), then the edges one by one.
 
-#include "graph_client/date_time.h"
-#include "graph_client/graph_errors.h"
 #include "graph_client/json_mapping.h"
-#include "graph_client/token_response.h"
 
 #include <random>
 #include <set>
@@ -12,6 +9,9 @@
 #include <vector>
 
 #include "google/protobuf/descriptor.h"
+#include "graph_client/date_time.h"
+#include "graph_client/graph_errors.h"
+#include "graph_client/token_response.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
@@ -628,131 +628,6 @@ TEST(Paging, ABadPageLeavesTheReportAsItWas) {
   EXPECT_EQ(ParseAttendanceRecordsPage(R"({"value":[],"@odata.nextLink":5})", &report, &link)
                 .code(),
             absl::StatusCode::kInvalidArgument);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Graph error bodies.
-
-TEST(GraphErrorBodies, SharedExamplesParse) {
-  struct Case {
-    const char* file;
-    const char* code;
-    const char* request_id;
-    const char* date;
-  };
-  const std::vector<Case> cases = {
-      {"graph-error-429-throttling.json", "TooManyRequests",
-       "94fb3b52-452a-4535-a601-69e0a90e3aa2", "2020-08-18T12:51:51"},
-      {"graph-error-app-access-policy-missing.json", "Unauthorized",
-       "599d9cb0-56ac-4dc5-b6f8-1456a1414609", "<date_redacted>"},
-      {"graph-error-errors-md-example.json", "invalidRange", "request-id", "date-time"},
-  };
-  ASSERT_EQ(ExampleNames("graph-error-").size(), cases.size()) << "a new example needs a case";
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.file);
-    GraphErrorBody body;
-    ASSERT_TRUE(ParseGraphErrorBody(ReadExample(c.file), &body));
-    EXPECT_EQ(body.code, c.code);
-    EXPECT_FALSE(body.message.empty());
-    EXPECT_EQ(body.request_id, c.request_id);
-    EXPECT_EQ(body.date, c.date);
-  }
-}
-
-TEST(GraphErrorBodies, InnerErrorAndDateMatchCaseInsensitively) {
-  GraphErrorBody body;
-  ASSERT_TRUE(ParseGraphErrorBody(
-      R"({"error":{"code":"NotFound","message":"m","innererror":{"Date":"2024-01-01T00:00:00",
-          "request-id":"rid","client-request-id":"cid"}}})",
-      &body));
-  EXPECT_EQ(body.date, "2024-01-01T00:00:00");
-  EXPECT_EQ(body.request_id, "rid");
-  EXPECT_EQ(body.client_request_id, "cid");
-  ASSERT_TRUE(ParseGraphErrorBody(R"({"error":{"code":"X","InnerError":{"DATE":"d"}}})", &body));
-  EXPECT_EQ(body.date, "d");
-  EXPECT_EQ(body.message, "");
-}
-
-TEST(GraphErrorBodies, OtherBodiesAreNotGraphErrors) {
-  GraphErrorBody body;
-  for (const char* text : {"", "{}", "[]", "not json", R"({"error":"invalid_client"})",
-                           "<html><body>Bad Gateway</body></html>"}) {
-    EXPECT_FALSE(ParseGraphErrorBody(text, &body)) << text;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Token bodies.
-
-TEST(TokenBodies, SharedSuccessExampleParses) {
-  absl::StatusOr<TokenResponse> token =
-      ParseTokenResponse(ReadExample("identity-token-success-client-credentials.json"));
-  ASSERT_TRUE(token.ok()) << token.status();
-  EXPECT_EQ(token->token_type, "Bearer");
-  EXPECT_EQ(token->expires_in, absl::Seconds(3599));
-  EXPECT_FALSE(token->refresh_in.has_value());
-  EXPECT_EQ(token->access_token.rfind("eyJ0eXAiOiJKV1Qi", 0), 0u);
-}
-
-TEST(TokenBodies, ExpiresInAsNumberOrStringOrAbsent) {
-  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t","expires_in":"3599"})")->expires_in,
-            absl::Seconds(3599));
-  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t","expires_in":60.5})")->expires_in,
-            absl::Milliseconds(60500));
-  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t"})")->expires_in, absl::Seconds(600));
-  EXPECT_EQ(ParseTokenResponse(R"({"access_token":"t","token_type":"bearer","expires_in":86399,
-                                   "ext_expires_in":86399,"refresh_in":43199})")
-                ->refresh_in,
-            absl::Seconds(43199));
-}
-
-TEST(TokenBodies, InvalidResponsesNeverEchoTheToken) {
-  for (const char* text :
-       {R"({"token_type":"Bearer","expires_in":3599})", R"({"access_token":""})",
-        R"({"access_token":42})", R"({"access_token":"SECRET-TOKEN","token_type":"mac"})",
-        R"({"access_token":"SECRET-TOKEN","expires_in":-5})",
-        R"({"access_token":"SECRET-TOKEN","expires_in":0})",
-        R"({"access_token":"SECRET-TOKEN","expires_in":"soon"})",
-        R"({"access_token":"SECRET-TOKEN","expires_in":{}})",
-        R"({"access_token":"SECRET-TOKEN","expires_in":1e12})", "[]", "{"}) {
-    SCOPED_TRACE(text);
-    absl::StatusOr<TokenResponse> token = ParseTokenResponse(text);
-    ASSERT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(Message(token.status()), ::testing::Not(HasSubstr("SECRET-TOKEN")));
-  }
-}
-
-TEST(TokenBodies, SharedErrorExamplesParse) {
-  const auto names = ExampleNames("identity-token-error-");
-  ASSERT_EQ(names.size(), 2u);
-  for (const std::string& name : names) {
-    SCOPED_TRACE(name);
-    TokenErrorBody body;
-    ASSERT_TRUE(ParseTokenErrorBody(ReadExample(name), &body));
-    EXPECT_EQ(body.error, "invalid_scope");
-    EXPECT_EQ(body.aadsts_code, "AADSTS70011");
-    EXPECT_EQ(body.error_description.rfind("AADSTS70011: ", 0), 0u);
-    EXPECT_FALSE(body.trace_id.empty());
-    EXPECT_FALSE(body.correlation_id.empty());
-  }
-}
-
-TEST(TokenBodies, AadstsCodeFallsBackToTheDescription) {
-  TokenErrorBody body;
-  ASSERT_TRUE(ParseTokenErrorBody(
-      R"({"error":"invalid_client",
-          "error_description":"AADSTS7000215: Invalid client secret provided."})",
-      &body));
-  EXPECT_EQ(body.aadsts_code, "AADSTS7000215");
-  ASSERT_TRUE(ParseTokenErrorBody(R"({"error":"invalid_client","error_codes":[]})", &body));
-  EXPECT_EQ(body.aadsts_code, "");
-  ASSERT_TRUE(ParseTokenErrorBody(
-      R"({"error":"invalid_client","error_codes":[700016],"error_description":"AADSTS1: x"})",
-      &body));
-  EXPECT_EQ(body.aadsts_code, "AADSTS700016");
-  EXPECT_FALSE(ParseTokenErrorBody(R"({"error":{"code":"x"}})", &body));
-  EXPECT_FALSE(ParseTokenErrorBody("{}", &body));
-  EXPECT_FALSE(ParseTokenErrorBody("<html/>", &body));
 }
 
 }  // namespace
