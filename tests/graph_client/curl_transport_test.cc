@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "tests/graph_client/local_http_server.h"
 #include "tests/graph_client/test_util.h"
+#include "tests/testing/fake_clock.h"
 
 namespace rollcall::graph {
 namespace {
@@ -217,6 +218,40 @@ TEST(CurlTransport, APastDeadlineSendsNothing) {
   request.deadline = absl::Now() - absl::Seconds(1);
   EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(server.connections_accepted(), 0);
+}
+
+TEST(CurlTransport, DeadlinesAreOnTheInjectedClockEvenDecadesFromTheWallClock) {
+  LocalHttpServer server([](const LocalHttpServer::Request& request) {
+    if (request.target == "/slow") return Reply{"", /*stall=*/true};
+    return Reply{LocalHttpServer::Response(200, "ok")};
+  });
+  for (const absl::Time start : {absl::FromUnixSeconds(946684800),     // 2000-01-01
+                                 absl::FromUnixSeconds(4102444800)}) {  // 2100-01-01
+    SCOPED_TRACE(absl::FormatTime(start));
+    rollcall::testing::FakeClock clock(start);
+    CurlTransportOptions options;
+    options.clock = &clock;
+    auto transport = MakeCurlTransport(options);
+
+    // 10 s on the fake clock are 10 s for the request, wherever the wall clock is.
+    HttpRequest request;
+    request.url = server.Url("/");
+    request.deadline = clock.Now() + absl::Seconds(10);
+    absl::StatusOr<HttpResponse> response = transport->Send(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->body, "ok");
+
+    // And 300 ms are 300 ms: a stalled server is given up on, not waited for until 2100.
+    request.url = server.Url("/slow");
+    request.deadline = clock.Now() + absl::Milliseconds(300);
+    const absl::Time wall_start = absl::Now();
+    EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_LT(absl::Now() - wall_start, absl::Seconds(5));
+
+    request.url = server.Url("/");
+    request.deadline = clock.Now() - absl::Milliseconds(1);
+    EXPECT_EQ(transport->Send(request).status().code(), absl::StatusCode::kDeadlineExceeded);
+  }
 }
 
 TEST(CurlTransport, UnreachableIsUnavailableAndNeverEchoesHeaders) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -128,6 +129,39 @@ TEST_F(CredentialTest, PostsTheFormToTheTenantsTokenEndpoint) {
                             "client_secret=s3cr3t~Value%26with%3Dodd%2Bchars%20%25%2F",
                             "grant_type=client_credentials"));
   }
+}
+
+TEST_F(CredentialTest, TokenRequestsAreReportedToTheObserver) {
+  class Recorder final : public GraphCallObserver {
+   public:
+    void OnGraphCall(const GraphCallRecord& record) override {
+      common::MutexLock lock(&mu_);
+      calls.emplace_back(std::string(record.endpoint), record.http_status, record.latency);
+    }
+    std::vector<std::tuple<std::string, long, absl::Duration>> Calls() {
+      common::MutexLock lock(&mu_);
+      return calls;
+    }
+
+   private:
+    common::Mutex mu_;
+    std::vector<std::tuple<std::string, long, absl::Duration>> calls ABSL_GUARDED_BY(mu_);
+  };
+  auto recorder = std::make_shared<Recorder>();
+  auto options = Options();
+  options.observer = recorder;
+  options.retry.max_attempts = 1;
+  auto credential = Make(options);
+  transport_->Enqueue(FakeHttpTransport::Json(503, "{}"));
+  transport_->SetHandler([this](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    clock_.Advance(absl::Milliseconds(120));
+    return FakeHttpTransport::Json(200, TokenBody("t", 3600));
+  });
+  EXPECT_FALSE(credential->GetToken(Later()).ok());
+  ASSERT_TRUE(credential->GetToken(Later()).ok());
+  using Call = std::tuple<std::string, long, absl::Duration>;
+  EXPECT_EQ(recorder->Calls(), (std::vector<Call>{{"token", 503, absl::ZeroDuration()},
+                                                  {"token", 200, absl::Milliseconds(120)}}));
 }
 
 TEST_F(CredentialTest, TenantIsOnePathSegment) {
