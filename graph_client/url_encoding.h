@@ -1,6 +1,6 @@
 #pragma once
 // Percent-encoding and URL helpers shared by the Graph client and the token credential.
-// Private to graph_client/. (absl::string_view: see string_view_compat.h.)
+// Private to graph_client/.
 
 #include <string>
 

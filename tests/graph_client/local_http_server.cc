@@ -72,19 +72,20 @@ LocalHttpServer::LocalHttpServer(Handler handler) : handler_(std::move(handler))
 LocalHttpServer::~LocalHttpServer() {
   std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     stopping_ = true;
     for (int fd : connection_fds_) ::shutdown(fd, SHUT_RDWR);  // wakes blocked reads
+    stopping_cv_.SignalAll();
   }
-  stopping_cv_.notify_all();
   const char byte = 'x';
   (void)!::write(wake_pipe_[1], &byte, 1);
   accept_thread_.join();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     threads.swap(connection_threads_);
   }
   for (auto& t : threads) t.join();
+  common::MutexLock lock(&mu_);  // every connection thread has ended
   for (int fd : connection_fds_) ::close(fd);
   ::close(listen_fd_);
   ::close(wake_pipe_[0]);
@@ -96,12 +97,12 @@ std::string LocalHttpServer::Url(const std::string& path) const {
 }
 
 std::vector<LocalHttpServer::Request> LocalHttpServer::requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(&mu_);
   return requests_;
 }
 
 int LocalHttpServer::connections_accepted() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(&mu_);
   return connections_;
 }
 
@@ -134,7 +135,7 @@ void LocalHttpServer::AcceptLoop() {
     if ((fds[0].revents & POLLIN) == 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(&mu_);
     if (stopping_) {
       ::close(fd);
       return;
@@ -187,14 +188,15 @@ void LocalHttpServer::Serve(int fd, int connection) {
     request.body = buffer.substr(0, content_length);
     buffer.erase(0, content_length);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      common::MutexLock lock(&mu_);
       requests_.push_back(request);
     }
 
     const Reply reply = handler_(request);
     if (reply.stall) {
-      std::unique_lock<std::mutex> lock(mu_);
-      stopping_cv_.wait(lock, [this] { return stopping_; });
+      common::MutexLock lock(&mu_);
+      stopping_cv_.mutex()->AssertHeld();  // stopping_cv_ waits on mu_
+      while (!stopping_) stopping_cv_.Wait();
       return;
     }
     if (!WriteAll(fd, reply.raw)) return;

@@ -6,13 +6,13 @@
 // unanswered until the server stops).
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace rollcall::testing {
 
@@ -64,13 +64,13 @@ class LocalHttpServer {
   int wake_pipe_[2] = {-1, -1};
   int port_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable stopping_cv_;
-  bool stopping_ = false;                  // guarded by mu_
-  std::vector<int> connection_fds_;        // guarded by mu_
-  std::vector<std::thread> connection_threads_;  // guarded by mu_
-  std::vector<Request> requests_;          // guarded by mu_
-  int connections_ = 0;                    // guarded by mu_
+  mutable common::Mutex mu_;
+  common::CondVar stopping_cv_{&mu_};
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<int> connection_fds_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> connection_threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
+  int connections_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread accept_thread_;
 };
 
