@@ -1,8 +1,9 @@
 #pragma once
 // When an HTTP exchange that failed for a passing reason is tried again, and how long to wait
-// first. GraphClient and the token credential share this one policy: a Retry-After from the
-// server sets the wait, otherwise exponential backoff with jitter, and no wait or attempt runs
-// past the caller's deadline. Waits go through a Clock, so tests fake them.
+// first. The Graph stub's RetryingStub and the caching token credential share this one policy:
+// a Retry-After from the server sets the wait, otherwise exponential backoff with jitter, and
+// no wait or attempt runs past the caller's deadline. Waits go through a Clock, so tests fake
+// them.
 
 #include <functional>
 #include <optional>

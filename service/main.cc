@@ -81,6 +81,7 @@ int Run(int argc, char** argv) {
   transport_options.connect_timeout = config->http_connect_timeout;
   transport_options.total_timeout = config->http_timeout;
   transport_options.max_response_bytes = static_cast<std::size_t>(config->max_response_bytes);
+  transport_options.clock = clock;  // the clock every deadline below is on
   std::shared_ptr<rollcall::graph::HttpTransport> transport =
       rollcall::graph::MakeCurlTransport(transport_options);
 
