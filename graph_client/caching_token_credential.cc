@@ -85,7 +85,6 @@ std::optional<absl::StatusOr<AccessToken>> CachingTokenCredential::Admit(
       if (clock_->Now() >= deadline) {
         return DeadlineError("the deadline passed while waiting for an access token");
       }
-      fetched_.mutex()->AssertHeld();  // fetched_ waits on mu_
       clock_->WaitUntil(&fetched_, deadline);
     }
     // That fetch's result is ours too, unless it says nothing about this caller's chances

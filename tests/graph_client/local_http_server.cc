@@ -195,7 +195,6 @@ void LocalHttpServer::Serve(int fd, int connection) {
     const Reply reply = handler_(request);
     if (reply.stall) {
       common::MutexLock lock(&mu_);
-      stopping_cv_.mutex()->AssertHeld();  // stopping_cv_ waits on mu_
       while (!stopping_) stopping_cv_.Wait();
       return;
     }

@@ -70,7 +70,6 @@ class Notification {
   }
   void WaitForNotification() {
     common::MutexLock lock(&mu_);
-    cv_.mutex()->AssertHeld();  // cv_ waits on mu_
     while (!notified_) cv_.Wait();
   }
 

@@ -272,7 +272,6 @@ class ArrivalGate {
   }
   void WaitForAll() {
     common::MutexLock lock(&mu_);
-    cv_.mutex()->AssertHeld();  // cv_ waits on mu_
     while (arrived_ < expected_) cv_.Wait();
   }
 
