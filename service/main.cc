@@ -1,6 +1,8 @@
 // rollcall_server: wires the real Graph client into the gRPC server. All logic lives in
 // rollcall_service and rollcall_graph_client; this file only parses, builds and waits.
 //
+// Signals: SIGTERM and SIGINT shut down gracefully; SIGHUP is logged and ignored.
+//
 // Exit codes: 0 after a graceful shutdown (SIGTERM / SIGINT) or --help; 2 for a configuration
 // or credential problem (the message says what to fix); 1 when the server cannot start.
 //
@@ -45,6 +47,9 @@ int Run(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // SIGHUP's default action would kill the process; there is nothing to reload yet, so the
+  // loop below logs it and goes on serving.
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -137,7 +142,11 @@ int Run(int argc, char** argv) {
   logger.Info("serving", {{"address", address}, {"metrics", metrics_address}});
 
   int signal_number = 0;
-  if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
+  while (true) {
+    if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
+    if (signal_number != SIGHUP) break;
+    logger.Info("SIGHUP ignored: nothing to reload yet");
+  }
   logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                                 {"grace", absl::FormatDuration(config->shutdown_grace)}});
   const bool stopped = (*server)->Shutdown(absl::Now() + config->shutdown_grace);
