@@ -11,6 +11,7 @@ ROLLCALL_DEBS=(
   cmake ninja-build g++ pkg-config python3 openssl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libcurl4-openssl-dev rapidjson-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev
+  prometheus-cpp-dev python3-prometheus-client
   clang libclang-rt-14-dev
 )
 

@@ -29,6 +29,7 @@
 #include "graph_client/token_credential.h"
 #include "service/config.h"
 #include "service/log.h"
+#include "service/metrics.h"
 #include "service/server.h"
 
 namespace {
@@ -81,6 +82,11 @@ int Run(int argc, char** argv) {
     logger.Info("starting", views);
   }
 
+  // What /metrics exposes, made before the Graph client so that the client can report each
+  // exchange to it; declared before the client and the server, so it outlives both.
+  const auto metrics = std::make_shared<rollcall::service::Metrics>(ROLLCALL_VERSION);
+  [[maybe_unused]] rollcall::graph::GraphCallObserver* const graph_observer = metrics.get();
+
   rollcall::graph::CurlTransportOptions transport_options;
   transport_options.ca_bundle_path = config->ca_bundle;
   transport_options.connect_timeout = config->http_connect_timeout;
@@ -122,7 +128,8 @@ int Run(int argc, char** argv) {
       std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);
 
   absl::StatusOr<std::unique_ptr<rollcall::service::RollcallServer>> server =
-      rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger);
+      rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger,
+                                               rollcall::service::ServerTuning(), metrics);
   if (!server.ok()) {
     logger.Error("cannot start the gRPC server", {{"error", server.status().message()}});
     return 1;
