@@ -64,9 +64,9 @@ TEST(MetricsTest, RpcSeriesByMethodCodeAndCacheOutcome) {
                      CacheOutcome::kNegativeHit, absl::Microseconds(70)});
   metrics.OnRpcDone({"GetAttendanceReport", grpc::StatusCode::UNAVAILABLE, CacheOutcome::kStale,
                      absl::Milliseconds(800)});
-  // A method without its own series, and a code out of range (counted as UNKNOWN).
+  // A method without its own series, and a code outside 0..16 (counted as UNKNOWN).
   metrics.OnRpcDone({"Other", grpc::StatusCode::OK, CacheOutcome::kNone, absl::Milliseconds(1)});
-  metrics.OnRpcDone({"GetAttendanceReport", static_cast<grpc::StatusCode>(99),
+  metrics.OnRpcDone({"GetAttendanceReport", grpc::StatusCode::DO_NOT_USE,
                      CacheOutcome::kNone, absl::Milliseconds(1)});
 
   EXPECT_EQ(metrics.RpcCount("GetAttendanceReport", 0, CacheOutcome::kHit), 2u);
