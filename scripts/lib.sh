@@ -5,12 +5,20 @@ ROLLCALL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROLLCALL_BUILD="${ROLLCALL_BUILD:-$ROLLCALL_ROOT/build}"
 # scripts/test's second stage: clang with AddressSanitizer + UndefinedBehaviorSanitizer, fuzzers on.
 ROLLCALL_SANITIZE_BUILD="${ROLLCALL_SANITIZE_BUILD:-$ROLLCALL_ROOT/build-sanitize}"
+# scripts/test's third stage: clang with ThreadSanitizer, the unit tests of the project's own
+# concurrency only.
+ROLLCALL_TSAN_BUILD="${ROLLCALL_TSAN_BUILD:-$ROLLCALL_ROOT/build-tsan}"
+# The test executables the ThreadSanitizer stage builds and runs: in-process tests of the
+# clock and mutex, the Graph client (token single-flight, retries, transport pool) and the
+# service (cache, executor, server, metrics observers).
+ROLLCALL_TSAN_TARGETS=(common_tests service_tests graph_client_tests)
 
 # Debian packages the build, the tests and the demo use. Installed only when one is missing.
 ROLLCALL_DEBS=(
   cmake ninja-build g++ pkg-config python3 openssl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libcurl4-openssl-dev rapidjson-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev
+  prometheus-cpp-dev python3-prometheus-client
   clang libclang-rt-14-dev
 )
 
@@ -58,7 +66,7 @@ rollcall_build_sanitize() {
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS="$ROLLCALL_SANITIZE_FLAGS" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DROLLCALL_FUZZ=ON >/dev/null
+    -DROLLCALL_FUZZ=ON -DROLLCALL_THREAD_SAFETY_ANALYSIS=ON >/dev/null
   rollcall_log "building the sanitizer configuration"
   cmake --build "$ROLLCALL_SANITIZE_BUILD" -j "$(nproc)"
 }
@@ -69,6 +77,45 @@ rollcall_build_sanitize() {
 rollcall_sanitizer_env() {
   export ASAN_OPTIONS="detect_leaks=1:print_summary=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROLLCALL_ROOT/tests/sanitizer/ubsan.supp"
+}
+
+# Configures $ROLLCALL_TSAN_BUILD (clang, ThreadSanitizer, thread-safety analysis as errors) and
+# builds only ROLLCALL_TSAN_TARGETS: the rest (integration tests, fuzzers, the server) is not
+# run under TSan, so it is not built either.
+rollcall_build_tsan() {
+  rollcall_log "configuring $ROLLCALL_TSAN_BUILD (clang, ThreadSanitizer)"
+  cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_TSAN_BUILD" -G Ninja \
+    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DROLLCALL_THREAD_SAFETY_ANALYSIS=ON -DROLLCALL_TSAN=ON >/dev/null
+  rollcall_log "building ${ROLLCALL_TSAN_TARGETS[*]} under ThreadSanitizer"
+  local targets=() t
+  for t in "${ROLLCALL_TSAN_TARGETS[@]}" rollcall_tsan_absl_sync; do targets+=(--target "$t"); done
+  cmake --build "$ROLLCALL_TSAN_BUILD" -j "$(nproc)" "${targets[@]}"
+}
+
+# A ctest -R regex matching exactly the tests whose command runs one of the given executables
+# (run in a build folder; gtest-discovered tests included, by their own names).
+rollcall_tests_of() {
+  ctest --show-only=json-v1 | python3 -c '
+import json, os, re, sys
+wanted = set(sys.argv[1:])
+names = [t["name"] for t in json.load(sys.stdin)["tests"]
+         if t.get("command") and os.path.basename(t["command"][0]) in wanted]
+if not names:
+    sys.exit("no tests found for " + " ".join(sorted(wanted)))
+print("^(" + "|".join(re.escape(n) for n in names) + ")$")
+' "$@"
+}
+
+# ThreadSanitizer's runtime: stop at the first report, both stacks of a lock-order inversion,
+# the suppressions for races inside the uninstrumented Debian libraries (tests/sanitizer/
+# tsan.supp says why each entry is there), and Abseil's synchronization made visible
+# (tests/sanitizer/tsan_absl_sync.cc, preloaded).
+rollcall_tsan_env() {
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROLLCALL_ROOT/tests/sanitizer/tsan.supp"
+  export LD_PRELOAD="$ROLLCALL_TSAN_BUILD/librollcall_tsan_absl_sync.so"
 }
 
 # Configures and builds the given targets (all when none) into $ROLLCALL_BUILD.

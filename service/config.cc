@@ -1,9 +1,10 @@
 #include "service/config.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <set>
-#include "absl/strings/string_view.h"
+#include <variant>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -11,297 +12,389 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
 
 namespace rollcall::service {
 namespace {
 
-constexpr int kMaxUpstreamConcurrency = 256;
-constexpr int kMaxUpstreamQueue = 1000000;
-constexpr int kMaxGraphAttempts = 20;
-
-// What a value is checked against; the error says what was wrong, the caller adds which
-// setting it was.
-using Apply = absl::Status (*)(absl::string_view value, Config* config);
-
-struct Setting {
-  absl::string_view name;  // the flag's name, also the key of the ROLLCALL_ variable
-  std::vector<absl::string_view> env;  // environment variables, highest priority first
-  bool flag_allowed;
-  bool secret;  // its value never appears in an error or in help
-  absl::string_view value_hint;
-  absl::string_view default_text;
-  absl::string_view help;
-  Apply apply;
-};
-
-std::string Quote(absl::string_view value) {
-  constexpr std::size_t kMaxShown = 80;
-  std::string shown(value.substr(0, kMaxShown));
-  if (value.size() > kMaxShown) shown += "...";
-  return absl::StrCat("\"", absl::CHexEscape(shown), "\"");
-}
-
 absl::Status Invalid(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
-// "http(s)://host[:port][/path]" -> scheme://host[:port]; INVALID_ARGUMENT otherwise.
+// "http(s)://host[:port][/path]" -> scheme://host[:port]; INVALID_ARGUMENT otherwise. The
+// message says what is wrong, never the URL itself.
 absl::StatusOr<std::string> UrlOrigin(absl::string_view url) {
-  absl::string_view rest;
   absl::string_view scheme;
   if (absl::StartsWithIgnoreCase(url, "https://")) {
     scheme = "https://";
   } else if (absl::StartsWithIgnoreCase(url, "http://")) {
     scheme = "http://";
   } else {
-    return Invalid(absl::StrCat("must be an http:// or https:// URL, got ", Quote(url)));
+    return Invalid("must be an http:// or https:// URL");
   }
-  rest = url.substr(scheme.size());
-  const std::size_t end = rest.find_first_of("/?#");
-  const absl::string_view host = rest.substr(0, end);
+  const absl::string_view rest = url.substr(scheme.size());
+  const absl::string_view host = rest.substr(0, rest.find_first_of("/?#"));
   if (host.empty() || absl::StrContains(host, '@')) {
-    return Invalid(absl::StrCat("must be an http:// or https:// URL with a host, got ",
-                                Quote(url)));
+    return Invalid("must be an http:// or https:// URL with a host");
   }
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      return Invalid(absl::StrCat("must not contain spaces or control characters, got ",
-                                  Quote(url)));
+      return Invalid("must not contain spaces or control characters");
     }
   }
   return absl::StrCat(absl::AsciiStrToLower(scheme), host);
 }
 
-absl::Status ApplyListen(absl::string_view value, Config* config) {
+absl::Status CheckListenAddress(absl::string_view value) {
   const std::size_t colon = value.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) {
-    return Invalid(absl::StrCat("must be HOST:PORT, got ", Quote(value)));
-  }
+  if (colon == absl::string_view::npos || colon == 0) return Invalid("must be HOST:PORT");
   const absl::string_view host = value.substr(0, colon);
   const absl::string_view port_text = value.substr(colon + 1);
   uint32_t port = 0;
   if (port_text.empty() || !absl::SimpleAtoi(port_text, &port) || port > 65535 ||
       !absl::ascii_isdigit(static_cast<unsigned char>(port_text[0]))) {
-    return Invalid(absl::StrCat("port must be a number from 0 to 65535, got ", Quote(value)));
+    return Invalid("port must be a number from 0 to 65535");
   }
   if (absl::StrContains(host, ':') &&
       !(absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))) {
-    return Invalid(absl::StrCat("an IPv6 host must be in brackets ([::1]:50051), got ",
-                                Quote(value)));
+    return Invalid("an IPv6 host must be in brackets ([::1]:50051)");
   }
-  config->listen = std::string(value);
   return absl::OkStatus();
 }
 
-absl::Status ApplyGraphBaseUrl(absl::string_view value, Config* config) {
-  absl::StatusOr<std::string> origin = UrlOrigin(value);
+// --- The table's types --------------------------------------------------------------------
+
+struct Setting;
+
+// The member of Config a setting fills.
+using Field = std::variant<std::string Config::*, absl::Duration Config::*, uint64_t Config::*,
+                           int Config::*, LogLevel Config::*>;
+
+// One kind of value: how text becomes the Config member (checked against the setting's limits;
+// the error says what is wrong and never repeats the text) and how the member is shown in the
+// startup log.
+struct Type {
+  absl::string_view hint;  // --help shows --name=HINT
+  absl::Status (*parse)(const Setting& setting, absl::string_view text, Config* config);
+  std::string (*format)(const Setting& setting, const Config& config);
+};
+
+struct Setting {
+  std::string name;  // the flag's name; ROLLCALL_<NAME> unless `env` says otherwise
+  std::vector<std::string> env;  // environment variables, highest priority first
+  bool flag_allowed = true;
+  bool secret = false;  // its value never appears in an error, in help or in the log
+  const Type* type = nullptr;
+  Field field;
+  int64_t min = 0;  // counts and sizes: the bounds; durations: 0 allows zero, 1 does not;
+  int64_t max = 0;  // text and addresses: min 1 forbids empty
+  std::string default_text;  // parsed into every Config; shown by --help
+  std::string default_help;  // shown by --help instead of default_text, when set
+  std::string hint;          // shown by --help instead of the type's hint, when set
+  std::string help;
+  std::string log_key;         // the startup log's key; the name when empty
+  std::string log_when_empty;  // the startup log's value when the text is empty
+};
+
+template <typename T>
+T& Member(const Setting& setting, Config* config) {
+  return config->*std::get<T Config::*>(setting.field);
+}
+template <typename T>
+const T& Member(const Setting& setting, const Config& config) {
+  return config.*std::get<T Config::*>(setting.field);
+}
+
+std::string FormatText(const Setting& setting, const Config& config) {
+  const std::string& value = Member<std::string>(setting, config);
+  return value.empty() && !setting.log_when_empty.empty() ? setting.log_when_empty : value;
+}
+
+absl::Status ParseText(const Setting& setting, absl::string_view text, Config* config) {
+  if (text.empty() && setting.min > 0) return Invalid("must not be empty");
+  Member<std::string>(setting, config) = std::string(text);
+  return absl::OkStatus();
+}
+
+// Only whether it is set, never the value.
+std::string FormatSecret(const Setting& setting, const Config& config) {
+  const std::string& env = setting.env.front();
+  return Member<std::string>(setting, config).empty()
+             ? absl::StrCat("no client secret in ", env)
+             : absl::StrCat("client secret from ", env);
+}
+
+absl::Status ParseUrl(const Setting& setting, absl::string_view text, Config* config) {
+  absl::StatusOr<std::string> origin = UrlOrigin(text);
   if (!origin.ok()) return origin.status();
-  while (absl::EndsWith(value, "/")) value.remove_suffix(1);
-  config->graph_base_url = std::string(value);
+  Member<std::string>(setting, config) = std::string(text);
   return absl::OkStatus();
 }
 
-absl::Status ApplyGraphScope(absl::string_view value, Config* config) {
-  if (value.empty()) return Invalid("must not be empty");
-  config->graph_scope = std::string(value);
-  return absl::OkStatus();
-}
-
-absl::Status ApplyAuthorityHost(absl::string_view value, Config* config) {
-  absl::StatusOr<std::string> origin = UrlOrigin(value);
+// A URL kept without its trailing slashes (a root that paths are appended to).
+absl::Status ParseBaseUrl(const Setting& setting, absl::string_view text, Config* config) {
+  absl::StatusOr<std::string> origin = UrlOrigin(text);
   if (!origin.ok()) return origin.status();
-  config->authority_host = std::string(value);
+  while (absl::EndsWith(text, "/")) text.remove_suffix(1);
+  Member<std::string>(setting, config) = std::string(text);
   return absl::OkStatus();
 }
 
-absl::Status ApplyTenantId(absl::string_view value, Config* config) {
-  config->tenant_id = std::string(value);
+// HOST:PORT; with min 0, empty too (the endpoint is off).
+absl::Status ParseAddress(const Setting& setting, absl::string_view text, Config* config) {
+  if (!text.empty() || setting.min > 0) {
+    absl::Status status = CheckListenAddress(text);
+    if (!status.ok()) return status;
+  }
+  Member<std::string>(setting, config) = std::string(text);
   return absl::OkStatus();
 }
 
-absl::Status ApplyClientId(absl::string_view value, Config* config) {
-  config->client_id = std::string(value);
-  return absl::OkStatus();
-}
-
-absl::Status ApplyClientSecret(absl::string_view value, Config* config) {
-  config->client_secret = std::string(value);
-  return absl::OkStatus();
-}
-
-absl::Status ApplyCaBundle(absl::string_view value, Config* config) {
-  config->ca_bundle = std::string(value);
-  return absl::OkStatus();
-}
-
-// A duration setting that must be > 0 (or >= 0 when zero_ok).
-template <absl::Duration Config::*kField, bool kZeroOk>
-absl::Status ApplyDuration(absl::string_view value, Config* config) {
-  absl::StatusOr<absl::Duration> parsed = ParseDurationSetting(value);
+absl::Status ParseDuration(const Setting& setting, absl::string_view text, Config* config) {
+  absl::StatusOr<absl::Duration> parsed = ParseDurationSetting(text);
   if (!parsed.ok()) return parsed.status();
-  if (*parsed < absl::ZeroDuration() || (!kZeroOk && *parsed == absl::ZeroDuration())) {
-    return Invalid(absl::StrCat("must be ", kZeroOk ? "zero or more" : "more than zero",
-                                ", got ", Quote(value)));
+  if (*parsed < absl::ZeroDuration() || (setting.min > 0 && *parsed == absl::ZeroDuration())) {
+    return Invalid(setting.min > 0 ? "must be more than zero" : "must be zero or more");
   }
-  config->*kField = *parsed;
+  Member<absl::Duration>(setting, config) = *parsed;
   return absl::OkStatus();
 }
 
-template <uint64_t Config::*kField, uint64_t kMin>
-absl::Status ApplySize(absl::string_view value, Config* config) {
-  absl::StatusOr<uint64_t> parsed = ParseSizeSetting(value);
+std::string FormatDuration(const Setting& setting, const Config& config) {
+  return absl::FormatDuration(Member<absl::Duration>(setting, config));
+}
+
+absl::Status ParseBytes(const Setting& setting, absl::string_view text, Config* config) {
+  absl::StatusOr<uint64_t> parsed = ParseSizeSetting(text);
   if (!parsed.ok()) return parsed.status();
-  if (*parsed < kMin) return Invalid(absl::StrCat("must be at least ", kMin, " bytes"));
-  config->*kField = *parsed;
+  if (*parsed < static_cast<uint64_t>(setting.min)) {
+    return Invalid(absl::StrCat("must be at least ", setting.min, " bytes"));
+  }
+  Member<uint64_t>(setting, config) = *parsed;
   return absl::OkStatus();
 }
 
-absl::Status ApplyUpstreamConcurrency(absl::string_view value, Config* config) {
+std::string FormatBytes(const Setting& setting, const Config& config) {
+  return absl::StrCat(Member<uint64_t>(setting, config));
+}
+
+absl::Status ParseCount(const Setting& setting, absl::string_view text, Config* config) {
   int n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < 1 || n > kMaxUpstreamConcurrency) {
-    return Invalid(absl::StrCat("must be a whole number from 1 to ", kMaxUpstreamConcurrency,
-                                ", got ", Quote(value)));
+  if (!absl::SimpleAtoi(text, &n) || n < setting.min || n > setting.max) {
+    return Invalid(
+        absl::StrCat("must be a whole number from ", setting.min, " to ", setting.max));
   }
-  config->upstream_concurrency = n;
+  Member<int>(setting, config) = n;
   return absl::OkStatus();
 }
 
-absl::Status ApplyUpstreamQueue(absl::string_view value, Config* config) {
-  int n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < 0 || n > kMaxUpstreamQueue) {
-    return Invalid(absl::StrCat("must be a whole number from 0 to ", kMaxUpstreamQueue,
-                                ", got ", Quote(value)));
-  }
-  config->upstream_queue = n;
+std::string FormatCount(const Setting& setting, const Config& config) {
+  return absl::StrCat(Member<int>(setting, config));
+}
+
+absl::Status ParseLevel(const Setting& setting, absl::string_view text, Config* config) {
+  absl::StatusOr<LogLevel> level = ParseLogLevel(text);
+  if (!level.ok()) return level.status();
+  Member<LogLevel>(setting, config) = *level;
   return absl::OkStatus();
 }
 
-absl::Status ApplyGraphMaxAttempts(absl::string_view value, Config* config) {
-  int n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < 1 || n > kMaxGraphAttempts) {
-    return Invalid(absl::StrCat("must be a whole number from 1 to ", kMaxGraphAttempts,
-                                ", got ", Quote(value)));
-  }
-  config->graph_max_attempts = n;
-  return absl::OkStatus();
+std::string FormatLevel(const Setting& setting, const Config& config) {
+  return std::string(LogLevelName(Member<LogLevel>(setting, config)));
 }
 
-// Empty turns the endpoint off; otherwise HOST:PORT as for listen.
-absl::Status ApplyMetricsListen(absl::string_view value, Config* config) {
-  if (value.empty()) {
-    config->metrics_listen.clear();
-    return absl::OkStatus();
-  }
-  Config scratch;
-  absl::Status status = ApplyListen(value, &scratch);
-  if (!status.ok()) return status;
-  config->metrics_listen = std::move(scratch.listen);
-  return absl::OkStatus();
+constexpr Type kText{"TEXT", ParseText, FormatText};
+constexpr Type kSecret{"", ParseText, FormatSecret};
+constexpr Type kUrl{"URL", ParseUrl, FormatText};
+constexpr Type kBaseUrl{"URL", ParseBaseUrl, FormatText};
+constexpr Type kAddress{"HOST:PORT", ParseAddress, FormatText};
+constexpr Type kDuration{"DURATION", ParseDuration, FormatDuration};
+constexpr Type kBytes{"SIZE", ParseBytes, FormatBytes};
+constexpr Type kCount{"N", ParseCount, FormatCount};
+constexpr Type kLevel{"LEVEL", ParseLevel, FormatLevel};
+
+// --- Entry builders, one per type -----------------------------------------------------------
+
+Setting Entry(std::string name, const Type& type, Field field, std::string default_text,
+              std::string help) {
+  Setting setting;
+  setting.name = std::move(name);
+  setting.type = &type;
+  setting.field = field;
+  setting.default_text = std::move(default_text);
+  setting.help = std::move(help);
+  return setting;
 }
 
-absl::Status ApplyLogLevel(absl::string_view value, Config* config) {
-  absl::StatusOr<LogLevel> level = ParseLogLevel(value);
-  if (!level.ok()) {
-    return Invalid(absl::StrCat(level.status().message(), ", got ", Quote(value)));
+enum class Zero { kAllowed, kNotAllowed };
+
+Setting DurationEntry(std::string name, absl::Duration Config::*field, std::string default_text,
+                      Zero zero, std::string help) {
+  Setting setting = Entry(std::move(name), kDuration, field, std::move(default_text),
+                          std::move(help));
+  setting.min = zero == Zero::kAllowed ? 0 : 1;
+  return setting;
+}
+
+Setting BytesEntry(std::string name, uint64_t Config::*field, std::string default_text,
+                   int64_t min, std::string help) {
+  Setting setting = Entry(std::move(name), kBytes, field, std::move(default_text),
+                          std::move(help));
+  setting.min = min;
+  return setting;
+}
+
+Setting CountEntry(std::string name, int Config::*field, std::string default_text, int64_t min,
+                   int64_t max, std::string help) {
+  Setting setting = Entry(std::move(name), kCount, field, std::move(default_text),
+                          std::move(help));
+  setting.min = min;
+  setting.max = max;
+  return setting;
+}
+
+// Modifiers for the few entries that differ from the common case.
+Setting WithEnv(Setting setting, std::vector<std::string> env) {
+  setting.env = std::move(env);
+  return setting;
+}
+Setting ShownDefault(Setting setting, std::string default_help) {
+  setting.default_help = std::move(default_help);
+  return setting;
+}
+Setting LoggedWhenEmpty(Setting setting, std::string text) {
+  setting.log_when_empty = std::move(text);
+  return setting;
+}
+Setting Hint(Setting setting, std::string hint) {
+  setting.hint = std::move(hint);
+  return setting;
+}
+Setting NonEmpty(Setting setting) {
+  setting.min = 1;
+  return setting;
+}
+
+// --- The table ------------------------------------------------------------------------------
+
+std::vector<Setting> BuildSettings() {
+  Setting secret = ShownDefault(
+      WithEnv(Entry("client_secret", kSecret, &Config::client_secret, "",
+                    "The app registration's client secret. Read ONLY from the environment, "
+                    "never from a flag, so it cannot show in `ps`; never logged or printed."),
+              {"AZURE_CLIENT_SECRET"}),
+      "(none; required)");
+  secret.flag_allowed = false;
+  secret.secret = true;
+  // The key avoids the words the logger redacts: it logs whether a secret is set, not a secret.
+  secret.log_key = "client_auth";
+
+  std::vector<Setting> settings = {
+      NonEmpty(Entry("listen", kAddress, &Config::listen, "0.0.0.0:50051",
+                     "Address the gRPC server listens on. Port 0 lets the OS choose; the bound "
+                     "address is printed on stdout as `rollcall listening on HOST:PORT`.")),
+      Entry("graph_base_url", kBaseUrl, &Config::graph_base_url,
+            "https://graph.microsoft.com/v1.0", "Microsoft Graph's root, version included."),
+      ShownDefault(
+          Hint(NonEmpty(Entry("graph_scope", kText, &Config::graph_scope,
+                         "https://graph.microsoft.com/.default",
+                         "OAuth scope of the app-only token (https://graph.microsoft.com/.default "
+                         "by default).")),
+               "SCOPE"),
+          "scheme and host of graph_base_url + /.default"),
+      WithEnv(Entry("authority_host", kUrl, &Config::authority_host,
+                    "https://login.microsoftonline.com/",
+                    "The Microsoft identity platform's host."),
+              {"ROLLCALL_AUTHORITY_HOST", "AZURE_AUTHORITY_HOST"}),
+      ShownDefault(Hint(WithEnv(Entry("tenant_id", kText, &Config::tenant_id, "",
+                                      "Entra ID tenant of the app registration."),
+                                {"AZURE_TENANT_ID"}),
+                        "ID"),
+                   "(none; required)"),
+      ShownDefault(Hint(WithEnv(Entry("client_id", kText, &Config::client_id, "",
+                                      "Application (client) ID of the app registration."),
+                                {"AZURE_CLIENT_ID"}),
+                        "ID"),
+                   "(none; required)"),
+      secret,
+      LoggedWhenEmpty(
+          ShownDefault(Hint(Entry("ca_bundle", kText, &Config::ca_bundle, "",
+                                  "PEM bundle of CAs trusted for outbound TLS (Graph and the "
+                                  "token endpoint)."),
+                            "PATH"),
+                       "(empty: system store)"),
+          "(system store)"),
+      DurationEntry("http_connect_timeout", &Config::http_connect_timeout, "5s",
+                    Zero::kNotAllowed, "Connect timeout of one outbound HTTP request."),
+      DurationEntry("http_timeout", &Config::http_timeout, "30s", Zero::kNotAllowed,
+                    "Total timeout of one outbound HTTP request."),
+      BytesEntry("max_response_bytes", &Config::max_response_bytes, "64MiB", 1,
+                 "Largest HTTP response body accepted from Graph or the token endpoint."),
+      BytesEntry("cache_max_bytes", &Config::cache_max_bytes, "256MiB", 0,
+                 "Memory bound of the report cache (least recently used entries are evicted); "
+                 "0 turns caching off."),
+      DurationEntry("cache_ttl", &Config::cache_ttl, "1h", Zero::kAllowed,
+                    "How long a report of a meeting that ended at least recent_report_age ago "
+                    "is cached."),
+      DurationEntry("cache_ttl_recent", &Config::cache_ttl_recent, "60s", Zero::kAllowed,
+                    "How long a report with no meeting end time, or of a meeting that ended "
+                    "less than recent_report_age ago, is cached (it may still change)."),
+      DurationEntry("recent_report_age", &Config::recent_report_age, "1h", Zero::kAllowed,
+                    "A report whose meeting ended less than this long ago counts as recent."),
+      DurationEntry("negative_cache_ttl", &Config::negative_cache_ttl, "30s", Zero::kAllowed,
+                    "How long Graph's 404 for a report is remembered and answered (NOT_FOUND) "
+                    "without asking Graph again; 0 turns negative caching off."),
+      DurationEntry("stale_if_error", &Config::stale_if_error, "24h", Zero::kAllowed,
+                    "How long past its expiry a cached report may still be served, marked "
+                    "stale, when Graph fails (5xx, timeouts, throttling, broken bodies); 0 "
+                    "turns this off."),
+      CountEntry("upstream_concurrency", &Config::upstream_concurrency, "8", 1, 256,
+                 "Threads making Graph calls for cache misses."),
+      CountEntry("upstream_queue", &Config::upstream_queue, "256", 0, 1000000,
+                 "Cache misses that may wait for an upstream thread; a miss beyond them gets "
+                 "RESOURCE_EXHAUSTED (UPSTREAM_OVERLOADED, retry after 1s) at once. Cache hits "
+                 "never wait."),
+      CountEntry("graph_max_attempts", &Config::graph_max_attempts, "4", 1, 20,
+                 "Attempts of one Graph request in all (429, 503, 504, failed connections); 1 "
+                 "turns retries off."),
+      DurationEntry("graph_initial_backoff", &Config::graph_initial_backoff, "500ms",
+                    Zero::kNotAllowed,
+                    "First wait between Graph attempts when Graph sends no Retry-After; "
+                    "doubles after each attempt."),
+      DurationEntry("graph_max_backoff", &Config::graph_max_backoff, "30s", Zero::kNotAllowed,
+                    "Longest wait between Graph attempts, a Retry-After's included."),
+      DurationEntry("default_deadline", &Config::default_deadline, "30s", Zero::kNotAllowed,
+                    "Deadline of a call whose client set none."),
+      DurationEntry("shutdown_grace", &Config::shutdown_grace, "20s", Zero::kAllowed,
+                    "After SIGTERM (health NOT_SERVING, new calls refused), how long calls in "
+                    "flight may take to finish before they are cancelled and the process exits "
+                    "0."),
+      DurationEntry("max_connection_age", &Config::max_connection_age, "5m", Zero::kAllowed,
+                    "Close each client connection (GOAWAY, calls in flight get 30s) after this "
+                    "long, so that clients re-resolve and spread over new replicas; 0 keeps "
+                    "connections open (with a proxy that balances each call). Costs every call "
+                    "a few percent of CPU."),
+      LoggedWhenEmpty(
+          ShownDefault(Entry("metrics_listen", kAddress, &Config::metrics_listen, "",
+                             "Address of the Prometheus endpoint, GET /metrics over plain HTTP. "
+                             "Port 0 lets the OS choose; the bound address is printed on stdout "
+                             "as `rollcall metrics on HOST:PORT`."),
+                       "(empty: no metrics endpoint)"),
+          "(off)"),
+      Entry("log_level", kLevel, &Config::log_level, "info",
+            "debug, info, warn or error. Logs are JSON lines on stderr."),
+  };
+  for (Setting& setting : settings) {
+    if (setting.env.empty()) {
+      setting.env.push_back(absl::StrCat("ROLLCALL_", absl::AsciiStrToUpper(setting.name)));
+    }
+    if (setting.log_key.empty()) setting.log_key = setting.name;
   }
-  config->log_level = *level;
-  return absl::OkStatus();
+  return settings;
 }
 
 const std::vector<Setting>& Settings() {
-  static const auto* const settings = new std::vector<Setting>{
-      {"listen", {"ROLLCALL_LISTEN"}, true, false, "HOST:PORT", "0.0.0.0:50051",
-       "Address the gRPC server listens on. Port 0 lets the OS choose; the bound address is "
-       "printed on stdout as `rollcall listening on HOST:PORT`.",
-       ApplyListen},
-      {"graph_base_url", {"ROLLCALL_GRAPH_BASE_URL"}, true, false, "URL",
-       "https://graph.microsoft.com/v1.0", "Microsoft Graph's root, version included.",
-       ApplyGraphBaseUrl},
-      {"graph_scope", {"ROLLCALL_GRAPH_SCOPE"}, true, false, "SCOPE",
-       "scheme and host of graph_base_url + /.default",
-       "OAuth scope of the app-only token (https://graph.microsoft.com/.default by default).",
-       ApplyGraphScope},
-      {"authority_host", {"ROLLCALL_AUTHORITY_HOST", "AZURE_AUTHORITY_HOST"}, true, false, "URL",
-       "https://login.microsoftonline.com/", "The Microsoft identity platform's host.",
-       ApplyAuthorityHost},
-      {"tenant_id", {"AZURE_TENANT_ID"}, true, false, "ID", "(none; required)",
-       "Entra ID tenant of the app registration.", ApplyTenantId},
-      {"client_id", {"AZURE_CLIENT_ID"}, true, false, "ID", "(none; required)",
-       "Application (client) ID of the app registration.", ApplyClientId},
-      {"client_secret", {"AZURE_CLIENT_SECRET"}, false, true, "", "(none; required)",
-       "The app registration's client secret. Read ONLY from the environment, never from a "
-       "flag, so it cannot show in `ps`; never logged or printed.",
-       ApplyClientSecret},
-      {"ca_bundle", {"ROLLCALL_CA_BUNDLE"}, true, false, "PATH", "(empty: system store)",
-       "PEM bundle of CAs trusted for outbound TLS (Graph and the token endpoint).",
-       ApplyCaBundle},
-      {"http_connect_timeout", {"ROLLCALL_HTTP_CONNECT_TIMEOUT"}, true, false, "DURATION", "5s",
-       "Connect timeout of one outbound HTTP request.",
-       ApplyDuration<&Config::http_connect_timeout, false>},
-      {"http_timeout", {"ROLLCALL_HTTP_TIMEOUT"}, true, false, "DURATION", "30s",
-       "Total timeout of one outbound HTTP request.",
-       ApplyDuration<&Config::http_timeout, false>},
-      {"max_response_bytes", {"ROLLCALL_MAX_RESPONSE_BYTES"}, true, false, "SIZE", "64MiB",
-       "Largest HTTP response body accepted from Graph or the token endpoint.",
-       ApplySize<&Config::max_response_bytes, 1>},
-      {"cache_max_bytes", {"ROLLCALL_CACHE_MAX_BYTES"}, true, false, "SIZE", "256MiB",
-       "Memory bound of the report cache (least recently used entries are evicted); 0 turns "
-       "caching off.",
-       ApplySize<&Config::cache_max_bytes, 0>},
-      {"cache_ttl", {"ROLLCALL_CACHE_TTL"}, true, false, "DURATION", "1h",
-       "How long a report of a meeting that ended at least recent_report_age ago is cached.",
-       ApplyDuration<&Config::cache_ttl, true>},
-      {"cache_ttl_recent", {"ROLLCALL_CACHE_TTL_RECENT"}, true, false, "DURATION", "60s",
-       "How long a report with no meeting end time, or of a meeting that ended less than "
-       "recent_report_age ago, is cached (it may still change).",
-       ApplyDuration<&Config::cache_ttl_recent, true>},
-      {"recent_report_age", {"ROLLCALL_RECENT_REPORT_AGE"}, true, false, "DURATION", "1h",
-       "A report whose meeting ended less than this long ago counts as recent.",
-       ApplyDuration<&Config::recent_report_age, true>},
-      {"negative_cache_ttl", {"ROLLCALL_NEGATIVE_CACHE_TTL"}, true, false, "DURATION", "30s",
-       "How long Graph's 404 for a report is remembered and answered (NOT_FOUND) without "
-       "asking Graph again; 0 turns negative caching off.",
-       ApplyDuration<&Config::negative_cache_ttl, true>},
-      {"stale_if_error", {"ROLLCALL_STALE_IF_ERROR"}, true, false, "DURATION", "24h",
-       "How long past its expiry a cached report may still be served, marked stale, when Graph "
-       "fails (5xx, timeouts, throttling, broken bodies); 0 turns this off.",
-       ApplyDuration<&Config::stale_if_error, true>},
-      {"upstream_concurrency", {"ROLLCALL_UPSTREAM_CONCURRENCY"}, true, false, "N", "8",
-       "Threads making Graph calls for cache misses.", ApplyUpstreamConcurrency},
-      {"upstream_queue", {"ROLLCALL_UPSTREAM_QUEUE"}, true, false, "N", "256",
-       "Cache misses that may wait for an upstream thread; a miss beyond them gets "
-       "RESOURCE_EXHAUSTED (UPSTREAM_OVERLOADED, retry after 1s) at once. Cache hits never wait.",
-       ApplyUpstreamQueue},
-      {"graph_max_attempts", {"ROLLCALL_GRAPH_MAX_ATTEMPTS"}, true, false, "N", "4",
-       "Attempts of one Graph request in all (429, 503, 504, failed connections); 1 turns "
-       "retries off.",
-       ApplyGraphMaxAttempts},
-      {"graph_initial_backoff", {"ROLLCALL_GRAPH_INITIAL_BACKOFF"}, true, false, "DURATION",
-       "500ms", "First wait between Graph attempts when Graph sends no Retry-After; doubles "
-       "after each attempt.",
-       ApplyDuration<&Config::graph_initial_backoff, false>},
-      {"graph_max_backoff", {"ROLLCALL_GRAPH_MAX_BACKOFF"}, true, false, "DURATION", "30s",
-       "Longest wait between Graph attempts, a Retry-After's included.",
-       ApplyDuration<&Config::graph_max_backoff, false>},
-      {"default_deadline", {"ROLLCALL_DEFAULT_DEADLINE"}, true, false, "DURATION", "30s",
-       "Deadline of a call whose client set none.",
-       ApplyDuration<&Config::default_deadline, false>},
-      {"shutdown_grace", {"ROLLCALL_SHUTDOWN_GRACE"}, true, false, "DURATION", "20s",
-       "After SIGTERM (health NOT_SERVING, new calls refused), how long calls in flight may "
-       "take to finish before they are cancelled and the process exits 0.",
-       ApplyDuration<&Config::shutdown_grace, true>},
-      {"max_connection_age", {"ROLLCALL_MAX_CONNECTION_AGE"}, true, false, "DURATION", "5m",
-       "Close each client connection (GOAWAY, calls in flight get 30s) after this long, so that "
-       "clients re-resolve and spread over new replicas; 0 keeps connections open (with a "
-       "proxy that balances each call). Costs every call a few percent of CPU.",
-       ApplyDuration<&Config::max_connection_age, true>},
-      {"metrics_listen", {"ROLLCALL_METRICS_LISTEN"}, true, false, "HOST:PORT",
-       "(empty: no metrics endpoint)",
-       "Address of the Prometheus endpoint, GET /metrics over plain HTTP. Port 0 lets the OS "
-       "choose; the bound address is printed on stdout as `rollcall metrics on HOST:PORT`.",
-       ApplyMetricsListen},
-      {"log_level", {"ROLLCALL_LOG_LEVEL"}, true, false, "LEVEL", "info",
-       "debug, info, warn or error. Logs are JSON lines on stderr.", ApplyLogLevel},
-  };
+  static const auto* const settings = new std::vector<Setting>(BuildSettings());
   return *settings;
 }
 
@@ -314,12 +407,23 @@ const Setting* FindSetting(absl::string_view name) {
 
 }  // namespace
 
+Config::Config() {
+  for (const Setting& setting : Settings()) {
+    const absl::Status status = setting.type->parse(setting, setting.default_text, this);
+    if (!status.ok()) {
+      // The table itself is wrong: a programming error that every test would hit.
+      std::fprintf(stderr, "rollcall: the default of %s does not parse: %s\n",
+                   setting.name.c_str(), std::string(status.message()).c_str());
+      std::abort();
+    }
+  }
+}
+
 absl::StatusOr<absl::Duration> ParseDurationSetting(absl::string_view text) {
   absl::Duration duration;
   if (text.empty() || !absl::ParseDuration(std::string(text), &duration) ||
       duration == absl::InfiniteDuration() || duration == -absl::InfiniteDuration()) {
-    return Invalid(
-        absl::StrCat("must be a duration such as 250ms, 30s, 5m or 1h, got ", Quote(text)));
+    return Invalid("must be a duration such as 250ms, 30s, 5m or 1h");
   }
   return duration;
 }
@@ -343,9 +447,8 @@ absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text) {
   uint64_t number = 0;
   if (digits == 0 || unit == 0 || !absl::SimpleAtoi(text.substr(0, digits), &number) ||
       number > std::numeric_limits<uint64_t>::max() / unit) {
-    return Invalid(absl::StrCat(
-        "must be a size in bytes, optionally with a KiB, MiB or GiB suffix (e.g. 64MiB), got ",
-        Quote(text)));
+    return Invalid(
+        "must be a size in bytes, optionally with a KiB, MiB or GiB suffix (e.g. 64MiB)");
   }
   return number * unit;
 }
@@ -376,10 +479,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
 
   // The environment first, so that flags override it.
   for (const Setting& setting : Settings()) {
-    for (absl::string_view env_name : setting.env) {
-      std::optional<std::string> value = getenv(std::string(env_name));
+    for (const std::string& env_name : setting.env) {
+      std::optional<std::string> value = getenv(env_name);
       if (!value.has_value() || value->empty()) continue;
-      absl::Status status = setting.apply(*value, &config);
+      absl::Status status = setting.type->parse(setting, *value, &config);
       if (!status.ok()) {
         return absl::InvalidArgumentError(
             setting.secret ? absl::StrCat(env_name, " is invalid")
@@ -419,7 +522,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
     } else {
       return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
     }
-    absl::Status status = setting->apply(value, &config);
+    absl::Status status = setting->type->parse(*setting, value, &config);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", status.message()));
     }
@@ -451,14 +554,16 @@ std::string ConfigHelp() {
       "Settings:\n";
   for (const Setting& setting : Settings()) {
     const std::string flag =
-        setting.flag_allowed ? absl::StrCat("--", setting.name, "=", setting.value_hint)
+        setting.flag_allowed ? absl::StrCat("--", setting.name, "=",
+                                            setting.hint.empty() ? setting.type->hint
+                                                                 : setting.hint)
                              : std::string("(environment only, no flag)");
-    absl::StrAppend(&help, "  ", flag, "\n      env: ");
-    for (std::size_t i = 0; i < setting.env.size(); ++i) {
-      absl::StrAppend(&help, i == 0 ? "" : ", ", setting.env[i]);
-    }
-    absl::StrAppend(&help, "\n      default: ", setting.default_text, "\n      ", setting.help,
-                    "\n");
+    absl::StrAppend(&help, "  ", flag, "\n      env: ", absl::StrJoin(setting.env, ", "),
+                    "\n      default: ",
+                    !setting.default_help.empty()   ? setting.default_help
+                    : !setting.default_text.empty() ? setting.default_text
+                                                    : std::string("(none)"),
+                    "\n      ", setting.help, "\n");
   }
   absl::StrAppend(&help,
                   "  --help\n"
@@ -467,37 +572,12 @@ std::string ConfigHelp() {
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& config) {
-  return {
-      {"listen", config.listen},
-      {"graph_base_url", config.graph_base_url},
-      {"graph_scope", config.graph_scope},
-      {"authority_host", config.authority_host},
-      {"tenant_id", config.tenant_id},
-      {"client_id", config.client_id},
-      // Whether it is set, never its value (the key avoids words the logger redacts).
-      {"client_auth", config.client_secret.empty() ? "no client secret in AZURE_CLIENT_SECRET"
-                                                   : "client secret from AZURE_CLIENT_SECRET"},
-      {"ca_bundle", config.ca_bundle.empty() ? "(system store)" : config.ca_bundle},
-      {"http_connect_timeout", absl::FormatDuration(config.http_connect_timeout)},
-      {"http_timeout", absl::FormatDuration(config.http_timeout)},
-      {"max_response_bytes", absl::StrCat(config.max_response_bytes)},
-      {"cache_max_bytes", absl::StrCat(config.cache_max_bytes)},
-      {"cache_ttl", absl::FormatDuration(config.cache_ttl)},
-      {"cache_ttl_recent", absl::FormatDuration(config.cache_ttl_recent)},
-      {"recent_report_age", absl::FormatDuration(config.recent_report_age)},
-      {"negative_cache_ttl", absl::FormatDuration(config.negative_cache_ttl)},
-      {"stale_if_error", absl::FormatDuration(config.stale_if_error)},
-      {"upstream_concurrency", absl::StrCat(config.upstream_concurrency)},
-      {"upstream_queue", absl::StrCat(config.upstream_queue)},
-      {"graph_max_attempts", absl::StrCat(config.graph_max_attempts)},
-      {"graph_initial_backoff", absl::FormatDuration(config.graph_initial_backoff)},
-      {"graph_max_backoff", absl::FormatDuration(config.graph_max_backoff)},
-      {"default_deadline", absl::FormatDuration(config.default_deadline)},
-      {"shutdown_grace", absl::FormatDuration(config.shutdown_grace)},
-      {"max_connection_age", absl::FormatDuration(config.max_connection_age)},
-      {"metrics_listen", config.metrics_listen.empty() ? "(off)" : config.metrics_listen},
-      {"log_level", std::string(LogLevelName(config.log_level))},
-  };
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.reserve(Settings().size());
+  for (const Setting& setting : Settings()) {
+    fields.emplace_back(setting.log_key, setting.type->format(setting, config));
+  }
+  return fields;
 }
 
 }  // namespace rollcall::service

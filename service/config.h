@@ -11,6 +11,11 @@
 //                  --client_secret flag is an error (whose message never repeats the value).
 //
 // An empty environment variable counts as unset.
+//
+// Each setting is defined once, as one entry of the table in config.cc: its name, environment
+// variable(s), default, help text, log field, and the type (duration, size, count, text, URL,
+// address, log level) whose parser reads it and whose formatter shows it. LoadConfig, Config's
+// defaults, ConfigHelp and ConfigLogFields all walk that table.
 
 #include <cstdint>
 #include <functional>
@@ -26,55 +31,60 @@
 
 namespace rollcall::service {
 
+// The values of every setting. A default-constructed Config holds every default: they come from
+// the one table of settings in config.cc (which --help, the environment, the flags and the startup
+// log all read), not from initializers here.
 struct Config {
+  Config();
+
   // --help or -h was given: print ConfigHelp() and exit; nothing else was parsed.
   bool help = false;
 
   // gRPC address, HOST:PORT ("[::1]:50051" for IPv6). Port 0 lets the OS choose.
-  std::string listen = "0.0.0.0:50051";
+  std::string listen;
   // Graph's root including the version; stored without a trailing slash.
-  std::string graph_base_url = "https://graph.microsoft.com/v1.0";
+  std::string graph_base_url;
   // The token scope. When not set: scheme and host of graph_base_url + "/.default".
-  std::string graph_scope = "https://graph.microsoft.com/.default";
-  std::string authority_host = "https://login.microsoftonline.com/";
+  std::string graph_scope;
+  std::string authority_host;
   std::string tenant_id;
   std::string client_id;
   // From AZURE_CLIENT_SECRET only. Never log, print or put this in an error.
   std::string client_secret;
   // PEM CA bundle for outbound TLS; empty means the system's default store.
   std::string ca_bundle;
-  absl::Duration http_connect_timeout = absl::Seconds(5);
-  absl::Duration http_timeout = absl::Seconds(30);
-  uint64_t max_response_bytes = uint64_t{64} << 20;
-  uint64_t cache_max_bytes = uint64_t{256} << 20;
+  absl::Duration http_connect_timeout;
+  absl::Duration http_timeout;
+  uint64_t max_response_bytes = 0;
+  uint64_t cache_max_bytes = 0;
   // TTL of a report whose meeting ended at least recent_report_age ago.
-  absl::Duration cache_ttl = absl::Hours(1);
+  absl::Duration cache_ttl;
   // TTL of a report with no meeting end time, or one that ended less than recent_report_age ago.
-  absl::Duration cache_ttl_recent = absl::Seconds(60);
-  absl::Duration recent_report_age = absl::Hours(1);
+  absl::Duration cache_ttl_recent;
+  absl::Duration recent_report_age;
   // How long a Graph 404 (REPORT_NOT_FOUND) is remembered and answered from the cache; zero
   // remembers none.
-  absl::Duration negative_cache_ttl = absl::Seconds(30);
+  absl::Duration negative_cache_ttl;
   // How long past its expiry a cached report may still be served (marked stale) when Graph
   // fails; zero turns stale-if-error off.
-  absl::Duration stale_if_error = absl::Hours(24);
+  absl::Duration stale_if_error;
   // Threads that make Graph calls (the upstream executor's size).
-  int upstream_concurrency = 8;
+  int upstream_concurrency = 0;
   // Misses that may wait for one of those threads; a miss beyond them is refused at once
   // (RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).
-  int upstream_queue = 256;
+  int upstream_queue = 0;
   // Graph retries (graph::RetryOptions): attempts in all, and the exponential backoff's bounds.
-  int graph_max_attempts = 4;
-  absl::Duration graph_initial_backoff = absl::Milliseconds(500);
-  absl::Duration graph_max_backoff = absl::Seconds(30);
+  int graph_max_attempts = 0;
+  absl::Duration graph_initial_backoff;
+  absl::Duration graph_max_backoff;
   // The deadline of a call whose client set none.
-  absl::Duration default_deadline = absl::Seconds(30);
+  absl::Duration default_deadline;
   // After SIGTERM, how long calls in flight may take to finish.
-  absl::Duration shutdown_grace = absl::Seconds(20);
+  absl::Duration shutdown_grace;
   // Connections are closed (with GOAWAY) after this long, so that clients re-resolve and spread
   // over replicas Kubernetes added; zero keeps them open. gRPC's filter for it costs every call
   // a little (bench/README.md).
-  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age;
   // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none. Port 0 lets the OS
   // choose; the bound address is printed as `rollcall metrics on HOST:PORT`.
   std::string metrics_listen;
@@ -85,8 +95,8 @@ using GetEnv = std::function<std::optional<std::string>(const std::string& name)
 
 // Parses `args` (the command line WITHOUT the program name, i.e. argv[1..]) over the
 // environment read through `getenv`. Errors: INVALID_ARGUMENT naming the flag or variable at
-// fault (an unknown flag, a missing or bad value, --client_secret). Error messages never
-// contain the value of anything secret-like. With --help anywhere, returns {help = true} and
+// fault (an unknown flag, a missing or bad value, --client_secret). Error messages name the
+// setting and say what it must be; they never contain the value given. With --help anywhere, returns {help = true} and
 // defaults without looking further.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const GetEnv& getenv);
 

@@ -130,7 +130,7 @@ void Logger::Log(LogLevel level, absl::string_view msg, absl::Span<const LogFiel
     line.push_back('}');
   }
   line.append("}\n");
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   sink_(line);
 }
 

@@ -18,7 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "absl/types/span.h"
 #include "common/clock.h"
 
@@ -69,7 +69,7 @@ class Logger {
  private:
   const LogLevel threshold_;
   const common::Clock* const clock_;
-  absl::Mutex mu_;
+  common::Mutex mu_;
   const Sink sink_ ABSL_GUARDED_BY(mu_);
 };
 

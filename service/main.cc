@@ -1,6 +1,8 @@
 // rollcall_server: wires the real Graph client into the gRPC server. All logic lives in
 // rollcall_service and rollcall_graph_client; this file only parses, builds and waits.
 //
+// Signals: SIGTERM and SIGINT shut down gracefully; SIGHUP is logged and ignored.
+//
 // Exit codes: 0 after a graceful shutdown (SIGTERM / SIGINT) or --help; 2 for a configuration
 // or credential problem (the message says what to fix); 1 when the server cannot start.
 //
@@ -27,6 +29,7 @@
 #include "graph_client/token_credential.h"
 #include "service/config.h"
 #include "service/log.h"
+#include "service/metrics.h"
 #include "service/server.h"
 
 namespace {
@@ -45,6 +48,9 @@ int Run(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // SIGHUP's default action would kill the process; there is nothing to reload yet, so the
+  // loop below logs it and goes on serving.
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -75,6 +81,11 @@ int Run(int argc, char** argv) {
     std::vector<LogField> views(fields.begin(), fields.end());
     logger.Info("starting", views);
   }
+
+  // What /metrics exposes, made before the Graph client so that the client can report each
+  // exchange to it; declared before the client and the server, so it outlives both.
+  const auto metrics = std::make_shared<rollcall::service::Metrics>(ROLLCALL_VERSION);
+  [[maybe_unused]] rollcall::graph::GraphCallObserver* const graph_observer = metrics.get();
 
   rollcall::graph::CurlTransportOptions transport_options;
   transport_options.ca_bundle_path = config->ca_bundle;
@@ -118,7 +129,8 @@ int Run(int argc, char** argv) {
       std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);
 
   absl::StatusOr<std::unique_ptr<rollcall::service::RollcallServer>> server =
-      rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger);
+      rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger,
+                                               rollcall::service::ServerTuning(), metrics);
   if (!server.ok()) {
     logger.Error("cannot start the gRPC server", {{"error", server.status().message()}});
     return 1;
@@ -138,7 +150,11 @@ int Run(int argc, char** argv) {
   logger.Info("serving", {{"address", address}, {"metrics", metrics_address}});
 
   int signal_number = 0;
-  if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
+  while (true) {
+    if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
+    if (signal_number != SIGHUP) break;
+    logger.Info("SIGHUP ignored: nothing to reload yet");
+  }
   logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                                 {"grace", absl::FormatDuration(config->shutdown_grace)}});
   const bool stopped = (*server)->Shutdown(absl::Now() + config->shutdown_grace);

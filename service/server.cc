@@ -61,9 +61,10 @@ void RouteGrpcLogs(Logger* logger) {
 
 RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
                                const common::Clock* clock, Logger* logger,
-                               const ServerTuning& tuning)
+                               const ServerTuning& tuning, std::shared_ptr<Metrics> metrics)
     : logger_(logger),
       graph_(graph),
+      metrics_(metrics != nullptr ? std::move(metrics) : std::make_shared<Metrics>(tuning.version)),
       executor_(std::make_unique<UpstreamExecutor>(
           config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue))),
       cache_(std::make_unique<ReportCache>(
@@ -78,26 +79,29 @@ RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::Grap
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
     const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,
-    Logger* logger, const ServerTuning& tuning) {
+    Logger* logger, const ServerTuning& tuning, std::shared_ptr<Metrics> metrics) {
   // Both are process-wide switches that take effect for servers built after them.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  auto server =
-      absl::WrapUnique(new RollcallServer(config, std::move(graph), clock, logger, tuning));
+  auto server = absl::WrapUnique(
+      new RollcallServer(config, std::move(graph), clock, logger, tuning, std::move(metrics)));
 
   if (!config.metrics_listen.empty()) {
-    MetricsServer::Options options;
+    const RollcallServer* self = server.get();
+    server->stats_collectable_ =
+        std::make_shared<CallbackCollectable>([self] { return self->CollectStats(); });
+    MetricsEndpoint::Options options;
     options.listen = config.metrics_listen;
     options.max_request_bytes = tuning.metrics_max_request_bytes;
-    options.connection_timeout = tuning.metrics_connection_timeout;
-    const RollcallServer* self = server.get();
-    absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
-        MetricsServer::Start(options, [self] { return self->MetricsText(); }, logger);
-    if (!metrics.ok()) {
-      return absl::UnavailableError(metrics.status().message());
+    options.request_timeout = tuning.metrics_connection_timeout;
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(
+        options, {server->stats_collectable_, server->metrics_});
+    if (!endpoint.ok()) {
+      return absl::UnavailableError(endpoint.status().message());
     }
-    server->metrics_ = std::move(*metrics);
+    server->metrics_endpoint_ = std::move(*endpoint);
+    server->metrics_port_ = server->metrics_endpoint_->port();
   }
 
   grpc::ServerBuilder builder;
@@ -136,18 +140,24 @@ RollcallServer::~RollcallServer() { Shutdown(absl::Now()); }
 
 bool RollcallServer::Shutdown(absl::Time deadline) {
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     if (shutdown_started_) {
-      mu_.Await(absl::Condition(&shutdown_done_));
+      while (!shutdown_done_) shutdown_cv_.Wait();
       return shutdown_result_;
     }
     shutdown_started_ = true;
   }
   const bool result = ShutdownOnce(deadline);
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   shutdown_result_ = result;
   shutdown_done_ = true;
+  shutdown_cv_.SignalAll();
   return result;
+}
+
+void RollcallServer::Wait() {
+  common::MutexLock lock(&mu_);
+  while (!shutdown_done_) shutdown_cv_.Wait();
 }
 
 bool RollcallServer::ShutdownOnce(absl::Time deadline) {
@@ -194,79 +204,108 @@ bool RollcallServer::ShutdownOnce(absl::Time deadline) {
     logger_->Warn("shutdown grace period over with Graph calls still running",
                   {{"running", absl::StrCat(executor_->running())}});
   }
-  if (metrics_ != nullptr) metrics_->Stop();
+  // Stops serving scrapes (one in progress finishes first), so that nothing reads the
+  // components through stats_collectable_ once they start to go.
+  metrics_endpoint_.reset();
   return stopped;
 }
 
 std::string RollcallServer::MetricsText() const {
+  std::vector<prometheus::MetricFamily> families = CollectStats();
+  for (prometheus::MetricFamily& family : metrics_->Collect()) {
+    families.push_back(std::move(family));
+  }
+  return SerializeMetrics(families);
+}
+
+std::vector<prometheus::MetricFamily> RollcallServer::CollectStats() const {
+  using prometheus::MetricType;
   const AttendanceReportServiceImpl::Stats service = service_->GetStats();
   const ReportCache::Stats cache = cache_->GetStats();
   const graph::GraphClientStats graph = graph_->Stats();
+  const auto n = [](uint64_t value) { return static_cast<double>(value); };
 
-  PrometheusText out;
-  out.Family("rollcall_requests_total", "counter",
-             "GetAttendanceReport calls answered, by gRPC status code.");
+  std::vector<std::pair<std::string, double>> by_code;
   for (int code = 0; code < AttendanceReportServiceImpl::kStatusCodes; ++code) {
-    out.Sample("rollcall_requests_total", "code", kCodeNames[code],
-               service.replies_by_code[code]);
+    by_code.emplace_back(std::string(kCodeNames[code]), n(service.replies_by_code[code]));
   }
-  out.Gauge("rollcall_calls_in_flight", "GetAttendanceReport calls received and not yet done.",
-            static_cast<double>(service.calls_in_flight));
-  out.Counter("rollcall_cache_hits_total", "Calls answered from a fresh cached report.",
-              cache.hits);
-  out.Counter("rollcall_cache_misses_total",
-              "Calls that found no fresh cache entry (expired entries included).", cache.misses);
-  out.Counter("rollcall_cache_negative_hits_total",
-              "Calls answered NOT_FOUND from a remembered Graph 404, without a Graph call.",
-              cache.negative_hits);
-  out.Counter("rollcall_cache_stale_served_total",
-              "Replies that carried an expired report (stale: true) because Graph failed.",
-              cache.stale_served);
-  out.Counter("rollcall_cache_evictions_total", "Cache entries evicted for the byte bound.",
-              cache.evictions);
-  out.Counter("rollcall_cache_expirations_total",
-              "Cache entries dropped because their TTL and stale window passed.",
-              cache.expirations);
-  out.Counter("rollcall_cache_joins_total",
-              "Misses that shared a Graph load already in flight (singleflight).", cache.joins);
-  out.Counter("rollcall_cache_reloads_total",
-              "Loads run again for callers who joined with a later deadline than the one the "
-              "load ran out of.",
-              cache.reloads);
-  out.Gauge("rollcall_cache_entries", "Entries in the cache, negative ones included.",
-            static_cast<double>(cache.entries));
-  out.Gauge("rollcall_cache_negative_entries", "Remembered Graph 404s in the cache.",
-            static_cast<double>(cache.negative_entries));
-  out.Gauge("rollcall_cache_bytes", "Bytes charged to the cache's memory bound.",
-            static_cast<double>(cache.bytes));
-  out.Gauge("rollcall_upstream_queue_depth", "Cache misses waiting for an upstream thread.",
-            static_cast<double>(executor_->queued()));
-  out.Gauge("rollcall_upstream_running", "Loads running on upstream threads.",
-            static_cast<double>(executor_->running()));
-  out.Counter("rollcall_upstream_rejected_total",
-              "Cache misses refused at once because the upstream queue was full "
-              "(RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).",
-              cache.rejected);
-  out.Counter("rollcall_graph_fetches_total", "Loads that called Graph.", service.graph_fetches);
-  out.Family("rollcall_graph_errors_total", "counter",
-             "Loads whose Graph call failed, by ErrorInfo reason.");
+  std::vector<std::pair<std::string, double>> by_reason;
   for (const auto& [reason, count] : service.graph_errors_by_reason) {
-    out.Sample("rollcall_graph_errors_total", "reason", reason, count);
+    by_reason.emplace_back(reason, n(count));
   }
-  out.Counter("rollcall_graph_http_requests_total",
-              "HTTP exchanges attempted with Graph, retries included.", graph.http_requests);
-  out.Counter("rollcall_graph_retries_total", "Graph attempts after the first.", graph.retries);
-  out.Counter("rollcall_graph_throttled_total", "Graph 429 responses.", graph.throttled);
-  out.Counter("rollcall_graph_server_errors_total", "Graph 5xx responses.",
-              graph.server_errors);
-  out.Counter("rollcall_graph_transport_errors_total",
-              "Graph exchanges that failed to connect, in TLS, by reset or by timeout.",
-              graph.transport_errors);
-  out.Counter("rollcall_graph_bad_responses_total",
-              "Graph bodies that were not what Graph documents.", graph.bad_responses);
-  out.Counter("rollcall_graph_token_refreshes_total",
-              "Tokens dropped after a Graph 401 and fetched again.", graph.token_refreshes);
-  return out.text();
+
+  std::vector<prometheus::MetricFamily> out;
+  out.push_back(LabelledFamily("rollcall_requests_total", MetricType::Counter,
+                               "GetAttendanceReport calls answered, by gRPC status code.", "code",
+                               by_code));
+  out.push_back(GaugeFamily("rollcall_calls_in_flight",
+                            "GetAttendanceReport calls received and not yet done.",
+                            n(service.calls_in_flight)));
+  out.push_back(CounterFamily("rollcall_cache_hits_total",
+                              "Calls answered from a fresh cached report.", n(cache.hits)));
+  out.push_back(CounterFamily("rollcall_cache_misses_total",
+                              "Calls that found no fresh cache entry (expired entries included).",
+                              n(cache.misses)));
+  out.push_back(CounterFamily(
+      "rollcall_cache_negative_hits_total",
+      "Calls answered NOT_FOUND from a remembered Graph 404, without a Graph call.",
+      n(cache.negative_hits)));
+  out.push_back(CounterFamily(
+      "rollcall_cache_stale_served_total",
+      "Replies that carried an expired report (stale: true) because Graph failed.",
+      n(cache.stale_served)));
+  out.push_back(CounterFamily("rollcall_cache_evictions_total",
+                              "Cache entries evicted for the byte bound.", n(cache.evictions)));
+  out.push_back(CounterFamily("rollcall_cache_expirations_total",
+                              "Cache entries dropped because their TTL and stale window passed.",
+                              n(cache.expirations)));
+  out.push_back(CounterFamily("rollcall_cache_joins_total",
+                              "Misses that shared a Graph load already in flight (singleflight).",
+                              n(cache.joins)));
+  out.push_back(CounterFamily("rollcall_cache_reloads_total",
+                              "Loads run again for callers who joined with a later deadline than "
+                              "the one the load ran out of.",
+                              n(cache.reloads)));
+  out.push_back(GaugeFamily("rollcall_cache_entries",
+                            "Entries in the cache, negative ones included.", n(cache.entries)));
+  out.push_back(GaugeFamily("rollcall_cache_negative_entries",
+                            "Remembered Graph 404s in the cache.", n(cache.negative_entries)));
+  out.push_back(GaugeFamily("rollcall_cache_bytes", "Bytes charged to the cache's memory bound.",
+                            n(cache.bytes)));
+  out.push_back(GaugeFamily("rollcall_upstream_queue_depth",
+                            "Cache misses waiting for an upstream thread.",
+                            n(executor_->queued())));
+  out.push_back(GaugeFamily("rollcall_upstream_running", "Loads running on upstream threads.",
+                            n(executor_->running())));
+  out.push_back(CounterFamily("rollcall_upstream_rejected_total",
+                              "Cache misses refused at once because the upstream queue was full "
+                              "(RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).",
+                              n(cache.rejected)));
+  out.push_back(CounterFamily("rollcall_graph_fetches_total", "Loads that called Graph.",
+                              n(service.graph_fetches)));
+  out.push_back(LabelledFamily("rollcall_graph_errors_total", MetricType::Counter,
+                               "Loads whose Graph call failed, by ErrorInfo reason.", "reason",
+                               by_reason));
+  out.push_back(CounterFamily("rollcall_graph_http_requests_total",
+                              "HTTP exchanges attempted with Graph, retries included.",
+                              n(graph.http_requests)));
+  out.push_back(CounterFamily("rollcall_graph_retries_total", "Graph attempts after the first.",
+                              n(graph.retries)));
+  out.push_back(CounterFamily("rollcall_graph_throttled_total", "Graph 429 responses.",
+                              n(graph.throttled)));
+  out.push_back(CounterFamily("rollcall_graph_server_errors_total", "Graph 5xx responses.",
+                              n(graph.server_errors)));
+  out.push_back(CounterFamily(
+      "rollcall_graph_transport_errors_total",
+      "Graph exchanges that failed to connect, in TLS, by reset or by timeout.",
+      n(graph.transport_errors)));
+  out.push_back(CounterFamily("rollcall_graph_bad_responses_total",
+                              "Graph bodies that were not what Graph documents.",
+                              n(graph.bad_responses)));
+  out.push_back(CounterFamily("rollcall_graph_token_refreshes_total",
+                              "Tokens dropped after a Graph 401 and fetched again.",
+                              n(graph.token_refreshes)));
+  return out;
 }
 
 }  // namespace rollcall::service

@@ -9,12 +9,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "service/attendance_service.h"
 #include "service/config.h"
 #include "service/log.h"
-#include "service/metrics_server.h"
+#include "service/metrics.h"
 #include "service/report_cache.h"
 #include "service/upstream_executor.h"
 
@@ -36,20 +37,26 @@ struct ServerTuning {
   // The metrics endpoint's limits (its address is config.metrics_listen).
   std::size_t metrics_max_request_bytes = 8 * 1024;
   absl::Duration metrics_connection_timeout = absl::Seconds(5);
+  // The version rollcall_build_info reports.
+  std::string version = ROLLCALL_VERSION;
 };
 
 class RollcallServer {
  public:
   // Builds and starts the server on config.listen, and the metrics endpoint on
   // config.metrics_listen when that is set. `graph` must be non-null; `clock` and `logger` must
-  // outlive the server. Errors: UNAVAILABLE when an address cannot be bound.
+  // outlive the server. `metrics` is the Metrics object the server exposes and whose
+  // rpc_observer() its service reports to; when null the server makes its own (pass one made
+  // earlier when the Graph client must report to it too, as main.cc does). Errors: UNAVAILABLE
+  // when an address cannot be bound.
   //
   // Transport security: insecure (plaintext) credentials for now. Inbound TLS/mTLS and caller
   // allow-lists are a later issue (see ARCHITECTURE.md, "confused deputy"); until then, expose
   // the port only inside the cluster's network policy.
   static absl::StatusOr<std::unique_ptr<RollcallServer>> Start(
       const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,
-      Logger* logger, const ServerTuning& tuning = ServerTuning());
+      Logger* logger, const ServerTuning& tuning = ServerTuning(),
+      std::shared_ptr<Metrics> metrics = nullptr);
 
   // Shutdown(now) if not shut down yet.
   ~RollcallServer();
@@ -60,7 +67,13 @@ class RollcallServer {
   // The port actually bound (the OS's choice when config.listen's port was 0).
   int port() const { return port_; }
   // The metrics endpoint's port; 0 when metrics_listen is not set.
-  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
+  int metrics_port() const { return metrics_port_; }
+
+  // Where the service reports each answered RPC (latency histograms). Never null; lives as long
+  // as the server.
+  RpcObserver* rpc_observer() const { return metrics_.get(); }
+  // The metrics the server exposes (the RPC and Graph call histograms, process metrics).
+  Metrics& metrics() const { return *metrics_; }
 
   // Graceful shutdown. In order:
   //  1. new GetAttendanceReport calls that still reach the service are answered UNAVAILABLE
@@ -88,26 +101,38 @@ class RollcallServer {
   const AttendanceReportServiceImpl& service() const { return *service_; }
   const UpstreamExecutor& executor() const { return *executor_; }
 
-  // Every metric in Prometheus' text format, as GET /metrics serves it. Thread-safe.
+  // Every metric in Prometheus' text format, as GET /metrics serves it (prometheus-cpp's own
+  // exposer_* families aside). Thread-safe.
   std::string MetricsText() const;
+
+  // The counters and gauges read from the components' Stats at each scrape.
+  std::vector<prometheus::MetricFamily> CollectStats() const;
 
  private:
   RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
-                 const common::Clock* clock, Logger* logger, const ServerTuning& tuning);
+                 const common::Clock* clock, Logger* logger, const ServerTuning& tuning,
+                 std::shared_ptr<Metrics> metrics);
 
   bool ShutdownOnce(absl::Time deadline);
 
   Logger* const logger_;
   const std::shared_ptr<graph::GraphClient> graph_;  // for its Stats()
-  // Declared in dependency order: destroyed metrics and server first, executor last.
+  // Before the service, which reports to it; shared with whoever else reports to it.
+  const std::shared_ptr<Metrics> metrics_;
+  // Declared in dependency order: destroyed metrics endpoint and server first, executor last.
   std::unique_ptr<UpstreamExecutor> executor_;
   std::unique_ptr<ReportCache> cache_;
   std::unique_ptr<AttendanceReportServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<MetricsServer> metrics_;
+  // The Stats collectable reads the members above; the endpoint holds it weakly and is stopped
+  // (in Shutdown) before any of them goes.
+  std::shared_ptr<CallbackCollectable> stats_collectable_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int port_ = 0;
+  int metrics_port_ = 0;
 
-  absl::Mutex mu_;
+  common::Mutex mu_;
+  common::CondVar shutdown_cv_{&mu_};
   bool shutdown_started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_done_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_result_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,10 +1,13 @@
 #include "service/config.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -290,40 +293,108 @@ TEST(ConfigTest, SecretIsNeverAFlagAndNeverEchoed) {
   }
 }
 
-TEST(ConfigTest, HelpListsEverySettingEnvVarAndDefault) {
+// The entry --help prints for one setting: from its first line (which starts with `head`) up to
+// the next setting's; "" when there is none.
+std::string HelpEntry(const std::string& help, const std::string& head) {
+  const std::size_t start = help.find("\n  " + head);
+  if (start == std::string::npos) return "";
+  const std::size_t end = help.find("\n  -", start + 1);
+  const std::size_t env_only = help.find("\n  (", start + 1);
+  return help.substr(start + 1, std::min(end, env_only) - start);
+}
+
+TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
   const std::string help = ConfigHelp();
-  for (const char* flag :
-       {"--listen=", "--graph_base_url=", "--graph_scope=", "--authority_host=", "--tenant_id=",
-        "--client_id=", "--ca_bundle=", "--http_connect_timeout=", "--http_timeout=",
-        "--max_response_bytes=", "--cache_max_bytes=", "--cache_ttl=", "--cache_ttl_recent=",
-        "--recent_report_age=", "--upstream_concurrency=", "--default_deadline=",
-        "--log_level=", "--negative_cache_ttl=", "--stale_if_error=", "--upstream_queue=",
-        "--shutdown_grace=", "--metrics_listen=", "--graph_max_attempts=",
-        "--graph_initial_backoff=", "--graph_max_backoff=", "--max_connection_age=", "--help"}) {
-    EXPECT_THAT(help, HasSubstr(flag));
+  struct Expected {
+    std::string flag;  // how the entry starts
+    std::string env;   // its env line
+    std::string default_text;
+  };
+  const std::vector<Expected> expected = {
+      {"--listen=HOST:PORT", "ROLLCALL_LISTEN", "0.0.0.0:50051"},
+      {"--graph_base_url=URL", "ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0"},
+      {"--graph_scope=SCOPE", "ROLLCALL_GRAPH_SCOPE", "scheme and host of graph_base_url + /.default"},
+      {"--authority_host=URL", "ROLLCALL_AUTHORITY_HOST, AZURE_AUTHORITY_HOST",
+       "https://login.microsoftonline.com/"},
+      {"--tenant_id=ID", "AZURE_TENANT_ID", "(none; required)"},
+      {"--client_id=ID", "AZURE_CLIENT_ID", "(none; required)"},
+      {"(environment only, no flag)", "AZURE_CLIENT_SECRET", "(none; required)"},
+      {"--ca_bundle=PATH", "ROLLCALL_CA_BUNDLE", "(empty: system store)"},
+      {"--http_connect_timeout=DURATION", "ROLLCALL_HTTP_CONNECT_TIMEOUT", "5s"},
+      {"--http_timeout=DURATION", "ROLLCALL_HTTP_TIMEOUT", "30s"},
+      {"--max_response_bytes=SIZE", "ROLLCALL_MAX_RESPONSE_BYTES", "64MiB"},
+      {"--cache_max_bytes=SIZE", "ROLLCALL_CACHE_MAX_BYTES", "256MiB"},
+      {"--cache_ttl=DURATION", "ROLLCALL_CACHE_TTL", "1h"},
+      {"--cache_ttl_recent=DURATION", "ROLLCALL_CACHE_TTL_RECENT", "60s"},
+      {"--recent_report_age=DURATION", "ROLLCALL_RECENT_REPORT_AGE", "1h"},
+      {"--negative_cache_ttl=DURATION", "ROLLCALL_NEGATIVE_CACHE_TTL", "30s"},
+      {"--stale_if_error=DURATION", "ROLLCALL_STALE_IF_ERROR", "24h"},
+      {"--upstream_concurrency=N", "ROLLCALL_UPSTREAM_CONCURRENCY", "8"},
+      {"--upstream_queue=N", "ROLLCALL_UPSTREAM_QUEUE", "256"},
+      {"--graph_max_attempts=N", "ROLLCALL_GRAPH_MAX_ATTEMPTS", "4"},
+      {"--graph_initial_backoff=DURATION", "ROLLCALL_GRAPH_INITIAL_BACKOFF", "500ms"},
+      {"--graph_max_backoff=DURATION", "ROLLCALL_GRAPH_MAX_BACKOFF", "30s"},
+      {"--default_deadline=DURATION", "ROLLCALL_DEFAULT_DEADLINE", "30s"},
+      {"--shutdown_grace=DURATION", "ROLLCALL_SHUTDOWN_GRACE", "20s"},
+      {"--max_connection_age=DURATION", "ROLLCALL_MAX_CONNECTION_AGE", "5m"},
+      {"--metrics_listen=HOST:PORT", "ROLLCALL_METRICS_LISTEN", "(empty: no metrics endpoint)"},
+      {"--log_level=LEVEL", "ROLLCALL_LOG_LEVEL", "info"},
+  };
+  for (const Expected& setting : expected) {
+    const std::string entry = HelpEntry(help, setting.flag);
+    ASSERT_FALSE(entry.empty()) << setting.flag << " is not in --help:\n" << help;
+    // Its own lines, not some other setting's: the env and default lines of this entry.
+    EXPECT_THAT(entry, HasSubstr("\n      env: " + setting.env + "\n")) << entry;
+    EXPECT_THAT(entry, HasSubstr("\n      default: " + setting.default_text + "\n")) << entry;
   }
-  for (const char* env :
-       {"ROLLCALL_LISTEN", "ROLLCALL_GRAPH_BASE_URL", "ROLLCALL_GRAPH_SCOPE",
-        "ROLLCALL_AUTHORITY_HOST", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET", "ROLLCALL_CA_BUNDLE", "ROLLCALL_HTTP_CONNECT_TIMEOUT",
-        "ROLLCALL_HTTP_TIMEOUT", "ROLLCALL_MAX_RESPONSE_BYTES", "ROLLCALL_CACHE_MAX_BYTES",
-        "ROLLCALL_CACHE_TTL", "ROLLCALL_CACHE_TTL_RECENT", "ROLLCALL_RECENT_REPORT_AGE",
-        "ROLLCALL_UPSTREAM_CONCURRENCY", "ROLLCALL_DEFAULT_DEADLINE", "ROLLCALL_LOG_LEVEL",
-        "ROLLCALL_NEGATIVE_CACHE_TTL", "ROLLCALL_STALE_IF_ERROR", "ROLLCALL_UPSTREAM_QUEUE",
-        "ROLLCALL_SHUTDOWN_GRACE", "ROLLCALL_METRICS_LISTEN", "ROLLCALL_GRAPH_MAX_ATTEMPTS",
-        "ROLLCALL_GRAPH_INITIAL_BACKOFF", "ROLLCALL_GRAPH_MAX_BACKOFF",
-        "ROLLCALL_MAX_CONNECTION_AGE"}) {
-    EXPECT_THAT(help, HasSubstr(env));
+  // Nothing more than those (and --help): a setting added to the table is added here too.
+  std::size_t entries = 0;
+  for (std::size_t at = help.find("\n  "); at != std::string::npos;
+       at = help.find("\n  ", at + 1)) {
+    if (help[at + 3] != ' ') ++entries;
   }
-  for (const char* default_text : {"0.0.0.0:50051", "https://graph.microsoft.com/v1.0",
-                                   "https://login.microsoftonline.com/", "5s", "30s", "64MiB",
-                                   "256MiB", "1h", "60s", "default: 8", "default: info",
-                                   "default: 24h", "default: 256", "default: 20s",
-                                   "default: 500ms", "default: 4"}) {
-    EXPECT_THAT(help, HasSubstr(default_text));
-  }
+  EXPECT_EQ(entries, expected.size() + 1) << help;
+  EXPECT_THAT(HelpEntry(help, "--help"), HasSubstr("Print this text and exit."));
   EXPECT_THAT(help, Not(HasSubstr("--client_secret")));
   EXPECT_THAT(help, HasSubstr("never from a flag"));
+}
+
+// Every default --help shows is the value a Config starts with.
+TEST(ConfigTest, DefaultsParseFromTheHelpText) {
+  const Config defaults;
+  absl::StatusOr<Config> loaded = Load({});
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(ConfigLogFields(defaults), ConfigLogFields(*loaded));
+  EXPECT_EQ(defaults.cache_ttl_recent, absl::Seconds(60));
+  EXPECT_EQ(defaults.max_response_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(defaults.upstream_concurrency, 8);
+}
+
+// A malformed value's error names the setting and says what it must be, never the value.
+TEST(ConfigTest, ErrorsNeverEchoTheValue) {
+  constexpr char kValue[] = "Zq9-not-a-valid-anything";
+  for (const char* name :
+       {"listen", "graph_base_url", "authority_host", "http_connect_timeout", "http_timeout",
+        "max_response_bytes", "cache_max_bytes", "cache_ttl", "cache_ttl_recent",
+        "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
+        "upstream_queue", "graph_max_attempts", "graph_initial_backoff", "graph_max_backoff",
+        "default_deadline", "shutdown_grace", "max_connection_age", "metrics_listen",
+        "log_level"}) {
+    absl::StatusOr<Config> config = Load({absl::StrCat("--", name, "=", kValue)});
+    ASSERT_FALSE(config.ok()) << name;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(absl::StrCat("--", name, ":")));
+    EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr(kValue))) << name;
+
+    const std::string env = absl::StrCat("ROLLCALL_", absl::AsciiStrToUpper(name));
+    config = Load({}, {{env, kValue}});
+    ASSERT_FALSE(config.ok()) << env;
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(env + ":"));
+    EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr(kValue))) << env;
+  }
+  EXPECT_THAT(std::string(ParseDurationSetting(kValue).status().message()),
+              Not(HasSubstr(kValue)));
+  EXPECT_THAT(std::string(ParseSizeSetting(kValue).status().message()), Not(HasSubstr(kValue)));
 }
 
 TEST(ConfigTest, HelpAndLogFieldsNeverShowTheSecret) {
