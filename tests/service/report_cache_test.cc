@@ -1,4 +1,5 @@
 #include "service/report_cache.h"
+#include "service/report_loader.h"
 
 #include <atomic>
 #include <memory>
