@@ -56,17 +56,27 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
  public:
   Call(AttendanceReportServiceImpl* service, grpc::CallbackServerContext* context,
        grpc::ByteBuffer* response, absl::Time arrival)
-      : service_(service),
-        context_(context),
-        response_(response),
-        arrival_(arrival),
-        finished_(std::make_shared<std::atomic<bool>>(false)) {
+      : service_(service), context_(context), response_(response), arrival_(arrival) {
     service_->CallStarted();
   }
 
-  CallHandle handle() { return CallHandle(this, finished_); }
+  // Answers on the handler's thread, before any handle exists: nothing else can answer yet
+  // (gRPC calls OnCancel only once the handler has returned the call).
+  void FinishNow(grpc::ByteBuffer* reply, const grpc::Status& status, CacheOutcome outcome) {
+    local_finished_.store(true, std::memory_order_relaxed);
+    Send(reply, status, outcome);
+  }
 
-  // Only through a CallHandle that won the race to answer.
+  // For answers from elsewhere (a load's callback), made by the handler before it returns.
+  // The flag they share outlives the call.
+  CallHandle handle() {
+    if (shared_finished_ == nullptr) {
+      shared_finished_ = std::make_shared<std::atomic<bool>>(false);
+    }
+    return CallHandle(this, shared_finished_);
+  }
+
+  // Only through a CallHandle that won the race to answer, or FinishNow.
   void Send(grpc::ByteBuffer* reply, const grpc::Status& status, CacheOutcome outcome) {
     if (reply != nullptr) response_->Swap(reply);
     service_->Answered(status.error_code(), outcome, arrival_);
@@ -75,14 +85,17 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
 
   // The client went away, its deadline passed, or the server is cancelling what is left at
   // shutdown. Answer now (nobody will read it) so that the call ends without waiting for its
-  // load. (A call answered on arrival is finished already: only a miss gets here.)
+  // load. (A call answered on arrival is finished already: only a miss answers here.)
   void OnCancel() override {
+    std::atomic<bool>& finished =
+        shared_finished_ != nullptr ? *shared_finished_ : local_finished_;
+    if (finished.exchange(true)) return;
     const bool expired = std::chrono::system_clock::now() >= context_->deadline();
-    handle().FinishError(expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                                "the deadline passed before the answer")
-                                 : grpc::Status(grpc::StatusCode::CANCELLED,
-                                                "the call was cancelled"),
-                         CacheOutcome::kMiss);
+    Send(nullptr,
+         expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                "the deadline passed before the answer")
+                 : grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"),
+         CacheOutcome::kMiss);
   }
 
   void OnDone() override {
@@ -96,7 +109,11 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   const absl::Time arrival_;  // the service's clock
-  const std::shared_ptr<std::atomic<bool>> finished_;
+  // Whether the call is answered: local_finished_ until the handler makes a handle (a miss),
+  // the shared flag after. Written only on the handler's thread, before gRPC can call
+  // OnCancel.
+  std::atomic<bool> local_finished_{false};
+  std::shared_ptr<std::atomic<bool>> shared_finished_;
 };
 
 void AttendanceReportServiceImpl::CallHandle::FinishOk(grpc::ByteBuffer reply,
@@ -131,11 +148,10 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   const absl::Time arrival = clock_->Now();
   counters_.Add(kRequests);
   Call* call = new Call(this, context, response, arrival);
-  const CallHandle handle = call->handle();
 
   if (draining_.load(std::memory_order_acquire)) {
     counters_.Add(kRefusedDraining);
-    handle.FinishError(ToGrpcStatus(ShuttingDownError()), CacheOutcome::kNone);
+    call->FinishNow(nullptr, ToGrpcStatus(ShuttingDownError()), CacheOutcome::kNone);
     return call;
   }
 
@@ -150,7 +166,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
       logger_->Debug("invalid request", {{"peer", context->peer()},
                                          {"error", TruncateForLog(status.message(), 256)}});
     }
-    handle.FinishError(ToGrpcStatus(status), CacheOutcome::kNone);
+    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
     return call;
   }
 
@@ -159,14 +175,15 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
     counters_.Add(kCacheHits);
     if (hit.negative()) {
       // The stored google.rpc.Status is the reply's details, as it is.
-      handle.FinishError(hit.grpc_error(), CacheOutcome::kNegativeHit);
+      call->FinishNow(nullptr, hit.grpc_error(), CacheOutcome::kNegativeHit);
     } else {
-      handle.FinishOk(WithSuffix(hit.bytes(), suffixes_.from_cache), CacheOutcome::kHit);
+      grpc::ByteBuffer reply = WithSuffix(hit.bytes(), suffixes_.from_cache);
+      call->FinishNow(&reply, grpc::Status::OK, CacheOutcome::kHit);
     }
     return call;
   }
 
-  Miss(key, parsed, arrival, *context, handle);
+  Miss(key, parsed, arrival, *context, call->handle());
   return call;
 }
 
