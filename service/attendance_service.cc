@@ -243,7 +243,9 @@ bool AttendanceReportServiceImpl::AwaitNoCallsInFlight(absl::Time deadline) cons
     common::MutexLock lock(&mu_);
     while (!(none = calls_in_flight_.load(std::memory_order_seq_cst) == 0) &&
            wall->Now() < deadline) {
-      wall->WaitUntil(&no_calls_, deadline);
+      no_calls_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
+      no_calls_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
+    wall->WaitUntil(&no_calls_, deadline);
     }
   }
   drain_waiters_.fetch_sub(1, std::memory_order_seq_cst);

@@ -134,7 +134,8 @@ class ShardedLru {
     return Traits::NewRef(node);
   }
 
-  // The entry of `key` that has expired but is still kept (KeepsStale), or null.
+  // The entry of `key` while it is kept, fresh or expired, when it KeepsStale; or null. (A load
+  // that failed asks for it: the entry it may serve stale.) Counts nothing.
   Ref LookupKept(const HashedKey& key, absl::Time now) {
     Shard& shard = ShardOf(key);
     common::MutexLock lock(&shard.mu);
