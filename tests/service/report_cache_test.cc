@@ -1,3 +1,8 @@
+// ReportCache: the ShardedLru, the SingleFlight and the cache's policy put together (negative
+// entries, stale-if-error, the deadlines of a shared load, overload), driven through
+// Lookup/LoadOrJoin with test loaders. The parts have their own tests (lru_cache_test.cc,
+// single_flight_test.cc, cached_report_test.cc, report_loader_test.cc).
+
 #include "service/report_cache.h"
 #include "service/report_loader.h"
 
@@ -295,6 +300,35 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
   }
   EXPECT_EQ(cache->GetStats().loads, 1u);
   EXPECT_EQ(cache->GetStats().loads_in_flight, 0u);
+}
+
+TEST_F(ReportCacheTest, ADefaultSizedCacheIsShardedAndEveryThreadFindsEveryKey) {
+  auto cache = MakeCache(std::size_t{256} << 20);  // 16 shards
+  constexpr int kKeys = 200;
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(LoadAndWait(*cache, Key(absl::StrCat("r", i)), [&](absl::string_view key, absl::Time) {
+                  return Bytes(key, 100, clock_.Now());
+                }).ok());
+  }
+  constexpr int kThreads = 4;
+  std::atomic<int> found{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kKeys; ++i) {
+        const CachedReport hit = cache->Lookup(Key(absl::StrCat("r", i)));
+        if (hit && hit.key() == Key(absl::StrCat("r", i)).encoded()) found.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(found.load(), kThreads * kKeys);
+  const ReportCache::Stats stats = cache->GetStats();
+  EXPECT_EQ(stats.hits, static_cast<uint64_t>(kThreads * kKeys));
+  EXPECT_EQ(stats.entries, static_cast<std::size_t>(kKeys));
+  std::size_t bytes = 0;
+  for (int i = 0; i < kKeys; ++i) bytes += Charge(absl::StrCat("r", i), 100);
+  EXPECT_EQ(stats.bytes, bytes);
 }
 
 // --- Deadlines of a shared load ---------------------------------------------------------
