@@ -14,6 +14,15 @@
 // Each call is answered exactly once: by its reply, or, if that has not come yet, when gRPC
 // cancels it (client gone, deadline passed, server shutting down). A load outlives the calls
 // that started it; its result still fills the cache.
+//
+// One clock: the service reads its injected Clock once when a call arrives (for the cache
+// lookup, the deadline and the latency) and, with an RpcObserver, once when it is answered.
+// gRPC's deadline (the wall clock) is converted at arrival into that clock: the time left
+// (deadline minus the wall clock's now) added to the arrival time; a call without a deadline
+// gets arrival + default_deadline. Everything after compares with the injected clock only.
+//
+// Thread-safety: every method may be called from any thread. A hit takes no lock shared by
+// all calls: the cache's shard lock only, and striped counters.
 
 #include <array>
 #include <atomic>
@@ -25,16 +34,20 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "service/log.h"
+#include "service/reply_suffix.h"
 #include "service/report_cache.h"
+#include "service/report_loader.h"
+#include "service/rpc_observer.h"
+#include "service/striped_counters.h"
+#include "service/validation.h"
 
 namespace rollcall::service {
 
@@ -67,11 +80,13 @@ class AttendanceReportServiceImpl final
     std::size_t calls_in_flight = 0;  // received and not yet done with
   };
 
-  // `graph` must be non-null. `cache`, `clock` and `logger` must outlive the service; the
-  // cache's executor must run until every load has finished.
+  // `graph` must be non-null. `cache`, `clock`, `logger` and `observer` (optional) must
+  // outlive the service; the cache's executor must run until every load has finished.
+  // `observer` gets one OnRpcDone per answered call (see rpc_observer.h).
   AttendanceReportServiceImpl(const ServiceOptions& options,
                               std::shared_ptr<graph::GraphClient> graph, ReportCache* cache,
-                              const common::Clock* clock, Logger* logger);
+                              const common::Clock* clock, Logger* logger,
+                              RpcObserver* observer = nullptr);
 
   // Called by gRPC on a callback thread; returns at once (see the file comment).
   grpc::ServerUnaryReactor* GetAttendanceReport(grpc::CallbackServerContext* context,
@@ -82,7 +97,8 @@ class AttendanceReportServiceImpl final
   // From now on every new call is answered UNAVAILABLE (reason SHUTTING_DOWN) at once; calls
   // already in flight go on. Idempotent.
   void StartDraining();
-  // Blocks until no call is in flight or `deadline` (real time) passes; true when none is.
+  // Blocks until no call is in flight or `deadline` (real time: shutdown's grace is measured
+  // on the wall clock) passes; true when none is.
   bool AwaitNoCallsInFlight(absl::Time deadline) const;
   // Loads that have not called Graph yet fail UNAVAILABLE (SHUTTING_DOWN) without calling it:
   // for once no call is left to answer. Idempotent.
@@ -94,33 +110,40 @@ class AttendanceReportServiceImpl final
   class Call;
   class CallHandle;
 
-  // Runs on the upstream executor: one Graph call, serialized into a cache entry for `key`.
-  absl::StatusOr<CachedReport> Load(absl::string_view key, const graph::ReportRef& ref,
-                                    bool with_records, absl::Time deadline);
+  enum Counter : std::size_t {
+    kRequests,
+    kInvalidRequests,
+    kCacheHits,
+    kRefusedDraining,
+    kReplies,  // + the status code: kStatusCodes slots
+    kCounters = kReplies + kStatusCodes,
+  };
+
+  // Starts a load of `key` (or joins one) for `call`, which missed at `arrival`.
+  void Miss(const ReportKey& key, const RequestFields& parsed, absl::Time arrival,
+            const grpc::CallbackServerContext& context, const CallHandle& handle);
   void CallStarted();
   void CallDone();
-  void CountReply(grpc::StatusCode code);
-  void CountGraphError(const std::string& reason);
+  // Counts the answer and tells the observer, if any.
+  void Answered(grpc::StatusCode code, CacheOutcome outcome, absl::Time arrival);
 
   const ServiceOptions options_;
-  const std::shared_ptr<graph::GraphClient> graph_;
   ReportCache* const cache_;
   const common::Clock* const clock_;
   Logger* const logger_;
+  RpcObserver* const observer_;
+  const CachedReplySuffixes& suffixes_;
+  ReportLoader loader_;
 
   std::atomic<bool> draining_{false};
-  std::atomic<bool> abandon_loads_{false};
-  std::atomic<uint64_t> requests_{0};
-  std::atomic<uint64_t> invalid_requests_{0};
-  std::atomic<uint64_t> cache_hits_{0};
-  std::atomic<uint64_t> refused_draining_{0};
-  std::atomic<uint64_t> graph_fetches_{0};
-  std::atomic<uint64_t> graph_errors_{0};
-  std::array<std::atomic<uint64_t>, kStatusCodes> replies_by_code_{};
+  StripedCounters<kCounters> counters_;
 
-  mutable absl::Mutex mu_;
-  std::size_t calls_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<std::string, uint64_t> graph_errors_by_reason_ ABSL_GUARDED_BY(mu_);
+  // Calls received and not done with. Its waiters (AwaitNoCallsInFlight) are few and rare: a
+  // call that brings it to zero takes mu_ to wake them only when one is waiting.
+  std::atomic<std::size_t> calls_in_flight_{0};
+  mutable std::atomic<int> drain_waiters_{0};
+  mutable common::Mutex mu_;
+  mutable common::CondVar no_calls_{&mu_};
 };
 
 }  // namespace rollcall::service

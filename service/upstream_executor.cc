@@ -2,13 +2,15 @@
 
 #include <utility>
 
+#include "common/clock.h"
+
 namespace rollcall::service {
 
 UpstreamExecutor::UpstreamExecutor(int threads, std::size_t max_queued)
     : capacity_(static_cast<std::size_t>(threads < 1 ? 1 : threads) + max_queued) {
   if (threads < 1) threads = 1;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     live_workers_ = static_cast<std::size_t>(threads);
   }
   workers_.reserve(static_cast<std::size_t>(threads));
@@ -20,26 +22,32 @@ UpstreamExecutor::~UpstreamExecutor() {
 }
 
 bool UpstreamExecutor::Schedule(absl::AnyInvocable<void() &&> task) {
-  absl::MutexLock lock(&mu_);
-  // queue_.size() + running_ does not change when a worker takes a task, so a task just queued
-  // for an idle worker never makes the next one look refused.
-  if (stopping_ || queue_.size() + running_ >= capacity_) {
-    ++rejected_;
-    return false;
+  {
+    common::MutexLock lock(&mu_);
+    // queue_.size() + running_ does not change when a worker takes a task, so a task just
+    // queued for an idle worker never makes the next one look refused.
+    if (stopping_ || queue_.size() + running_ >= capacity_) {
+      ++rejected_;
+      return false;
+    }
+    queue_.push_back(std::move(task));
+    work_.Signal();
   }
-  queue_.push_back(std::move(task));
   return true;
 }
 
 bool UpstreamExecutor::Shutdown(absl::Time deadline) {
+  const common::Clock* const wall = common::SystemClock();
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     stopping_ = true;
-    const bool finished = mu_.AwaitWithDeadline(
-        absl::Condition(
-            +[](std::size_t* live) { return *live == 0; }, &live_workers_),
-        deadline);
-    if (!finished) return false;
+    work_.SignalAll();
+    while (live_workers_ != 0) {
+      if (wall->Now() >= deadline) return false;
+      progress_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
+      progress_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
+    wall->WaitUntil(&progress_, deadline);
+    }
     if (joined_) return true;
     joined_ = true;
   }
@@ -49,39 +57,39 @@ bool UpstreamExecutor::Shutdown(absl::Time deadline) {
 }
 
 std::size_t UpstreamExecutor::queued() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return queue_.size();
 }
 
 std::size_t UpstreamExecutor::running() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return running_;
 }
 
 uint64_t UpstreamExecutor::rejected() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return rejected_;
 }
 
 bool UpstreamExecutor::AwaitIdle(absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](const UpstreamExecutor* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return self->running_ == 0 && self->queue_.empty();
-          },
-          this),
-      timeout);
+  const common::Clock* const wall = common::SystemClock();
+  const absl::Time deadline = wall->Now() + timeout;
+  common::MutexLock lock(&mu_);
+  while (running_ != 0 || !queue_.empty()) {
+    if (wall->Now() >= deadline) return false;
+    progress_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
+    wall->WaitUntil(&progress_, deadline);
+  }
+  return true;
 }
 
 void UpstreamExecutor::WorkerLoop() {
-  mu_.Lock();
+  common::MutexLock lock(&mu_);
   while (true) {
-    mu_.Await(absl::Condition(
-        +[](UpstreamExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-          return self->stopping_ || !self->queue_.empty();
-        },
-        this));
+    while (!stopping_ && queue_.empty()) {
+      work_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
+      work_.Wait();
+    }
     if (queue_.empty()) break;  // stopping, and everything accepted has run
     absl::AnyInvocable<void() &&> task = std::move(queue_.front());
     queue_.pop_front();
@@ -91,9 +99,10 @@ void UpstreamExecutor::WorkerLoop() {
     task = nullptr;  // destroy what it captured before counting it finished
     mu_.Lock();
     --running_;
+    progress_.SignalAll();
   }
   --live_workers_;
-  mu_.Unlock();
+  progress_.SignalAll();
 }
 
 }  // namespace rollcall::service

@@ -2,6 +2,9 @@
 // A small, bounded thread pool for work that blocks on Microsoft Graph. gRPC's callback
 // threads must never block, so every cache miss's load runs here: at most `threads` Graph calls
 // at a time, at most `max_queued` loads waiting behind them. Cache hits never come here.
+//
+// Thread-safe. One mutex guards the queue; a task never runs under it. Waits with a deadline
+// (Shutdown, AwaitIdle) are on the wall clock: they bound how long a process or a test waits.
 
 #include <cstddef>
 #include <deque>
@@ -10,8 +13,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace rollcall::service {
 
@@ -53,7 +56,11 @@ class UpstreamExecutor {
   void WorkerLoop();
 
   const std::size_t capacity_;  // threads + max_queued
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
+  // Signalled when a task is queued or stopping_ is set (workers wait on it).
+  common::CondVar work_{&mu_};
+  // Signalled when a task finishes or a worker leaves (Shutdown and AwaitIdle wait on it).
+  mutable common::CondVar progress_{&mu_};
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   std::size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t live_workers_ ABSL_GUARDED_BY(mu_) = 0;

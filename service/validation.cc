@@ -96,18 +96,23 @@ absl::Status ParseRequest(absl::string_view bytes, RequestFields* out) {
     }
     const int field = WireFormatLite::GetTagFieldNumber(tag);
     const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(tag);
-    if (field >= 1 && field <= 3 && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    // One case per entry of kRequestWireFields; a field in another wire type is skipped, as
+    // protobuf skips it.
+    absl::string_view* id = nullptr;
+    if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (field == kUserIdField) id = &out->user_id;
+      if (field == kMeetingIdField) id = &out->meeting_id;
+      if (field == kReportIdField) id = &out->report_id;
+    }
+    if (id != nullptr) {
       uint32_t length = 0;
       if (!in.ReadVarint32(&length)) return Malformed("truncated string field");
       const auto start = static_cast<std::size_t>(in.CurrentPosition());
       if (length > bytes.size() - start || !in.Skip(static_cast<int>(length))) {
         return Malformed("truncated string field");
       }
-      const absl::string_view value = bytes.substr(start, length);
-      if (field == 1) out->user_id = value;
-      if (field == 2) out->meeting_id = value;
-      if (field == 3) out->report_id = value;
-    } else if (field == 4 && type == WireFormatLite::WIRETYPE_VARINT) {
+      *id = bytes.substr(start, length);
+    } else if (field == kViewField && type == WireFormatLite::WIRETYPE_VARINT) {
       uint64_t raw = 0;
       if (!in.ReadVarint64(&raw)) return Malformed("truncated varint");
       // As protobuf does for an int32-backed enum: keep the low 32 bits.

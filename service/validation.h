@@ -26,6 +26,26 @@ struct RequestFields {
   rollcall::v1::ReportView view = rollcall::v1::REPORT_VIEW_UNSPECIFIED;
 };
 
+// Every field of GetAttendanceReportRequest that ParseRequest reads, with the wire type it
+// reads it in. It must name every field the message declares: a test walks the message's
+// descriptor and fails on a field missing here (or here and not there), so that a field added
+// to the proto cannot be skipped silently by the hand-written parser.
+struct RequestWireField {
+  int number;
+  int wire_type;  // google::protobuf::internal::WireFormatLite::WireType
+  absl::string_view name;
+};
+inline constexpr int kUserIdField = 1;
+inline constexpr int kMeetingIdField = 2;
+inline constexpr int kReportIdField = 3;
+inline constexpr int kViewField = 4;
+inline constexpr RequestWireField kRequestWireFields[] = {
+    {kUserIdField, 2, "user_id"},        // string: length-delimited
+    {kMeetingIdField, 2, "meeting_id"},  // string: length-delimited
+    {kReportIdField, 2, "report_id"},    // string: length-delimited
+    {kViewField, 0, "view"},             // enum: varint
+};
+
 // Parses the wire bytes of a GetAttendanceReportRequest into *out, like protobuf's parser
 // (unknown fields skipped, the last occurrence of a field wins) but WITHOUT protobuf's UTF-8
 // check on string fields, which fails the whole parse and logs to stderr outside our logger;

@@ -44,7 +44,7 @@
 #include "graph_client/http_transport.h"
 #include "graph_client/token_credential.h"
 #include "rollcall/v1/attendance.pb.h"
-#include "service/report_cache.h"
+#include "service/cached_report.h"
 #include "service/validation.h"
 #include "tests/fuzz/fuzz_check.h"
 

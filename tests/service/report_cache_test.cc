@@ -1,4 +1,10 @@
+// ReportCache: the ShardedLru, the SingleFlight and the cache's policy put together (negative
+// entries, stale-if-error, the deadlines of a shared load, overload), driven through
+// Lookup/LoadOrJoin with test loaders. The parts have their own tests (lru_cache_test.cc,
+// single_flight_test.cc, cached_report_test.cc, report_loader_test.cc).
+
 #include "service/report_cache.h"
+#include "service/report_loader.h"
 
 #include <atomic>
 #include <memory>
@@ -16,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/fake_graph_client.h"
+#include "tests/service/held_thread.h"
 #include "tests/testing/fake_clock.h"
 
 namespace rollcall::service {
@@ -24,6 +31,7 @@ namespace {
 using rollcall::v1::REPORT_VIEW_BASIC;
 using rollcall::v1::REPORT_VIEW_FULL;
 using rollcall::v1::REPORT_VIEW_UNSPECIFIED;
+using test::HeldThread;
 
 constexpr absl::Duration kWait = absl::Seconds(30);  // generous: only a failing test waits it
 
@@ -63,30 +71,6 @@ ReportCache::Loader Failing(absl::StatusCode code, const std::string& reason,
   };
 }
 
-// Holds one of an executor's threads with a task until Release() (or destruction), so that
-// what is scheduled next waits in its queue.
-class HeldThread {
- public:
-  explicit HeldThread(UpstreamExecutor* executor) {
-    EXPECT_TRUE(executor->Schedule([state = state_] {
-      state->running.Notify();
-      state->release.WaitForNotification();
-    }));
-    EXPECT_TRUE(state_->running.WaitForNotificationWithTimeout(kWait));
-  }
-  ~HeldThread() { Release(); }
-  void Release() {
-    if (!state_->release.HasBeenNotified()) state_->release.Notify();
-  }
-
- private:
-  struct State {
-    absl::Notification running;
-    absl::Notification release;
-  };
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
-
 // Options with no negative caching and no stale window unless a test asks for them.
 ReportCache::Options Plain(std::size_t max_bytes) {
   ReportCache::Options options;
@@ -112,36 +96,6 @@ class ReportCacheTest : public ::testing::Test {
   rollcall::testing::FakeClock clock_;
   UpstreamExecutor executor_{4, 1000};
 };
-
-TEST(ReportKeyTest, EncodingIsUnambiguous) {
-  EXPECT_NE(ReportKey("ab", "c", "d", REPORT_VIEW_FULL).encoded(),
-            ReportKey("a", "bc", "d", REPORT_VIEW_FULL).encoded());
-  EXPECT_NE(ReportKey("1:a", "b", "c", REPORT_VIEW_FULL).encoded(),
-            ReportKey("1", "a1:b", "c", REPORT_VIEW_FULL).encoded());
-  EXPECT_NE(ReportKey("u", "m", "r", REPORT_VIEW_FULL).encoded(),
-            ReportKey("u", "m", "r", REPORT_VIEW_BASIC).encoded());
-  // The proto defines UNSPECIFIED as FULL: they share an entry.
-  EXPECT_EQ(ReportKey("u", "m", "r", REPORT_VIEW_FULL).encoded(),
-            ReportKey("u", "m", "r", REPORT_VIEW_UNSPECIFIED).encoded());
-  EXPECT_TRUE(ReportKey("u", "m", "r", REPORT_VIEW_UNSPECIFIED).with_records());
-  EXPECT_FALSE(ReportKey("u", "m", "r", REPORT_VIEW_BASIC).with_records());
-}
-
-TEST(ReportKeyTest, EachIdIsLengthPrefixedAndLongKeysAreWhole) {
-  EXPECT_EQ(ReportKey("ab", "c", "0123456789", REPORT_VIEW_FULL).encoded(), "2:ab1:c10:0123456789full");
-  EXPECT_EQ(ReportKey("u", "", "r", REPORT_VIEW_BASIC).encoded(), "1:u0:1:rbasic");
-  // Longer than the inline buffer: the same encoding, from the heap.
-  const std::string id(1024, 'x');
-  const ReportKey key(id, id, id, REPORT_VIEW_FULL);
-  EXPECT_EQ(key.encoded(), absl::StrCat("1024:", id, "1024:", id, "1024:", id, "full"));
-  // Moved, inline or not, it still reads the same.
-  ReportKey moved = ReportKey("ab", "c", "d", REPORT_VIEW_FULL);
-  ReportKey long_moved = ReportKey(id, id, id, REPORT_VIEW_BASIC);
-  const ReportKey short_target(std::move(moved));
-  const ReportKey long_target(std::move(long_moved));
-  EXPECT_EQ(short_target.encoded(), "2:ab1:c1:dfull");
-  EXPECT_EQ(long_target.encoded().size(), 3 * (5 + 1024) + 5);
-}
 
 TEST_F(ReportCacheTest, MissThenHitSharesTheSameBytes) {
   auto cache = MakeCache(1 << 20);
@@ -224,26 +178,6 @@ TEST_F(ReportCacheTest, EntriesExpireByTheirTtl) {
   EXPECT_EQ(cache->GetStats().entries, 0u);
 }
 
-TEST(ReportTtlTest, RecentOrUnfinishedReportsGetTheShortTtl) {
-  const TtlPolicy policy{absl::Hours(1), absl::Seconds(60), absl::Hours(1)};
-  const absl::Time now = absl::FromUnixSeconds(1700000000);
-  rollcall::v1::MeetingAttendanceReport report;
-  EXPECT_EQ(ReportTtl(report, now, policy), absl::Seconds(60));  // no end time (running)
-
-  report.mutable_meeting_end_date_time()->set_seconds(absl::ToUnixSeconds(now - absl::Minutes(5)));
-  EXPECT_EQ(ReportTtl(report, now, policy), absl::Seconds(60));  // just ended
-
-  report.mutable_meeting_end_date_time()->set_seconds(absl::ToUnixSeconds(now + absl::Minutes(5)));
-  EXPECT_EQ(ReportTtl(report, now, policy), absl::Seconds(60));  // ends in the future
-
-  report.mutable_meeting_end_date_time()->set_seconds(absl::ToUnixSeconds(now - absl::Hours(1)));
-  EXPECT_EQ(ReportTtl(report, now, policy), absl::Hours(1));  // exactly old enough
-
-  report.mutable_meeting_end_date_time()->set_seconds(
-      absl::ToUnixSeconds(now - absl::Hours(24 * 400)));
-  EXPECT_EQ(ReportTtl(report, now, policy), absl::Hours(1));
-}
-
 TEST_F(ReportCacheTest, RecentAndOldReportsExpireAtTheirOwnTtl) {
   auto cache = MakeCache(1 << 20);
   const TtlPolicy policy{absl::Hours(1), absl::Seconds(60), absl::Hours(1)};
@@ -263,106 +197,6 @@ TEST_F(ReportCacheTest, RecentAndOldReportsExpireAtTheirOwnTtl) {
   EXPECT_TRUE(cache->Lookup(Key("old")));
   clock_.Advance(absl::Minutes(59));
   EXPECT_FALSE(cache->Lookup(Key("old")));
-}
-
-TEST(SerializeReportTest, BytesAreAResponseWithoutFromCache) {
-  const absl::Time fetched = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(250);
-  rollcall::v1::MeetingAttendanceReport report = test::SampleReport();
-  const CachedReport entry = SerializeReport(Key("r").encoded(), &report, fetched, absl::Seconds(1));
-  rollcall::v1::GetAttendanceReportResponse response;
-  ASSERT_TRUE(
-      response.ParseFromArray(entry.bytes().begin(), static_cast<int>(entry.bytes().size())));
-  EXPECT_EQ(response.report().SerializeAsString(), test::SampleReport().SerializeAsString());
-  EXPECT_EQ(response.graph_fetch_time().seconds(), 1700000000);
-  EXPECT_EQ(response.graph_fetch_time().nanos(), 250000000);
-  EXPECT_FALSE(response.from_cache());
-  EXPECT_EQ(entry.key(), Key("r").encoded());
-  EXPECT_EQ(entry.expires_at(), fetched + absl::Seconds(1));
-  EXPECT_FALSE(entry.negative());
-  EXPECT_TRUE(entry.error().ok());
-}
-
-TEST(SerializeReportTest, AReportOnAnArenaGivesTheSameBytes) {
-  const absl::Time fetched = absl::FromUnixSeconds(1700000000);
-  rollcall::v1::MeetingAttendanceReport on_heap = test::SampleReport();
-  const CachedReport expected = SerializeReport("k", &on_heap, fetched, absl::Seconds(1));
-  google::protobuf::Arena arena;
-  auto* on_arena =
-      google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(&arena);
-  *on_arena = test::SampleReport();
-  const CachedReport entry = SerializeReport("k", on_arena, fetched, absl::Seconds(1));
-  EXPECT_EQ(absl::string_view(reinterpret_cast<const char*>(entry.bytes().begin()),
-                              entry.bytes().size()),
-            absl::string_view(reinterpret_cast<const char*>(expected.bytes().begin()),
-                              expected.bytes().size()));
-  EXPECT_EQ(on_arena->ByteSizeLong(), 0u);  // moved out
-}
-
-// --- Entries ----------------------------------------------------------------------------
-
-TEST(CachedReportTest, KeyAndValueOfAnySizeShareOneEntry) {
-  const absl::Time now = absl::FromUnixSeconds(1700000000);
-  for (const std::size_t size : {0, 1, 7, 23, 24, 4096}) {
-    std::string value(size, '\0');
-    for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 7 + 3);
-    const std::string key = absl::StrCat("k", size, std::string(size % 5, ':'));
-    const CachedReport entry = CachedReport::Copy(key, value, now, absl::Minutes(1));
-    ASSERT_TRUE(entry);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(entry.bytes().begin()),
-                          entry.bytes().size()),
-              value);
-    EXPECT_EQ(entry.key(), key);
-    EXPECT_EQ(entry.expires_at(), now + absl::Minutes(1));
-    EXPECT_FALSE(entry.negative());
-    // A copy is another reference to the same bytes, not another buffer.
-    const CachedReport copy = entry;
-    EXPECT_EQ(copy, entry);
-    EXPECT_EQ(copy.bytes().begin(), entry.bytes().begin());
-  }
-  EXPECT_FALSE(CachedReport());
-  EXPECT_NE(CachedReport::Copy("a", "v", now, absl::Minutes(1)),
-            CachedReport::Copy("a", "v", now, absl::Minutes(1)));
-}
-
-TEST(CachedReportTest, NegativeEntryGivesBackTheErrorWithEveryPayload) {
-  common::ErrorDetails details;
-  details.reason = "REPORT_NOT_FOUND";
-  details.metadata["graph_request_id"] = "req-9";
-  details.metadata["graph_code"] = std::string("itemNotFound\0with nul", 21);
-  details.retry_after = absl::Milliseconds(1500);
-  const absl::Status error =
-      common::MakeError(absl::StatusCode::kNotFound, "no report \xe2\x9c\x93 here", details);
-  const absl::Time expires = absl::FromUnixSeconds(1700000030);
-  const CachedReport entry = CachedReport::Negative("key", error, expires);
-  EXPECT_TRUE(entry.negative());
-  EXPECT_EQ(entry.error(), error);
-  EXPECT_EQ(common::GetErrorDetails(entry.error()).metadata.at("graph_code"),
-            details.metadata["graph_code"]);
-  EXPECT_EQ(entry.bytes().size(), 0u);
-  EXPECT_EQ(entry.key(), "key");
-  EXPECT_EQ(entry.expires_at(), expires);
-
-  const CachedReport bare =
-      CachedReport::Negative("k", absl::NotFoundError(""), expires);
-  EXPECT_EQ(bare.error(), absl::NotFoundError(""));
-}
-
-TEST(CachedReportTest, BeyondItsLimitsNoEntryIsMade) {
-  const absl::Time now = absl::FromUnixSeconds(1700000000);
-  bool written = false;
-  EXPECT_FALSE(CachedReport::Make(
-      "k", CachedReport::kMaxValueBytes + 1, [&](uint8_t*) { written = true; }, now,
-      absl::Minutes(1)));
-  EXPECT_FALSE(written);
-  const std::string long_key(CachedReport::kMaxKeyBytes + 1, 'k');
-  EXPECT_FALSE(CachedReport::Copy(long_key, "v", now, absl::Minutes(1)));
-  EXPECT_TRUE(CachedReport::Copy(long_key.substr(1), "v", now, absl::Minutes(1)));
-  EXPECT_FALSE(CachedReport::Negative(
-      "k", absl::NotFoundError(std::string(CachedReport::kMaxErrorBytes, 'm')), now));
-  // The longest key validation lets through fits.
-  const std::string id(kMaxIdBytes, 'i');
-  EXPECT_TRUE(CachedReport::Copy(ReportKey(id, id, id, REPORT_VIEW_FULL).encoded(), "v", now,
-                                 absl::Minutes(1)));
 }
 
 TEST_F(ReportCacheTest, AnErrorTooLongToRememberIsStillAnswered) {
@@ -466,6 +300,35 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
   }
   EXPECT_EQ(cache->GetStats().loads, 1u);
   EXPECT_EQ(cache->GetStats().loads_in_flight, 0u);
+}
+
+TEST_F(ReportCacheTest, ADefaultSizedCacheIsShardedAndEveryThreadFindsEveryKey) {
+  auto cache = MakeCache(std::size_t{256} << 20);  // 16 shards
+  constexpr int kKeys = 200;
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(LoadAndWait(*cache, Key(absl::StrCat("r", i)), [&](absl::string_view key, absl::Time) {
+                  return Bytes(key, 100, clock_.Now());
+                }).ok());
+  }
+  constexpr int kThreads = 4;
+  std::atomic<int> found{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kKeys; ++i) {
+        const CachedReport hit = cache->Lookup(Key(absl::StrCat("r", i)));
+        if (hit && hit.key() == Key(absl::StrCat("r", i)).encoded()) found.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(found.load(), kThreads * kKeys);
+  const ReportCache::Stats stats = cache->GetStats();
+  EXPECT_EQ(stats.hits, static_cast<uint64_t>(kThreads * kKeys));
+  EXPECT_EQ(stats.entries, static_cast<std::size_t>(kKeys));
+  std::size_t bytes = 0;
+  for (int i = 0; i < kKeys; ++i) bytes += Charge(absl::StrCat("r", i), 100);
+  EXPECT_EQ(stats.bytes, bytes);
 }
 
 // --- Deadlines of a shared load ---------------------------------------------------------
@@ -974,67 +837,6 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
   EXPECT_EQ(stats.joins, 1u);
   release.Notify();
   finished.Wait();
-}
-
-TEST(UpstreamExecutorTest, RunsQueuedTasksBeforeShutdownReturns) {
-  UpstreamExecutor executor(2, 100);
-  std::atomic<int> ran{0};
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(executor.Schedule([&] { ran.fetch_add(1); }));
-  EXPECT_TRUE(executor.Shutdown());
-  EXPECT_EQ(ran.load(), 50);
-  EXPECT_FALSE(executor.Schedule([&] { ran.fetch_add(1); }));
-  EXPECT_TRUE(executor.Shutdown());  // idempotent
-  EXPECT_EQ(executor.rejected(), 1u);
-}
-
-// Threads + max_queued tasks may be accepted and unfinished at once, however fast the workers
-// pick tasks up: a task queued for an idle worker never makes the next look refused.
-TEST(UpstreamExecutorTest, BoundCountsRunningAndQueuedTasks) {
-  UpstreamExecutor executor(1, 1);
-  absl::Notification release;
-  absl::Notification running;
-  absl::BlockingCounter finished(2);
-  ASSERT_TRUE(executor.Schedule([&] {
-    running.Notify();
-    release.WaitForNotification();
-    finished.DecrementCount();
-  }));
-  // Accepted whether or not the worker has taken the first task yet.
-  ASSERT_TRUE(executor.Schedule([&] { finished.DecrementCount(); }));
-  EXPECT_FALSE(executor.Schedule([] {}));
-  ASSERT_TRUE(running.WaitForNotificationWithTimeout(kWait));
-  EXPECT_EQ(executor.running(), 1u);
-  EXPECT_EQ(executor.queued(), 1u);
-  EXPECT_FALSE(executor.Schedule([] {}));
-  EXPECT_EQ(executor.rejected(), 2u);
-  release.Notify();
-  finished.Wait();
-  EXPECT_TRUE(executor.Shutdown());
-}
-
-TEST(UpstreamExecutorTest, ZeroQueueAcceptsOnlyWhatAThreadCanRunNow) {
-  UpstreamExecutor executor(2, 0);
-  absl::Notification release;
-  absl::BlockingCounter finished(2);
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(executor.Schedule([&] {
-      release.WaitForNotification();
-      finished.DecrementCount();
-    }));
-  }
-  EXPECT_FALSE(executor.Schedule([] {}));
-  release.Notify();
-  finished.Wait();
-  EXPECT_TRUE(executor.Shutdown());
-}
-
-TEST(UpstreamExecutorTest, ShutdownWaitsUntilItsDeadlineOnly) {
-  UpstreamExecutor executor(1, 0);
-  HeldThread held(&executor);
-  EXPECT_FALSE(executor.Shutdown(absl::Now()));  // the task still runs
-  EXPECT_FALSE(executor.Schedule([] {}));        // but nothing new is taken
-  held.Release();
-  EXPECT_TRUE(executor.Shutdown());
 }
 
 }  // namespace

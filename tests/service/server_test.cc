@@ -686,6 +686,69 @@ TEST_F(QueueBoundServerTest, AMissBeyondTheQueueIsRefusedAtOnceWhileHitsStillAns
   EXPECT_EQ(server_->cache().GetStats().rejected, 1u);
 }
 
+// --- One clock: the service's fake clock decades away from the wall clock ---------------------
+
+// The server runs on a fake clock set to June of the year given, while gRPC's deadlines are
+// wall-clock instants: the service converts each at arrival, so misses, hits and expiry all
+// follow the fake clock.
+class FarClockServerTest : public ServerTest, public ::testing::WithParamInterface<int> {
+ protected:
+  FarClockServerTest()
+      : far_clock_(absl::FromCivil(absl::CivilSecond(GetParam(), 6, 1, 12, 0, 0),
+                                   absl::UTCTimeZone())) {
+    clock_ = &far_clock_;
+    config_.cache_ttl = absl::Hours(1);
+    config_.cache_ttl_recent = absl::Seconds(60);
+    config_.recent_report_age = absl::Hours(1);
+  }
+  rollcall::testing::FakeClock far_clock_;
+};
+
+TEST_P(FarClockServerTest, AMissAndAHitSucceedAndTheTtlFollowsTheFakeClock) {
+  const absl::Time start = far_clock_.Now();
+  ASSERT_GT(absl::AbsDuration(start - absl::Now()), absl::Hours(24 * 365 * 20));
+  // SampleReport's meeting ended in 2021: long before 2080 (the long TTL); after 1990 (a
+  // meeting that has not ended yet: the short one).
+  const absl::Time ended = absl::FromUnixSeconds(test::SampleReport().meeting_end_date_time().seconds());
+  const absl::Duration ttl = start - ended >= absl::Hours(1) ? absl::Hours(1) : absl::Seconds(60);
+
+  GetAttendanceReportResponse response;
+  const grpc::Status miss = Call(Request(), &response);
+  ASSERT_TRUE(miss.ok()) << miss.error_message();
+  EXPECT_FALSE(response.from_cache());
+  EXPECT_EQ(response.graph_fetch_time().seconds(), absl::ToUnixSeconds(start));
+  // Graph was given the call's deadline in the fake clock's time: what was left of it (kWait).
+  std::vector<test::FakeGraphClient::Call> calls = graph_->calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_LE(absl::AbsDuration(calls[0].deadline - (start + kWait)), absl::Seconds(2));
+
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_TRUE(response.from_cache());
+  far_clock_.Advance(ttl - absl::Seconds(1));
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_TRUE(response.from_cache());
+  EXPECT_EQ(graph_->call_count(), 1);
+
+  // Expired by the fake clock: loaded again.
+  far_clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(Call(Request(), &response).ok());
+  EXPECT_FALSE(response.from_cache());
+  EXPECT_EQ(response.graph_fetch_time().seconds(), absl::ToUnixSeconds(start + ttl));
+  EXPECT_EQ(graph_->call_count(), 2);
+
+  // A call without a deadline gets default_deadline (7s) from the fake clock's now.
+  grpc::ClientContext no_deadline;
+  ASSERT_TRUE(stub_->GetAttendanceReport(&no_deadline, Request(rollcall::v1::REPORT_VIEW_BASIC),
+                                         &response)
+                  .ok());
+  calls = graph_->calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[2].deadline, far_clock_.Now() + absl::Seconds(7));
+  EXPECT_EQ(server_->cache().GetStats().hits, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Years, FarClockServerTest, ::testing::Values(2080, 1990));
+
 // --- Calls that end before their load --------------------------------------------------------
 
 TEST_F(ServerTest, ACallPastItsDeadlineEndsWithoutWaitingForItsLoad) {

@@ -1,0 +1,175 @@
+// The hand-written wire code of the hit path against the proto's descriptors: ParseRequest
+// must read every field GetAttendanceReportRequest declares (and read it as protobuf does),
+// and the suffix a cached reply appends must be the encoding of from_cache / stale.
+
+#include <set>
+#include <string>
+
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/wire_format.h"
+#include "gtest/gtest.h"
+#include "rollcall/v1/attendance.pb.h"
+#include "service/reply_suffix.h"
+#include "service/validation.h"
+
+namespace rollcall::service {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Reflection;
+using google::protobuf::internal::WireFormat;
+using rollcall::v1::GetAttendanceReportRequest;
+using rollcall::v1::GetAttendanceReportResponse;
+
+// What ParseRequest read, as the message protobuf would have parsed. A field that
+// RequestFields does not carry cannot be set here: the round trip below then fails.
+GetAttendanceReportRequest ToMessage(const RequestFields& fields) {
+  GetAttendanceReportRequest message;
+  message.set_user_id(std::string(fields.user_id));
+  message.set_meeting_id(std::string(fields.meeting_id));
+  message.set_report_id(std::string(fields.report_id));
+  message.set_view(fields.view);
+  return message;
+}
+
+// Sets `field` of `message` to a value that is not its default, distinct per field.
+void SetNonDefault(const FieldDescriptor* field, GetAttendanceReportRequest* message) {
+  const Reflection* reflection = message->GetReflection();
+  ASSERT_FALSE(field->is_repeated()) << field->name() << ": a repeated field needs a case here";
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      reflection->SetString(message, field, "value of " + field->name());
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const auto* type = field->enum_type();
+      reflection->SetEnumValue(message, field, type->value(type->value_count() - 1)->number());
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      reflection->SetBool(message, field, true);
+      break;
+    case FieldDescriptor::CPPTYPE_INT32:
+      reflection->SetInt32(message, field, 1000 + field->number());
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      reflection->SetInt64(message, field, 1000 + field->number());
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      reflection->SetUInt32(message, field, 1000 + field->number());
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      reflection->SetUInt64(message, field, 1000 + field->number());
+      break;
+    default:
+      FAIL() << field->name() << ": a field of this type needs a case here";
+  }
+}
+
+TEST(RequestWireTest, TheParserHandlesEveryFieldTheDescriptorDeclares) {
+  const Descriptor* descriptor = GetAttendanceReportRequest::descriptor();
+  std::set<int> declared;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    declared.insert(field->number());
+    const RequestWireField* handled = nullptr;
+    for (const RequestWireField& entry : kRequestWireFields) {
+      if (entry.number == field->number()) handled = &entry;
+    }
+    ASSERT_NE(handled, nullptr) << "ParseRequest does not read field " << field->number()
+                                << " (" << field->name() << "): add it to kRequestWireFields, "
+                                << "RequestFields and ParseRequest";
+    EXPECT_EQ(handled->name, field->name());
+    EXPECT_EQ(handled->wire_type, static_cast<int>(WireFormat::WireTypeForField(field)))
+        << field->name();
+  }
+  for (const RequestWireField& entry : kRequestWireFields) {
+    EXPECT_EQ(declared.count(entry.number), 1u)
+        << "kRequestWireFields names field " << entry.number << " (" << entry.name
+        << "), which the message does not declare";
+  }
+}
+
+TEST(RequestWireTest, EveryFieldSetParsesAsProtobufParsesIt) {
+  const Descriptor* descriptor = GetAttendanceReportRequest::descriptor();
+  GetAttendanceReportRequest all;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    SetNonDefault(descriptor->field(i), &all);
+    // Each field alone, too: no field is read into another's place.
+    GetAttendanceReportRequest one;
+    SetNonDefault(descriptor->field(i), &one);
+    const std::string bytes = one.SerializeAsString();
+    RequestFields parsed;
+    ASSERT_TRUE(ParseRequest(bytes, &parsed).ok()) << descriptor->field(i)->name();
+    GetAttendanceReportRequest by_protobuf;
+    ASSERT_TRUE(by_protobuf.ParseFromString(bytes));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf))
+        << descriptor->field(i)->name() << ": " << ToMessage(parsed).ShortDebugString()
+        << " vs " << by_protobuf.ShortDebugString();
+  }
+  const std::string bytes = all.SerializeAsString();
+  RequestFields parsed;
+  ASSERT_TRUE(ParseRequest(bytes, &parsed).ok());
+  GetAttendanceReportRequest by_protobuf;
+  ASSERT_TRUE(by_protobuf.ParseFromString(bytes));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf))
+      << ToMessage(parsed).ShortDebugString() << " vs " << by_protobuf.ShortDebugString();
+  // Sent twice, the last occurrence wins, as in protobuf.
+  GetAttendanceReportRequest other;
+  SetNonDefault(descriptor->FindFieldByName("user_id"), &other);
+  other.set_user_id("the later one");
+  const std::string twice = bytes + other.SerializeAsString();
+  ASSERT_TRUE(ParseRequest(twice, &parsed).ok());
+  ASSERT_TRUE(by_protobuf.ParseFromString(twice));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf));
+}
+
+TEST(RequestWireTest, FieldsThatAreNotTheMessagesAreSkippedAsProtobufSkipsThem) {
+  GetAttendanceReportRequest request;
+  request.set_user_id("u");
+  request.set_report_id("r");
+  // Field 99 (unknown) as a string, and user_id sent as a varint: both skipped.
+  std::string bytes = request.SerializeAsString();
+  bytes += std::string("\x9a\x06\x03xyz", 6);  // field 99, length-delimited
+  bytes += std::string("\x08\x05", 2);          // field 1 as a varint
+  RequestFields parsed;
+  ASSERT_TRUE(ParseRequest(bytes, &parsed).ok());
+  GetAttendanceReportRequest by_protobuf;
+  ASSERT_TRUE(by_protobuf.ParseFromString(bytes));
+  by_protobuf.GetReflection()->MutableUnknownFields(&by_protobuf)->Clear();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf));
+}
+
+std::string AsString(const ReplySuffix& suffix) {
+  return std::string(reinterpret_cast<const char*>(suffix.data()), suffix.size);
+}
+
+TEST(ReplySuffixTest, SuffixesAreTheEncodingOfFromCacheAndStale) {
+  const CachedReplySuffixes& suffixes = GetCachedReplySuffixes();
+  GetAttendanceReportResponse from_cache;
+  from_cache.set_from_cache(true);
+  EXPECT_EQ(AsString(suffixes.from_cache), from_cache.SerializeAsString());
+  GetAttendanceReportResponse stale;
+  stale.set_from_cache(true);
+  stale.set_stale(true);
+  EXPECT_EQ(AsString(suffixes.from_cache_stale), stale.SerializeAsString());
+  // Today's numbering: from_cache = 3, stale = 4.
+  EXPECT_EQ(AsString(suffixes.from_cache), std::string("\x18\x01", 2));
+  EXPECT_EQ(AsString(suffixes.from_cache_stale), std::string("\x18\x01\x20\x01", 4));
+  // Appended to a response's bytes, they set the fields and change nothing else.
+  GetAttendanceReportResponse cached;
+  cached.mutable_report()->set_id("r");
+  cached.mutable_graph_fetch_time()->set_seconds(1700000000);
+  GetAttendanceReportResponse merged;
+  ASSERT_TRUE(merged.ParseFromString(cached.SerializeAsString() + AsString(suffixes.from_cache)));
+  EXPECT_TRUE(merged.from_cache());
+  EXPECT_FALSE(merged.stale());
+  merged.clear_from_cache();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(merged, cached));
+  // The same object on every call: computed once.
+  EXPECT_EQ(&GetCachedReplySuffixes(), &suffixes);
+}
+
+}  // namespace
+}  // namespace rollcall::service
