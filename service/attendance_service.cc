@@ -243,8 +243,6 @@ bool AttendanceReportServiceImpl::AwaitNoCallsInFlight(absl::Time deadline) cons
     common::MutexLock lock(&mu_);
     while (!(none = calls_in_flight_.load(std::memory_order_seq_cst) == 0) &&
            wall->Now() < deadline) {
-      no_calls_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
-      no_calls_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
     wall->WaitUntil(&no_calls_, deadline);
     }
   }

@@ -85,7 +85,6 @@ int Run(int argc, char** argv) {
   // What /metrics exposes, made before the Graph client so that the client can report each
   // exchange to it; declared before the client and the server, so it outlives both.
   const auto metrics = std::make_shared<rollcall::service::Metrics>(ROLLCALL_VERSION);
-  [[maybe_unused]] rollcall::graph::GraphCallObserver* const graph_observer = metrics.get();
 
   rollcall::graph::CurlTransportOptions transport_options;
   transport_options.ca_bundle_path = config->ca_bundle;
@@ -104,6 +103,7 @@ int Run(int argc, char** argv) {
 
   rollcall::graph::TokenCredentialConfig credential_options;
   credential_options.retry = retry;
+  credential_options.observer = metrics;
   credential_options.authority_host = config->authority_host;
   credential_options.tenant_id = config->tenant_id;
   credential_options.client_id = config->client_id;
@@ -124,6 +124,7 @@ int Run(int argc, char** argv) {
   rollcall::graph::GraphClientOptions graph_options;
   graph_options.base_url = config->graph_base_url;
   graph_options.retry = retry;
+  graph_options.observer = metrics;
   std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(
       graph_options, transport,
       std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);

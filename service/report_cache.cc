@@ -221,8 +221,6 @@ bool ReportCache::AwaitStats(const std::function<bool(const Stats&)>& predicate,
   {
     common::MutexLock lock(&stats_mu_);
     while (!(held = predicate(GetStats())) && wall->Now() < deadline) {
-      stats_cv_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
-      stats_cv_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
     wall->WaitUntil(&stats_cv_, deadline);
     }
   }

@@ -75,7 +75,7 @@ RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::Grap
           ServiceOptions{config.default_deadline,
                          TtlPolicy{config.cache_ttl, config.cache_ttl_recent,
                                    config.recent_report_age}},
-          std::move(graph), cache_.get(), clock, logger)) {}
+          std::move(graph), cache_.get(), clock, logger, metrics_.get())) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
     const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,

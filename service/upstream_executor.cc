@@ -44,8 +44,6 @@ bool UpstreamExecutor::Shutdown(absl::Time deadline) {
     work_.SignalAll();
     while (live_workers_ != 0) {
       if (wall->Now() >= deadline) return false;
-      progress_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
-      progress_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
     wall->WaitUntil(&progress_, deadline);
     }
     if (joined_) return true;
@@ -77,7 +75,6 @@ bool UpstreamExecutor::AwaitIdle(absl::Duration timeout) const {
   common::MutexLock lock(&mu_);
   while (running_ != 0 || !queue_.empty()) {
     if (wall->Now() >= deadline) return false;
-    progress_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
     wall->WaitUntil(&progress_, deadline);
   }
   return true;
@@ -87,7 +84,6 @@ void UpstreamExecutor::WorkerLoop() {
   common::MutexLock lock(&mu_);
   while (true) {
     while (!stopping_ && queue_.empty()) {
-      work_.mutex()->AssertHeld();  // for the analysis: the CondVar was built on it
       work_.Wait();
     }
     if (queue_.empty()) break;  // stopping, and everything accepted has run
