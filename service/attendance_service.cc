@@ -236,14 +236,13 @@ void AttendanceReportServiceImpl::StartDraining() {
 }
 
 bool AttendanceReportServiceImpl::AwaitNoCallsInFlight(absl::Time deadline) const {
-  const common::Clock* const wall = common::SystemClock();
   drain_waiters_.fetch_add(1, std::memory_order_seq_cst);
   bool none = false;
   {
     common::MutexLock lock(&mu_);
     while (!(none = calls_in_flight_.load(std::memory_order_seq_cst) == 0) &&
-           wall->Now() < deadline) {
-    wall->WaitUntil(&no_calls_, deadline);
+           clock_->Now() < deadline) {
+      clock_->WaitUntil(&no_calls_, deadline);
     }
   }
   drain_waiters_.fetch_sub(1, std::memory_order_seq_cst);

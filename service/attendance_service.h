@@ -97,8 +97,8 @@ class AttendanceReportServiceImpl final
   // From now on every new call is answered UNAVAILABLE (reason SHUTTING_DOWN) at once; calls
   // already in flight go on. Idempotent.
   void StartDraining();
-  // Blocks until no call is in flight or `deadline` (real time: shutdown's grace is measured
-  // on the wall clock) passes; true when none is.
+  // Blocks until no call is in flight or `deadline` (an instant of the service's clock)
+  // passes; true when none is.
   bool AwaitNoCallsInFlight(absl::Time deadline) const;
   // Loads that have not called Graph yet fail UNAVAILABLE (SHUTTING_DOWN) without calling it:
   // for once no call is left to answer. Idempotent.

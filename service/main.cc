@@ -158,7 +158,7 @@ int Run(int argc, char** argv) {
   }
   logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                                 {"grace", absl::FormatDuration(config->shutdown_grace)}});
-  const bool stopped = (*server)->Shutdown(absl::Now() + config->shutdown_grace);
+  const bool stopped = (*server)->Shutdown(clock->Now() + config->shutdown_grace);
 
   const auto cache = (*server)->cache().GetStats();
   const auto service = (*server)->service().GetStats();

@@ -62,11 +62,12 @@ void RouteGrpcLogs(Logger* logger) {
 RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
                                const common::Clock* clock, Logger* logger,
                                const ServerTuning& tuning, std::shared_ptr<Metrics> metrics)
-    : logger_(logger),
+    : clock_(clock),
+      logger_(logger),
       graph_(graph),
       metrics_(metrics != nullptr ? std::move(metrics) : std::make_shared<Metrics>(tuning.version)),
       executor_(std::make_unique<UpstreamExecutor>(
-          config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue))),
+          config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue), clock)),
       cache_(std::make_unique<ReportCache>(
           ReportCache::Options{static_cast<std::size_t>(config.cache_max_bytes),
                                config.negative_cache_ttl, config.stale_if_error},
@@ -136,7 +137,7 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   return server;
 }
 
-RollcallServer::~RollcallServer() { Shutdown(absl::Now()); }
+RollcallServer::~RollcallServer() { Shutdown(clock_->Now()); }
 
 bool RollcallServer::Shutdown(absl::Time deadline) {
   {

@@ -82,7 +82,8 @@ class RollcallServer {
   //     elsewhere (a new connection is refused); calls in flight go on;
   //  3. health turns NOT_SERVING for every service (Watch streams are told, after their
   //     connection's GOAWAY);
-  //  4. waits until no GetAttendanceReport call is in flight, or `deadline`;
+  //  4. waits until no GetAttendanceReport call is in flight, or `deadline` (an instant of the
+  //     server's clock, like every deadline in Rollcall);
   //  5. cancels whatever is left (calls past the deadline, health Watch and reflection
   //     streams) and closes every connection at once, without waiting for idle clients to
   //     acknowledge the GOAWAY (an idle gRPC client may take seconds to read it);
@@ -115,6 +116,7 @@ class RollcallServer {
 
   bool ShutdownOnce(absl::Time deadline);
 
+  const common::Clock* const clock_;
   Logger* const logger_;
   const std::shared_ptr<graph::GraphClient> graph_;  // for its Stats()
   // Before the service, which reports to it; shared with whoever else reports to it.

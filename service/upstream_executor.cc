@@ -6,8 +6,9 @@
 
 namespace rollcall::service {
 
-UpstreamExecutor::UpstreamExecutor(int threads, std::size_t max_queued)
-    : capacity_(static_cast<std::size_t>(threads < 1 ? 1 : threads) + max_queued) {
+UpstreamExecutor::UpstreamExecutor(int threads, std::size_t max_queued,
+                                   const common::Clock* clock)
+    : capacity_(static_cast<std::size_t>(threads < 1 ? 1 : threads) + max_queued), clock_(clock) {
   if (threads < 1) threads = 1;
   {
     common::MutexLock lock(&mu_);
@@ -37,14 +38,13 @@ bool UpstreamExecutor::Schedule(absl::AnyInvocable<void() &&> task) {
 }
 
 bool UpstreamExecutor::Shutdown(absl::Time deadline) {
-  const common::Clock* const wall = common::SystemClock();
   {
     common::MutexLock lock(&mu_);
     stopping_ = true;
     work_.SignalAll();
     while (live_workers_ != 0) {
-      if (wall->Now() >= deadline) return false;
-    wall->WaitUntil(&progress_, deadline);
+      if (clock_->Now() >= deadline) return false;
+      clock_->WaitUntil(&progress_, deadline);
     }
     if (joined_) return true;
     joined_ = true;

@@ -3,8 +3,8 @@
 // threads must never block, so every cache miss's load runs here: at most `threads` Graph calls
 // at a time, at most `max_queued` loads waiting behind them. Cache hits never come here.
 //
-// Thread-safe. One mutex guards the queue; a task never runs under it. Waits with a deadline
-// (Shutdown, AwaitIdle) are on the wall clock: they bound how long a process or a test waits.
+// Thread-safe. One mutex guards the queue; a task never runs under it. Shutdown's deadline is
+// an instant of the injected clock; AwaitIdle, for tests, bounds its wait in real time.
 
 #include <cstddef>
 #include <deque>
@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/mutex.h"
 
 namespace rollcall::service {
@@ -21,8 +22,9 @@ namespace rollcall::service {
 class UpstreamExecutor {
  public:
   // Starts `threads` (>= 1) worker threads. `max_queued` may be 0: then a task is accepted only
-  // when a thread is free to run it.
-  UpstreamExecutor(int threads, std::size_t max_queued);
+  // when a thread is free to run it. `clock` (never null) outlives the executor.
+  UpstreamExecutor(int threads, std::size_t max_queued,
+                   const common::Clock* clock = common::SystemClock());
   // Shutdown(), then joins, however long the tasks still running take.
   ~UpstreamExecutor();
 
@@ -36,7 +38,7 @@ class UpstreamExecutor {
   bool Schedule(absl::AnyInvocable<void() &&> task);
 
   // Thread-safe; must not be called from a task. Stops accepting tasks, lets the workers run
-  // every task already accepted, and waits for them until `deadline` (real time). Returns true
+  // every task already accepted, and waits for them until `deadline` (of the clock). Returns true
   // when every worker has finished and been joined; false when `deadline` passed first (tasks
   // are still running; the destructor joins them). Later calls wait again.
   bool Shutdown(absl::Time deadline = absl::InfiniteFuture());
@@ -56,6 +58,7 @@ class UpstreamExecutor {
   void WorkerLoop();
 
   const std::size_t capacity_;  // threads + max_queued
+  const common::Clock* const clock_;
   mutable common::Mutex mu_;
   // Signalled when a task is queued or stopping_ is set (workers wait on it).
   common::CondVar work_{&mu_};

@@ -71,5 +71,5 @@ int main() {
   std::string ignored;
   while (std::getline(std::cin, ignored)) {
   }
-  return (*server)->Shutdown(absl::Now() + absl::Seconds(5)) ? 0 : 1;
+  return (*server)->Shutdown(rollcall::common::SystemClock()->Now() + absl::Seconds(5)) ? 0 : 1;
 }

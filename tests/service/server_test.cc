@@ -108,7 +108,7 @@ class ServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(absl::Now() + absl::Seconds(5));
+    if (server_ != nullptr) server_->Shutdown(clock_->Now() + absl::Seconds(5));
   }
 
   grpc::Status Call(const GetAttendanceReportRequest& request,
@@ -448,7 +448,7 @@ TEST_F(ServerTest, ShutdownLetsALoadInFlightFinish) {
     finished.Notify();
   });
   ASSERT_TRUE(graph_->AwaitCalls(1, kWait));
-  std::thread stopper([this] { server_->Shutdown(absl::Now() + kWait); });
+  std::thread stopper([this] { server_->Shutdown(clock_->Now() + kWait); });
   gate.Notify();  // whether or not Shutdown has begun, the call must complete
   stopper.join();
   ASSERT_TRUE(finished.WaitForNotificationWithTimeout(kWait));
@@ -760,7 +760,7 @@ TEST_F(ServerTest, ACallPastItsDeadlineEndsWithoutWaitingForItsLoad) {
   EXPECT_EQ(stub_->GetAttendanceReport(&context, Request(), &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   // The server let go of the call while Graph is still held ...
-  EXPECT_TRUE(server_->service().AwaitNoCallsInFlight(absl::Now() + kWait));
+  EXPECT_TRUE(server_->service().AwaitNoCallsInFlight(clock_->Now() + kWait));
   EXPECT_EQ(graph_->call_count(), 1);
   EXPECT_EQ(server_->cache().GetStats().loads_in_flight, 1u);
   // ... and the load, once released, still fills the cache.
@@ -842,7 +842,7 @@ TEST_F(ServerTest, ShutdownTurnsHealthNotServingRefusesNewCallsAndFinishesCallsI
   ASSERT_TRUE(graph_->AwaitCalls(1, kWait));
 
   bool stopped = false;
-  std::thread stopper([&] { stopped = server_->Shutdown(absl::Now() + kWait); });
+  std::thread stopper([&] { stopped = server_->Shutdown(clock_->Now() + kWait); });
   EXPECT_EQ(watch.Read(), std::string("\x08\x02", 2));  // NOT_SERVING
 
   // Health said NOT_SERVING: from here on a new call is refused, whichever layer refuses it.
@@ -873,15 +873,15 @@ TEST_F(ServerTest, ShutdownDoesNotWaitForIdleClientsToAcknowledgeTheGoaway) {
   EXPECT_EQ(settings[3], 0x04);
 
   const absl::Time start = absl::Now();
-  EXPECT_TRUE(server_->Shutdown(start + kWait));
+  EXPECT_TRUE(server_->Shutdown(clock_->Now() + kWait));
   // Without forcing idle connections closed this takes gRPC's GOAWAY timeout (~20 s).
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   close(fd);
 }
 
 TEST_F(ServerTest, ShutdownIsIdempotentAndLaterCallsReturnItsResult) {
-  EXPECT_TRUE(server_->Shutdown(absl::Now() + kWait));
-  EXPECT_TRUE(server_->Shutdown(absl::Now()));
+  EXPECT_TRUE(server_->Shutdown(clock_->Now() + kWait));
+  EXPECT_TRUE(server_->Shutdown(clock_->Now()));
 }
 
 // --- Metrics -------------------------------------------------------------------------------
