@@ -10,15 +10,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bench/latency.h"
+#include "common/mutex.h"
 #include "rollcall/v1/attendance.pb.h"
 
 int main(int argc, char** argv) {
@@ -40,21 +39,21 @@ int main(int argc, char** argv) {
     grpc::ByteBuffer reply;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    std::mutex mu;
-    std::condition_variable cv;
+    rollcall::common::Mutex mu;
+    rollcall::common::CondVar cv(&mu);
     bool done = false;
     grpc::Status status;
     const auto t0 = std::chrono::steady_clock::now();
     stub.UnaryCall(&context, "/rollcall.v1.AttendanceReportService/GetAttendanceReport",
                    grpc::StubOptions(), &send, &reply, [&](grpc::Status s) {
-                     std::lock_guard<std::mutex> lock(mu);
+                     rollcall::common::MutexLock lock(&mu);
                      status = std::move(s);
                      done = true;
-                     cv.notify_one();
+                     cv.Signal();
                    });
     {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return done; });
+      rollcall::common::MutexLock lock(&mu);
+      while (!done) cv.Wait();
     }
     const auto t1 = std::chrono::steady_clock::now();
     if (!status.ok() || reply.Length() == 0) {

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/graph_client/test_util.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::graph {
 namespace {

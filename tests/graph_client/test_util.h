@@ -11,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "common/error_details.h"
-#include "common/mutex.h"
 #include "gtest/gtest.h"
 
 namespace rollcall::testing {
@@ -58,26 +57,6 @@ inline std::string Meta(const absl::Status& status, const std::string& key) {
   const auto it = details.metadata.find(key);
   return it == details.metadata.end() ? "<absent>" : it->second;
 }
-
-// A one-shot event. (absl::Notification would do, but Debian's Abseil is not built for
-// ThreadSanitizer, which then cannot see its ordering.)
-class Notification {
- public:
-  void Notify() {
-    common::MutexLock lock(&mu_);
-    notified_ = true;
-    cv_.SignalAll();
-  }
-  void WaitForNotification() {
-    common::MutexLock lock(&mu_);
-    while (!notified_) cv_.Wait();
-  }
-
- private:
-  common::Mutex mu_;
-  common::CondVar cv_{&mu_};
-  bool notified_ ABSL_GUARDED_BY(mu_) = false;
-};
 
 // absl::Status::message() as a std::string (Debian's Abseil has its own string_view).
 inline std::string Message(const absl::Status& status) { return std::string(status.message()); }

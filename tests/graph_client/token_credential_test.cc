@@ -17,6 +17,7 @@
 #include "tests/graph_client/test_util.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_transport.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::graph {
 namespace {

@@ -6,14 +6,13 @@
 #include <sys/wait.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -145,8 +144,8 @@ TEST_F(GetAttendanceReportTest, HundredConcurrentMissesMakeOneGraphCallThenHit) 
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   constexpr int kCalls = 100;
-  std::mutex mu;
-  std::condition_variable cv;
+  common::Mutex mu;
+  common::CondVar cv(&mu);
   int done = 0;
   std::vector<grpc::ClientContext> contexts(kCalls);
   std::vector<GetAttendanceReportResponse> responses(kCalls);
@@ -156,15 +155,15 @@ TEST_F(GetAttendanceReportTest, HundredConcurrentMissesMakeOneGraphCallThenHit) 
     contexts[i].set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
     server->stub().async()->GetAttendanceReport(&contexts[i], &request, &responses[i],
                                                 [&, i](grpc::Status s) {
-                                                  std::lock_guard<std::mutex> lock(mu);
+                                                  common::MutexLock lock(&mu);
                                                   statuses[i] = std::move(s);
                                                   ++done;
-                                                  cv.notify_all();
+                                                  cv.SignalAll();
                                                 });
   }
   {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done == kCalls; });
+    common::MutexLock lock(&mu);
+    while (done != kCalls) cv.Wait();
   }
   for (int i = 0; i < kCalls; ++i) {
     ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();

@@ -19,7 +19,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -29,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "graph_client/json_mapping.h"
 #include "gtest/gtest.h"
@@ -94,14 +94,15 @@ struct SoakReport {
 };
 
 struct Counts {
-  std::mutex mu;
-  int64_t calls = 0;
-  int64_t ok = 0;
-  int64_t stale = 0;
-  int64_t from_cache = 0;
-  int64_t wrong = 0;
-  std::map<grpc::StatusCode, int64_t> errors;
-  std::vector<std::string> problems;  // the first few, for the failure message
+  common::Mutex mu;
+  int64_t calls ABSL_GUARDED_BY(mu) = 0;
+  int64_t ok ABSL_GUARDED_BY(mu) = 0;
+  int64_t stale ABSL_GUARDED_BY(mu) = 0;
+  int64_t from_cache ABSL_GUARDED_BY(mu) = 0;
+  int64_t wrong ABSL_GUARDED_BY(mu) = 0;
+  std::map<grpc::StatusCode, int64_t> errors ABSL_GUARDED_BY(mu);
+  // The first few, for the failure message.
+  std::vector<std::string> problems ABSL_GUARDED_BY(mu);
 };
 
 const char* CodeName(grpc::StatusCode code) {
@@ -260,7 +261,7 @@ TEST(SoakTest, ConcurrentClientsAgainstAMisbehavingGraph) {
                                  status.error_message());
         }
 
-        std::lock_guard<std::mutex> lock(counts.mu);
+        common::MutexLock lock(&counts.mu);
         ++counts.calls;
         if (status.ok()) {
           ++counts.ok;
@@ -308,6 +309,8 @@ TEST(SoakTest, ConcurrentClientsAgainstAMisbehavingGraph) {
   const std::optional<int> exit_status = server.process().Stop(absl::Seconds(15));
 
   auto mib = [](int64_t bytes) { return absl::StrFormat("%.1f", bytes / 1048576.0); };
+  // Every client has joined; the lock is for the analysis (counts' members are guarded by it).
+  common::MutexLock counts_lock(&counts.mu);
   std::string summary = absl::StrCat(
       "SOAK seconds=", seconds, " threads=", kClientThreads, " reports=", kReports,
       " calls=", counts.calls, " ok=", counts.ok, " stale=", counts.stale,

@@ -8,19 +8,22 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/error_details.h"
+#include "common/mutex.h"
 #include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "tests/service/fake_graph_client.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::service {
 namespace {
 
+using rollcall::testing::Notification;
 using rollcall::v1::GetAttendanceReportRequest;
 using rollcall::v1::GetAttendanceReportResponse;
 
@@ -29,7 +32,7 @@ constexpr absl::Duration kWait = absl::Seconds(30);  // only a failing test wait
 class RecordingObserver final : public RpcObserver {
  public:
   void OnRpcDone(const RpcRecord& record) override {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     records_.push_back(Record{std::string(record.method), record.code, record.cache,
                               record.latency});
   }
@@ -40,12 +43,12 @@ class RecordingObserver final : public RpcObserver {
     absl::Duration latency;
   };
   std::vector<Record> records() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return records_;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::vector<Record> records_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -106,12 +109,12 @@ class ObservedServiceTest : public ::testing::Test {
 
 TEST_F(ObservedServiceTest, EachAnsweredCallIsReportedOnceWithItsOutcomeAndLatency) {
   // A miss whose Graph call takes 250 ms of the fake clock.
-  absl::Notification gate;
+  Notification gate;
   graph_->SetGate(&gate);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
   GetAttendanceReportResponse response;
-  absl::Notification answered;
+  Notification answered;
   grpc::Status status;
   const GetAttendanceReportRequest request = Request("r1");
   stub_->async()->GetAttendanceReport(&context, &request, &response, [&](grpc::Status s) {

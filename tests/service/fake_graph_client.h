@@ -8,11 +8,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/mutex.h"
 #include "graph_client/graph_client.h"
 #include "rollcall/v1/attendance.pb.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::service::test {
 
@@ -54,14 +55,15 @@ class FakeGraphClient final : public graph::GraphClient {
                                    absl::Time deadline,
                                    rollcall::v1::MeetingAttendanceReport* out) override {
     out->Clear();
-    absl::Notification* gate = nullptr;
+    rollcall::testing::Notification* gate = nullptr;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       calls_.push_back(Call{ref, with_records, deadline});
       gate = gate_;
+      call_started_.SignalAll();
     }
     if (gate != nullptr) gate->WaitForNotification();
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
     out->CopyFrom(report_);
     if (!with_records) out->clear_attendance_records();
@@ -69,55 +71,54 @@ class FakeGraphClient final : public graph::GraphClient {
   }
 
   // Later calls block until `gate` is notified (null: they don't). `gate` must outlive them.
-  void SetGate(absl::Notification* gate) {
-    absl::MutexLock lock(&mu_);
+  void SetGate(rollcall::testing::Notification* gate) {
+    common::MutexLock lock(&mu_);
     gate_ = gate;
   }
   void SetReport(rollcall::v1::MeetingAttendanceReport report) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     report_ = std::move(report);
   }
   void SetError(absl::Status error) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     error_ = std::move(error);
   }
   // What Stats() reports.
   void SetStats(const graph::GraphClientStats& stats) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     stats_ = stats;
   }
   graph::GraphClientStats Stats() const override {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return stats_;
   }
   int call_count() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return static_cast<int>(calls_.size());
   }
   std::vector<Call> calls() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return calls_;
   }
-  // Blocks until at least `n` calls have started; false after `timeout`.
+  // Blocks until at least `n` calls have started; false after `timeout` of real time (a safety
+  // net: only a failing test waits it out, so it is on the wall clock, not a test's FakeClock).
   bool AwaitCalls(int n, absl::Duration timeout) const {
-    absl::MutexLock lock(&mu_);
-    struct Args {
-      const FakeGraphClient* self;
-      int n;
-    } args{this, n};
-    return mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-              return static_cast<int>(a->self->calls_.size()) >= a->n;
-            },
-            &args),
-        timeout);
+    const common::Clock* const wall = common::SystemClock();
+    const absl::Time deadline = wall->Now() + timeout;
+    common::MutexLock lock(&mu_);
+    while (static_cast<int>(calls_.size()) < n) {
+      if (wall->Now() >= deadline) return false;
+      wall->WaitUntil(&call_started_, deadline);
+    }
+    return true;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
+  // Signalled at each call, for AwaitCalls.
+  mutable common::CondVar call_started_{&mu_};
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
-  absl::Notification* gate_ ABSL_GUARDED_BY(mu_) = nullptr;
+  rollcall::testing::Notification* gate_ ABSL_GUARDED_BY(mu_) = nullptr;
   rollcall::v1::MeetingAttendanceReport report_ ABSL_GUARDED_BY(mu_) = SampleReport();
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   graph::GraphClientStats stats_ ABSL_GUARDED_BY(mu_);

@@ -3,10 +3,10 @@
 
 #include <memory>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "service/upstream_executor.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::service::test {
 
@@ -28,8 +28,8 @@ class HeldThread {
 
  private:
   struct State {
-    absl::Notification running;
-    absl::Notification release;
+    rollcall::testing::Notification running;
+    rollcall::testing::Notification release;
   };
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };

@@ -12,22 +12,23 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
-#include "common/error_details.h"
+#include "common/mutex.h"
 #include "service/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/fake_graph_client.h"
 #include "tests/service/held_thread.h"
+#include "tests/testing/blocking_counter.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::service {
 namespace {
 
+using rollcall::testing::BlockingCounter;
+using rollcall::testing::Notification;
 using rollcall::v1::REPORT_VIEW_BASIC;
 using rollcall::v1::REPORT_VIEW_FULL;
 using rollcall::v1::REPORT_VIEW_UNSPECIFIED;
@@ -49,7 +50,7 @@ CachedReport Bytes(absl::string_view key, std::size_t size, absl::Time now,
 absl::StatusOr<CacheResult> LoadAndWait(ReportCache& cache, const ReportKey& key,
                                         ReportCache::Loader loader,
                                         absl::Time deadline = absl::InfiniteFuture()) {
-  absl::Notification done;
+  Notification done;
   absl::StatusOr<CacheResult> result;
   cache.LoadOrJoin(key, deadline, std::move(loader), [&](absl::StatusOr<CacheResult> r) {
     result = std::move(r);
@@ -255,11 +256,11 @@ TEST_F(ReportCacheTest, AnEntryForAnotherKeyIsAnInternalErrorAndNotCached) {
 TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
   auto cache = MakeCache(1 << 20);
   constexpr int kCallers = 100;
-  absl::Notification release_loader;
+  Notification release_loader;
   std::atomic<int> loader_calls{0};
-  absl::BlockingCounter joined(kCallers);
-  absl::BlockingCounter finished(kCallers);
-  absl::Mutex mu;
+  BlockingCounter joined(kCallers);
+  BlockingCounter finished(kCallers);
+  common::Mutex mu;
   std::vector<CachedReport> results;
 
   std::vector<std::thread> callers;
@@ -274,7 +275,7 @@ TEST_F(ReportCacheTest, SingleflightOneLoadForManyConcurrentMisses) {
           },
           [&](absl::StatusOr<CacheResult> result) {
             {
-              absl::MutexLock lock(&mu);
+              common::MutexLock lock(&mu);
               results.push_back(result.ok() ? result->report : CachedReport());
             }
             finished.DecrementCount();
@@ -338,7 +339,7 @@ TEST_F(ReportCacheTest, ADefaultSizedCacheIsShardedAndEveryThreadFindsEveryKey) 
 class SharedLoadDeadlineTest : public ReportCacheTest {
  protected:
   struct Caller {
-    absl::Notification done;
+    Notification done;
     absl::StatusOr<CacheResult> result;
   };
 
@@ -346,7 +347,7 @@ class SharedLoadDeadlineTest : public ReportCacheTest {
     return [this](absl::string_view key, absl::Time deadline) -> absl::StatusOr<CachedReport> {
       int call;
       {
-        absl::MutexLock lock(&mu_);
+        common::MutexLock lock(&mu_);
         call = static_cast<int>(deadlines_.size());
         deadlines_.push_back(deadline);
       }
@@ -378,15 +379,15 @@ class SharedLoadDeadlineTest : public ReportCacheTest {
   }
 
   std::vector<absl::Time> Deadlines() {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return deadlines_;
   }
 
-  absl::Mutex mu_;
+  common::Mutex mu_;
   std::vector<absl::Time> deadlines_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Status> outcomes_;  // set before Run
-  absl::Notification running_;
-  absl::Notification release_;
+  Notification running_;
+  Notification release_;
   Caller first_;
   Caller second_;
 };
@@ -454,15 +455,15 @@ TEST_F(ReportCacheTest, AQueuedLoadRunsWithTheLatestDeadlineOfItsWaiters) {
   UpstreamExecutor busy(1, 10);
   ReportCache cache(Plain(1 << 20), &clock_, &busy);
   HeldThread held(&busy);
-  absl::Mutex mu;
+  common::Mutex mu;
   std::vector<absl::Time> deadlines;
-  absl::BlockingCounter finished(3);
+  BlockingCounter finished(3);
   const absl::Time now = clock_.Now();
   for (const absl::Duration timeout : {absl::Seconds(1), absl::Seconds(20), absl::Seconds(5)}) {
     cache.LoadOrJoin(
         Key("r"), now + timeout,
         [&](absl::string_view key, absl::Time deadline) {
-          absl::MutexLock lock(&mu);
+          common::MutexLock lock(&mu);
           deadlines.push_back(deadline);
           return Bytes(key, 10, clock_.Now());
         },
@@ -473,17 +474,17 @@ TEST_F(ReportCacheTest, AQueuedLoadRunsWithTheLatestDeadlineOfItsWaiters) {
   }
   held.Release();
   finished.Wait();
-  absl::MutexLock lock(&mu);
+  common::MutexLock lock(&mu);
   EXPECT_EQ(deadlines, std::vector<absl::Time>{now + absl::Seconds(20)});
   EXPECT_TRUE(busy.Shutdown());
 }
 
 TEST_F(ReportCacheTest, ErrorsGoToEveryWaiterAndAreNotCached) {
   auto cache = MakeCache(1 << 20);  // no negative caching
-  absl::Notification release_loader;
-  absl::Notification loader_started;
+  Notification release_loader;
+  Notification loader_started;
   std::atomic<int> loader_calls{0};
-  absl::BlockingCounter finished(2);
+  BlockingCounter finished(2);
   std::vector<absl::Status> statuses(2);
   auto failing_loader = [&](absl::string_view, absl::Time) -> absl::StatusOr<CachedReport> {
     loader_calls.fetch_add(1);
@@ -664,8 +665,8 @@ class StaleOnOutageTest : public StaleIfErrorTest,
 TEST_P(StaleOnOutageTest, WaitersGetTheExpiredEntryMarkedStale) {
   const auto [code, why] = GetParam();
   // Two waiters on one failing load: both get the same stale entry.
-  absl::Notification release;
-  absl::BlockingCounter finished(2);
+  Notification release;
+  BlockingCounter finished(2);
   std::vector<absl::StatusOr<CacheResult>> results(2);
   for (int i = 0; i < 2; ++i) {
     cache_->LoadOrJoin(
@@ -803,9 +804,9 @@ TEST(ReportCacheOverloadTest, RefusedLoadsFailAtOnceWithUpstreamOverloaded) {
   rollcall::testing::FakeClock clock;
   UpstreamExecutor executor(1, 1);  // one thread, one queued task
   ReportCache cache(Plain(1 << 20), &clock, &executor);
-  absl::Notification release;
-  absl::Notification first_running;
-  absl::BlockingCounter finished(3);
+  Notification release;
+  Notification first_running;
+  BlockingCounter finished(3);
   // Occupies the only thread ...
   cache.LoadOrJoin(
       Key("a"), absl::InfiniteFuture(),

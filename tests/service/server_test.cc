@@ -10,12 +10,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "common/error_details.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -23,12 +21,16 @@
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "tests/service/fake_graph_client.h"
 #include "tests/service/http_test_client.h"
+#include "tests/testing/blocking_counter.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::service {
 namespace {
 
 using ::testing::HasSubstr;
+using rollcall::testing::BlockingCounter;
+using rollcall::testing::Notification;
 using rollcall::v1::GetAttendanceReportRequest;
 using rollcall::v1::GetAttendanceReportResponse;
 
@@ -126,7 +128,7 @@ class ServerTest : public ::testing::Test {
     SetDeadline(&context);
     const grpc::ByteBuffer request_buffer = ToBuffer(request);
     grpc::ByteBuffer response_buffer;
-    absl::Notification done;
+    Notification done;
     grpc::Status status;
     generic.UnaryCall(&context, method, grpc::StubOptions(), &request_buffer, &response_buffer,
                       [&](grpc::Status s) {
@@ -139,17 +141,17 @@ class ServerTest : public ::testing::Test {
   }
 
   std::vector<std::string> LogLines() {
-    absl::MutexLock lock(&log_mu_);
+    common::MutexLock lock(&log_mu_);
     return log_lines_;
   }
 
   Config config_;
   const common::Clock* clock_ = common::SystemClock();
   std::shared_ptr<test::FakeGraphClient> graph_ = std::make_shared<test::FakeGraphClient>();
-  absl::Mutex log_mu_;
+  common::Mutex log_mu_;
   std::vector<std::string> log_lines_ ABSL_GUARDED_BY(log_mu_);
   Logger logger_{LogLevel::kDebug, common::SystemClock(), [this](absl::string_view line) {
-                   absl::MutexLock lock(&log_mu_);
+                   common::MutexLock lock(&log_mu_);
                    log_lines_.emplace_back(line);
                  }};
   std::unique_ptr<RollcallServer> server_;
@@ -200,7 +202,7 @@ TEST_F(ServerTest, HitSendsTheCachedBytesPlusFromCache) {
 
 TEST_F(ServerTest, ConcurrentColdCallsMakeOneGraphCall) {
   constexpr int kCalls = 100;
-  absl::Notification gate;
+  Notification gate;
   graph_->SetGate(&gate);
 
   struct Pending {
@@ -209,7 +211,7 @@ TEST_F(ServerTest, ConcurrentColdCallsMakeOneGraphCall) {
     grpc::Status status;
   };
   std::vector<std::unique_ptr<Pending>> pending;
-  absl::BlockingCounter finished(kCalls);
+  BlockingCounter finished(kCalls);
   const GetAttendanceReportRequest request = Request();
   for (int i = 0; i < kCalls; ++i) {
     pending.push_back(std::make_unique<Pending>());
@@ -435,12 +437,12 @@ TEST_F(ServerTest, ReflectionListsTheService) {
 }
 
 TEST_F(ServerTest, ShutdownLetsALoadInFlightFinish) {
-  absl::Notification gate;
+  Notification gate;
   graph_->SetGate(&gate);
   grpc::ClientContext context;
   SetDeadline(&context);
   GetAttendanceReportResponse response;
-  absl::Notification finished;
+  Notification finished;
   grpc::Status status;
   const GetAttendanceReportRequest request = Request();
   stub_->async()->GetAttendanceReport(&context, &request, &response, [&](grpc::Status s) {
@@ -633,7 +635,7 @@ TEST_F(QueueBoundServerTest, AMissBeyondTheQueueIsRefusedAtOnceWhileHitsStillAns
   ASSERT_TRUE(Call(cached, &response).ok());
   ASSERT_TRUE(server_->executor().AwaitIdle(kWait));
 
-  absl::Notification gate;
+  Notification gate;
   graph_->SetGate(&gate);
   struct Pending {
     GetAttendanceReportRequest request;
@@ -642,7 +644,7 @@ TEST_F(QueueBoundServerTest, AMissBeyondTheQueueIsRefusedAtOnceWhileHitsStillAns
     grpc::Status status;
   };
   std::vector<std::unique_ptr<Pending>> pending;
-  absl::BlockingCounter finished(3);
+  BlockingCounter finished(3);
   auto start = [&](const std::string& report_id) {
     pending.push_back(std::make_unique<Pending>());
     Pending* p = pending.back().get();
@@ -752,7 +754,7 @@ INSTANTIATE_TEST_SUITE_P(Years, FarClockServerTest, ::testing::Values(2080, 1990
 // --- Calls that end before their load --------------------------------------------------------
 
 TEST_F(ServerTest, ACallPastItsDeadlineEndsWithoutWaitingForItsLoad) {
-  absl::Notification gate;
+  Notification gate;
   graph_->SetGate(&gate);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
@@ -827,12 +829,12 @@ TEST_F(ServerTest, ShutdownTurnsHealthNotServingRefusesNewCallsAndFinishesCallsI
   HealthWatch watch(channel_);
   EXPECT_EQ(watch.Read(), std::string("\x08\x01", 2));  // SERVING
 
-  absl::Notification gate;
+  Notification gate;
   graph_->SetGate(&gate);
   grpc::ClientContext context;
   SetDeadline(&context);
   GetAttendanceReportResponse in_flight;
-  absl::Notification finished;
+  Notification finished;
   grpc::Status in_flight_status;
   const GetAttendanceReportRequest request = Request();
   stub_->async()->GetAttendanceReport(&context, &request, &in_flight, [&](grpc::Status s) {

@@ -4,14 +4,18 @@
 
 #include <atomic>
 
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/service/held_thread.h"
+#include "tests/testing/blocking_counter.h"
+#include "tests/testing/notification.h"
 
 namespace rollcall::service {
 namespace {
 
+using rollcall::testing::BlockingCounter;
+using rollcall::testing::Notification;
 using test::HeldThread;
 
 constexpr absl::Duration kWait = absl::Seconds(30);  // generous: only a failing test waits it
@@ -31,9 +35,9 @@ TEST(UpstreamExecutorTest, RunsQueuedTasksBeforeShutdownReturns) {
 // pick tasks up: a task queued for an idle worker never makes the next look refused.
 TEST(UpstreamExecutorTest, BoundCountsRunningAndQueuedTasks) {
   UpstreamExecutor executor(1, 1);
-  absl::Notification release;
-  absl::Notification running;
-  absl::BlockingCounter finished(2);
+  Notification release;
+  Notification running;
+  BlockingCounter finished(2);
   ASSERT_TRUE(executor.Schedule([&] {
     running.Notify();
     release.WaitForNotification();
@@ -54,8 +58,8 @@ TEST(UpstreamExecutorTest, BoundCountsRunningAndQueuedTasks) {
 
 TEST(UpstreamExecutorTest, ZeroQueueAcceptsOnlyWhatAThreadCanRunNow) {
   UpstreamExecutor executor(2, 0);
-  absl::Notification release;
-  absl::BlockingCounter finished(2);
+  Notification release;
+  BlockingCounter finished(2);
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(executor.Schedule([&] {
       release.WaitForNotification();
