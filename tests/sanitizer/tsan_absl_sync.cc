@@ -3,8 +3,8 @@
 //
 // Debian's libabsl_synchronization is not built with -fsanitize=thread, so TSan cannot see that
 // absl::Mutex, absl::CondVar and absl::Notification order memory: every member guarded by an
-// absl::Mutex (Rollcall's own until each is on common::Mutex, gRPC's grpc_core::Mutex) would be
-// reported as a race. This library interposes the out-of-line entry points (the executable and
+// absl::Mutex (gRPC's grpc_core::Mutex; Rollcall's own code and tests are on common::Mutex)
+// would be reported as a race. This library interposes the out-of-line entry points (the executable and
 // every library call them through the PLT, so the preloaded definitions win), calls the real
 // ones (dlsym RTLD_NEXT), and tells TSan what each does: a lock acquires the mutex's
 // happens-before state, an unlock releases it, a wait does both, Notify releases what
