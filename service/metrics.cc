@@ -168,7 +168,7 @@ std::vector<prometheus::MetricFamily> Metrics::Collect() const {
         rpc.metric.push_back(HistogramMetric(
             histogram,
             {{"method", std::string(method < kMethods.size() ? kMethods[method] : "other")},
-             {"code", std::string(kCodeNames[static_cast<std::size_t>(code)])},
+             {"code", std::string(GrpcCodeName(code))},
              {"cache", std::string(CacheOutcomeName(kOutcomeValues[outcome]))}}));
       }
     }
@@ -274,6 +274,11 @@ std::vector<prometheus::MetricFamily> CollectProcessMetrics() {
 }
 
 // --- Builders --------------------------------------------------------------------------------
+
+absl::string_view GrpcCodeName(int code) {
+  return code >= 0 && code < Metrics::kCodes ? kCodeNames[static_cast<std::size_t>(code)]
+                                             : "UNKNOWN";
+}
 
 prometheus::MetricFamily CounterFamily(std::string name, std::string help, double value) {
   prometheus::MetricFamily family;

@@ -127,6 +127,9 @@ class Metrics final : public RpcObserver,
 // Prometheus' client libraries use). A value /proc cannot give is left out.
 std::vector<prometheus::MetricFamily> CollectProcessMetrics();
 
+// gRPC's canonical name of status code `code` (0..16; "UNKNOWN" otherwise), as the `code` label.
+absl::string_view GrpcCodeName(int code);
+
 // Builders for the families a Collectable returns.
 prometheus::MetricFamily CounterFamily(std::string name, std::string help, double value);
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double value);

@@ -32,26 +32,6 @@ void LogGrpcLine(gpr_log_func_args* args) {
                {"source", absl::StrCat(args->file == nullptr ? "" : args->file, ":", args->line)}});
 }
 
-// gRPC's canonical code names, as the rollcall_requests_total label.
-constexpr absl::string_view kCodeNames[AttendanceReportServiceImpl::kStatusCodes] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED"};
-
 }  // namespace
 
 void RouteGrpcLogs(Logger* logger) {
@@ -228,7 +208,7 @@ std::vector<prometheus::MetricFamily> RollcallServer::CollectStats() const {
 
   std::vector<std::pair<std::string, double>> by_code;
   for (int code = 0; code < AttendanceReportServiceImpl::kStatusCodes; ++code) {
-    by_code.emplace_back(std::string(kCodeNames[code]), n(service.replies_by_code[code]));
+    by_code.emplace_back(std::string(GrpcCodeName(code)), n(service.replies_by_code[code]));
   }
   std::vector<std::pair<std::string, double>> by_reason;
   for (const auto& [reason, count] : service.graph_errors_by_reason) {
