@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Throughput sanity check of cache hits: h2load (gRPC-framed requests, replies not decoded)
 against the Go peer and Rollcall, each pinned to CPU 0 with h2load on CPU 1, alternating round by
-round; the docs' example report (small) and the 10,000-record `large`. Prints one JSON object per
+round; the docs' example report (small: 32 connections, then 1 connection of 32 streams) and the
+10,000-record `large` (4 connections). Prints one JSON object per
 report with the median req/s of each and their ratio.
 
   h2load_hits.py [--build ROLLCALL_BUILD_DIR] [--tools TOOLS_DIR] [--seconds 5] [--rounds 3]
@@ -22,18 +23,20 @@ BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, HERE)
 sys.path.insert(0, BENCH)
-import check_equal  # noqa: E402  (Child, the IDs and credentials)
 import peer_go  # noqa: E402
 import peer_sdk  # noqa: E402
 
-from check_equal import CLIENT_ID, DOCS_REPORT, MEETING, SECRET, TENANT, USER, Child  # noqa: E402
+from check_equal import (CLIENT_ID, DOCS_REPORT, MEETING, SECRET, TENANT, USER,  # noqa: E402
+                         Child)  # (the IDs, the credentials, a child process)
 
 
-def h2load(target, request, concurrency, seconds, work):
+def h2load(target, request, concurrency, seconds, work, streams=1):
+    """req/s of `concurrency` connections with `streams` calls in flight on each."""
     body = os.path.join(work, "h2load-request.bin")
     with open(body, "wb") as f:  # the gRPC message frame: no compression, 4-byte length
         f.write(b"\x00" + len(request).to_bytes(4, "big") + request)
-    argv = ["h2load", "-c", str(concurrency), "-m", "1", "-D", str(seconds), "--warm-up-time", "1",
+    argv = ["h2load", "-c", str(concurrency), "-m", str(streams), "-D", str(seconds),
+            "--warm-up-time", "1",
             "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers",
             f"http://{target}/rollcall.v1.AttendanceReportService/GetAttendanceReport"]
     if shutil.which("taskset"):
@@ -73,7 +76,11 @@ def main():
     peer = peer_go.start_peer(work, tools, emulator.address, ca, TENANT, CLIENT_ID, SECRET, cpu=0)
     servers = {"peer_go": peer.address, "rollcall": rollcall.address}
     try:
-        for report, concurrency in ((DOCS_REPORT, 32), ("large", 4)):
+        # (name, report, connections, streams per connection): 32 connections of one call each;
+        # one connection of 32 streams, as ghz in bench.py sends them; the large report.
+        for name, report, concurrency, streams in (("hit_small", DOCS_REPORT, 32, 1),
+                                                  ("hit_small_1conn", DOCS_REPORT, 1, 32),
+                                                  ("hit_large", "large", 4, 1)):
             request = pb2.GetAttendanceReportRequest(user_id=USER, meeting_id=MEETING,
                                                      report_id=report)
             for address in servers.values():  # fill the caches; the second call is a hit
@@ -83,15 +90,16 @@ def main():
                 assert stub.GetAttendanceReport(request, timeout=60).from_cache
             raw = request.SerializeToString()
             for address in servers.values():  # warm-up
-                h2load(address, raw, concurrency, 2, work)
+                h2load(address, raw, concurrency, 2, work, streams)
             rps = {who: [] for who in servers}
             for _ in range(args.rounds):
                 for who, address in servers.items():
-                    rps[who].append(h2load(address, raw, concurrency, args.seconds, work))
+                    rps[who].append(h2load(address, raw, concurrency, args.seconds, work,
+                                           streams))
             med = {who: statistics.median(v) for who, v in rps.items()}
             print(json.dumps({
-                "measurement": "hit_small" if report == DOCS_REPORT else "hit_large",
-                "concurrency": concurrency, "seconds": args.seconds, "rounds": args.rounds,
+                "measurement": name, "connections": concurrency, "streams": streams,
+                "seconds": args.seconds, "rounds": args.rounds,
                 "peer_go_rps": round(med["peer_go"]), "rollcall_rps": round(med["rollcall"]),
                 "rollcall_over_peer": round(med["rollcall"] / med["peer_go"], 3),
                 "rounds_rps": {k: [round(x) for x in v] for k, v in rps.items()}}), flush=True)
