@@ -64,7 +64,7 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   // (gRPC calls OnCancel only once the handler has returned the call).
   void FinishNow(grpc::ByteBuffer* reply, const grpc::Status& status, CacheOutcome outcome) {
     local_finished_.store(true, std::memory_order_relaxed);
-    answered_on_arrival_ = true;
+    answered_on_arrival_.store(true, std::memory_order_relaxed);
     Send(reply, status, outcome);
   }
 
@@ -85,8 +85,11 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   // gRPC marks this hook "not API" (server_callback.h); `override` makes a gRPC without it fail
   // to compile rather than silently hop threads again. gRPC reads it only once the handler has
   // returned (SetupReactor, then the completion callbacks), after FinishNow wrote it on the
-  // handler's thread, so a plain bool is enough.
-  bool InternalInlineable() override { return answered_on_arrival_; }
+  // handler's thread; relaxed is enough (an atomic only so that TSan, which cannot see the
+  // ordering gRPC's uninstrumented core provides, has nothing to report).
+  bool InternalInlineable() override {
+    return answered_on_arrival_.load(std::memory_order_relaxed);
+  }
 
   // For answers from elsewhere (a load's callback), made by the handler before it returns.
   // The flag they share outlives the call.
@@ -136,7 +139,7 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   std::atomic<bool> local_finished_{false};
   std::shared_ptr<std::atomic<bool>> shared_finished_;
   // See InternalInlineable. Written only by FinishNow, on the handler's thread.
-  bool answered_on_arrival_ = false;
+  std::atomic<bool> answered_on_arrival_{false};
 };
 
 void AttendanceReportServiceImpl::CallHandle::FinishOk(grpc::ByteBuffer reply,
