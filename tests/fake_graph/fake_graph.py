@@ -378,6 +378,9 @@ class FaultInjector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Signalled whenever the set of active faults changes (added, cleared, taken); a fault
+        # that runs out of time is noticed by the waiter at its `until`.
+        self._changed = threading.Condition(self._lock)
         self._faults: list[Fault] = []
         self._next_id = 1
 
@@ -445,18 +448,35 @@ class FaultInjector:
                 faults.append(self.parse(spec, self._next_id + len(faults)))
             self._next_id += len(faults)
             self._faults.extend(faults)
+            self._changed.notify_all()
             return faults
 
     def clear(self) -> int:
         with self._lock:
             n = len(self._faults)
             self._faults.clear()
+            self._changed.notify_all()
             return n
 
     def active(self) -> list[dict]:
         with self._lock:
             self._expire_locked()
             return [f.describe() for f in self._faults]
+
+    def wait_active(self, count: int, timeout: float) -> tuple[bool, int]:
+        """Blocks until exactly `count` faults are active or `timeout` seconds pass; returns
+        whether that count was reached, and the count at return."""
+        give_up = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                self._expire_locked()
+                if len(self._faults) == count:
+                    return True, count
+                now = time.monotonic()
+                if now >= give_up:
+                    return False, len(self._faults)
+                wake = min([give_up] + [f.until for f in self._faults if f.until is not None])
+                self._changed.wait(max(0.0, wake - now))
 
     def _expire_locked(self) -> None:
         now = time.monotonic()
@@ -473,6 +493,7 @@ class FaultInjector:
                     if fault.path_contains in raw_target:
                         if fault.count is not None:
                             fault.count -= 1
+                            self._changed.notify_all()
                         return fault
         return None
 
@@ -1203,6 +1224,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 routes[(method, name)]()
             elif (method, name) == ("POST", "dataset"):
                 ok({"merged_reports": server.dataset.merge(json_body())})
+            elif (method, name) == ("POST", "faults/wait"):
+                spec = json_body()
+                if not isinstance(spec, dict) or not isinstance(spec.get("active"), int):
+                    raise ValueError('give {"active": N, "timeout_ms": T}')
+                timeout_ms = spec.get("timeout_ms", 10000)
+                if not isinstance(timeout_ms, int) or not 0 <= timeout_ms <= 600000:
+                    raise ValueError("timeout_ms must be an integer from 0 to 600000")
+                reached, active = server.faults.wait_active(spec["active"], timeout_ms / 1000)
+                ok({"reached": reached, "active": active})
             elif (method, name) == ("POST", "faults"):
                 spec = json_body()
                 specs = spec if isinstance(spec, list) else [spec]

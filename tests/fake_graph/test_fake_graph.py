@@ -914,6 +914,27 @@ class FaultTest(EmulatorTestCase):
         self.assertEqual(self.e.control("DELETE", "faults"), {"cleared": 1})
         self.assertEqual(self.e.get(report_path(), self.token).status, 200)
 
+    def test_wait_for_active_faults_blocks_until_a_request_takes_the_fault(self) -> None:
+        self.faults({"kind": "report", "status": 503})
+        result = {}
+        waiter = threading.Thread(target=lambda: result.update(
+            self.e.control("POST", "faults/wait", {"active": 0, "timeout_ms": 30000})))
+        waiter.start()
+        self.assertEqual(self.e.get(report_path(), self.token).status, 503)
+        waiter.join()
+        self.assertEqual(result, {"reached": True, "active": 0})
+        # A count never reached answers at its timeout; 0 ms answers at once.
+        self.assertEqual(self.e.control("POST", "faults/wait", {"active": 3, "timeout_ms": 0}),
+                         {"reached": False, "active": 0})
+        # A time-bounded fault leaves when its time is up, which wakes the waiter.
+        self.faults({"seconds": 0.2, "status": 500})
+        self.assertEqual(self.e.control("POST", "faults/wait", {"active": 0, "timeout_ms": 30000}),
+                         {"reached": True, "active": 0})
+        for spec in ({}, {"active": "1"}, {"active": 0, "timeout_ms": -1}):
+            with self.subTest(spec=spec):
+                reply = self.e.call("POST", "/_emulator/faults/wait", json.dumps(spec).encode())
+                self.assertEqual(reply.status, 400, reply.body)
+
     def test_invalid_fault_specs(self) -> None:
         for spec in ({"action": "explode"}, {"kind": "nope"}, {"count": 0}, {"status": 42},
                      {"count": 1, "seconds": 1}, {"colour": "red"}, "nope"):

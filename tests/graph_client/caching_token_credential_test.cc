@@ -14,7 +14,8 @@
 #include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/graph_client/test_util.h"
+#include "tests/testing/graph_examples.h"
+#include "tests/testing/status_details.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/notification.h"
 

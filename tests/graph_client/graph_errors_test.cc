@@ -10,7 +10,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/graph_client/test_util.h"
+#include "tests/testing/graph_examples.h"
+#include "tests/testing/status_details.h"
 
 namespace rollcall::graph {
 namespace {

@@ -28,7 +28,8 @@
 #include "graph_client/retrying_stub.h"
 #include "graph_client/token_credential.h"
 #include "gtest/gtest.h"
-#include "tests/graph_client/test_util.h"
+#include "tests/testing/graph_examples.h"
+#include "tests/testing/status_details.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_transport.h"
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -14,7 +15,8 @@
 #include "common/error_details.h"
 #include "common/mutex.h"
 #include "gtest/gtest.h"
-#include "tests/graph_client/test_util.h"
+#include "tests/testing/graph_examples.h"
+#include "tests/testing/status_details.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_transport.h"
 #include "tests/testing/notification.h"
@@ -308,30 +310,62 @@ TEST_F(CredentialTest, FiftyConcurrentCallersMakeOneRequest) {
   }
 }
 
+// The fake clock, counting the distinct threads that wait on it for another caller's fetch:
+// a test holds the fetch until every other caller is waiting for it.
+class WaiterCountingClock final : public common::Clock {
+ public:
+  explicit WaiterCountingClock(FakeClock* clock) : clock_(clock) {}
+  absl::Time Now() const override { return clock_->Now(); }
+  void SleepUntil(absl::Time until) const override { clock_->SleepUntil(until); }
+  // The caller holds the credential's mutex (cv's) from here until the wait lets go of it, so
+  // the fetch cannot publish its result before this waiter is really waiting.
+  void WaitUntil(common::CondVar* cv, absl::Time deadline) const override {
+    {
+      common::MutexLock lock(&mu_);
+      waiters_.insert(std::this_thread::get_id());
+      changed_.SignalAll();
+    }
+    clock_->WaitUntil(cv, deadline);
+  }
+  void AwaitWaiters(std::size_t n) const {
+    common::MutexLock lock(&mu_);
+    while (waiters_.size() < n) changed_.Wait();
+  }
+
+ private:
+  FakeClock* const clock_;
+  mutable common::Mutex mu_;
+  mutable common::CondVar changed_{&mu_};
+  mutable std::set<std::thread::id> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
 TEST_F(CredentialTest, ConcurrentCallersShareTheFetchError) {
   constexpr int kCallers = 50;
-  auto credential = Make();
-  ArrivalGate gate(kCallers);
+  WaiterCountingClock clock(&clock_);
+  TokenCredentialConfig options = Options();
+  options.retry.max_attempts = 1;  // one fetch is one request
+  auto made = MakeTokenCredential(options, transport_, &clock);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<TokenCredential> credential = *std::move(made);
+  // The one fetch is answered only once the other 49 callers all wait for it: none can come
+  // late, after the failure, and start a fetch of its own.
   transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    gate.WaitForAll();
+    clock.AwaitWaiters(kCallers - 1);
     return FakeHttpTransport::Json(500, "{}");
   });
   std::vector<absl::Status> results(kCallers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back([&, i] {
-      gate.Arrive();
-      results[i] = credential->GetToken(clock_.Now() + absl::Hours(1)).status();
-    });
+    threads.emplace_back(
+        [&, i] { results[i] = credential->GetToken(clock_.Now() + absl::Hours(1)).status(); });
   }
   for (auto& t : threads) t.join();
   for (const auto& status : results) {
     EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
     EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
   }
-  // Without single flight every caller would be inside the held request: 50. Callers that
-  // reach GetToken only after the failed fetch finished may start another one.
-  EXPECT_LT(transport_->request_count(), static_cast<std::size_t>(kCallers));
+  // Without single flight every caller would send its own request: 50.
+  EXPECT_EQ(transport_->request_count(), 1u);
 }
 
 // The fake clock, telling a test when a caller starts waiting on it for another's refresh.

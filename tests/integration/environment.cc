@@ -125,6 +125,22 @@ absl::Status FakeGraph::PostJson(const std::string& path, const std::string& bod
   return absl::OkStatus();
 }
 
+bool FakeGraph::WaitForActiveFaults(int count, absl::Duration timeout) {
+  graph::HttpRequest request;
+  request.method = "POST";
+  request.url = url_ + "/_emulator/faults/wait";
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = absl::StrCat(R"({"active":)", count, R"(,"timeout_ms":)",
+                              absl::ToInt64Milliseconds(timeout), "}");
+  request.deadline = absl::Now() + timeout + absl::Seconds(30);
+  auto response = http_->Send(request);
+  if (!response.ok() || response->status != 200) return false;
+  rapidjson::Document doc;
+  doc.Parse(response->body.data(), response->body.size());
+  return !doc.HasParseError() && doc.IsObject() && doc.HasMember("reached") &&
+         doc["reached"].IsBool() && doc["reached"].GetBool();
+}
+
 absl::Status FakeGraph::Delete(const std::string& path) {
   // graph::HttpTransport speaks GET and POST only (all Graph needs); DELETE goes through
   // libcurl directly, with the same CA.

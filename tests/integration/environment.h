@@ -72,6 +72,11 @@ class FakeGraph {
   absl::Status ClearFaults() { return Delete("/_emulator/faults"); }
   // How many registered faults are still active (count left or time not up).
   int ActiveFaults();
+  // Blocks in the emulator (POST /_emulator/faults/wait) until exactly `count` faults are
+  // active, e.g. 0 once the request that takes the last one has reached the emulator: a signal
+  // from the emulator, not polling. False when `timeout` passes first (only a failing test
+  // waits that long).
+  bool WaitForActiveFaults(int count, absl::Duration timeout = absl::Seconds(20));
   // The request log, oldest first; each entry has method, raw_path, path_segments, query, kind,
   // status (null when reset) and fault (its action, or null).
   absl::StatusOr<rapidjson::Document> Requests() { return GetJson("/_emulator/requests"); }

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
-#include "tests/service/fake_graph_client.h"
+#include "tests/testing/fake_graph_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/notification.h"
 

@@ -13,7 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "service/server.h"
-#include "tests/service/fake_graph_client.h"
+#include "tests/testing/fake_graph_client.h"
 
 int main() {
   using namespace rollcall::service;

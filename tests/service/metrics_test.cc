@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <memory>
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/service/http_test_client.h"
+#include "tests/testing/http_test_client.h"
 
 namespace rollcall::service {
 namespace {
@@ -211,10 +213,9 @@ TEST(ProcessMetricsTest, ReadFromProc) {
 class MetricsEndpointTest : public ::testing::Test {
  protected:
   void Start() {
-    MetricsEndpoint::Options options;
-    options.listen = "127.0.0.1:0";
+    options_.listen = "127.0.0.1:0";
     absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
-        MetricsEndpoint::Start(options, {collectable_, gone_});
+        MetricsEndpoint::Start(options_, {collectable_, gone_});
     ASSERT_TRUE(endpoint.ok()) << endpoint.status();
     endpoint_ = std::move(*endpoint);
     ASSERT_GT(endpoint_->port(), 0);
@@ -223,6 +224,7 @@ class MetricsEndpointTest : public ::testing::Test {
     return test::HttpExchange(endpoint_->port(), request);
   }
 
+  MetricsEndpoint::Options options_;  // a test changes it before Start()
   std::atomic<int> scrapes_{0};
   std::shared_ptr<CallbackCollectable> collectable_ = std::make_shared<CallbackCollectable>([this] {
     return std::vector<prometheus::MetricFamily>{
@@ -266,6 +268,46 @@ TEST_F(MetricsEndpointTest, StoppingClosesTheListener) {
   EXPECT_EQ(test::HttpStatus(Exchange("GET /metrics HTTP/1.1\r\n\r\n")), 200);
   endpoint_.reset();
   EXPECT_LT(test::ConnectLoopback(port), 0);
+}
+
+// A client that sends part of a request and then nothing is cut off once request_timeout has
+// passed: the endpoint closes the connection, answering nothing and scraping nothing. The test
+// waits for that close (a signal from the server); its socket's 30 s read timeout only tells a
+// hang from a close, 150 times the 200 ms under test.
+TEST_F(MetricsEndpointTest, AClientThatStallsMidRequestIsCutOffAtTheRequestTimeout) {
+  options_.request_timeout = absl::Milliseconds(200);
+  Start();
+  const int fd = test::ConnectLoopback(endpoint_->port(), /*timeout_seconds=*/30);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(test::SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n"));  // no blank line
+  std::string answer;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) answer.append(buffer, n);
+  const int error = n < 0 ? errno : 0;
+  close(fd);
+  EXPECT_TRUE(n == 0 || error == ECONNRESET)
+      << "the connection was not closed by the endpoint: " << std::strerror(error);
+  EXPECT_NE(test::HttpStatus(answer), 200) << answer;
+  EXPECT_EQ(scrapes_.load(), 0);
+  // The endpoint goes on serving others.
+  EXPECT_EQ(test::HttpStatus(Exchange("GET /metrics HTTP/1.1\r\n\r\n")), 200);
+}
+
+// A request larger than max_request_bytes is refused without a scrape (civetweb answers 400
+// Bad Request), while one just under the limit is served.
+TEST_F(MetricsEndpointTest, ARequestBeyondMaxRequestBytesIsRefused) {
+  options_.max_request_bytes = 1024;
+  Start();
+  const auto padded = [](std::size_t padding) {
+    return absl::StrCat("GET /metrics HTTP/1.1\r\nX-Padding: ", std::string(padding, 'a'),
+                        "\r\n\r\n");
+  };
+  const std::string answer = Exchange(padded(4096));
+  EXPECT_EQ(test::HttpStatus(answer), 400) << answer;
+  EXPECT_EQ(scrapes_.load(), 0);
+  EXPECT_EQ(test::HttpStatus(Exchange(padded(512))), 200);
+  EXPECT_EQ(scrapes_.load(), 1);
 }
 
 TEST(MetricsEndpointStartTest, BadBusyOrIpv6Addresses) {

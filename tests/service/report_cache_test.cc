@@ -18,7 +18,7 @@
 #include "service/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/service/fake_graph_client.h"
+#include "tests/testing/fake_graph_client.h"
 #include "tests/service/held_thread.h"
 #include "tests/testing/blocking_counter.h"
 #include "tests/testing/fake_clock.h"
@@ -660,7 +660,7 @@ TEST_F(StaleIfErrorTest, AnExpiredEntryIsAMissButStaysKept) {
 
 class StaleOnOutageTest : public StaleIfErrorTest,
                           public ::testing::WithParamInterface<
-                              std::pair<absl::StatusCode, const char*>> {};
+                              std::pair<absl::StatusCode, std::string>> {};  // printed, not an address, in test names
 
 TEST_P(StaleOnOutageTest, WaitersGetTheExpiredEntryMarkedStale) {
   const auto [code, why] = GetParam();
@@ -695,11 +695,11 @@ TEST_P(StaleOnOutageTest, WaitersGetTheExpiredEntryMarkedStale) {
 
 INSTANTIATE_TEST_SUITE_P(
     OutageErrors, StaleOnOutageTest,
-    ::testing::Values(std::make_pair(absl::StatusCode::kUnavailable, "GRAPH_UNAVAILABLE"),
-                      std::make_pair(absl::StatusCode::kDeadlineExceeded, "GRAPH_UNAVAILABLE"),
-                      std::make_pair(absl::StatusCode::kResourceExhausted, "GRAPH_THROTTLED"),
-                      std::make_pair(absl::StatusCode::kInternal, "GRAPH_BAD_RESPONSE"),
-                      std::make_pair(absl::StatusCode::kUnavailable, "TOKEN_ENDPOINT_ERROR")));
+    ::testing::Values(std::make_pair(absl::StatusCode::kUnavailable, std::string("GRAPH_UNAVAILABLE")),
+                      std::make_pair(absl::StatusCode::kDeadlineExceeded, std::string("GRAPH_UNAVAILABLE")),
+                      std::make_pair(absl::StatusCode::kResourceExhausted, std::string("GRAPH_THROTTLED")),
+                      std::make_pair(absl::StatusCode::kInternal, std::string("GRAPH_BAD_RESPONSE")),
+                      std::make_pair(absl::StatusCode::kUnavailable, std::string("TOKEN_ENDPOINT_ERROR"))));
 
 TEST_F(StaleIfErrorTest, NotFoundIsNotMaskedAndDropsTheCopy) {
   auto result = LoadAndWait(*cache_, Key("r"),

@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "google/protobuf/arena.h"
 #include "service/cached_report.h"
-#include "tests/service/fake_graph_client.h"
+#include "tests/testing/fake_graph_client.h"
 #include "tests/testing/fake_clock.h"
 
 namespace rollcall::service {

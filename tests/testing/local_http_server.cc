@@ -1,4 +1,4 @@
-#include "tests/graph_client/local_http_server.h"
+#include "tests/testing/local_http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

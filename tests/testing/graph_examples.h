@@ -1,5 +1,6 @@
 #pragma once
-// Small helpers shared by the graph_client tests.
+// The Graph and identity bodies of tests/data/graph/ (copied from Microsoft's docs), for any
+// test folder: CMake sets ROLLCALL_EXAMPLES_DIR on rollcall_testing.
 
 #include <algorithm>
 #include <cctype>
@@ -9,13 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
-#include "common/error_details.h"
 #include "gtest/gtest.h"
 
 namespace rollcall::testing {
 
-// The Graph and identity bodies of tests/data/graph/ (copied from Microsoft's docs), set by CMake.
 inline std::filesystem::path ExamplesDir() { return ROLLCALL_EXAMPLES_DIR; }
 
 inline std::string ReadFile(const std::filesystem::path& path) {
@@ -47,18 +45,5 @@ inline std::string TestNameFor(const std::string& file) {
   }
   return name;
 }
-
-inline std::string Reason(const absl::Status& status) {
-  return rollcall::common::GetErrorDetails(status).reason;
-}
-
-inline std::string Meta(const absl::Status& status, const std::string& key) {
-  const auto details = rollcall::common::GetErrorDetails(status);
-  const auto it = details.metadata.find(key);
-  return it == details.metadata.end() ? "<absent>" : it->second;
-}
-
-// absl::Status::message() as a std::string (Debian's Abseil has its own string_view).
-inline std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
 }  // namespace rollcall::testing
