@@ -174,13 +174,40 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def saturated(server_pct, loadgen_pct):
-    """Which side of a throughput run ran out of CPU: each has one core (servers CPU 0, the load
-    generator CPU 1)."""
-    server = server_pct is not None and server_pct >= SATURATED_PCT
-    loadgen = loadgen_pct >= SATURATED_PCT
-    return {(True, False): "server", (False, True): "load generator", (True, True): "both",
-            (False, False): "neither"}[(server, loadgen)]
+def core_times():
+    """{cpu number: (busy, total) jiffies} from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            m = re.match(r"cpu(\d+) (.*)", line)
+            if m:
+                ticks = [int(x) for x in m.group(2).split()]
+                idle = ticks[3] + ticks[4]  # idle, iowait
+                out[int(m.group(1))] = (sum(ticks[:8]) - idle, sum(ticks[:8]))
+    return out
+
+
+def core_busy_pct(before, after, cpu):
+    """How busy core `cpu` was between two core_times(), whatever ran on it, in %."""
+    if cpu is None or cpu not in before:
+        return None
+    busy, total = (a - b for a, b in zip(after[cpu], before[cpu]))
+    return 100 * busy / total if total else None
+
+
+def saturated(server_pct, loadgen_pct, server_core_pct=None, loadgen_core_pct=None):
+    """Which side of a throughput run ran out of CPU; each has one core (servers CPU 0, the load
+    generator CPU 1). "server" / "load generator" / "both" when the process itself used at least
+    SATURATED_PCT of its core; else, when its core was that busy all the same (other processes
+    on this shared machine took the rest), "... core (contended)"; else "neither"."""
+    high = lambda pct: pct is not None and pct >= SATURATED_PCT  # noqa: E731
+    names = {(True, False): "server", (False, True): "load generator", (True, True): "both"}
+    verdict = names.get((high(server_pct), high(loadgen_pct)))
+    if verdict:
+        return verdict
+    core = {(True, False): "server core", (False, True): "load generator core",
+            (True, True): "both cores"}.get((high(server_core_pct), high(loadgen_core_pct)))
+    return f"{core} (contended)" if core else "neither"
 
 
 class StatusCheckFailed(AssertionError):
@@ -194,8 +221,9 @@ class Server:
     (None: not reported). `replies()`: the gRPC replies it has sent so far, {code name: count},
     for the status check (None: the server cannot tell, and its runs are marked unchecked)."""
 
-    def __init__(self, name, address, pid=None, replies=None):
+    def __init__(self, name, address, pid=None, replies=None, cpu=None):
         self.name, self.address, self.pid, self.replies = name, address, pid, replies
+        self.cpu = cpu  # the core it is pinned to, if any
 
 
 def rollcall_replies(metrics_address):
@@ -236,7 +264,8 @@ class H2load:
     replies by gRPC code, read before and after the run, must account for every request h2load
     completed (done <= OK replies <= started; a request cut off by the end of the run may have
     been answered) and hold no other code; else StatusCheckFailed. Also reported per run: CPU use
-    of the server process and of h2load, in % of one core over the run's wall time."""
+    of the server process and of h2load, in % of one core over the run's wall time, and how busy
+each one's core was (whatever ran on it: the machine is shared)."""
 
     def __init__(self, binary, cpu, out_dir):
         self.binary, self.cpu, self.out_dir = binary, cpu, out_dir
@@ -257,27 +286,43 @@ class H2load:
         before = server.replies() if server.replies else None
         server_cpu = cpu_seconds(server.pid) if server.pid else None
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cores = core_times()
         start = time.monotonic()
         out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
         wall = time.monotonic() - start
+        cores_after = core_times()
         after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
         server_pct = (100 * (cpu_seconds(server.pid) - server_cpu) / wall
                       if server.pid else None)
         loadgen_pct = 100 * ((after_children.ru_utime - children.ru_utime)
                              + (after_children.ru_stime - children.ru_stime)) / wall
-        after = server.replies() if server.replies else None
-
         m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
         counts = re.search(r"requests: \d+ total, (\d+) started, (\d+) done, (\d+) succeeded", out)
         assert m and counts, out
         started, done, succeeded = (int(x) for x in counts.groups())
+        after = None
+        if server.replies:
+            # Requests cut off by the end of the run may still be answered after h2load exits:
+            # read until the server has answered every request started or its count has not
+            # moved for half a second (5 s at most), so that they count in this run, not the next.
+            answered = lambda replies: sum(replies.values()) - sum(before.values())  # noqa: E731
+            after, still, deadline = server.replies(), 0, time.monotonic() + 5
+            while answered(after) < started and still < 10 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                again = server.replies()
+                still = still + 1 if again == after else 0
+                after = again
         assert done == succeeded, out  # HTTP level: every response a 2xx
         result = {"server": server.name, "rps": float(m.group(1)), "done": done,
                   "started": started, "connections": connections, "streams": streams,
                   "target_rps": round(rps) if rps else None,
                   "server_cpu_pct": None if server_pct is None else round(server_pct, 1),
-                  "loadgen_cpu_pct": round(loadgen_pct, 1),
-                  "saturated": saturated(server_pct, loadgen_pct)}
+                  "loadgen_cpu_pct": round(loadgen_pct, 1)}
+        for side, cpu in (("server", server.cpu), ("loadgen", self.cpu)):
+            busy = core_busy_pct(cores, cores_after, cpu)
+            result[f"{side}_core_busy_pct"] = None if busy is None else round(busy, 1)
+        result["saturated"] = saturated(server_pct, loadgen_pct, result["server_core_busy_pct"],
+                                        result["loadgen_core_busy_pct"])
         if before is None:
             result["status_checked"] = False
         else:
@@ -330,9 +375,14 @@ def saturation_and_latency(load, name, servers, rounds, seconds):
         server_cpu = (None if servers[who].pid is None
                       else round(med("saturation", who, "server_cpu_pct"), 1))
         loadgen_cpu = round(med("saturation", who, "loadgen_cpu_pct"), 1)
+        cores = [None if any(r[f"{side}_core_busy_pct"] is None for r in runs["saturation"][who])
+                 else round(med("saturation", who, f"{side}_core_busy_pct"), 1)
+                 for side in ("server", "loadgen")]
         m.update({f"{who}_rps": round(med("saturation", who, "rps")),
                   f"{who}_server_cpu_pct": server_cpu, f"{who}_loadgen_cpu_pct": loadgen_cpu,
-                  f"{who}_saturated": saturated(server_cpu, loadgen_cpu),
+                  f"{who}_server_core_busy_pct": cores[0],
+                  f"{who}_loadgen_core_busy_pct": cores[1],
+                  f"{who}_saturated": saturated(server_cpu, loadgen_cpu, *cores),
                   f"{who}_p50_ms": round(med("half_load", who, "p50_ms"), 3),
                   f"{who}_p99_ms": round(med("half_load", who, "p99_ms"), 3)})
     for who in servers:
@@ -480,10 +530,10 @@ def main():
                      "--response", path, "--count_file", count_file],
                     "baseline listening on ", cpu=0)
         baselines[report_id] = Server("baseline", p.address, p.proc.pid,
-                                      baseline_replies(p.proc.pid, count_file))
+                                      baseline_replies(p.proc.pid, count_file), cpu=0)
     docs_reply_bytes = os.path.getsize(os.path.join(args.out, f"{DOCS_REPORT}.bin"))
     rollcall_server = Server("rollcall", rollcall.address, rollcall.proc.pid,
-                             rollcall_replies(rollcall.second_address))
+                             rollcall_replies(rollcall.second_address), cpu=0)
     # Further servers of the same method (a peer) can join `small_servers` and `large_servers`:
     # every hit measurement takes any Server.
     small_servers = {"rollcall": rollcall_server, "baseline": baselines[DOCS_REPORT]}
@@ -649,7 +699,10 @@ def main():
     for name, m in (("hit_small", small), ("hit_large", large)):
         summary[f"{name}_saturated"] = {who: m[f"{who}_saturated"] for who in ("rollcall", "baseline")}
         summary[f"{name}_cpu_pct"] = {
-            who: {"server": m[f"{who}_server_cpu_pct"], "load_generator": m[f"{who}_loadgen_cpu_pct"]}
+            who: {"server": m[f"{who}_server_cpu_pct"],
+                  "load_generator": m[f"{who}_loadgen_cpu_pct"],
+                  "server_core_busy": m[f"{who}_server_core_busy_pct"],
+                  "load_generator_core_busy": m[f"{who}_loadgen_core_busy_pct"]}
             for who in ("rollcall", "baseline")}
         summary[f"{name}_rps"] = {who: m[f"{who}_rps"] for who in ("rollcall", "baseline")}
     summary["targets_met"] = all(met.values())
