@@ -259,23 +259,29 @@ class H2load:
     measurement: it does not decode replies, so on its one core it outruns both servers, where
     ghz, which decodes every reply, tops out at its own ceiling.
 
-    h2load counts HTTP 2xx as success, and a gRPC error is HTTP 200 with an error trailer, which
-    h2load does not read: each run is checked on the server's side instead. The server's count of
-    replies by gRPC code, read before and after the run, must account for every request h2load
-    completed (done <= OK replies <= started + one window of streams: a request cut off by the
-    end of the run may have been answered) and hold no other code; else StatusCheckFailed. Also reported per run: CPU use
-    of the server process and of h2load, in % of one core over the run's wall time, and how busy
-each one's core was (whatever ran on it: the machine is shared)."""
+    Each run sends a fixed number of requests (-n), sized by the caller to last about the
+    run's length, and waits for every reply: no request is cut off at the end of a run, so the
+    counts are exact. h2load counts HTTP 2xx as success, and a gRPC error is HTTP 200 with an
+    error trailer, which h2load does not read: each run is checked on the server's side instead.
+    The server's count of replies by gRPC code, read before and after the run, must be exactly
+    the requests h2load sent and completed, all OK; else StatusCheckFailed.
+
+    Also reported per run: CPU use of the server process and of h2load, in % of one core over
+    the run's wall time, how busy each one's core was (whatever ran on it: the machine is
+    shared), and the server's CPU time per request."""
 
     def __init__(self, binary, cpu, out_dir):
         self.binary, self.cpu, self.out_dir = binary, cpu, out_dir
 
-    def run(self, server, request_bytes, connections, streams, seconds, rps=None, path=METHOD_PATH):
+    def run(self, server, request_bytes, connections, streams, total, rps=None, path=METHOD_PATH):
+        total = max(int(total), connections)
         body = os.path.join(self.out_dir, "h2load-request.bin")
         with open(body, "wb") as f:  # the gRPC message frame: no compression, 4-byte length
             f.write(b"\x00" + len(request_bytes).to_bytes(4, "big") + request_bytes)
         log_file = os.path.join(self.out_dir, "h2load.log")
-        argv = [self.binary, "-c", str(connections), "-m", str(streams), "-D", str(seconds),
+        if os.path.exists(log_file):  # h2load appends to it: each run's latencies alone
+            os.remove(log_file)
+        argv = [self.binary, "-c", str(connections), "-m", str(streams), "-n", str(total),
                 "-d", body, "--log-file", log_file,
                 "-H", "content-type: application/grpc", "-H", "te: trailers",
                 f"http://{server.address}{path}"]
@@ -296,30 +302,23 @@ each one's core was (whatever ran on it: the machine is shared)."""
                       if server.pid else None)
         loadgen_pct = 100 * ((after_children.ru_utime - children.ru_utime)
                              + (after_children.ru_stime - children.ru_stime)) / wall
+        after = server.replies() if server.replies else None
         m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
-        counts = re.search(r"requests: \d+ total, (\d+) started, (\d+) done, (\d+) succeeded", out)
+        counts = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded",
+                           out)
         assert m and counts, out
-        started, done, succeeded = (int(x) for x in counts.groups())
-        after = None
-        if server.replies:
-            # Requests cut off by the end of the run may still be answered after h2load exits:
-            # read until the server has answered as many requests as h2load started and its
-            # count has not moved for 0.3 s (10 s at most), so that they count in this run, not
-            # the next.
-            answered = lambda replies: sum(replies.values()) - sum(before.values())  # noqa: E731
-            after, still, deadline = server.replies(), 0, time.monotonic() + 10
-            while ((answered(after) < started or still < 6) and time.monotonic() < deadline
-                   and not (still >= 20 and answered(after) >= done)):
-                time.sleep(0.05)
-                again = server.replies()
-                still = still + 1 if again == after else 0
-                after = again
-        assert done == succeeded, out  # HTTP level: every response a 2xx
-        result = {"server": server.name, "rps": float(m.group(1)), "done": done,
-                  "started": started, "connections": connections, "streams": streams,
+        _, started, done, succeeded = (int(x) for x in counts.groups())
+        # HTTP level: every request sent, completed, and answered with a 2xx.
+        assert started == done == succeeded == total, out
+        result = {"server": server.name, "rps": float(m.group(1)), "requests": done,
+                  "seconds": round(wall, 2), "connections": connections, "streams": streams,
                   "target_rps": round(rps) if rps else None,
                   "server_cpu_pct": None if server_pct is None else round(server_pct, 1),
-                  "loadgen_cpu_pct": round(loadgen_pct, 1)}
+                  "loadgen_cpu_pct": round(loadgen_pct, 1),
+                  # The server's CPU time per request: what a reply costs it, whatever share of
+                  # its core the machine's other processes left it.
+                  "server_cpu_us_per_request": (None if server_pct is None else
+                                                round(server_pct / 100 * wall / done * 1e6, 2))}
         for side, cpu in (("server", server.cpu), ("loadgen", self.cpu)):
             busy = core_busy_pct(cores, cores_after, cpu)
             result[f"{side}_core_busy_pct"] = None if busy is None else round(busy, 1)
@@ -332,15 +331,13 @@ each one's core was (whatever ran on it: the machine is shared)."""
             not_ok = {k: v for k, v in delta.items() if k != "OK" and v}
             result.update(status_checked=True, replies_ok=delta.get("OK", 0),
                           replies_not_ok=not_ok)
-            # h2load's own counts are loose at the run's edges (requests sent as connections
-            # open, before its clock starts, are not counted as started): up to one window of
-            # requests, connections x streams, is allowed above `started`.
-            if not_ok or not done <= delta.get("OK", 0) <= started + connections * streams:
+            if not_ok or delta.get("OK", 0) != done:
                 raise StatusCheckFailed(
-                    f"{server.name}: h2load completed {done} of {started} requests started, "
-                    f"the server answered OK {delta.get('OK', 0)}, other codes {not_ok}")
+                    f"{server.name}: h2load completed {done} requests (HTTP 200), the server "
+                    f"answered {delta.get('OK', 0)} OK and {not_ok or 'no'} other codes")
         with open(log_file) as f:  # start time (us), HTTP status, request time (us)
             latencies = sorted(int(line.split()[2]) / 1000 for line in f if line.strip())
+        assert len(latencies) == done, (len(latencies), done)
         pick = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))]  # noqa: E731
         result.update(p50_ms=pick(0.5), p99_ms=pick(0.99))
         return result
@@ -351,14 +348,17 @@ def check(name, value):
     return {">=": value >= bound, "<=": value <= bound, "==": value == bound}[op]
 
 
-def saturation_and_latency(load, name, servers, rounds, seconds):
+def saturation_and_latency(load, name, servers, rounds, seconds, warmup):
     """Throughput at saturation, then latency at half of the baseline's saturation rate, the
     servers taking turns round by round (`servers`: {who: Server}, one of them "baseline", the
     denominator of every ratio; any other server, a peer, is measured the same way). Medians of
     the rounds. `load(server, seconds, rps=None)` runs the load tool once and checks every
-    reply's gRPC status (H2load.run); each run is printed as a `{name}_round` line."""
-    for server in servers.values():  # warm-up
-        load(server, 2)
+    reply's gRPC status (H2load.run); each run is printed as a `{name}_round` line.
+
+    `load(server, requests, rps=None)` sends a fixed number of requests: each run's is the
+    server's rate in its previous run (the warm-up's, of `warmup` requests, at first) times
+    `seconds`, or at half load that rate times `seconds`."""
+    rate = {who: load(server, warmup)["rps"] for who, server in servers.items()}  # warm-up
     runs = {"saturation": {who: [] for who in servers}, "half_load": {who: [] for who in servers}}
     for phase in ("saturation", "half_load"):
         rps = None
@@ -366,7 +366,8 @@ def saturation_and_latency(load, name, servers, rounds, seconds):
             rps = statistics.median(r["rps"] for r in runs["saturation"]["baseline"]) / 2
         for i in range(rounds):
             for who, server in servers.items():
-                r = load(server, seconds, rps=rps)
+                r = load(server, (rps or rate[who]) * seconds, rps=rps)
+                rate[who] = r["rps"] if rps is None else rate[who]
                 emit({"measurement": f"{name}_round", "phase": phase, "round": i, **r})
                 runs[phase][who].append(r)
     med = lambda phase, who, key: statistics.median(r[key] for r in runs[phase][who])  # noqa: E731
@@ -385,6 +386,9 @@ def saturation_and_latency(load, name, servers, rounds, seconds):
                  for side in ("server", "loadgen")]
         m.update({f"{who}_rps": round(med("saturation", who, "rps")),
                   f"{who}_server_cpu_pct": server_cpu, f"{who}_loadgen_cpu_pct": loadgen_cpu,
+                  f"{who}_server_cpu_us_per_request": (
+                      None if servers[who].pid is None
+                      else round(med("saturation", who, "server_cpu_us_per_request"), 2)),
                   f"{who}_server_core_busy_pct": cores[0],
                   f"{who}_loadgen_core_busy_pct": cores[1],
                   f"{who}_saturated": saturated(server_cpu, loadgen_cpu, *cores),
@@ -394,6 +398,9 @@ def saturation_and_latency(load, name, servers, rounds, seconds):
         if who == "baseline":
             continue
         prefix = "" if who == "rollcall" else f"{who}_"
+        if m[f"{who}_server_cpu_us_per_request"] and m["baseline_server_cpu_us_per_request"]:
+            m[f"{prefix}cpu_per_request_ratio"] = round(
+                m[f"{who}_server_cpu_us_per_request"] / m["baseline_server_cpu_us_per_request"], 3)
         m.update({f"{prefix}throughput_ratio": round(m[f"{who}_rps"] / m["baseline_rps"], 3),
                   f"{prefix}p50_ratio": round(m[f"{who}_p50_ms"] / m["baseline_p50_ms"], 3),
                   f"{prefix}p99_ratio": round(m[f"{who}_p99_ms"] / m["baseline_p99_ms"], 3)})
@@ -406,7 +413,7 @@ def latency_curve(load, servers, saturation_rps, seconds, out_png):
     points = []
     for frac in (0.1, 0.25, 0.5, 0.75, 0.9):
         for who, server in servers.items():
-            r = load(server, seconds, rps=saturation_rps * frac)
+            r = load(server, saturation_rps * frac * seconds, rps=saturation_rps * frac)
             points.append({"server": who, "load": frac, "rps": round(r["rps"]),
                            "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]})
     emit({"measurement": "hit_small_latency_curve", "points": points})
@@ -424,7 +431,7 @@ def status_check_selftest(h2load, rollcall, baseline, bad_request):
             ("baseline_unimplemented", baseline, bad_request,
              "/rollcall.v1.AttendanceReportService/NoSuchMethod")):
         try:
-            h2load.run(server, request, 1, 4, 1, path=path)
+            h2load.run(server, request, 1, 4, 2000, path=path)
             detected[who] = False
         except StatusCheckFailed as e:
             detected[who] = str(e)
@@ -555,21 +562,21 @@ def main():
 
     log("hit_small")
 
-    def h2load_small(server, seconds, rps=None):
-        return h2load.run(server, small_request, SMALL_CONNECTIONS, SMALL_STREAMS, seconds,
+    def h2load_small(server, requests, rps=None):
+        return h2load.run(server, small_request, SMALL_CONNECTIONS, SMALL_STREAMS, requests,
                           rps=rps)
     small = saturation_and_latency(h2load_small, "hit_small", small_servers, args.rounds,
-                                   args.seconds)
+                                   args.seconds, warmup=40000)
     log("hit_small latency curve")
     latency_curve(h2load_small, small_servers, small["baseline_rps"], max(2, args.seconds // 2),
                   os.path.join(args.results, "hit_latency.png"))
     log("hit_large")
 
-    def h2load_large(server, seconds, rps=None):
-        return h2load.run(server, large_request, LARGE_CONNECTIONS, LARGE_STREAMS, seconds,
+    def h2load_large(server, requests, rps=None):
+        return h2load.run(server, large_request, LARGE_CONNECTIONS, LARGE_STREAMS, requests,
                           rps=rps)
     large = saturation_and_latency(h2load_large, "hit_large", large_servers, args.rounds,
-                                   args.seconds)
+                                   args.seconds, warmup=2000)
 
     log("miss")
     misses = {}
@@ -711,6 +718,7 @@ def main():
             for who in ("rollcall", "baseline")}
         summary[f"{name}_rps"] = {who: m[f"{who}_rps"] for who in ("rollcall", "baseline")}
         summary[f"{name}_p50_ms"] = {who: m[f"{who}_p50_ms"] for who in ("rollcall", "baseline")}
+        summary[f"{name}_cpu_per_request_ratio"] = m.get("cpu_per_request_ratio")
         summary[f"{name}_status_checked"] = m["status_checked"]
     summary["targets_met"] = all(met.values())
     summary["missed"] = [k for k, ok in met.items() if not ok]
