@@ -226,6 +226,15 @@ class Server:
         self.cpu = cpu  # the core it is pinned to, if any
 
 
+def peer_server(name, peer, cpu=0):
+    """A Server for a peer started elsewhere (an object with .address and .stop(), such as
+    bench/peer_go.py's start_peer(..., cpu) gives): its CPU use is reported if it has a .pid,
+    its replies checked if it has a .replies() like Server's. Add it to `small_servers` /
+    `large_servers` in main() to measure it with the same h2load runs and rounds."""
+    return Server(name, peer.address, getattr(peer, "pid", None), getattr(peer, "replies", None),
+                  cpu=cpu)
+
+
 def rollcall_replies(metrics_address):
     """Rollcall's rollcall_requests_total by code, from its Prometheus endpoint."""
     def replies():
