@@ -365,9 +365,10 @@ def saturation_and_latency(load, name, servers, rounds, seconds, warmup):
     reply's gRPC status (H2load.run); each run is printed as a `{name}_round` line.
 
     `load(server, requests, rps=None)` sends a fixed number of requests: each run's is the
-    server's rate in its previous run (the warm-up's, of `warmup` requests, at first) times
-    `seconds`, or at half load that rate times `seconds`."""
-    rate = {who: load(server, warmup)["rps"] for who, server in servers.items()}  # warm-up
+    server's rate in its previous run times `seconds`, or at half load that rate times
+    `seconds`. Two warm-up runs each: `warmup` requests, then about 2 s at the rate measured."""
+    rate = {who: load(server, warmup)["rps"] for who, server in servers.items()}
+    rate = {who: load(server, rate[who] * 2)["rps"] for who, server in servers.items()}
     runs = {"saturation": {who: [] for who in servers}, "half_load": {who: [] for who in servers}}
     for phase in ("saturation", "half_load"):
         rps = None
