@@ -388,20 +388,20 @@ def saturation_and_latency(load, name, servers, rounds, seconds, warmup):
          "status_checked": all(r["status_checked"] for phase in runs.values()
                                for rs in phase.values() for r in rs)}
     for who in servers:
-        server_cpu = (None if servers[who].pid is None
-                      else round(med("saturation", who, "server_cpu_pct"), 1))
-        loadgen_cpu = round(med("saturation", who, "loadgen_cpu_pct"), 1)
-        cores = [None if any(r[f"{side}_core_busy_pct"] is None for r in runs["saturation"][who])
-                 else round(med("saturation", who, f"{side}_core_busy_pct"), 1)
-                 for side in ("server", "loadgen")]
+        # Which side saturated, and the CPU use behind it: from the round whose rate is the
+        # median (the figures of one round hang together; medians taken one by one may not).
+        rounds_by_rps = sorted(runs["saturation"][who], key=lambda r: r["rps"])
+        mid = rounds_by_rps[(len(rounds_by_rps) - 1) // 2]
         m.update({f"{who}_rps": round(med("saturation", who, "rps")),
-                  f"{who}_server_cpu_pct": server_cpu, f"{who}_loadgen_cpu_pct": loadgen_cpu,
+                  f"{who}_server_cpu_pct": mid["server_cpu_pct"],
+                  f"{who}_loadgen_cpu_pct": mid["loadgen_cpu_pct"],
+                  f"{who}_server_core_busy_pct": mid["server_core_busy_pct"],
+                  f"{who}_loadgen_core_busy_pct": mid["loadgen_core_busy_pct"],
+                  f"{who}_saturated": mid["saturated"],
+                  f"{who}_saturated_rounds": [r["saturated"] for r in runs["saturation"][who]],
                   f"{who}_server_cpu_us_per_request": (
                       None if servers[who].pid is None
                       else round(med("saturation", who, "server_cpu_us_per_request"), 2)),
-                  f"{who}_server_core_busy_pct": cores[0],
-                  f"{who}_loadgen_core_busy_pct": cores[1],
-                  f"{who}_saturated": saturated(server_cpu, loadgen_cpu, *cores),
                   f"{who}_p50_ms": round(med("half_load", who, "p50_ms"), 3),
                   f"{who}_p99_ms": round(med("half_load", who, "p99_ms"), 3)})
     for who in servers:
@@ -716,7 +716,7 @@ def main():
         "hit_instructions_ratio": hit_instr["ratio"],
     }
     met = {k: check(k, v) for k, v in summary.items()}
-    # Not targets: which side ran out of CPU in the throughput runs (medians of the rounds), and
+    # Not targets: which side ran out of CPU in the throughput runs (the median round's), and
     # the figures behind it.
     for name, m in (("hit_small", small), ("hit_large", large)):
         summary[f"{name}_saturated"] = {who: m[f"{who}_saturated"] for who in ("rollcall", "baseline")}
