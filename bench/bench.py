@@ -7,14 +7,18 @@ Prints one JSON object per measurement on stdout and a summary object last:
 the same way, alternately, on the same machine: the ratios hold on a noisy machine where the
 absolute numbers do not.
 
-Servers (Rollcall, the baseline) run pinned to CPU 0, the load generator (ghz) to CPU 1, so the two
-do not fight over one core; the Graph emulator is not pinned.
+Servers (Rollcall, the baseline) run pinned to CPU 0, the load generator (h2load for every cache
+hit measurement, ghz for the others) to CPU 1, so the two do not fight over one core; the Graph
+emulator is not pinned. Every h2load run is checked on the server's side (its count of replies by
+gRPC code) and reports the CPU use of both sides.
 """
 import argparse
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,8 +37,10 @@ MEETING = "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ"
 DOCS_REPORT = "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7"
 TENANT, CLIENT_ID, SECRET = "contoso-tenant", "rollcall-demo-client", "rollcall-demo-secret"
 METHOD = "rollcall.v1.AttendanceReportService.GetAttendanceReport"
+METHOD_PATH = "/rollcall.v1.AttendanceReportService/GetAttendanceReport"
 TARGETS = {
     "hit_small_throughput_ratio": (">=", 0.90),
+    "hit_small_p50_ratio": ("<=", 1.20),
     "hit_small_p99_ratio": ("<=", 1.2),
     "hit_large_throughput_ratio": (">=", 0.90),
     "miss_overhead_p50_ms": ("<=", 0.5),
@@ -45,10 +51,18 @@ TARGETS = {
     "memory_per_report_ratio": ("<=", 2.0),
     "peer_sdk_hit_speedup": (">=", 10.0),
     "peer_sdk_miss_ratio": ("<=", 1.0),
-    # Instructions per cache hit, Rollcall over the bare baseline (callgrind): 1.20 is what a hit
-    # cost before the cache was split into a sharded LRU, a single-flight and a loader.
-    "hit_instructions_ratio": ("<=", 1.20),
+    # Instructions per cache hit, Rollcall over the bare baseline (callgrind): issue #9's target
+    # (1.20 was what a hit cost before the cache was split into a sharded LRU, a single-flight
+    # and a loader).
+    "hit_instructions_ratio": ("<=", 1.15),
 }
+
+
+# h2load's shape for the hit measurements: for small replies, many streams over a few
+# connections, so that h2load on its one core outruns the server on its own; for 1.5 MB replies,
+# one stream on each of 4 connections (flow control, not requests, is the limit there).
+SMALL_CONNECTIONS, SMALL_STREAMS = 4, 16
+LARGE_CONNECTIONS, LARGE_STREAMS = 4, 1
 
 
 def emit(obj):
@@ -65,7 +79,7 @@ class Process:
 
     running = []
 
-    def __init__(self, argv, prefix, env=None, cpu=None):
+    def __init__(self, argv, prefix, env=None, cpu=None, second_prefix=None):
         if cpu is not None and shutil.which("taskset"):
             argv = ["taskset", "-c", str(cpu)] + argv
         self.stderr = tempfile.TemporaryFile()
@@ -77,6 +91,10 @@ class Process:
             self.stderr.seek(0)
             raise SystemExit(f"{argv[0]} did not start: {line!r}\n{self.stderr.read().decode()}")
         self.address = line[len(prefix):]
+        if second_prefix:  # e.g. Rollcall's "rollcall metrics on HOST:PORT"
+            line = self.proc.stdout.readline().strip()
+            assert line.startswith(second_prefix), line
+            self.second_address = line[len(second_prefix):]
 
     def rss_bytes(self):
         pid = self.proc.pid
@@ -145,36 +163,193 @@ class Ghz:
                 "p99_ms": lat.get(99), "codes": codes}
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SATURATED_PCT = 90.0  # a side is saturated at this % of its one core
+
+
+def cpu_seconds(pid):
+    """utime + stime of process `pid`, all its threads, in seconds (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields from the 3rd (state) on
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def core_times():
+    """{cpu number: (busy, total) jiffies} from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            m = re.match(r"cpu(\d+) (.*)", line)
+            if m:
+                ticks = [int(x) for x in m.group(2).split()]
+                idle = ticks[3] + ticks[4]  # idle, iowait
+                out[int(m.group(1))] = (sum(ticks[:8]) - idle, sum(ticks[:8]))
+    return out
+
+
+def core_busy_pct(before, after, cpu):
+    """How busy core `cpu` was between two core_times(), whatever ran on it, in %."""
+    if cpu is None or cpu not in before:
+        return None
+    busy, total = (a - b for a, b in zip(after[cpu], before[cpu]))
+    return 100 * busy / total if total else None
+
+
+def saturated(server_pct, loadgen_pct, server_core_pct=None, loadgen_core_pct=None):
+    """Which side of a throughput run ran out of CPU; each has one core (servers CPU 0, the load
+    generator CPU 1). "server" / "load generator" / "both" when the process itself used at least
+    SATURATED_PCT of its core; else, when its core was that busy all the same (other processes
+    on this shared machine took the rest), "... core (contended)"; else "neither"."""
+    high = lambda pct: pct is not None and pct >= SATURATED_PCT  # noqa: E731
+    names = {(True, False): "server", (False, True): "load generator", (True, True): "both"}
+    verdict = names.get((high(server_pct), high(loadgen_pct)))
+    if verdict:
+        return verdict
+    core = {(True, False): "server core", (False, True): "load generator core",
+            (True, True): "both cores"}.get((high(server_core_pct), high(loadgen_core_pct)))
+    return f"{core} (contended)" if core else "neither"
+
+
+class StatusCheckFailed(AssertionError):
+    """The server's own count of replies does not account for every request the load generator
+    completed, all OK."""
+
+
+class Server:
+    """What the hit measurements drive: any server of rollcall.v1's GetAttendanceReport at
+    `address` (Rollcall, the baseline, a peer). `pid`: the process whose CPU use is reported
+    (None: not reported). `replies()`: the gRPC replies it has sent so far, {code name: count},
+    for the status check (None: the server cannot tell, and its runs are marked unchecked)."""
+
+    def __init__(self, name, address, pid=None, replies=None, cpu=None):
+        self.name, self.address, self.pid, self.replies = name, address, pid, replies
+        self.cpu = cpu  # the core it is pinned to, if any
+
+
+def peer_server(name, peer, cpu=0):
+    """A Server for a peer started elsewhere (an object with .address and .stop(), such as
+    bench/peer_go.py's start_peer(..., cpu) gives): its CPU use is reported if it has a .pid,
+    its replies checked if it has a .replies() like Server's. Add it to `small_servers` /
+    `large_servers` in main() to measure it with the same h2load runs and rounds."""
+    return Server(name, peer.address, getattr(peer, "pid", None), getattr(peer, "replies", None),
+                  cpu=cpu)
+
+
+def rollcall_replies(metrics_address):
+    """Rollcall's rollcall_requests_total by code, from its Prometheus endpoint."""
+    def replies():
+        with urllib.request.urlopen(f"http://{metrics_address}/metrics", timeout=30) as r:
+            text = r.read().decode()
+        out = {}
+        for m in re.finditer(r'^rollcall_requests_total\{code="(\w+)"\} (\S+)$', text, re.M):
+            out[m.group(1)] = int(float(m.group(2)))
+        assert "OK" in out, "no rollcall_requests_total{code=\"OK\"} in /metrics"
+        return out
+    return replies
+
+
+def baseline_replies(pid, count_file):
+    """The baseline's count of replies (all OK): it writes it to `count_file` on SIGUSR1."""
+    def replies():
+        if os.path.exists(count_file):
+            os.remove(count_file)
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(count_file):
+            assert time.monotonic() < deadline, f"baseline wrote no {count_file}"
+            time.sleep(0.005)
+        with open(count_file) as f:
+            return {"OK": int(f.read())}
+    return replies
+
+
 class H2load:
-    """h2load sending gRPC-framed requests: for replies too large for ghz, whose client decodes
-    every reply and so measures itself rather than the server. Replies are not decoded; the
-    gRPC status of one call is checked beforehand with the Python client."""
+    """h2load sending gRPC-framed requests (many streams over a few connections) for every hit
+    measurement: it does not decode replies, so on its one core it outruns both servers, where
+    ghz, which decodes every reply, tops out at its own ceiling.
+
+    Each run sends a fixed number of requests (-n), sized by the caller to last about the
+    run's length, and waits for every reply: no request is cut off at the end of a run, so the
+    counts are exact. h2load counts HTTP 2xx as success, and a gRPC error is HTTP 200 with an
+    error trailer, which h2load does not read: each run is checked on the server's side instead.
+    The server's count of replies by gRPC code, read before and after the run, must be exactly
+    the requests h2load sent and completed, all OK; else StatusCheckFailed.
+
+    Also reported per run: CPU use of the server process and of h2load, in % of one core over
+    the run's wall time, how busy each one's core was (whatever ran on it: the machine is
+    shared), and the server's CPU time per request."""
 
     def __init__(self, binary, cpu, out_dir):
         self.binary, self.cpu, self.out_dir = binary, cpu, out_dir
 
-    def run(self, target, request_bytes, concurrency, seconds, rps=None):
+    def run(self, server, request_bytes, connections, streams, total, rps=None, path=METHOD_PATH):
+        total = max(int(total), connections)
         body = os.path.join(self.out_dir, "h2load-request.bin")
         with open(body, "wb") as f:  # the gRPC message frame: no compression, 4-byte length
             f.write(b"\x00" + len(request_bytes).to_bytes(4, "big") + request_bytes)
         log_file = os.path.join(self.out_dir, "h2load.log")
-        argv = [self.binary, "-c", str(concurrency), "-m", "1", "-D", str(seconds),
-                "--warm-up-time", "1", "-d", body, "--log-file", log_file,
+        if os.path.exists(log_file):  # h2load appends to it: each run's latencies alone
+            os.remove(log_file)
+        argv = [self.binary, "-c", str(connections), "-m", str(streams), "-n", str(total),
+                "-d", body, "--log-file", log_file,
                 "-H", "content-type: application/grpc", "-H", "te: trailers",
-                f"http://{target}/rollcall.v1.AttendanceReportService/GetAttendanceReport"]
-        if rps:
-            argv[1:1] = ["--rps", str(max(1, int(rps / concurrency)))]
+                f"http://{server.address}{path}"]
+        if rps:  # h2load's rate is per connection
+            argv[1:1] = ["--rps", str(max(1, round(rps / connections)))]
         if shutil.which("taskset"):
             argv = ["taskset", "-c", str(self.cpu)] + argv
+        before = server.replies() if server.replies else None
+        server_cpu = cpu_seconds(server.pid) if server.pid else None
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cores = core_times()
+        start = time.monotonic()
         out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
+        wall = time.monotonic() - start
+        cores_after = core_times()
+        after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_pct = (100 * (cpu_seconds(server.pid) - server_cpu) / wall
+                      if server.pid else None)
+        loadgen_pct = 100 * ((after_children.ru_utime - children.ru_utime)
+                             + (after_children.ru_stime - children.ru_stime)) / wall
+        after = server.replies() if server.replies else None
         m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
-        done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
-        assert m and done and done.group(1) == done.group(2), out
+        counts = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded",
+                           out)
+        assert m and counts, out
+        _, started, done, succeeded = (int(x) for x in counts.groups())
+        # HTTP level: every request sent, completed, and answered with a 2xx.
+        assert started == done == succeeded == total, out
+        result = {"server": server.name, "rps": float(m.group(1)), "requests": done,
+                  "seconds": round(wall, 2), "connections": connections, "streams": streams,
+                  "target_rps": round(rps) if rps else None,
+                  "server_cpu_pct": None if server_pct is None else round(server_pct, 1),
+                  "loadgen_cpu_pct": round(loadgen_pct, 1),
+                  # The server's CPU time per request: what a reply costs it, whatever share of
+                  # its core the machine's other processes left it.
+                  "server_cpu_us_per_request": (None if server_pct is None else
+                                                round(server_pct / 100 * wall / done * 1e6, 2))}
+        for side, cpu in (("server", server.cpu), ("loadgen", self.cpu)):
+            busy = core_busy_pct(cores, cores_after, cpu)
+            result[f"{side}_core_busy_pct"] = None if busy is None else round(busy, 1)
+        result["saturated"] = saturated(server_pct, loadgen_pct, result["server_core_busy_pct"],
+                                        result["loadgen_core_busy_pct"])
+        if before is None:
+            result["status_checked"] = False
+        else:
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after)}
+            not_ok = {k: v for k, v in delta.items() if k != "OK" and v}
+            result.update(status_checked=True, replies_ok=delta.get("OK", 0),
+                          replies_not_ok=not_ok)
+            if not_ok or delta.get("OK", 0) != done:
+                raise StatusCheckFailed(
+                    f"{server.name}: h2load completed {done} requests (HTTP 200), the server "
+                    f"answered {delta.get('OK', 0)} OK and {not_ok or 'no'} other codes")
         with open(log_file) as f:  # start time (us), HTTP status, request time (us)
             latencies = sorted(int(line.split()[2]) / 1000 for line in f if line.strip())
+        assert len(latencies) == done, (len(latencies), done)
         pick = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))]  # noqa: E731
-        return {"rps": float(m.group(1)), "count": int(done.group(1)), "p50_ms": pick(0.5),
-                "p99_ms": pick(0.99), "codes": {"OK": int(done.group(2))}}
+        result.update(p50_ms=pick(0.5), p99_ms=pick(0.99))
+        return result
 
 
 def check(name, value):
@@ -182,49 +357,96 @@ def check(name, value):
     return {">=": value >= bound, "<=": value <= bound, "==": value == bound}[op]
 
 
-def saturation_and_latency(load, name, rollcall, baseline, concurrency, rounds, seconds):
-    """Throughput at saturation, then p50/p99 at half of the baseline's saturation, alternating
-    Rollcall and the baseline round by round; medians of the rounds. `load(target, seconds,
-    rps=None)` runs the load tool once."""
-    for target in (rollcall, baseline):  # warm-up
-        load(target, 2)
-    sat = {"rollcall": [], "baseline": []}
-    for _ in range(rounds):
-        for who, target in (("rollcall", rollcall), ("baseline", baseline)):
-            r = load(target, seconds)
-            assert set(r["codes"]) == {"OK"}, r["codes"]
-            sat[who].append(r["rps"])
-    rps = {k: statistics.median(v) for k, v in sat.items()}
-    half = rps["baseline"] / 2
-    lat = {"rollcall": [], "baseline": []}
-    for _ in range(rounds):
-        for who, target in (("rollcall", rollcall), ("baseline", baseline)):
-            lat[who].append(load(target, seconds, rps=half))
-    p50 = {k: statistics.median(x["p50_ms"] for x in v) for k, v in lat.items()}
-    p99 = {k: statistics.median(x["p99_ms"] for x in v) for k, v in lat.items()}
-    m = {"measurement": name, "tool": getattr(load, "tool", "ghz"), "concurrency": concurrency,
-         "rounds": rounds,
-         "rollcall_rps": round(rps["rollcall"]), "baseline_rps": round(rps["baseline"]),
-         "throughput_ratio": round(rps["rollcall"] / rps["baseline"], 3),
-         "half_load_rps": round(half),
-         "rollcall_p50_ms": round(p50["rollcall"], 3), "baseline_p50_ms": round(p50["baseline"], 3),
-         "rollcall_p99_ms": round(p99["rollcall"], 3), "baseline_p99_ms": round(p99["baseline"], 3),
-         "p50_ratio": round(p50["rollcall"] / p50["baseline"], 3),
-         "p99_ratio": round(p99["rollcall"] / p99["baseline"], 3)}
+def saturation_and_latency(load, name, servers, rounds, seconds, warmup):
+    """Throughput at saturation, then latency at half of the baseline's saturation rate, the
+    servers taking turns round by round (`servers`: {who: Server}, one of them "baseline", the
+    denominator of every ratio; any other server, a peer, is measured the same way). Medians of
+    the rounds. `load(server, seconds, rps=None)` runs the load tool once and checks every
+    reply's gRPC status (H2load.run); each run is printed as a `{name}_round` line.
+
+    `load(server, requests, rps=None)` sends a fixed number of requests: each run's is the
+    server's rate in its previous run times `seconds`, or at half load that rate times
+    `seconds`. Two warm-up runs each: `warmup` requests, then about 2 s at the rate measured."""
+    rate = {who: load(server, warmup)["rps"] for who, server in servers.items()}
+    rate = {who: load(server, rate[who] * 2)["rps"] for who, server in servers.items()}
+    runs = {"saturation": {who: [] for who in servers}, "half_load": {who: [] for who in servers}}
+    for phase in ("saturation", "half_load"):
+        rps = None
+        if phase == "half_load":
+            rps = statistics.median(r["rps"] for r in runs["saturation"]["baseline"]) / 2
+        for i in range(rounds):
+            for who, server in servers.items():
+                r = load(server, (rps or rate[who]) * seconds, rps=rps)
+                rate[who] = r["rps"] if rps is None else rate[who]
+                emit({"measurement": f"{name}_round", "phase": phase, "round": i, **r})
+                runs[phase][who].append(r)
+    med = lambda phase, who, key: statistics.median(r[key] for r in runs[phase][who])  # noqa: E731
+    first = runs["saturation"]["baseline"][0]
+    m = {"measurement": name, "tool": "h2load", "connections": first["connections"],
+         "streams": first["streams"], "rounds": rounds, "seconds": seconds,
+         "half_load_rps": round(med("saturation", "baseline", "rps") / 2),
+         "status_checked": all(r["status_checked"] for phase in runs.values()
+                               for rs in phase.values() for r in rs)}
+    for who in servers:
+        # Which side saturated, and the CPU use behind it: from the round whose rate is the
+        # median (the figures of one round hang together; medians taken one by one may not).
+        rounds_by_rps = sorted(runs["saturation"][who], key=lambda r: r["rps"])
+        mid = rounds_by_rps[(len(rounds_by_rps) - 1) // 2]
+        m.update({f"{who}_rps": round(med("saturation", who, "rps")),
+                  f"{who}_server_cpu_pct": mid["server_cpu_pct"],
+                  f"{who}_loadgen_cpu_pct": mid["loadgen_cpu_pct"],
+                  f"{who}_server_core_busy_pct": mid["server_core_busy_pct"],
+                  f"{who}_loadgen_core_busy_pct": mid["loadgen_core_busy_pct"],
+                  f"{who}_saturated": mid["saturated"],
+                  f"{who}_saturated_rounds": [r["saturated"] for r in runs["saturation"][who]],
+                  f"{who}_server_cpu_us_per_request": (
+                      None if servers[who].pid is None
+                      else round(med("saturation", who, "server_cpu_us_per_request"), 2)),
+                  f"{who}_p50_ms": round(med("half_load", who, "p50_ms"), 3),
+                  f"{who}_p99_ms": round(med("half_load", who, "p99_ms"), 3)})
+    for who in servers:
+        if who == "baseline":
+            continue
+        prefix = "" if who == "rollcall" else f"{who}_"
+        if m[f"{who}_server_cpu_us_per_request"] and m["baseline_server_cpu_us_per_request"]:
+            m[f"{prefix}cpu_per_request_ratio"] = round(
+                m[f"{who}_server_cpu_us_per_request"] / m["baseline_server_cpu_us_per_request"], 3)
+        m.update({f"{prefix}throughput_ratio": round(m[f"{who}_rps"] / m["baseline_rps"], 3),
+                  f"{prefix}p50_ratio": round(m[f"{who}_p50_ms"] / m["baseline_p50_ms"], 3),
+                  f"{prefix}p99_ratio": round(m[f"{who}_p99_ms"] / m["baseline_p99_ms"], 3)})
     emit(m)
     return m
 
 
-def latency_curve(ghz, rollcall, baseline, saturation_rps, concurrency, seconds, out_png):
+def latency_curve(load, servers, saturation_rps, seconds, out_png):
+    """Latency against load, in short runs at fractions of the baseline's saturation rate."""
     points = []
     for frac in (0.1, 0.25, 0.5, 0.75, 0.9):
-        for who, target in (("rollcall", rollcall), ("baseline", baseline)):
-            r = ghz.run(target, DOCS_REPORT, concurrency, duration=f"{seconds}s",
-                        rps=saturation_rps * frac)
+        for who, server in servers.items():
+            r = load(server, saturation_rps * frac * seconds, rps=saturation_rps * frac)
             points.append({"server": who, "load": frac, "rps": round(r["rps"]),
                            "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]})
     emit({"measurement": "hit_small_latency_curve", "points": points})
     plot_latency(points, out_png)
+
+
+def status_check_selftest(h2load, rollcall, baseline, bad_request):
+    """Shows that the status check can fail, each run: h2load sends Rollcall a request it must
+    refuse (INVALID_ARGUMENT: HTTP 200 all the same, which h2load counts as succeeded), and sends
+    the baseline calls of a method it does not serve (UNIMPLEMENTED, HTTP 200 as well). Both runs
+    must raise StatusCheckFailed."""
+    detected = {}
+    for who, server, request, path in (
+            ("rollcall_invalid_argument", rollcall, bad_request, METHOD_PATH),
+            ("baseline_unimplemented", baseline, bad_request,
+             "/rollcall.v1.AttendanceReportService/NoSuchMethod")):
+        try:
+            h2load.run(server, request, 1, 4, 2000, path=path)
+            detected[who] = False
+        except StatusCheckFailed as e:
+            detected[who] = str(e)
+    emit({"measurement": "status_check_selftest", **detected})
+    assert all(detected.values()), f"the status check let errors through: {detected}"
 
 
 def plot_latency(points, out_png):
@@ -296,13 +518,17 @@ def main():
     emulator = Emulator(args.build, os.path.join(args.out, "dataset.json"),
                         os.path.join(args.out, "tls"))
     creds = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": SECRET}
+    # Rollcall runs with its defaults (log level info: a line per Graph fetch), plus a cache big
+    # enough for the memory measurement.
     rollcall_env = {
         **creds, "AZURE_AUTHORITY_HOST": emulator.url + "/",
         "ROLLCALL_GRAPH_BASE_URL": emulator.url + "/v1.0", "ROLLCALL_CA_BUNDLE": emulator.ca,
-        "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB",
-        "ROLLCALL_LOG_LEVEL": "warn"}
+        "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB"}
+    # The measured server also serves its Prometheus metrics: its count of replies by gRPC code
+    # is the status check of every h2load run.
     rollcall = Process([binary("service/rollcall_server")], "rollcall listening on ", cpu=0,
-                       env=rollcall_env)
+                       env={**rollcall_env, "ROLLCALL_METRICS_LISTEN": "127.0.0.1:0"},
+                       second_prefix="rollcall metrics on ")
     ghz = Ghz(args.ghz, cpu=1)
     pb2, pb2_grpc = peer_sdk.load_stubs()
     import grpc
@@ -321,31 +547,46 @@ def main():
         path = os.path.join(args.out, f"{report_id}.bin")
         with open(path, "wb") as f:
             f.write(reply.SerializeToString())
-        baselines[report_id] = Process([binary("bench/bench_baseline_server"), "--listen",
-                                        "127.0.0.1:0", "--response", path],
-                                       "baseline listening on ", cpu=0)
-    small_bytes = os.path.getsize(os.path.join(args.out, f"{DOCS_REPORT}.bin"))
+        count_file = os.path.join(args.out, f"baseline-{report_id}.count")
+        p = Process([binary("bench/bench_baseline_server"), "--listen", "127.0.0.1:0",
+                     "--response", path, "--count_file", count_file],
+                    "baseline listening on ", cpu=0)
+        baselines[report_id] = Server("baseline", p.address, p.proc.pid,
+                                      baseline_replies(p.proc.pid, count_file), cpu=0)
+    docs_reply_bytes = os.path.getsize(os.path.join(args.out, f"{DOCS_REPORT}.bin"))
+    rollcall_server = Server("rollcall", rollcall.address, rollcall.proc.pid,
+                             rollcall_replies(rollcall.second_address), cpu=0)
+    # Further servers of the same method (a peer) can join `small_servers` and `large_servers`:
+    # every hit measurement takes any Server.
+    small_servers = {"rollcall": rollcall_server, "baseline": baselines[DOCS_REPORT]}
+    large_servers = {"rollcall": rollcall_server, "baseline": baselines["large"]}
+
+    h2load = H2load(args.h2load, cpu=1, out_dir=args.out)
+    request = lambda report_id, user_id=USER: pb2.GetAttendanceReportRequest(  # noqa: E731
+        user_id=user_id, meeting_id=MEETING, report_id=report_id).SerializeToString()
+    small_request, large_request = request(DOCS_REPORT), request("large")
+
+    log("status check self-test")
+    status_check_selftest(h2load, rollcall_server, baselines[DOCS_REPORT],
+                          request(DOCS_REPORT, user_id=""))  # no user: INVALID_ARGUMENT
 
     log("hit_small")
 
-    def ghz_small(target, seconds, rps=None):
-        return ghz.run(target, DOCS_REPORT, 32, duration=f"{seconds}s", rps=rps)
-    ghz_small.tool = "ghz"
-    small = saturation_and_latency(ghz_small, "hit_small", rollcall.address,
-                                   baselines[DOCS_REPORT].address, 32, args.rounds, args.seconds)
+    def h2load_small(server, requests, rps=None):
+        return h2load.run(server, small_request, SMALL_CONNECTIONS, SMALL_STREAMS, requests,
+                          rps=rps)
+    small = saturation_and_latency(h2load_small, "hit_small", small_servers, args.rounds,
+                                   args.seconds, warmup=40000)
     log("hit_small latency curve")
-    latency_curve(ghz, rollcall.address, baselines[DOCS_REPORT].address, small["baseline_rps"], 32,
-                  max(2, args.seconds // 2), os.path.join(args.results, "hit_latency.png"))
+    latency_curve(h2load_small, small_servers, small["baseline_rps"], max(2, args.seconds // 2),
+                  os.path.join(args.results, "hit_latency.png"))
     log("hit_large")
-    h2load = H2load(args.h2load, cpu=1, out_dir=args.out)
-    large_request = pb2.GetAttendanceReportRequest(user_id=USER, meeting_id=MEETING,
-                                                   report_id="large").SerializeToString()
 
-    def h2load_large(target, seconds, rps=None):
-        return h2load.run(target, large_request, 4, seconds, rps=rps)
-    h2load_large.tool = "h2load"
-    large = saturation_and_latency(h2load_large, "hit_large", rollcall.address,
-                                   baselines["large"].address, 4, args.rounds, args.seconds)
+    def h2load_large(server, requests, rps=None):
+        return h2load.run(server, large_request, LARGE_CONNECTIONS, LARGE_STREAMS, requests,
+                          rps=rps)
+    large = saturation_and_latency(h2load_large, "hit_large", large_servers, args.rounds,
+                                   args.seconds, warmup=2000)
 
     log("miss")
     misses = {}
@@ -400,13 +641,27 @@ def main():
     r = ghz.run(mem_server.address, "mem-{{.RequestNumber}}", 8, total=10000)
     assert r["codes"].get("OK") == 10000, r["codes"]
     rss_after = mem_server.rss_bytes()
+    # The denominator: the serialized size of what was cached, the mem-* reports' own hit
+    # replies (a sample of every 10th, their IDs' lengths in proportion), not the docs report's.
+    mem_channel = grpc.insecure_channel(mem_server.address)
+    raw_get = mem_channel.unary_unary(METHOD_PATH,
+                                      request_serializer=lambda b: b,
+                                      response_deserializer=None)
+    sizes = []
+    for i in range(0, 10000, 10):
+        raw = raw_get(request(f"mem-{i}"), timeout=60)
+        assert pb2.GetAttendanceReportResponse.FromString(raw).from_cache, f"mem-{i}"
+        sizes.append(len(raw))
+    mem_channel.close()
     mem_server.stop()
     other_tokens += emulator.counter("token") - tokens_before  # the second server's own token
     per_report = (rss_after - rss_before) / 10000
+    cached_bytes = statistics.mean(sizes)
     memory = {"measurement": "memory", "reports": 10000, "rss_before": rss_before,
               "rss_after": rss_after, "rss_per_report_bytes": round(per_report),
-              "serialized_bytes_per_report": small_bytes,
-              "ratio": round(per_report / small_bytes, 3)}
+              "serialized_bytes_per_report": round(cached_bytes, 1),
+              "serialized_sample": len(sizes), "docs_reply_bytes": docs_reply_bytes,
+              "ratio": round(per_report / cached_bytes, 3)}
     emit(memory)
 
     log("peer_sdk")
@@ -442,11 +697,12 @@ def main():
     emit(hit_instr)
 
     tokens = emulator.counter("token") - other_tokens  # Rollcall's own, over the whole run
-    for p in [rollcall, emulator.p, *baselines.values()]:
+    for p in Process.running:
         p.stop()
 
     summary = {
         "hit_small_throughput_ratio": small["throughput_ratio"],
+        "hit_small_p50_ratio": small["p50_ratio"],
         "hit_small_p99_ratio": small["p99_ratio"],
         "hit_large_throughput_ratio": large["throughput_ratio"],
         "miss_overhead_p50_ms": misses["small"]["overhead_p50_ms"],
@@ -460,6 +716,20 @@ def main():
         "hit_instructions_ratio": hit_instr["ratio"],
     }
     met = {k: check(k, v) for k, v in summary.items()}
+    # Not targets: which side ran out of CPU in the throughput runs (the median round's), and
+    # the figures behind it.
+    for name, m in (("hit_small", small), ("hit_large", large)):
+        summary[f"{name}_saturated"] = {who: m[f"{who}_saturated"] for who in ("rollcall", "baseline")}
+        summary[f"{name}_cpu_pct"] = {
+            who: {"server": m[f"{who}_server_cpu_pct"],
+                  "load_generator": m[f"{who}_loadgen_cpu_pct"],
+                  "server_core_busy": m[f"{who}_server_core_busy_pct"],
+                  "load_generator_core_busy": m[f"{who}_loadgen_core_busy_pct"]}
+            for who in ("rollcall", "baseline")}
+        summary[f"{name}_rps"] = {who: m[f"{who}_rps"] for who in ("rollcall", "baseline")}
+        summary[f"{name}_p50_ms"] = {who: m[f"{who}_p50_ms"] for who in ("rollcall", "baseline")}
+        summary[f"{name}_cpu_per_request_ratio"] = m.get("cpu_per_request_ratio")
+        summary[f"{name}_status_checked"] = m["status_checked"]
     summary["targets_met"] = all(met.values())
     summary["missed"] = [k for k, ok in met.items() if not ok]
     summary["seconds"] = round(time.time() - started)
