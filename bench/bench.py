@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import peer_sdk  # noqa: E402  (stub generation, shared with the peer benchmark)
+import peer_go  # noqa: E402  (the Go peer: bench/peer_go/)
 
 USER = "16664f75-11dc-4870-bec6-38c1aaa81431"
 MEETING = "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ"
@@ -55,6 +56,13 @@ TARGETS = {
     # (1.20 was what a hit cost before the cache was split into a sharded LRU, a single-flight
     # and a loader).
     "hit_instructions_ratio": ("<=", 1.15),
+    # Rollcall against the Go service a team would write instead (bench/peer_go/), same proto,
+    # same data, same pinned core: hits (requests/s, Rollcall / peer) and a 10,000-record miss
+    # (p50, Rollcall / peer). Debian's gRPC serves small replies slower than grpc-go does
+    # (bare servers: about 0.7 of Go), so 0.65 is that ceiling nearly reached.
+    "peer_go_hit_small_throughput_ratio": (">=", 0.65),
+    "peer_go_hit_large_throughput_ratio": (">=", 1.3),
+    "peer_go_miss_large_ratio": ("<=", 0.8),
 }
 
 
@@ -460,15 +468,18 @@ def plot_latency(points, out_png):
         log("matplotlib missing: no plot")
         return
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for who, color in (("rollcall", "tab:blue"), ("baseline", "tab:gray")):
+    for who, color in (("rollcall", "tab:blue"), ("baseline", "tab:gray"),
+                       ("peer_go", "tab:orange")):
         xs = [p["rps"] for p in points if p["server"] == who]
+        if not xs:
+            continue
         for q, style in (("p50_ms", "-o"), ("p99_ms", "--s")):
             ax.plot(xs, [p[q] for p in points if p["server"] == who], style, color=color,
                     label=f"{who} {q[:3]}")
     ax.set_xlabel("achieved load (requests/s)")
     ax.set_ylabel("latency (ms, log scale)")
     ax.set_yscale("log")
-    ax.set_title("Cache hits, docs example report: Rollcall vs bare gRPC baseline")
+    ax.set_title("Cache hits, docs example report: Rollcall, bare gRPC baseline, Go peer")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -561,6 +572,24 @@ def main():
     small_servers = {"rollcall": rollcall_server, "baseline": baselines[DOCS_REPORT]}
     large_servers = {"rollcall": rollcall_server, "baseline": baselines["large"]}
 
+    log("peer_go: building and starting the Go peer")
+    tokens_before = emulator.counter("token")
+    peer_count_file = os.path.join(args.out, "peer_go.count")
+    go_peer = peer_go.start_peer(args.out, os.path.join(args.build, "tools"), emulator.url,
+                                 emulator.ca, TENANT, CLIENT_ID, SECRET, cpu=0,
+                                 count_file=peer_count_file)
+    Process.running.append(go_peer)  # stopped with the others, a failed measurement included
+    peer_stub = pb2_grpc.AttendanceReportServiceStub(grpc.insecure_channel(go_peer.address))
+    for report_id in (DOCS_REPORT, "large"):  # a miss, then a hit: both cached like Rollcall's
+        for _ in range(2):
+            reply = peer_stub.GetAttendanceReport(pb2.GetAttendanceReportRequest(
+                user_id=USER, meeting_id=MEETING, report_id=report_id), timeout=60)
+        assert reply.from_cache, report_id
+    small_servers["peer_go"] = large_servers["peer_go"] = Server(
+        "peer_go", go_peer.address, go_peer.proc.pid,
+        baseline_replies(go_peer.proc.pid, peer_count_file), cpu=0)
+    peer_tokens = emulator.counter("token") - tokens_before  # the peer's, not Rollcall's
+
     h2load = H2load(args.h2load, cpu=1, out_dir=args.out)
     request = lambda report_id, user_id=USER: pb2.GetAttendanceReportRequest(  # noqa: E731
         user_id=user_id, meeting_id=MEETING, report_id=report_id).SerializeToString()
@@ -590,7 +619,7 @@ def main():
 
     log("miss")
     misses = {}
-    other_tokens = 0  # token requests of the direct clients, which are not Rollcall's
+    other_tokens = peer_tokens  # token requests of the peer and the direct clients
     for name, prefix, count in (("small", "miss-", 1000), ("large", "large-", 5)):
         g = subprocess.run([binary("bench/bench_grpc_get"), "--target", rollcall.address,
                             "--user", USER, "--meeting", MEETING, "--prefix", prefix, "--start",
@@ -610,6 +639,18 @@ def main():
                         "emulator_direct_p50_ms": round(direct["p50_ms"], 3),
                         "overhead_p50_ms": round(r["p50_ms"] - direct["p50_ms"], 3), "requests": count}
         emit({"measurement": f"miss_{name}", **misses[name]})
+
+    # The Go peer's miss of the same 10,000-record reports (its own cache is cold for them).
+    g = subprocess.run([binary("bench/bench_grpc_get"), "--target", go_peer.address,
+                        "--user", USER, "--meeting", MEETING, "--prefix", "large-", "--start",
+                        "0", "--count", "5"], check=True, capture_output=True, text=True)
+    peer_large_miss = json.loads(g.stdout)
+    peer_go_miss = {"measurement": "peer_go_miss_large", "requests": 5,
+                    "rollcall_p50_ms": misses["large"]["rollcall_p50_ms"],
+                    "peer_go_p50_ms": round(peer_large_miss["p50_ms"], 3),
+                    "ratio": round(misses["large"]["rollcall_p50_ms"] / peer_large_miss["p50_ms"],
+                                   3)}
+    emit(peer_go_miss)
 
     log("json_map")
     out = subprocess.run([binary("bench/bench_json_map"), os.path.join(args.out, "large_report.json"),
@@ -714,6 +755,9 @@ def main():
         "peer_sdk_hit_speedup": peer["hit_speedup"],
         "peer_sdk_miss_ratio": peer["miss_ratio"],
         "hit_instructions_ratio": hit_instr["ratio"],
+        "peer_go_hit_small_throughput_ratio": round(small["rollcall_rps"] / small["peer_go_rps"], 3),
+        "peer_go_hit_large_throughput_ratio": round(large["rollcall_rps"] / large["peer_go_rps"], 3),
+        "peer_go_miss_large_ratio": peer_go_miss["ratio"],
     }
     met = {k: check(k, v) for k, v in summary.items()}
     # Not targets: which side ran out of CPU in the throughput runs (the median round's), and

@@ -79,14 +79,18 @@ class PeerProcess:
             self.proc.stdout.close()
 
 
-def start_peer(build_dir, tools_dir, graph_url, ca_file, tenant, client_id, secret, cpu):
+def start_peer(build_dir, tools_dir, graph_url, ca_file, tenant, client_id, secret, cpu,
+               count_file=None):
     """Builds (if needed) and starts the Go peer against the Graph emulator at graph_url
     ("https://127.0.0.1:PORT", also the token authority), trusting ca_file. Pinned to CPU `cpu`
-    with taskset (None: not pinned). Its stderr goes to {build_dir}/peer_go.log. Returns a
+    with taskset (None: not pinned). Its stderr goes to {build_dir}/peer_go.log. With
+    `count_file`, the peer writes its count of OK replies there on SIGUSR1. Returns a
     PeerProcess."""
     binary = build_peer(tools_dir)
     argv = [binary, "--listen", "127.0.0.1:0", "--graph", graph_url, "--authority", graph_url,
             "--tenant", tenant, "--client-id", client_id, "--ca", ca_file]
+    if count_file:
+        argv += ["--count_file", count_file]
     if cpu is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", str(cpu)] + argv
     os.makedirs(build_dir, exist_ok=True)

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -79,6 +80,11 @@ type reportService interface {
 	get(ctx context.Context, req *pb.GetAttendanceReportRequest) (rawReply, error)
 }
 
+// okReplies counts the calls answered OK, for the benchmark's status check: on SIGUSR1 the count
+// is written to --count_file (as bench/baseline_server.cc does), since h2load cannot read gRPC's
+// status trailers.
+var okReplies atomic.Int64
+
 // serviceDesc is the generated AttendanceReportService_ServiceDesc with a handler that returns
 // rawReply (names taken from the generated code, so a renamed proto fails to build).
 var serviceDesc = grpc.ServiceDesc{
@@ -92,7 +98,11 @@ var serviceDesc = grpc.ServiceDesc{
 			if err := dec(in); err != nil {
 				return nil, err
 			}
-			return srv.(reportService).get(ctx, in)
+			reply, err := srv.(reportService).get(ctx, in)
+			if err == nil {
+				okReplies.Add(1)
+			}
+			return reply, err
 		},
 	}},
 	Metadata: pb.AttendanceReportService_ServiceDesc.Metadata,
@@ -418,6 +428,7 @@ func main() {
 	clientID := flag.String("client-id", "", "app (client) ID; the secret is AZURE_CLIENT_SECRET")
 	caFile := flag.String("ca", "", "PEM file of the CA to trust (default: the system's)")
 	ttl := flag.Duration("ttl", time.Hour, "how long a cached report is served")
+	countFile := flag.String("count_file", "", "on SIGUSR1, write the count of OK replies here")
 	flag.Parse()
 	secret := os.Getenv("AZURE_CLIENT_SECRET")
 	if *graph == "" || *authority == "" || *tenant == "" || *clientID == "" || secret == "" {
@@ -438,6 +449,19 @@ func main() {
 	server := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{encoding.GetCodecV2(grpcproto.Name)}))
 	server.RegisterService(&serviceDesc, &service{graph: gc, ttl: *ttl, cache: map[cacheKey]entry{}})
 
+	if *countFile != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for range usr1 {
+				// PATH.tmp first, then renamed: a reader never sees a partial count.
+				tmp := *countFile + ".tmp"
+				if err := os.WriteFile(tmp, []byte(strconv.FormatInt(okReplies.Load(), 10)), 0o644); err == nil {
+					os.Rename(tmp, *countFile)
+				}
+			}
+		}()
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
