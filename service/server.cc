@@ -191,14 +191,6 @@ bool RollcallServer::ShutdownOnce(absl::Time deadline) {
   return stopped;
 }
 
-std::string RollcallServer::MetricsText() const {
-  std::vector<prometheus::MetricFamily> families = CollectStats();
-  for (prometheus::MetricFamily& family : metrics_->Collect()) {
-    families.push_back(std::move(family));
-  }
-  return SerializeMetrics(families);
-}
-
 std::vector<prometheus::MetricFamily> RollcallServer::CollectStats() const {
   using prometheus::MetricType;
   const AttendanceReportServiceImpl::Stats service = service_->GetStats();

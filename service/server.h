@@ -102,10 +102,6 @@ class RollcallServer {
   const AttendanceReportServiceImpl& service() const { return *service_; }
   const UpstreamExecutor& executor() const { return *executor_; }
 
-  // Every metric in Prometheus' text format, as GET /metrics serves it (prometheus-cpp's own
-  // exposer_* families aside). Thread-safe.
-  std::string MetricsText() const;
-
   // The counters and gauges read from the components' Stats at each scrape.
   std::vector<prometheus::MetricFamily> CollectStats() const;
 
