@@ -57,18 +57,34 @@ rollcall_install_tools() {
 ROLLCALL_SANITIZE_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 -fsanitize-recover=pointer-overflow -fno-omit-frame-pointer"
 
+# Configures the build folder $1 with clang, the compiler flags $2 (the sanitizers) and clang's
+# thread-safety analysis as errors; any further arguments are more CMake definitions. -O1 with
+# line tables: fast enough to build and run, symbolized stacks in reports.
+rollcall_configure_clang() {
+  local dir=$1 flags=$2
+  shift 2
+  cmake -S "$ROLLCALL_ROOT" -B "$dir" -G Ninja \
+    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DROLLCALL_THREAD_SAFETY_ANALYSIS=ON "$@" >/dev/null
+}
+
+# Builds the given targets (all when none) in the build folder $1.
+rollcall_build_targets() {
+  local dir=$1 targets=() t
+  shift
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$dir" -j "$(nproc)" "${targets[@]}"
+}
+
 # Configures and builds everything into $ROLLCALL_SANITIZE_BUILD with clang, the sanitizers and
-# the libFuzzer targets (ROLLCALL_FUZZ=ON). -O1 with line tables: fast enough to build and run,
-# symbolized stacks in reports.
+# the libFuzzer targets (ROLLCALL_FUZZ=ON).
 rollcall_build_sanitize() {
   rollcall_log "configuring $ROLLCALL_SANITIZE_BUILD (clang, ASan + UBSan, fuzzers)"
-  cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_SANITIZE_BUILD" -G Ninja \
-    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="$ROLLCALL_SANITIZE_FLAGS" \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DROLLCALL_FUZZ=ON -DROLLCALL_THREAD_SAFETY_ANALYSIS=ON >/dev/null
+  rollcall_configure_clang "$ROLLCALL_SANITIZE_BUILD" "$ROLLCALL_SANITIZE_FLAGS" -DROLLCALL_FUZZ=ON
   rollcall_log "building the sanitizer configuration"
-  cmake --build "$ROLLCALL_SANITIZE_BUILD" -j "$(nproc)"
+  rollcall_build_targets "$ROLLCALL_SANITIZE_BUILD"
 }
 
 # Runtime options of the sanitizers, for every process the suite starts (children inherit them):
@@ -84,15 +100,10 @@ rollcall_sanitizer_env() {
 # run under TSan, so it is not built either.
 rollcall_build_tsan() {
   rollcall_log "configuring $ROLLCALL_TSAN_BUILD (clang, ThreadSanitizer)"
-  cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_TSAN_BUILD" -G Ninja \
-    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DROLLCALL_THREAD_SAFETY_ANALYSIS=ON -DROLLCALL_TSAN=ON >/dev/null
+  rollcall_configure_clang "$ROLLCALL_TSAN_BUILD" "-fsanitize=thread -fno-omit-frame-pointer" \
+    -DROLLCALL_TSAN=ON
   rollcall_log "building ${ROLLCALL_TSAN_TARGETS[*]} under ThreadSanitizer"
-  local targets=() t
-  for t in "${ROLLCALL_TSAN_TARGETS[@]}" rollcall_tsan_absl_sync; do targets+=(--target "$t"); done
-  cmake --build "$ROLLCALL_TSAN_BUILD" -j "$(nproc)" "${targets[@]}"
+  rollcall_build_targets "$ROLLCALL_TSAN_BUILD" "${ROLLCALL_TSAN_TARGETS[@]}" rollcall_tsan_absl_sync
 }
 
 # A ctest -R regex matching exactly the tests whose command runs one of the given executables
@@ -124,7 +135,5 @@ rollcall_build() {
   rollcall_log "configuring $ROLLCALL_BUILD"
   cmake -S "$ROLLCALL_ROOT" -B "$ROLLCALL_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   rollcall_log "building ${*:-everything} (this takes a few minutes on 2 cores the first time)"
-  local targets=()
-  for t in "$@"; do targets+=(--target "$t"); done
-  cmake --build "$ROLLCALL_BUILD" -j "$(nproc)" "${targets[@]}"
+  rollcall_build_targets "$ROLLCALL_BUILD" "$@"
 }
