@@ -46,6 +46,13 @@ int main() {
     }
   }
 
+  // The client has its reply a moment before the server is done with the call (the reactor's
+  // OnDone runs after the status is sent); wait for that, so the in-flight gauge reads 0.
+  if (!(*server)->service().AwaitNoCallsInFlight(absl::Now() + absl::Seconds(30))) {
+    std::fprintf(stderr, "the two calls were never done with\n");
+    return 1;
+  }
+
   RpcObserver* rpc = (*server)->rpc_observer();
   rpc->OnRpcDone({"GetAttendanceReport", grpc::StatusCode::OK, CacheOutcome::kMiss,
                   absl::Milliseconds(180)});
