@@ -26,6 +26,10 @@ inline constexpr absl::string_view kBadRequestTypeUrl =
 namespace reason {
 // Graph's and the credential's answers (graph_client/).
 inline constexpr absl::string_view kReportNotFound = "REPORT_NOT_FOUND";
+// NOT_FOUND for a list of reports or a join link: no such user, meeting or session.
+inline constexpr absl::string_view kMeetingNotFound = "MEETING_NOT_FOUND";
+// FAILED_PRECONDITION: the report's pages together are larger than max_report_bytes.
+inline constexpr absl::string_view kReportTooLarge = "REPORT_TOO_LARGE";
 inline constexpr absl::string_view kInvalidId = "INVALID_ID";
 inline constexpr absl::string_view kGraphBadRequest = "GRAPH_BAD_REQUEST";
 inline constexpr absl::string_view kGraphUnauthorized = "GRAPH_UNAUTHORIZED";
@@ -43,6 +47,9 @@ inline constexpr absl::string_view kMalformedRequest = "MALFORMED_REQUEST";
 // RESOURCE_EXHAUSTED, with RetryInfo: every upstream thread is busy and upstream_queue misses
 // already wait for one. Retry after the delay, with backoff.
 inline constexpr absl::string_view kUpstreamOverloaded = "UPSTREAM_OVERLOADED";
+// INVALID_ARGUMENT: a page_token this deployment did not mint for this request (altered, made
+// up, or minted for another report or with another signing key).
+inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
 // UNAVAILABLE: the server is shutting down; another replica will answer.
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
 }  // namespace reason

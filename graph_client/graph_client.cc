@@ -50,6 +50,18 @@ class GraphClientImpl final : public GraphClient {
     return status;
   }
 
+  absl::Status ListAttendanceReports(const MeetingRef&, absl::Time,
+                                     rollcall::v1::ListAttendanceReportsResponse* out) override {
+    out->clear_reports();
+    return absl::UnimplementedError("ListAttendanceReports: not yet");
+  }
+
+  absl::Status FindOnlineMeeting(absl::string_view, absl::string_view, absl::Time,
+                                 rollcall::v1::OnlineMeeting* meeting) override {
+    meeting->Clear();
+    return absl::UnimplementedError("FindOnlineMeeting: not yet");
+  }
+
   GraphClientStats Stats() const override { return counters_->Snapshot(); }
 
  private:

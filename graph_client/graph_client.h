@@ -4,6 +4,7 @@
 // error bodies to canonical status codes (keeping Graph's code and request-id). Retries,
 // authentication and metrics are the Graph stub's (graph_stub_factory.h), below the client.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,15 +20,40 @@
 
 namespace rollcall::graph {
 
+// What attendance reports belong to.
+enum class ReportSource {
+  // /users/{user_id}/onlineMeetings/{meeting_id}
+  kOnlineMeeting,
+  // /solutions/virtualEvents/webinars/{event_id}/sessions/{session_id}
+  kWebinar,
+  // /solutions/virtualEvents/townhalls/{event_id}/sessions/{session_id}
+  kTownHall,
+};
+
+// A meeting, or a webinar or town hall session: whose reports to list. For kWebinar and
+// kTownHall, user_id holds the event's ID and meeting_id the session's.
+struct MeetingRef {
+  std::string user_id;
+  std::string meeting_id;
+  ReportSource source = ReportSource::kOnlineMeeting;
+};
+
+// One report of a MeetingRef; user_id and meeting_id as there.
 struct ReportRef {
   std::string user_id;
   std::string meeting_id;
   std::string report_id;
+  ReportSource source = ReportSource::kOnlineMeeting;
 };
 
 struct GraphClientOptions {
-  // Graph's root including the version, no trailing slash.
+  // Graph's root including the version ("/v1.0" or "/beta"), no trailing slash.
   std::string base_url = "https://graph.microsoft.com/v1.0";
+  // Bound on the sum of the bodies of one report's pages (the report's and every
+  // attendanceRecords page's): a report beyond it fails FAILED_PRECONDITION
+  // (REPORT_TOO_LARGE) instead of growing without end. Each single body is bounded by the
+  // transport's own cap.
+  std::size_t max_report_bytes = std::size_t{256} << 20;
   // How 429, 503, 504 and connections that failed before any response byte are retried: a
   // Retry-After from Graph sets the wait, otherwise exponential backoff with jitter. No wait or
   // attempt ever runs past the caller's deadline. See retry_policy.h.
@@ -53,7 +79,10 @@ class GraphClient {
   virtual ~GraphClient() = default;
   // GET {base}/users/{user}/onlineMeetings/{meeting}/attendanceReports/{report}
   //     [?$expand=attendanceRecords]
-  // following any attendanceRecords@odata.nextLink until the records are complete.
+  // (or under /solutions/virtualEvents/{webinars|townhalls}/{event}/sessions/{session} for a
+  // virtual event session), following any attendanceRecords@odata.nextLink until the records
+  // are complete, in Graph's order; the bodies of all the pages together are bounded by
+  // options.max_report_bytes (beyond: FAILED_PRECONDITION REPORT_TOO_LARGE).
   //
   // Each GET (the report's and every page's) is retried on its own under options.retry, on
   // 429, 503, 504 and transport failures before any response byte; its retries carry the same
@@ -86,6 +115,24 @@ class GraphClient {
     if (!status.ok()) return status;
     return report;
   }
+
+  // GET {base}/users/{user}/onlineMeetings/{meeting}/attendanceReports (or the virtual event
+  // session's), following @odata.nextLink pages: the reports as Graph lists them (newest
+  // first, at most 50), without records. Fills out->reports (cleared first; cleared again on an
+  // error); touches no other field. Retries, deadline and errors as GetAttendanceReport, but a
+  // 404 is NOT_FOUND with reason MEETING_NOT_FOUND, and the messages speak of the meeting.
+  virtual absl::Status ListAttendanceReports(const MeetingRef& ref, absl::Time deadline,
+                                             rollcall::v1::ListAttendanceReportsResponse* out) = 0;
+
+  // GET {base}/users/{user}/onlineMeetings?$filter=JoinWebUrl eq '{join_web_url}', the URL
+  // percent-encoded inside the quotes (its own quotes doubled, as OData escapes them): the
+  // one meeting Graph returns. Fills *meeting (cleared first; cleared again on an error).
+  // Errors as GetAttendanceReport, but: no meeting in Graph's answer, or a 404, is NOT_FOUND
+  // MEETING_NOT_FOUND; a 403 is PERMISSION_DENIED GRAPH_FORBIDDEN whose message names the
+  // OnlineMeetings.Read.All application permission this call needs.
+  virtual absl::Status FindOnlineMeeting(absl::string_view user_id,
+                                         absl::string_view join_web_url, absl::Time deadline,
+                                         rollcall::v1::OnlineMeeting* meeting) = 0;
 
   // Counters since construction. Thread-safe.
   virtual GraphClientStats Stats() const { return {}; }

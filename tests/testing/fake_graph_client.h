@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/mutex.h"
@@ -43,10 +44,15 @@ inline rollcall::v1::MeetingAttendanceReport SampleReport(bool with_records = tr
 
 class FakeGraphClient final : public graph::GraphClient {
  public:
+  // One call of any kind: GetAttendanceReport (kind kGet), ListAttendanceReports (kList: ref
+  // holds the meeting, report_id empty) or FindOnlineMeeting (kFind: ref.user_id, and
+  // ref.meeting_id holds the join link).
+  enum class Kind { kGet, kList, kFind };
   struct Call {
     graph::ReportRef ref;
     bool with_records;
     absl::Time deadline;
+    Kind kind = Kind::kGet;
   };
 
   using graph::GraphClient::GetAttendanceReport;
@@ -55,18 +61,45 @@ class FakeGraphClient final : public graph::GraphClient {
                                    absl::Time deadline,
                                    rollcall::v1::MeetingAttendanceReport* out) override {
     out->Clear();
-    rollcall::testing::Notification* gate = nullptr;
-    {
-      common::MutexLock lock(&mu_);
-      calls_.push_back(Call{ref, with_records, deadline});
-      gate = gate_;
-      call_started_.SignalAll();
+    if (absl::Status status = Begin(Call{ref, with_records, deadline, Kind::kGet});
+        !status.ok()) {
+      return status;
     }
-    if (gate != nullptr) gate->WaitForNotification();
     common::MutexLock lock(&mu_);
-    if (!error_.ok()) return error_;
     out->CopyFrom(report_);
     if (!with_records) out->clear_attendance_records();
+    return absl::OkStatus();
+  }
+
+  // The canned report, without records, as the one report of every meeting.
+  absl::Status ListAttendanceReports(const graph::MeetingRef& ref, absl::Time deadline,
+                                     rollcall::v1::ListAttendanceReportsResponse* out) override {
+    out->clear_reports();
+    if (absl::Status status =
+            Begin(Call{{ref.user_id, ref.meeting_id, "", ref.source}, false, deadline,
+                       Kind::kList});
+        !status.ok()) {
+      return status;
+    }
+    common::MutexLock lock(&mu_);
+    *out->add_reports() = report_;
+    out->mutable_reports(0)->clear_attendance_records();
+    return absl::OkStatus();
+  }
+
+  // A meeting whose ID is "meeting-of:" + the join link.
+  absl::Status FindOnlineMeeting(absl::string_view user_id, absl::string_view join_web_url,
+                                 absl::Time deadline,
+                                 rollcall::v1::OnlineMeeting* meeting) override {
+    meeting->Clear();
+    if (absl::Status status =
+            Begin(Call{{std::string(user_id), std::string(join_web_url), ""}, false, deadline,
+                       Kind::kFind});
+        !status.ok()) {
+      return status;
+    }
+    meeting->set_id(absl::StrCat("meeting-of:", join_web_url));
+    meeting->set_join_web_url(std::string(join_web_url));
     return absl::OkStatus();
   }
 
@@ -114,6 +147,21 @@ class FakeGraphClient final : public graph::GraphClient {
   }
 
  private:
+  // Records the call, waits at the gate if one is set, and returns the canned error (OK when
+  // none).
+  absl::Status Begin(Call call) {
+    rollcall::testing::Notification* gate = nullptr;
+    {
+      common::MutexLock lock(&mu_);
+      calls_.push_back(std::move(call));
+      gate = gate_;
+      call_started_.SignalAll();
+    }
+    if (gate != nullptr) gate->WaitForNotification();
+    common::MutexLock lock(&mu_);
+    return error_;
+  }
+
   mutable common::Mutex mu_;
   // Signalled at each call, for AwaitCalls.
   mutable common::CondVar call_started_{&mu_};
