@@ -533,7 +533,7 @@ def main():
     # enough for the memory measurement.
     rollcall_env = {
         **creds, "AZURE_AUTHORITY_HOST": emulator.url + "/",
-        "ROLLCALL_GRAPH_BASE_URL": emulator.url + "/v1.0", "ROLLCALL_CA_BUNDLE": emulator.ca,
+        "ROLLCALL_GRAPH_BASE_URL": emulator.url, "ROLLCALL_CA_BUNDLE": emulator.ca,
         "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB"}
     # The measured server also serves its Prometheus metrics: its count of replies by gRPC code
     # is the status check of every h2load run.

@@ -192,6 +192,13 @@ std::string FormatCount(const Setting& setting, const Config& config) {
   return absl::StrCat(Member<int>(setting, config));
 }
 
+// "v1.0" or "beta": the two versions Graph serves.
+absl::Status ParseGraphVersion(const Setting& setting, absl::string_view text, Config* config) {
+  if (text != "v1.0" && text != "beta") return Invalid("must be v1.0 or beta");
+  Member<std::string>(setting, config) = std::string(text);
+  return absl::OkStatus();
+}
+
 absl::Status ParseLevel(const Setting& setting, absl::string_view text, Config* config) {
   absl::StatusOr<LogLevel> level = ParseLogLevel(text);
   if (!level.ok()) return level.status();
@@ -212,6 +219,7 @@ constexpr Type kDuration{"DURATION", ParseDuration, FormatDuration};
 constexpr Type kBytes{"SIZE", ParseBytes, FormatBytes};
 constexpr Type kCount{"N", ParseCount, FormatCount};
 constexpr Type kLevel{"LEVEL", ParseLevel, FormatLevel};
+constexpr Type kGraphVersion{"VERSION", ParseGraphVersion, FormatText};
 
 // --- Entry builders, one per type -----------------------------------------------------------
 
@@ -289,12 +297,30 @@ std::vector<Setting> BuildSettings() {
   // The key avoids the words the logger redacts: it logs whether a secret is set, not a secret.
   secret.log_key = "client_auth";
 
+  // The path is not secret, but the logger redacts keys that say "token": log it as the
+  // paging key's file.
+  Setting page_key = LoggedWhenEmpty(
+      ShownDefault(
+          Hint(Entry("page_token_key_file", kText, &Config::page_token_key_file, "",
+                     "File holding the key (at least 32 bytes) that signs ListAttendanceRecords "
+                     "page tokens. Give every replica the same file (a Kubernetes Secret) so "
+                     "that a token minted by one is accepted by all; without it each process "
+                     "makes a random key, and its tokens work on it alone, until it restarts."),
+               "PATH"),
+          "(empty: a random key per process)"),
+      "(random per process)");
+  page_key.log_key = "paging_key_file";
+
   std::vector<Setting> settings = {
       NonEmpty(Entry("listen", kAddress, &Config::listen, "0.0.0.0:50051",
                      "Address the gRPC server listens on. Port 0 lets the OS choose; the bound "
                      "address is printed on stdout as `rollcall listening on HOST:PORT`.")),
-      Entry("graph_base_url", kBaseUrl, &Config::graph_base_url,
-            "https://graph.microsoft.com/v1.0", "Microsoft Graph's root, version included."),
+      Entry("graph_base_url", kBaseUrl, &Config::graph_base_url, "https://graph.microsoft.com",
+            "Microsoft Graph's root, without the version (graph_version is appended): "
+            "https://graph.microsoft.com, or a national cloud's Graph host."),
+      Entry("graph_version", kGraphVersion, &Config::graph_version, "v1.0",
+            "Graph's API version: v1.0, or beta (which adds the beta-only attendance record "
+            "fields, registrantId and engagements; beta APIs may change without notice)."),
       ShownDefault(
           Hint(NonEmpty(Entry("graph_scope", kText, &Config::graph_scope,
                          "https://graph.microsoft.com/.default",
@@ -330,6 +356,10 @@ std::vector<Setting> BuildSettings() {
                     "Total timeout of one outbound HTTP request."),
       BytesEntry("max_response_bytes", &Config::max_response_bytes, "64MiB", 1,
                  "Largest HTTP response body accepted from Graph or the token endpoint."),
+      BytesEntry("max_report_bytes", &Config::max_report_bytes, "64MiB", 1,
+                 "Largest attendance report accepted from Graph: the sum of its pages' bodies "
+                 "(the report and every page of its records). A larger one is refused with "
+                 "FAILED_PRECONDITION (REPORT_TOO_LARGE)."),
       BytesEntry("cache_max_bytes", &Config::cache_max_bytes, "256MiB", 0,
                  "Memory bound of the report cache (least recently used entries are evicted); "
                  "0 turns caching off."),
@@ -341,6 +371,12 @@ std::vector<Setting> BuildSettings() {
                     "less than recent_report_age ago, is cached (it may still change)."),
       DurationEntry("recent_report_age", &Config::recent_report_age, "1h", Zero::kAllowed,
                     "A report whose meeting ended less than this long ago counts as recent."),
+      DurationEntry("reports_list_ttl", &Config::reports_list_ttl, "60s", Zero::kAllowed,
+                    "How long a meeting's list of attendance reports (ListAttendanceReports) is "
+                    "cached; a recurring meeting gains a report with each session."),
+      DurationEntry("meeting_lookup_ttl", &Config::meeting_lookup_ttl, "1h", Zero::kAllowed,
+                    "How long the meeting a join link resolves to (ResolveOnlineMeeting) is "
+                    "cached."),
       DurationEntry("negative_cache_ttl", &Config::negative_cache_ttl, "30s", Zero::kAllowed,
                     "How long Graph's 404 for a report is remembered and answered (NOT_FOUND) "
                     "without asking Graph again; 0 turns negative caching off."),
@@ -374,6 +410,7 @@ std::vector<Setting> BuildSettings() {
                     "long, so that clients re-resolve and spread over new replicas; 0 keeps "
                     "connections open (with a proxy that balances each call). Costs every call "
                     "a few percent of CPU."),
+      page_key,
       LoggedWhenEmpty(
           ShownDefault(Entry("metrics_listen", kAddress, &Config::metrics_listen, "",
                              "Address of the Prometheus endpoint, GET /metrics over plain HTTP. "
@@ -451,6 +488,10 @@ absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text) {
         "must be a size in bytes, optionally with a KiB, MiB or GiB suffix (e.g. 64MiB)");
   }
   return number * unit;
+}
+
+std::string GraphUrl(const Config& config) {
+  return absl::StrCat(config.graph_base_url, "/", config.graph_version);
 }
 
 std::string ListenHost(const std::string& listen) {
@@ -534,6 +575,14 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
         "graph_max_backoff (", absl::FormatDuration(config.graph_max_backoff),
         ") must not be shorter than graph_initial_backoff (",
         absl::FormatDuration(config.graph_initial_backoff), ")"));
+  }
+  for (absl::string_view version : {"/v1.0", "/beta"}) {
+    if (absl::EndsWithIgnoreCase(config.graph_base_url, version)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "graph_base_url ends in the Graph version ", version.substr(1),
+          "; give the root alone (https://graph.microsoft.com) and the version as "
+          "graph_version"));
+    }
   }
   if (set_by_user.count("graph_scope") == 0) {
     absl::StatusOr<std::string> origin = UrlOrigin(config.graph_base_url);

@@ -42,8 +42,10 @@ struct Config {
 
   // gRPC address, HOST:PORT ("[::1]:50051" for IPv6). Port 0 lets the OS choose.
   std::string listen;
-  // Graph's root including the version; stored without a trailing slash.
+  // Graph's root without the version; stored without a trailing slash.
   std::string graph_base_url;
+  // "v1.0" or "beta". GraphUrl() joins the two.
+  std::string graph_version;
   // The token scope. When not set: scheme and host of graph_base_url + "/.default".
   std::string graph_scope;
   std::string authority_host;
@@ -56,12 +58,19 @@ struct Config {
   absl::Duration http_connect_timeout;
   absl::Duration http_timeout;
   uint64_t max_response_bytes = 0;
+  // Bound on one report's pages together (graph::GraphClientOptions::max_report_bytes).
+  uint64_t max_report_bytes = 0;
   uint64_t cache_max_bytes = 0;
   // TTL of a report whose meeting ended at least recent_report_age ago.
   absl::Duration cache_ttl;
   // TTL of a report with no meeting end time, or one that ended less than recent_report_age ago.
   absl::Duration cache_ttl_recent;
   absl::Duration recent_report_age;
+  // How long a meeting's list of reports, and the meeting a join link names, are cached.
+  absl::Duration reports_list_ttl;
+  absl::Duration meeting_lookup_ttl;
+  // The file of the key that signs page tokens; empty: a random key per process.
+  std::string page_token_key_file;
   // How long a Graph 404 (REPORT_NOT_FOUND) is remembered and answered from the cache; zero
   // remembers none.
   absl::Duration negative_cache_ttl;
@@ -115,6 +124,9 @@ std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& c
 // sizes as plain bytes or with a KiB / MiB / GiB suffix ("65536", "64KiB", "256MiB", "1GiB").
 absl::StatusOr<absl::Duration> ParseDurationSetting(absl::string_view text);
 absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text);
+
+// Graph's root with the version: graph_base_url + "/" + graph_version.
+std::string GraphUrl(const Config& config);
 
 // The host part of a HOST:PORT listen address, brackets kept ("0.0.0.0", "[::]").
 std::string ListenHost(const std::string& listen);

@@ -211,7 +211,7 @@ absl::StatusOr<std::unique_ptr<RollcallProcess>> RollcallProcess::Start(
       {"AZURE_CLIENT_ID", kClientId},
       {"AZURE_CLIENT_SECRET", kClientSecret},
       {"AZURE_AUTHORITY_HOST", graph.url() + "/"},
-      {"ROLLCALL_GRAPH_BASE_URL", graph.url() + "/v1.0"},
+      {"ROLLCALL_GRAPH_BASE_URL", graph.url()},
       {"ROLLCALL_CA_BUNDLE", graph.ca_path()},
       {"ROLLCALL_LISTEN", "127.0.0.1:0"},
   };

@@ -37,7 +37,13 @@ TEST(ConfigTest, Defaults) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_FALSE(config->help);
   EXPECT_EQ(config->listen, "0.0.0.0:50051");
-  EXPECT_EQ(config->graph_base_url, "https://graph.microsoft.com/v1.0");
+  EXPECT_EQ(config->graph_base_url, "https://graph.microsoft.com");
+  EXPECT_EQ(config->graph_version, "v1.0");
+  EXPECT_EQ(GraphUrl(*config), "https://graph.microsoft.com/v1.0");
+  EXPECT_EQ(config->max_report_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config->reports_list_ttl, absl::Seconds(60));
+  EXPECT_EQ(config->meeting_lookup_ttl, absl::Hours(1));
+  EXPECT_EQ(config->page_token_key_file, "");
   EXPECT_EQ(config->graph_scope, "https://graph.microsoft.com/.default");
   EXPECT_EQ(config->authority_host, "https://login.microsoftonline.com/");
   EXPECT_EQ(config->tenant_id, "");
@@ -148,7 +154,8 @@ TEST(ConfigTest, FlagsInBothForms) {
 TEST(ConfigTest, EnvironmentVariables) {
   absl::StatusOr<Config> config =
       Load({}, {{"ROLLCALL_LISTEN", "[::1]:7000"},
-                {"ROLLCALL_GRAPH_BASE_URL", "http://127.0.0.1:8443/v1.0/"},
+                {"ROLLCALL_GRAPH_BASE_URL", "http://127.0.0.1:8443/"},
+                {"ROLLCALL_GRAPH_VERSION", "beta"},
                 {"ROLLCALL_CACHE_TTL", "2h"},
                 {"ROLLCALL_MAX_RESPONSE_BYTES", "1048576"},
                 {"ROLLCALL_LOG_LEVEL", "WARN"},
@@ -158,7 +165,8 @@ TEST(ConfigTest, EnvironmentVariables) {
                 {"AZURE_AUTHORITY_HOST", "https://login.example.test/"}});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, "[::1]:7000");
-  EXPECT_EQ(config->graph_base_url, "http://127.0.0.1:8443/v1.0");  // trailing slash dropped
+  EXPECT_EQ(config->graph_base_url, "http://127.0.0.1:8443");  // trailing slash dropped
+  EXPECT_EQ(GraphUrl(*config), "http://127.0.0.1:8443/beta");
   EXPECT_EQ(config->graph_scope, "http://127.0.0.1:8443/.default");
   EXPECT_EQ(config->cache_ttl, absl::Hours(2));
   EXPECT_EQ(config->max_response_bytes, 1048576u);
@@ -197,11 +205,11 @@ TEST(ConfigTest, RollcallAuthorityHostBeatsAzureAndEmptyMeansUnset) {
 
 TEST(ConfigTest, ExplicitScopeIsKeptAndDerivedScopeFollowsFlagBaseUrl) {
   absl::StatusOr<Config> config =
-      Load({"--graph_base_url=https://graph.microsoft.us/beta", "--graph_scope=api://x/.default"});
+      Load({"--graph_base_url=https://graph.microsoft.us", "--graph_scope=api://x/.default"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->graph_scope, "api://x/.default");
 
-  config = Load({"--graph_base_url", "HTTPS://graph.microsoft.us/v1.0"});
+  config = Load({"--graph_base_url", "HTTPS://graph.microsoft.us"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->graph_scope, "https://graph.microsoft.us/.default");
 }
@@ -266,6 +274,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{}, {{"ROLLCALL_STALE_IF_ERROR", "1"}}, "ROLLCALL_STALE_IF_ERROR"},
         BadCase{{"--log_level=chatty"}, {}, "--log_level"},
         BadCase{{"--graph_base_url=graph.microsoft.com"}, {}, "--graph_base_url"},
+        BadCase{{"--graph_base_url=https://graph.microsoft.com/v1.0"}, {}, "graph_version"},
+        BadCase{{}, {{"ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.us/beta/"}},
+                "graph_version"},
+        BadCase{{"--graph_version=v2"}, {}, "--graph_version"},
         BadCase{{"--authority_host=ftp://x"}, {}, "--authority_host"},
         BadCase{{"--listen"}, {}, "--listen"},
         BadCase{{}, {{"ROLLCALL_HTTP_TIMEOUT", "30"}}, "ROLLCALL_HTTP_TIMEOUT"},
@@ -312,7 +324,8 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
   };
   const std::vector<Expected> expected = {
       {"--listen=HOST:PORT", "ROLLCALL_LISTEN", "0.0.0.0:50051"},
-      {"--graph_base_url=URL", "ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0"},
+      {"--graph_base_url=URL", "ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.com"},
+      {"--graph_version=VERSION", "ROLLCALL_GRAPH_VERSION", "v1.0"},
       {"--graph_scope=SCOPE", "ROLLCALL_GRAPH_SCOPE", "scheme and host of graph_base_url + /.default"},
       {"--authority_host=URL", "ROLLCALL_AUTHORITY_HOST, AZURE_AUTHORITY_HOST",
        "https://login.microsoftonline.com/"},
@@ -323,10 +336,13 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--http_connect_timeout=DURATION", "ROLLCALL_HTTP_CONNECT_TIMEOUT", "5s"},
       {"--http_timeout=DURATION", "ROLLCALL_HTTP_TIMEOUT", "30s"},
       {"--max_response_bytes=SIZE", "ROLLCALL_MAX_RESPONSE_BYTES", "64MiB"},
+      {"--max_report_bytes=SIZE", "ROLLCALL_MAX_REPORT_BYTES", "64MiB"},
       {"--cache_max_bytes=SIZE", "ROLLCALL_CACHE_MAX_BYTES", "256MiB"},
       {"--cache_ttl=DURATION", "ROLLCALL_CACHE_TTL", "1h"},
       {"--cache_ttl_recent=DURATION", "ROLLCALL_CACHE_TTL_RECENT", "60s"},
       {"--recent_report_age=DURATION", "ROLLCALL_RECENT_REPORT_AGE", "1h"},
+      {"--reports_list_ttl=DURATION", "ROLLCALL_REPORTS_LIST_TTL", "60s"},
+      {"--meeting_lookup_ttl=DURATION", "ROLLCALL_MEETING_LOOKUP_TTL", "1h"},
       {"--negative_cache_ttl=DURATION", "ROLLCALL_NEGATIVE_CACHE_TTL", "30s"},
       {"--stale_if_error=DURATION", "ROLLCALL_STALE_IF_ERROR", "24h"},
       {"--upstream_concurrency=N", "ROLLCALL_UPSTREAM_CONCURRENCY", "8"},
@@ -337,6 +353,8 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--default_deadline=DURATION", "ROLLCALL_DEFAULT_DEADLINE", "30s"},
       {"--shutdown_grace=DURATION", "ROLLCALL_SHUTDOWN_GRACE", "20s"},
       {"--max_connection_age=DURATION", "ROLLCALL_MAX_CONNECTION_AGE", "5m"},
+      {"--page_token_key_file=PATH", "ROLLCALL_PAGE_TOKEN_KEY_FILE",
+       "(empty: a random key per process)"},
       {"--metrics_listen=HOST:PORT", "ROLLCALL_METRICS_LISTEN", "(empty: no metrics endpoint)"},
       {"--log_level=LEVEL", "ROLLCALL_LOG_LEVEL", "info"},
   };
@@ -374,7 +392,8 @@ TEST(ConfigTest, DefaultsParseFromTheHelpText) {
 TEST(ConfigTest, ErrorsNeverEchoTheValue) {
   constexpr char kValue[] = "Zq9-not-a-valid-anything";
   for (const char* name :
-       {"listen", "graph_base_url", "authority_host", "http_connect_timeout", "http_timeout",
+       {"listen", "graph_base_url", "graph_version", "max_report_bytes", "reports_list_ttl",
+        "meeting_lookup_ttl", "authority_host", "http_connect_timeout", "http_timeout",
         "max_response_bytes", "cache_max_bytes", "cache_ttl", "cache_ttl_recent",
         "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
         "upstream_queue", "graph_max_attempts", "graph_initial_backoff", "graph_max_backoff",
