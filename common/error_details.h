@@ -50,6 +50,8 @@ inline constexpr absl::string_view kUpstreamOverloaded = "UPSTREAM_OVERLOADED";
 // INVALID_ARGUMENT: a page_token this deployment did not mint for this request (altered, made
 // up, or minted for another report or with another signing key).
 inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
+// INVALID_ARGUMENT: ListAttendanceRecords' page_size is negative or above 1,000.
+inline constexpr absl::string_view kInvalidPageSize = "INVALID_PAGE_SIZE";
 // UNAVAILABLE: the server is shutting down; another replica will answer.
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
 }  // namespace reason

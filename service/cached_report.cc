@@ -23,16 +23,17 @@ char* DecimalBefore(std::size_t n, char* end) {
 
 }  // namespace
 
-ReportKey::ReportKey(absl::string_view user_id, absl::string_view meeting_id,
-                     absl::string_view report_id, rollcall::v1::ReportView view)
+ReportKey::ReportKey(KeyKind kind, absl::string_view first_id, absl::string_view second_id,
+                     absl::string_view third_id, rollcall::v1::ReportView view)
     : with_records_(view != rollcall::v1::REPORT_VIEW_BASIC) {
-  // "<decimal length>:<bytes>" for each ID, then the view: no two different requests share a
-  // key, whatever bytes their IDs hold.
-  const absl::string_view ids[] = {user_id, meeting_id, report_id};
+  // The kind's byte, "<decimal length>:<bytes>" for each ID, then the view: no two different
+  // requests share a key, whatever bytes their IDs hold.
+  const absl::string_view ids[] = {first_id, second_id, third_id};
   const absl::string_view view_name = with_records_ ? "full" : "basic";
+  const char kind_byte = static_cast<char>(kind);
   char digits[3][20];
   absl::string_view lengths[3];
-  std::size_t size = view_name.size();
+  std::size_t size = 1 + view_name.size();
   for (int i = 0; i < 3; ++i) {
     char* const end = digits[i] + sizeof(digits[i]);
     const char* const first = DecimalBefore(ids[i].size(), end);
@@ -49,6 +50,7 @@ ReportKey::ReportKey(absl::string_view user_id, absl::string_view meeting_id,
     if (!piece.empty()) std::memcpy(out, piece.data(), piece.size());
     out += piece.size();
   };
+  put(absl::string_view(&kind_byte, 1));
   for (int i = 0; i < 3; ++i) {
     put(lengths[i]);
     put(":");

@@ -26,13 +26,29 @@
 
 namespace rollcall::service {
 
-// A cache key: user, meeting and report IDs and the view, each ID length-prefixed so that no
-// two different requests share a key whatever bytes the IDs contain. REPORT_VIEW_UNSPECIFIED
-// and REPORT_VIEW_FULL are the same view (the proto says so) and share a key.
+// What a cache key names: its first byte. One cache holds every kind, each kind's keys apart.
+enum class KeyKind : char {
+  kMeetingReport = 'o',    // an online meeting's report: user, meeting, report, view
+  kWebinarReport = 'w',    // a webinar session's report: event, session, report, view
+  kTownHallReport = 't',   // a town hall session's report: event, session, report, view
+  kMeetingReports = 'O',   // an online meeting's list of reports: user, meeting
+  kWebinarReports = 'W',   // a webinar session's list of reports: event, session
+  kTownHallReports = 'T',  // a town hall session's list of reports: event, session
+  kJoinLink = 'j',         // the meeting a join link names: user, link
+};
+
+// A cache key: the kind, three IDs and the view, each ID length-prefixed so that no two
+// different requests share a key whatever bytes the IDs contain. REPORT_VIEW_UNSPECIFIED and
+// REPORT_VIEW_FULL are the same view (the proto says so) and share a key. Kinds that have no
+// third ID or no view pass "" and REPORT_VIEW_BASIC.
 class ReportKey {
  public:
+  // An online meeting's report (KeyKind::kMeetingReport).
   ReportKey(absl::string_view user_id, absl::string_view meeting_id, absl::string_view report_id,
-            rollcall::v1::ReportView view);
+            rollcall::v1::ReportView view)
+      : ReportKey(KeyKind::kMeetingReport, user_id, meeting_id, report_id, view) {}
+  ReportKey(KeyKind kind, absl::string_view first_id, absl::string_view second_id,
+            absl::string_view third_id, rollcall::v1::ReportView view);
   ReportKey(ReportKey&&) = default;
   ReportKey& operator=(ReportKey&&) = default;
 

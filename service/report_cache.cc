@@ -43,8 +43,9 @@ bool ServesStaleOn(const absl::Status& status) {
 }
 
 bool IsNegativelyCacheable(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kNotFound &&
-         common::GetErrorDetails(status).reason == common::reason::kReportNotFound;
+  if (status.code() != absl::StatusCode::kNotFound) return false;
+  const std::string reason = common::GetErrorDetails(status).reason;
+  return reason == common::reason::kReportNotFound || reason == common::reason::kMeetingNotFound;
 }
 
 ReportCache::ReportCache(const Options& options, const common::Clock* clock,

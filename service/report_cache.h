@@ -64,7 +64,7 @@ struct CacheResult {
 bool ServesStaleOn(const absl::Status& status);
 
 // True for a load error that is remembered as a negative entry: NOT_FOUND with reason
-// REPORT_NOT_FOUND.
+// REPORT_NOT_FOUND or MEETING_NOT_FOUND.
 bool IsNegativelyCacheable(const absl::Status& status);
 
 // How long a client refused with UPSTREAM_OVERLOADED is told to wait (RetryInfo).

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
-#include "common/error_details.h"
+#include "absl/strings/match.h"
 #include "common/error_details.h"
 #include "common/utf8.h"
 
@@ -17,9 +17,10 @@ namespace {
 
 using google::protobuf::internal::WireFormatLite;
 
-absl::Status Malformed(absl::string_view what) {
+absl::Status Malformed(absl::string_view what,
+                       absl::string_view type = "GetAttendanceReportRequest") {
   return common::MakeError(absl::StatusCode::kInvalidArgument,
-                          absl::StrCat("request is not a GetAttendanceReportRequest: ", what),
+                          absl::StrCat("request is not a ", type, ": ", what),
                           {std::string(common::reason::kMalformedRequest), {}, std::nullopt});
 }
 
@@ -42,11 +43,12 @@ bool AllPrintable(uint64_t word) {
   return (below_space | above_tilde) == 0;
 }
 
-absl::Status ValidateId(absl::string_view field, absl::string_view value) {
+absl::Status ValidateId(absl::string_view field, absl::string_view value,
+                        std::size_t max_bytes = kMaxIdBytes) {
   if (value.empty()) return InvalidField(field, "is required");
-  if (value.size() > kMaxIdBytes) {
+  if (value.size() > max_bytes) {
     return InvalidField(field,
-                        absl::StrCat("is ", value.size(), " bytes long; at most ", kMaxIdBytes,
+                        absl::StrCat("is ", value.size(), " bytes long; at most ", max_bytes,
                                      " bytes are accepted"));
   }
   std::size_t pos = 0;
@@ -78,6 +80,126 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value) {
   return absl::OkStatus();
 }
 
+// Reads a length-delimited field's bytes, viewing `bytes` (the whole buffer `in` reads).
+bool ReadBytes(google::protobuf::io::CodedInputStream* in, absl::string_view bytes,
+               absl::string_view* out) {
+  uint32_t length = 0;
+  if (!in->ReadVarint32(&length)) return false;
+  const auto start = static_cast<std::size_t>(in->CurrentPosition());
+  if (length > bytes.size() - start || !in->Skip(static_cast<int>(length))) return false;
+  *out = bytes.substr(start, length);
+  return true;
+}
+
+// A VirtualEventSession's bytes (kSessionWireFields), merged into *out as protobuf merges a
+// message field sent more than once.
+absl::Status ParseSession(absl::string_view bytes, SessionFields* out) {
+  out->present = true;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      if (in.ConsumedEntireMessage()) return absl::OkStatus();
+      return Malformed("invalid tag in virtual_event_session");
+    }
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(tag);
+    absl::string_view* id = nullptr;
+    if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (field == kSessionEventIdField) id = &out->event_id;
+      if (field == kSessionIdField) id = &out->session_id;
+    }
+    if (id != nullptr) {
+      if (!ReadBytes(&in, bytes, id)) return Malformed("truncated string field");
+    } else if (field == kSessionKindField && type == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t raw = 0;
+      if (!in.ReadVarint64(&raw)) return Malformed("truncated varint");
+      out->kind = static_cast<int32_t>(raw);
+    } else if (field == 0 || !WireFormatLite::SkipField(&in, tag)) {
+      return Malformed("invalid or truncated field in virtual_event_session");
+    }
+  }
+}
+
+// The source of a request: user_id and meeting_id, or a virtual event session.
+absl::Status ValidateSource(absl::string_view user_id, absl::string_view meeting_id,
+                            const SessionFields& session) {
+  if (!session.present) {
+    if (absl::Status s = ValidateId("user_id", user_id); !s.ok()) return s;
+    return ValidateId("meeting_id", meeting_id);
+  }
+  if (!user_id.empty() || !meeting_id.empty()) {
+    return InvalidField(
+        "virtual_event_session",
+        "is set together with user_id or meeting_id; a request reads either an online "
+        "meeting (user_id and meeting_id) or a webinar or town hall session, not both");
+  }
+  if (session.kind != rollcall::v1::VIRTUAL_EVENT_KIND_WEBINAR &&
+      session.kind != rollcall::v1::VIRTUAL_EVENT_KIND_TOWN_HALL) {
+    return InvalidField("virtual_event_session.kind",
+                        absl::StrCat("is ", session.kind,
+                                     "; use VIRTUAL_EVENT_KIND_WEBINAR or "
+                                     "VIRTUAL_EVENT_KIND_TOWN_HALL"));
+  }
+  if (absl::Status s = ValidateId("virtual_event_session.event_id", session.event_id); !s.ok()) {
+    return s;
+  }
+  return ValidateId("virtual_event_session.session_id", session.session_id);
+}
+
+SessionFields SessionOf(bool present, const rollcall::v1::VirtualEventSession& session) {
+  SessionFields fields;
+  fields.present = present;
+  fields.kind = session.kind();
+  fields.event_id = session.event_id();
+  fields.session_id = session.session_id();
+  return fields;
+}
+
+template <typename Request>
+absl::Status ValidateReportRequest(const Request& request) {
+  if (absl::Status s =
+          ValidateSource(request.user_id(), request.meeting_id(),
+                         SessionOf(request.has_virtual_event_session(),
+                                   request.virtual_event_session()));
+      !s.ok()) {
+    return s;
+  }
+  return ValidateId("report_id", request.report_id());
+}
+
+// The first string field of `bytes` (a `type` message), nested ones included, that is not
+// valid UTF-8: its path, or "" when there is none or the bytes do not parse (protobuf's
+// parser then says so). Unknown fields are not checked: protobuf keeps them as bytes.
+std::string FirstInvalidString(absl::string_view bytes, const google::protobuf::Descriptor* type,
+                               int depth) {
+  using google::protobuf::FieldDescriptor;
+  if (depth > 8) return "";
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return "";
+    const FieldDescriptor* field = type->FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
+    if (field != nullptr &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
+        (field->type() == FieldDescriptor::TYPE_STRING ||
+         field->type() == FieldDescriptor::TYPE_MESSAGE)) {
+      absl::string_view value;
+      if (!ReadBytes(&in, bytes, &value)) return "";
+      if (field->type() == FieldDescriptor::TYPE_STRING) {
+        if (!common::utf8::IsValid(value)) return field->name();
+      } else {
+        const std::string nested = FirstInvalidString(value, field->message_type(), depth + 1);
+        if (!nested.empty()) return absl::StrCat(field->name(), ".", nested);
+      }
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return "";
+    }
+  }
+}
+
 }  // namespace
 
 absl::Status ParseRequest(absl::string_view bytes, RequestFields* out) {
@@ -105,13 +227,11 @@ absl::Status ParseRequest(absl::string_view bytes, RequestFields* out) {
       if (field == kReportIdField) id = &out->report_id;
     }
     if (id != nullptr) {
-      uint32_t length = 0;
-      if (!in.ReadVarint32(&length)) return Malformed("truncated string field");
-      const auto start = static_cast<std::size_t>(in.CurrentPosition());
-      if (length > bytes.size() - start || !in.Skip(static_cast<int>(length))) {
-        return Malformed("truncated string field");
-      }
-      *id = bytes.substr(start, length);
+      if (!ReadBytes(&in, bytes, id)) return Malformed("truncated string field");
+    } else if (field == kSessionField && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      absl::string_view session;
+      if (!ReadBytes(&in, bytes, &session)) return Malformed("truncated virtual_event_session");
+      if (absl::Status s = ParseSession(session, &out->session); !s.ok()) return s;
     } else if (field == kViewField && type == WireFormatLite::WIRETYPE_VARINT) {
       uint64_t raw = 0;
       if (!in.ReadVarint64(&raw)) return Malformed("truncated varint");
@@ -134,8 +254,10 @@ absl::Status ParseRequest(const grpc::ByteBuffer& request, grpc::Slice* storage,
 }
 
 absl::Status ValidateRequest(const RequestFields& request) {
-  if (absl::Status s = ValidateId("user_id", request.user_id); !s.ok()) return s;
-  if (absl::Status s = ValidateId("meeting_id", request.meeting_id); !s.ok()) return s;
+  if (absl::Status s = ValidateSource(request.user_id, request.meeting_id, request.session);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = ValidateId("report_id", request.report_id); !s.ok()) return s;
   if (!rollcall::v1::ReportView_IsValid(request.view)) {
     return InvalidField("view", absl::StrCat("has the unknown value ", request.view,
@@ -146,7 +268,78 @@ absl::Status ValidateRequest(const RequestFields& request) {
 
 absl::Status ValidateRequest(const rollcall::v1::GetAttendanceReportRequest& request) {
   return ValidateRequest(
-      RequestFields{request.user_id(), request.meeting_id(), request.report_id(), request.view()});
+      RequestFields{request.user_id(), request.meeting_id(), request.report_id(), request.view(),
+                    SessionOf(request.has_virtual_event_session(),
+                              request.virtual_event_session())});
+}
+
+absl::Status ValidateRequest(const rollcall::v1::ListAttendanceReportsRequest& request) {
+  return ValidateSource(
+      request.user_id(), request.meeting_id(),
+      SessionOf(request.has_virtual_event_session(), request.virtual_event_session()));
+}
+
+absl::Status ValidateRequest(const rollcall::v1::ListAttendanceRecordsRequest& request) {
+  if (absl::Status s = ValidateReportRequest(request); !s.ok()) return s;
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    common::ErrorDetails details;
+    details.reason = std::string(common::reason::kInvalidPageSize);
+    details.metadata[std::string(common::meta::kField)] = "page_size";
+    return common::MakeError(
+        absl::StatusCode::kInvalidArgument,
+        absl::StrCat("page_size is ", request.page_size(), "; use 1 to ", kMaxPageSize,
+                     ", or 0 for ", kDefaultPageSize),
+        details);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRequest(const rollcall::v1::StreamAttendanceRecordsRequest& request) {
+  return ValidateReportRequest(request);
+}
+
+absl::Status ValidateRequest(const rollcall::v1::ResolveOnlineMeetingRequest& request) {
+  if (absl::Status s = ValidateId("user_id", request.user_id()); !s.ok()) return s;
+  const absl::string_view url = request.join_web_url();
+  if (absl::Status s = ValidateId("join_web_url", url, kMaxJoinUrlBytes); !s.ok()) return s;
+  constexpr absl::string_view kScheme = "https://";
+  const absl::string_view host =
+      url.size() > kScheme.size() ? url.substr(kScheme.size()) : absl::string_view();
+  if (!absl::StartsWithIgnoreCase(url, kScheme) || host.empty() ||
+      host.find_first_of("/?#") == 0) {
+    return InvalidField("join_web_url",
+                        "must be the meeting's https:// join link "
+                        "(https://teams.microsoft.com/l/meetup-join/...)");
+  }
+  if (url.find(' ') != absl::string_view::npos) {
+    return InvalidField("join_web_url", "contains a space; Teams join links have none");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseMessage(absl::string_view bytes, google::protobuf::Message* out) {
+  out->Clear();
+  const std::string type = out->GetDescriptor()->name();
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return Malformed("too large", type);
+  }
+  const std::string invalid = FirstInvalidString(bytes, out->GetDescriptor(), 0);
+  if (!invalid.empty()) return InvalidField(invalid, "is not valid UTF-8");
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    out->Clear();
+    return Malformed("invalid or truncated field", type);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseMessage(const grpc::ByteBuffer& request, google::protobuf::Message* out) {
+  grpc::Slice storage;
+  if (!request.TrySingleSlice(&storage).ok() && !request.DumpToSingleSlice(&storage).ok()) {
+    out->Clear();
+    return Malformed("unreadable message", out->GetDescriptor()->name());
+  }
+  return ParseMessage(
+      absl::string_view(reinterpret_cast<const char*>(storage.begin()), storage.size()), out);
 }
 
 }  // namespace rollcall::service

@@ -6,6 +6,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
 #include "rollcall/v1/attendance.pb.h"
@@ -17,6 +18,20 @@ namespace rollcall::service {
 // small whatever a caller sends.
 inline constexpr std::size_t kMaxIdBytes = 1024;
 
+// The longest join link ResolveOnlineMeeting accepts, in bytes (Teams links are ~300).
+inline constexpr std::size_t kMaxJoinUrlBytes = 2048;
+// ListAttendanceRecords' page sizes: the default (page_size 0) and the largest accepted.
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+
+// A VirtualEventSession's fields, viewing the request's bytes.
+struct SessionFields {
+  bool present = false;  // the request set virtual_event_session (even to an empty message)
+  int kind = 0;          // as sent: may name no VirtualEventKind (validation refuses those)
+  absl::string_view event_id;
+  absl::string_view session_id;
+};
+
 // A request's fields, viewing the bytes they were parsed from (valid while those are).
 struct RequestFields {
   absl::string_view user_id;
@@ -24,6 +39,7 @@ struct RequestFields {
   absl::string_view report_id;
   // As sent: an int32 value that may name no ReportView (ValidateRequest refuses those).
   rollcall::v1::ReportView view = rollcall::v1::REPORT_VIEW_UNSPECIFIED;
+  SessionFields session;
 };
 
 // Every field of GetAttendanceReportRequest that ParseRequest reads, with the wire type it
@@ -39,11 +55,22 @@ inline constexpr int kUserIdField = 1;
 inline constexpr int kMeetingIdField = 2;
 inline constexpr int kReportIdField = 3;
 inline constexpr int kViewField = 4;
+inline constexpr int kSessionField = 5;
 inline constexpr RequestWireField kRequestWireFields[] = {
-    {kUserIdField, 2, "user_id"},        // string: length-delimited
-    {kMeetingIdField, 2, "meeting_id"},  // string: length-delimited
-    {kReportIdField, 2, "report_id"},    // string: length-delimited
-    {kViewField, 0, "view"},             // enum: varint
+    {kUserIdField, 2, "user_id"},                 // string: length-delimited
+    {kMeetingIdField, 2, "meeting_id"},           // string: length-delimited
+    {kReportIdField, 2, "report_id"},             // string: length-delimited
+    {kViewField, 0, "view"},                      // enum: varint
+    {kSessionField, 2, "virtual_event_session"},  // message: length-delimited
+};
+// The same for the VirtualEventSession inside it.
+inline constexpr int kSessionKindField = 1;
+inline constexpr int kSessionEventIdField = 2;
+inline constexpr int kSessionIdField = 3;
+inline constexpr RequestWireField kSessionWireFields[] = {
+    {kSessionKindField, 0, "kind"},          // enum: varint
+    {kSessionEventIdField, 2, "event_id"},   // string: length-delimited
+    {kSessionIdField, 2, "session_id"},      // string: length-delimited
 };
 
 // Parses the wire bytes of a GetAttendanceReportRequest into *out, like protobuf's parser
@@ -59,14 +86,33 @@ absl::Status ParseRequest(absl::string_view bytes, RequestFields* out);
 absl::Status ParseRequest(const grpc::ByteBuffer& request, grpc::Slice* storage,
                           RequestFields* out);
 
-// Checks a request. user_id, meeting_id and report_id: required, at most kMaxIdBytes bytes,
-// valid UTF-8, no control characters (U+0000..U+001F, U+007F). Any other byte is allowed
-// ('/', '?', '#', '%', "..", spaces): the Graph client percent-encodes each ID as one path
-// segment. view: a known ReportView value.
-// Errors: INVALID_ARGUMENT with ErrorDetails reason INVALID_ID and metadata field=<field name>,
-// the message naming the field; the first failing field in declaration order is reported.
+// Checks a request. The source: either user_id and meeting_id, or virtual_event_session (kind
+// WEBINAR or TOWN_HALL, event_id, session_id), not both. Every ID, report_id included:
+// required, at most kMaxIdBytes bytes, valid UTF-8, no control characters (U+0000..U+001F,
+// U+007F). Any other byte is allowed ('/', '?', '#', '%', "..", spaces): the Graph client
+// percent-encodes each ID as one path segment. view: a known ReportView value.
+// Errors: INVALID_ARGUMENT with ErrorDetails reason INVALID_ID and metadata field=<field name>
+// ("virtual_event_session.event_id" for a nested one), the message naming the field; the
+// first failing field in declaration order is reported.
 absl::Status ValidateRequest(const RequestFields& request);
 // The same checks on a message protobuf parsed.
 absl::Status ValidateRequest(const rollcall::v1::GetAttendanceReportRequest& request);
+
+// The other requests, parsed by protobuf (ParseMessage) and checked like GetAttendanceReport's:
+// the source and report_id as above; page_size from 0 to kMaxPageSize (the page token is the
+// PageTokenSigner's to check); user_id as an ID and join_web_url an https:// URL with a host,
+// at most kMaxJoinUrlBytes, valid UTF-8 with no control characters or spaces.
+absl::Status ValidateRequest(const rollcall::v1::ListAttendanceReportsRequest& request);
+absl::Status ValidateRequest(const rollcall::v1::ListAttendanceRecordsRequest& request);
+absl::Status ValidateRequest(const rollcall::v1::StreamAttendanceRecordsRequest& request);
+absl::Status ValidateRequest(const rollcall::v1::ResolveOnlineMeetingRequest& request);
+
+// Parses a request of any type with protobuf, but first finds any string field (nested ones
+// included) that is not valid UTF-8 and reports it by name (INVALID_ARGUMENT, INVALID_ID,
+// field=<path>), where protobuf would fail the whole parse and log to stderr outside our
+// logger. Bytes that are not a well-formed message: INVALID_ARGUMENT MALFORMED_REQUEST naming
+// the message type.
+absl::Status ParseMessage(const grpc::ByteBuffer& request, google::protobuf::Message* out);
+absl::Status ParseMessage(absl::string_view bytes, google::protobuf::Message* out);
 
 }  // namespace rollcall::service

@@ -32,24 +32,34 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
   // The proto defines UNSPECIFIED as FULL: they share an entry.
   EXPECT_EQ(ReportKey("u", "m", "r", REPORT_VIEW_FULL).encoded(),
             ReportKey("u", "m", "r", REPORT_VIEW_UNSPECIFIED).encoded());
+  // The same IDs name different things in each kind.
+  EXPECT_NE(ReportKey("u", "m", "r", REPORT_VIEW_FULL).encoded(),
+            ReportKey(KeyKind::kWebinarReport, "u", "m", "r", REPORT_VIEW_FULL).encoded());
+  EXPECT_NE(ReportKey(KeyKind::kWebinarReport, "u", "m", "r", REPORT_VIEW_FULL).encoded(),
+            ReportKey(KeyKind::kTownHallReport, "u", "m", "r", REPORT_VIEW_FULL).encoded());
+  EXPECT_NE(ReportKey(KeyKind::kMeetingReports, "u", "m", "", REPORT_VIEW_BASIC).encoded(),
+            ReportKey(KeyKind::kJoinLink, "u", "m", "", REPORT_VIEW_BASIC).encoded());
   EXPECT_TRUE(ReportKey("u", "m", "r", REPORT_VIEW_UNSPECIFIED).with_records());
   EXPECT_FALSE(ReportKey("u", "m", "r", REPORT_VIEW_BASIC).with_records());
 }
 
 TEST(ReportKeyTest, EachIdIsLengthPrefixedAndLongKeysAreWhole) {
-  EXPECT_EQ(ReportKey("ab", "c", "0123456789", REPORT_VIEW_FULL).encoded(), "2:ab1:c10:0123456789full");
-  EXPECT_EQ(ReportKey("u", "", "r", REPORT_VIEW_BASIC).encoded(), "1:u0:1:rbasic");
+  EXPECT_EQ(ReportKey("ab", "c", "0123456789", REPORT_VIEW_FULL).encoded(),
+            "o2:ab1:c10:0123456789full");
+  EXPECT_EQ(ReportKey("u", "", "r", REPORT_VIEW_BASIC).encoded(), "o1:u0:1:rbasic");
+  EXPECT_EQ(ReportKey(KeyKind::kWebinarReport, "e", "s", "r", REPORT_VIEW_BASIC).encoded(),
+            "w1:e1:s1:rbasic");
   // Longer than the inline buffer: the same encoding, from the heap.
   const std::string id(1024, 'x');
   const ReportKey key(id, id, id, REPORT_VIEW_FULL);
-  EXPECT_EQ(key.encoded(), absl::StrCat("1024:", id, "1024:", id, "1024:", id, "full"));
+  EXPECT_EQ(key.encoded(), absl::StrCat("o1024:", id, "1024:", id, "1024:", id, "full"));
   // Moved, inline or not, it still reads the same.
   ReportKey moved = ReportKey("ab", "c", "d", REPORT_VIEW_FULL);
   ReportKey long_moved = ReportKey(id, id, id, REPORT_VIEW_BASIC);
   const ReportKey short_target(std::move(moved));
   const ReportKey long_target(std::move(long_moved));
-  EXPECT_EQ(short_target.encoded(), "2:ab1:c1:dfull");
-  EXPECT_EQ(long_target.encoded().size(), 3 * (5 + 1024) + 5);
+  EXPECT_EQ(short_target.encoded(), "o2:ab1:c1:dfull");
+  EXPECT_EQ(long_target.encoded().size(), 1 + 3 * (5 + 1024) + 5);
 }
 
 // --- Entries ----------------------------------------------------------------------------

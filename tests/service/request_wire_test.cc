@@ -31,11 +31,17 @@ GetAttendanceReportRequest ToMessage(const RequestFields& fields) {
   message.set_meeting_id(std::string(fields.meeting_id));
   message.set_report_id(std::string(fields.report_id));
   message.set_view(fields.view);
+  if (fields.session.present) {
+    rollcall::v1::VirtualEventSession* session = message.mutable_virtual_event_session();
+    session->set_kind(static_cast<rollcall::v1::VirtualEventKind>(fields.session.kind));
+    session->set_event_id(std::string(fields.session.event_id));
+    session->set_session_id(std::string(fields.session.session_id));
+  }
   return message;
 }
 
 // Sets `field` of `message` to a value that is not its default, distinct per field.
-void SetNonDefault(const FieldDescriptor* field, GetAttendanceReportRequest* message) {
+void SetNonDefault(const FieldDescriptor* field, google::protobuf::Message* message) {
   const Reflection* reflection = message->GetReflection();
   ASSERT_FALSE(field->is_repeated()) << field->name() << ": a repeated field needs a case here";
   switch (field->cpp_type()) {
@@ -62,6 +68,13 @@ void SetNonDefault(const FieldDescriptor* field, GetAttendanceReportRequest* mes
     case FieldDescriptor::CPPTYPE_UINT64:
       reflection->SetUInt64(message, field, 1000 + field->number());
       break;
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      // Every field of the nested message, the same way.
+      google::protobuf::Message* nested = reflection->MutableMessage(message, field);
+      const Descriptor* type = nested->GetDescriptor();
+      for (int i = 0; i < type->field_count(); ++i) SetNonDefault(type->field(i), nested);
+      break;
+    }
     default:
       FAIL() << field->name() << ": a field of this type needs a case here";
   }
@@ -89,6 +102,30 @@ TEST(RequestWireTest, TheParserHandlesEveryFieldTheDescriptorDeclares) {
         << "kRequestWireFields names field " << entry.number << " (" << entry.name
         << "), which the message does not declare";
   }
+}
+
+// The same for the VirtualEventSession that ParseRequest reads inside the request.
+TEST(RequestWireTest, TheParserHandlesEveryFieldOfTheNestedSession) {
+  const Descriptor* descriptor = rollcall::v1::VirtualEventSession::descriptor();
+  ASSERT_EQ(GetAttendanceReportRequest::descriptor()
+                ->FindFieldByNumber(kSessionField)
+                ->message_type(),
+            descriptor);
+  std::set<int> declared;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    declared.insert(field->number());
+    const RequestWireField* handled = nullptr;
+    for (const RequestWireField& entry : kSessionWireFields) {
+      if (entry.number == field->number()) handled = &entry;
+    }
+    ASSERT_NE(handled, nullptr) << "ParseRequest does not read virtual_event_session field "
+                                << field->number() << " (" << field->name() << ")";
+    EXPECT_EQ(handled->name, field->name());
+    EXPECT_EQ(handled->wire_type, static_cast<int>(WireFormat::WireTypeForField(field)))
+        << field->name();
+  }
+  EXPECT_EQ(declared.size(), std::size(kSessionWireFields));
 }
 
 TEST(RequestWireTest, EveryFieldSetParsesAsProtobufParsesIt) {
@@ -123,6 +160,22 @@ TEST(RequestWireTest, EveryFieldSetParsesAsProtobufParsesIt) {
   ASSERT_TRUE(ParseRequest(twice, &parsed).ok());
   ASSERT_TRUE(by_protobuf.ParseFromString(twice));
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf));
+  // A message field sent twice is merged, field by field.
+  GetAttendanceReportRequest first;
+  first.mutable_virtual_event_session()->set_event_id("e1");
+  first.mutable_virtual_event_session()->set_kind(rollcall::v1::VIRTUAL_EVENT_KIND_WEBINAR);
+  GetAttendanceReportRequest second;
+  second.mutable_virtual_event_session()->set_session_id("s2");
+  const std::string merged = first.SerializeAsString() + second.SerializeAsString();
+  ASSERT_TRUE(ParseRequest(merged, &parsed).ok());
+  ASSERT_TRUE(by_protobuf.ParseFromString(merged));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf))
+      << ToMessage(parsed).ShortDebugString() << " vs " << by_protobuf.ShortDebugString();
+  // An empty session is still a session (protobuf's has_ is true).
+  GetAttendanceReportRequest empty_session;
+  empty_session.mutable_virtual_event_session();
+  ASSERT_TRUE(ParseRequest(empty_session.SerializeAsString(), &parsed).ok());
+  EXPECT_TRUE(parsed.session.present);
 }
 
 TEST(RequestWireTest, FieldsThatAreNotTheMessagesAreSkippedAsProtobufSkipsThem) {

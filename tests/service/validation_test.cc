@@ -212,5 +212,172 @@ TEST(ParseRequestTest, RejectsMalformedBytes) {
   }
 }
 
+
+// --- The source, and the other requests -----------------------------------------------------
+
+namespace surface {
+
+using rollcall::v1::ListAttendanceRecordsRequest;
+using rollcall::v1::ListAttendanceReportsRequest;
+using rollcall::v1::ResolveOnlineMeetingRequest;
+using rollcall::v1::StreamAttendanceRecordsRequest;
+using rollcall::v1::VIRTUAL_EVENT_KIND_TOWN_HALL;
+using rollcall::v1::VIRTUAL_EVENT_KIND_WEBINAR;
+
+template <typename Request>
+void ExpectInvalidWith(const Request& request, const std::string& field,
+                       const std::string& reason = "INVALID_ID") {
+  const absl::Status status = ValidateRequest(request);
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << request.ShortDebugString();
+  EXPECT_THAT(std::string(status.message()), HasSubstr(field));
+  const common::ErrorDetails details = common::GetErrorDetails(status);
+  EXPECT_EQ(details.reason, reason);
+  EXPECT_EQ(details.metadata.at("field"), field);
+}
+
+GetAttendanceReportRequest WebinarReport() {
+  GetAttendanceReportRequest request;
+  request.set_report_id("b76965d4-0763-496e-9980-b323c5f3aa3b");
+  rollcall::v1::VirtualEventSession* session = request.mutable_virtual_event_session();
+  session->set_kind(VIRTUAL_EVENT_KIND_WEBINAR);
+  session->set_event_id("f8ce2a5f-0e6a-4186-aa90-1f64bc023566@5466a424-aadf-425c-9b24-034ca28d4bdd");
+  session->set_session_id("8d62dd52-4dff-4c75-96a9-f905cc3ff942");
+  return request;
+}
+
+TEST(SourceValidationTest, AVirtualEventSessionStandsForUserAndMeeting) {
+  EXPECT_TRUE(ValidateRequest(WebinarReport()).ok());
+  GetAttendanceReportRequest town_hall = WebinarReport();
+  town_hall.mutable_virtual_event_session()->set_kind(VIRTUAL_EVENT_KIND_TOWN_HALL);
+  EXPECT_TRUE(ValidateRequest(town_hall).ok());
+  // The hand-written parser reads it as protobuf does, and validates alike.
+  RequestFields parsed;
+  const std::string bytes = WebinarReport().SerializeAsString();
+  ASSERT_TRUE(ParseRequest(bytes, &parsed).ok());
+  EXPECT_TRUE(parsed.session.present);
+  EXPECT_EQ(parsed.session.kind, VIRTUAL_EVENT_KIND_WEBINAR);
+  EXPECT_EQ(parsed.session.session_id, "8d62dd52-4dff-4c75-96a9-f905cc3ff942");
+  EXPECT_TRUE(ValidateRequest(parsed).ok());
+}
+
+TEST(SourceValidationTest, SessionAndMeetingTogetherAreRefused) {
+  GetAttendanceReportRequest both = WebinarReport();
+  both.set_user_id("u");
+  ExpectInvalidWith(both, "virtual_event_session");
+  both = WebinarReport();
+  both.set_meeting_id("m");
+  ExpectInvalidWith(both, "virtual_event_session");
+}
+
+TEST(SourceValidationTest, TheSessionsFieldsAreCheckedByName) {
+  GetAttendanceReportRequest request = WebinarReport();
+  request.mutable_virtual_event_session()->clear_kind();
+  ExpectInvalidWith(request, "virtual_event_session.kind");
+  request.mutable_virtual_event_session()->set_kind(static_cast<rollcall::v1::VirtualEventKind>(7));
+  ExpectInvalidWith(request, "virtual_event_session.kind");
+  request = WebinarReport();
+  request.mutable_virtual_event_session()->clear_event_id();
+  ExpectInvalidWith(request, "virtual_event_session.event_id");
+  request = WebinarReport();
+  request.mutable_virtual_event_session()->set_session_id("a\nb");
+  ExpectInvalidWith(request, "virtual_event_session.session_id");
+  // An empty session message is a session with nothing in it, not "no session".
+  GetAttendanceReportRequest empty;
+  empty.set_report_id("r");
+  empty.mutable_virtual_event_session();
+  ExpectInvalidWith(empty, "virtual_event_session.kind");
+}
+
+TEST(SurfaceValidationTest, ListReportsNeedsASourceButNoReport) {
+  ListAttendanceReportsRequest request;
+  request.set_user_id("u");
+  request.set_meeting_id("m");
+  EXPECT_TRUE(ValidateRequest(request).ok());
+  request.clear_meeting_id();
+  ExpectInvalidWith(request, "meeting_id");
+  ListAttendanceReportsRequest webinar;
+  *webinar.mutable_virtual_event_session() = WebinarReport().virtual_event_session();
+  EXPECT_TRUE(ValidateRequest(webinar).ok());
+}
+
+TEST(SurfaceValidationTest, RecordsRequestsNeedAReportAndASanePageSize) {
+  ListAttendanceRecordsRequest request;
+  request.set_user_id("u");
+  request.set_meeting_id("m");
+  request.set_report_id("r");
+  for (int size : {0, 1, 100, kMaxPageSize}) {
+    request.set_page_size(size);
+    EXPECT_TRUE(ValidateRequest(request).ok()) << size;
+  }
+  for (int size : {-1, kMaxPageSize + 1, 1 << 30}) {
+    request.set_page_size(size);
+    ExpectInvalidWith(request, "page_size", "INVALID_PAGE_SIZE");
+  }
+  request.set_page_size(0);
+  request.clear_report_id();
+  ExpectInvalidWith(request, "report_id");
+  StreamAttendanceRecordsRequest stream;
+  stream.set_report_id("r");
+  *stream.mutable_virtual_event_session() = WebinarReport().virtual_event_session();
+  EXPECT_TRUE(ValidateRequest(stream).ok());
+  stream.set_user_id("u");
+  ExpectInvalidWith(stream, "virtual_event_session");
+}
+
+constexpr char kDocsJoinUrl[] =
+    "https://teams.microsoft.com/l/meetup-join/"
+    "19%3ameeting_MTM5OTY3MGUtNmY4Mi00Yjg4LTk2MDUtY2IyZGRlNmU1ZjA2%40thread.v2/0?context="
+    "%7b%22Tid%22%3a%222432b57b-0abd-43db-aa7b-16eadd115d34%22%2c%22Oid%22%3a%2214b779ae-cb64-"
+    "47e7-a512-52fd50a4154d%22%7d";
+
+TEST(SurfaceValidationTest, ResolveTakesAnHttpsJoinLink) {
+  ResolveOnlineMeetingRequest request;
+  request.set_user_id("14b779ae-cb64-47e7-a512-52fd50a4154d");
+  request.set_join_web_url(kDocsJoinUrl);
+  EXPECT_TRUE(ValidateRequest(request).ok());
+  request.set_join_web_url("HTTPS://teams.microsoft.us/l/meetup-join/x'y&z#w");
+  EXPECT_TRUE(ValidateRequest(request).ok());
+  for (const std::string& bad :
+       {std::string(""), std::string("teams.microsoft.com/l/meetup-join/x"),
+        std::string("http://teams.microsoft.com/l/meetup-join/x"), std::string("https://"),
+        std::string("https:///path"), std::string("https://teams.microsoft.com/a b"),
+        std::string("https://teams.microsoft.com/\x01"),
+        "https://teams.microsoft.com/" + std::string(kMaxJoinUrlBytes, 'x')}) {
+    request.set_join_web_url(bad);
+    ExpectInvalidWith(request, "join_web_url");
+  }
+  request.set_join_web_url(kDocsJoinUrl);
+  request.clear_user_id();
+  ExpectInvalidWith(request, "user_id");
+}
+
+TEST(ParseMessageTest, NamesTheFieldThatIsNotUtf8EvenNested) {
+  ListAttendanceRecordsRequest request;
+  request.set_report_id("r");
+  *request.mutable_virtual_event_session() = WebinarReport().virtual_event_session();
+  request.mutable_virtual_event_session()->set_event_id("ok");
+  std::string bytes = request.SerializeAsString();
+  ListAttendanceRecordsRequest parsed;
+  ASSERT_TRUE(ParseMessage(bytes, &parsed).ok());
+  EXPECT_EQ(parsed.virtual_event_session().event_id(), "ok");
+  // "ok" becomes two bytes that are not UTF-8: the length is unchanged.
+  const std::size_t at = bytes.find("ok");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = '\xc3';
+  bytes[at + 1] = '\x28';
+  const absl::Status status = ParseMessage(bytes, &parsed);
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::GetErrorDetails(status).metadata.at("field"),
+            "virtual_event_session.event_id");
+  EXPECT_EQ(parsed.ByteSizeLong(), 0u);
+
+  const absl::Status malformed = ParseMessage(std::string("\x0a\x09short", 7), &parsed);
+  ASSERT_EQ(malformed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::GetErrorDetails(malformed).reason, "MALFORMED_REQUEST");
+  EXPECT_THAT(std::string(malformed.message()), HasSubstr("ListAttendanceRecordsRequest"));
+}
+
+}  // namespace surface
+
 }  // namespace
 }  // namespace rollcall::service
