@@ -1,18 +1,112 @@
 #include "service/attendance_service.h"
 
 #include <chrono>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/time/clock.h"
 #include "common/error_details.h"
+#include "service/record_pages.h"
 #include "service/status_mapping.h"
 #include "service/validation.h"
 
 namespace rollcall::service {
 namespace {
 
-constexpr absl::string_view kMethod = "GetAttendanceReport";
+constexpr absl::string_view kMethodNames[kMethodCount] = {
+    "GetAttendanceReport", "ListAttendanceReports", "ListAttendanceRecords",
+    "StreamAttendanceRecords", "ResolveOnlineMeeting"};
+
+KeyKind ReportKindOf(graph::ReportSource source) {
+  switch (source) {
+    case graph::ReportSource::kWebinar:
+      return KeyKind::kWebinarReport;
+    case graph::ReportSource::kTownHall:
+      return KeyKind::kTownHallReport;
+    case graph::ReportSource::kOnlineMeeting:
+      break;
+  }
+  return KeyKind::kMeetingReport;
+}
+
+KeyKind ListKindOf(graph::ReportSource source) {
+  switch (source) {
+    case graph::ReportSource::kWebinar:
+      return KeyKind::kWebinarReports;
+    case graph::ReportSource::kTownHall:
+      return KeyKind::kTownHallReports;
+    case graph::ReportSource::kOnlineMeeting:
+      break;
+  }
+  return KeyKind::kMeetingReports;
+}
+
+// The two IDs that name a request's source (user and meeting, or event and session), viewing
+// the request.
+struct SourceIds {
+  graph::ReportSource source;
+  absl::string_view first;
+  absl::string_view second;
+};
+
+SourceIds SourceIdsOf(absl::string_view user_id, absl::string_view meeting_id,
+                      const SessionFields& session) {
+  if (!session.present) return {graph::ReportSource::kOnlineMeeting, user_id, meeting_id};
+  return {session.kind == rollcall::v1::VIRTUAL_EVENT_KIND_TOWN_HALL
+              ? graph::ReportSource::kTownHall
+              : graph::ReportSource::kWebinar,
+          session.event_id, session.session_id};
+}
+
+template <typename Request>
+SourceIds SourceIdsOf(const Request& request) {
+  SessionFields session;
+  session.present = request.has_virtual_event_session();
+  session.kind = request.virtual_event_session().kind();
+  session.event_id = request.virtual_event_session().event_id();
+  session.session_id = request.virtual_event_session().session_id();
+  return SourceIdsOf(request.user_id(), request.meeting_id(), session);
+}
+
+graph::ReportRef ReportRefOf(const SourceIds& ids, absl::string_view report_id) {
+  return {std::string(ids.first), std::string(ids.second), std::string(report_id), ids.source};
+}
+
+// The ListAttendanceRecords page of `entry` (a cached GetAttendanceReportResponse) that starts
+// at record `offset`: at most `page_size` records, their total, the fetch time, and the token
+// of the next page when records remain.
+absl::StatusOr<grpc::ByteBuffer> RecordsPage(const CachedReport& entry,
+                                             const PageTokenSigner& tokens,
+                                             absl::string_view binding, uint32_t offset,
+                                             int page_size) {
+  const absl::string_view bytes(reinterpret_cast<const char*>(entry.bytes().begin()),
+                                entry.bytes().size());
+  absl::StatusOr<CachedResponseParts> parts = SplitCachedResponse(bytes);
+  if (!parts.ok()) return parts.status();
+  RecordWalker walker(parts->report);
+  RecordsReply reply(RecordsReply::Kind::kListPage);
+  absl::string_view record;
+  while (static_cast<uint32_t>(walker.index()) < offset && walker.Next(&record)) {
+  }
+  for (int taken = 0; taken < page_size && walker.Next(&record); ++taken) {
+    reply.AddRecord(record);
+  }
+  const int next = walker.index();
+  while (walker.Next(&record)) {
+  }
+  if (!walker.ok()) return absl::InternalError("a cached report does not parse");
+  const int total = walker.index();
+  // A token past the end (the report has fewer records since it was minted) gives an empty
+  // last page.
+  if (next < total) reply.SetNextPageToken(tokens.Mint(binding, static_cast<uint32_t>(next)));
+  reply.SetTotal(total);
+  reply.SetFetchTime(parts->fetch_time);
+  const std::string page = reply.Take();
+  grpc::Slice slice(page.data(), page.size());
+  return grpc::ByteBuffer(&slice, 1);
+}
 
 // The call's deadline in the service's clock: what is left of gRPC's deadline (a wall-clock
 // instant) added to `arrival` (the service's clock); arrival + `fallback` when the client set
@@ -32,6 +126,11 @@ grpc::ByteBuffer WithSuffix(const grpc::Slice& bytes, const ReplySuffix& suffix)
 }
 
 }  // namespace
+
+absl::string_view MethodName(Method method) {
+  const auto index = static_cast<std::size_t>(method);
+  return index < std::size(kMethodNames) ? kMethodNames[index] : "other";
+}
 
 // The answering side of one call, safe to hold after the call is gone: the first Finish
 // through any handle (or the call's OnCancel) sends the reply, later ones do nothing. The call
@@ -54,9 +153,13 @@ class AttendanceReportServiceImpl::CallHandle {
 // One GetAttendanceReport call. Created by the handler, owned by gRPC until OnDone.
 class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor {
  public:
-  Call(AttendanceReportServiceImpl* service, grpc::CallbackServerContext* context,
+  Call(AttendanceReportServiceImpl* service, Method method, grpc::CallbackServerContext* context,
        grpc::ByteBuffer* response, absl::Time arrival)
-      : service_(service), context_(context), response_(response), arrival_(arrival) {
+      : service_(service),
+        method_(method),
+        context_(context),
+        response_(response),
+        arrival_(arrival) {
     service_->CallStarted();
   }
 
@@ -103,7 +206,7 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   // Only through a CallHandle that won the race to answer, or FinishNow.
   void Send(grpc::ByteBuffer* reply, const grpc::Status& status, CacheOutcome outcome) {
     if (reply != nullptr) response_->Swap(reply);
-    service_->Answered(status.error_code(), outcome, arrival_);
+    service_->Answered(method_, status.error_code(), outcome, arrival_);
     Finish(status);
   }
 
@@ -130,6 +233,7 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
 
  private:
   AttendanceReportServiceImpl* const service_;
+  const Method method_;
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   const absl::Time arrival_;  // the service's clock
@@ -154,6 +258,129 @@ void AttendanceReportServiceImpl::CallHandle::FinishError(const grpc::Status& st
   call_->Send(nullptr, status, outcome);
 }
 
+// One StreamAttendanceRecords call: the report's records from its cache entry, a message of a
+// few records at a time, the next one built only when gRPC has taken the last (OnWriteDone).
+// So a slow reader makes the server hold one message and a reference to the cached entry (the
+// cache's own copy, shared), never a copy of the report.
+//
+// Lifetime as for unary calls: gRPC deletes it (OnDone) only after Finish; whoever first sets
+// `started_` (the load's callback, or OnCancel) owns the call from then on, and the loser does
+// nothing but read the flag, which outlives the call.
+class AttendanceReportServiceImpl::Stream final
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  Stream(AttendanceReportServiceImpl* service, grpc::CallbackServerContext* context,
+         absl::Time arrival)
+      : service_(service),
+        context_(context),
+        arrival_(arrival),
+        started_(std::make_shared<std::atomic<bool>>(false)) {
+    service_->CallStarted();
+  }
+
+  // What the load's callback holds: the flag, and the stream (valid while the flag is unset).
+  struct Handle {
+    Stream* stream;
+    std::shared_ptr<std::atomic<bool>> started;
+  };
+  Handle handle() { return Handle{this, started_}; }
+
+  // Streams `entry`'s records, or ends with its error. On arrival (before any handle acts), or
+  // through a Handle that won `started`.
+  void Start(const absl::StatusOr<CachedReport>& entry, CacheOutcome outcome) {
+    started_->store(true, std::memory_order_relaxed);
+    outcome_ = outcome;
+    if (!entry.ok()) {
+      End(ToGrpcStatus(entry.status()));
+      return;
+    }
+    entry_ = *entry;
+    const absl::string_view bytes(reinterpret_cast<const char*>(entry_.bytes().begin()),
+                                  entry_.bytes().size());
+    absl::StatusOr<CachedResponseParts> parts = SplitCachedResponse(bytes);
+    absl::StatusOr<int> total =
+        parts.ok() ? CountRecords(parts->report) : absl::StatusOr<int>(parts.status());
+    if (!total.ok()) {
+      End(ToGrpcStatus(total.status()));
+      return;
+    }
+    parts_ = *parts;
+    total_ = *total;
+    walker_.emplace(parts_.report);
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      // The client went away or the call was cancelled: nothing more will be read.
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled"));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnCancel() override {
+    if (started_->exchange(true)) return;  // streaming: the pending write fails instead
+    const bool expired = std::chrono::system_clock::now() >= context_->deadline();
+    End(expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               "the deadline passed before the records were ready")
+                : grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+  }
+
+  void OnDone() override {
+    AttendanceReportServiceImpl* service = service_;
+    delete this;
+    service->CallDone();
+  }
+
+ private:
+  // Writes the next message, or ends the stream after the last one. At least one message,
+  // even for a report without records (it carries the total and the fetch time).
+  void WriteNext() {
+    RecordsReply reply(RecordsReply::Kind::kStreamMessage);
+    absl::string_view record;
+    int records = 0;
+    while (reply.size() < service_->options_.stream_message_bytes && walker_->Next(&record)) {
+      reply.AddRecord(record);
+      ++records;
+    }
+    if (!walker_->ok()) {
+      End(grpc::Status(grpc::StatusCode::INTERNAL, "a cached report does not parse"));
+      return;
+    }
+    if (records == 0 && written_ > 0) {
+      End(grpc::Status::OK);
+      return;
+    }
+    reply.SetTotal(total_);
+    reply.SetFetchTime(parts_.fetch_time);
+    const std::string bytes = reply.Take();
+    grpc::Slice slice(bytes.data(), bytes.size());
+    message_ = grpc::ByteBuffer(&slice, 1);
+    ++written_;
+    StartWrite(&message_);
+  }
+
+  void End(const grpc::Status& status) {
+    service_->Answered(Method::kStream, status.error_code(), outcome_, arrival_);
+    Finish(status);
+  }
+
+  AttendanceReportServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
+  const absl::Time arrival_;
+  const std::shared_ptr<std::atomic<bool>> started_;
+  CacheOutcome outcome_ = CacheOutcome::kMiss;
+  // The entry streamed (a reference: the cache's bytes), its parts and where the walk is.
+  CachedReport entry_;
+  CachedResponseParts parts_;
+  int total_ = 0;
+  std::optional<RecordWalker> walker_;
+  int written_ = 0;
+  // The message in flight: gRPC reads it until OnWriteDone.
+  grpc::ByteBuffer message_;
+};
+
 AttendanceReportServiceImpl::AttendanceReportServiceImpl(const ServiceOptions& options,
                                                          std::shared_ptr<graph::GraphClient> graph,
                                                          ReportCache* cache,
@@ -165,7 +392,27 @@ AttendanceReportServiceImpl::AttendanceReportServiceImpl(const ServiceOptions& o
       logger_(logger),
       observer_(observer),
       suffixes_(GetCachedReplySuffixes()),
+      page_tokens_(options.page_tokens != nullptr
+                       ? options.page_tokens
+                       : std::make_shared<const PageTokenSigner>(PageTokenSigner::Random())),
       loader_(std::move(graph), options.ttl, clock, logger) {}
+
+absl::Status AttendanceReportServiceImpl::Admit(Method method,
+                                                const grpc::CallbackServerContext& context,
+                                                const absl::Status& parsed) {
+  if (draining_.load(std::memory_order_acquire)) {
+    counters_.Add(kRefusedDraining);
+    return ShuttingDownError();
+  }
+  if (parsed.ok()) return parsed;
+  counters_.Add(kInvalidRequests);
+  if (logger_->Enabled(LogLevel::kDebug)) {
+    logger_->Debug("invalid request", {{"method", MethodName(method)},
+                                       {"peer", context.peer()},
+                                       {"error", TruncateForLog(parsed.message(), 256)}});
+  }
+  return parsed;
+}
 
 grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -173,67 +420,221 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   // The one reading of the clock on arrival: the lookup, the deadline and the latency use it.
   const absl::Time arrival = clock_->Now();
   counters_.Add(kRequests);
-  Call* call = new Call(this, context, response, arrival);
-
-  if (draining_.load(std::memory_order_acquire)) {
-    counters_.Add(kRefusedDraining);
-    call->FinishNow(nullptr, ToGrpcStatus(ShuttingDownError()), CacheOutcome::kNone);
-    return call;
-  }
-
+  Call* call = new Call(this, Method::kGet, context, response, arrival);
   // The IDs view the request's own bytes: nothing is copied unless the call misses.
   grpc::Slice request_bytes;
   RequestFields parsed;
-  absl::Status status = ParseRequest(*request, &request_bytes, &parsed);
-  if (status.ok()) status = ValidateRequest(parsed);
+  absl::Status status;
+  if (!draining_.load(std::memory_order_relaxed)) {
+    status = ParseRequest(*request, &request_bytes, &parsed);
+    if (status.ok()) status = ValidateRequest(parsed);
+  }
+  status = Admit(Method::kGet, *context, status);
   if (!status.ok()) {
-    counters_.Add(kInvalidRequests);
-    if (logger_->Enabled(LogLevel::kDebug)) {
-      logger_->Debug("invalid request", {{"peer", context->peer()},
-                                         {"error", TruncateForLog(status.message(), 256)}});
-    }
     call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
     return call;
   }
 
-  const ReportKey key(parsed.user_id, parsed.meeting_id, parsed.report_id, parsed.view);
-  if (const CachedReport hit = cache_->Lookup(key, arrival)) {
-    counters_.Add(kCacheHits);
-    if (hit.negative()) {
-      // The stored google.rpc.Status is the reply's details, as it is.
-      call->FinishNow(nullptr, hit.grpc_error(), CacheOutcome::kNegativeHit);
-    } else {
-      grpc::ByteBuffer reply = WithSuffix(hit.bytes(), suffixes_.from_cache);
-      call->FinishNow(&reply, grpc::Status::OK, CacheOutcome::kHit);
-    }
-    return call;
-  }
-
-  Miss(key, parsed, arrival, *context, call->handle());
+  const SourceIds ids = SourceIdsOf(parsed.user_id, parsed.meeting_id, parsed.session);
+  const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id,
+                      parsed.view);
+  if (AnswerFromCache(call, key, arrival)) return call;
+  Miss(call, key, arrival, *context,
+       ReportLoad(ReportRefOf(ids, parsed.report_id), key.with_records()));
   return call;
 }
 
-void AttendanceReportServiceImpl::Miss(const ReportKey& key, const RequestFields& parsed,
-                                       absl::Time arrival,
+grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ListAttendanceReports(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  const absl::Time arrival = clock_->Now();
+  counters_.Add(kRequests);
+  Call* call = new Call(this, Method::kListReports, context, response, arrival);
+  rollcall::v1::ListAttendanceReportsRequest parsed;
+  absl::Status status = ParseMessage(*request, &parsed);
+  if (status.ok()) status = ValidateRequest(parsed);
+  status = Admit(Method::kListReports, *context, status);
+  if (!status.ok()) {
+    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
+    return call;
+  }
+
+  const SourceIds ids = SourceIdsOf(parsed);
+  const ReportKey key(ListKindOf(ids.source), ids.first, ids.second, "",
+                      rollcall::v1::REPORT_VIEW_BASIC);
+  if (AnswerFromCache(call, key, arrival)) return call;
+  graph::MeetingRef ref{std::string(ids.first), std::string(ids.second), ids.source};
+  Miss(call, key, arrival, *context,
+       [loader = &loader_, ref = std::move(ref), ttl = options_.reports_list_ttl](
+           absl::string_view key, absl::Time deadline) {
+         return loader->LoadReportsList(key, ref, ttl, deadline);
+       });
+  return call;
+}
+
+grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ResolveOnlineMeeting(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  const absl::Time arrival = clock_->Now();
+  counters_.Add(kRequests);
+  Call* call = new Call(this, Method::kResolve, context, response, arrival);
+  rollcall::v1::ResolveOnlineMeetingRequest parsed;
+  absl::Status status = ParseMessage(*request, &parsed);
+  if (status.ok()) status = ValidateRequest(parsed);
+  status = Admit(Method::kResolve, *context, status);
+  if (!status.ok()) {
+    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
+    return call;
+  }
+
+  const ReportKey key(KeyKind::kJoinLink, parsed.user_id(), parsed.join_web_url(), "",
+                      rollcall::v1::REPORT_VIEW_BASIC);
+  if (AnswerFromCache(call, key, arrival)) return call;
+  Miss(call, key, arrival, *context,
+       [loader = &loader_, user = parsed.user_id(), url = parsed.join_web_url(),
+        ttl = options_.meeting_lookup_ttl](absl::string_view key, absl::Time deadline) {
+         return loader->LoadMeeting(key, user, url, ttl, deadline);
+       });
+  return call;
+}
+
+grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ListAttendanceRecords(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  const absl::Time arrival = clock_->Now();
+  counters_.Add(kRequests);
+  Call* call = new Call(this, Method::kListRecords, context, response, arrival);
+  rollcall::v1::ListAttendanceRecordsRequest parsed;
+  absl::Status status = ParseMessage(*request, &parsed);
+  if (status.ok()) status = ValidateRequest(parsed);
+  const SourceIds ids = SourceIdsOf(parsed);
+  // The records come from the report's FULL entry, the one GetAttendanceReport fills.
+  const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id(),
+                      rollcall::v1::REPORT_VIEW_FULL);
+  uint32_t offset = 0;
+  if (status.ok() && !parsed.page_token().empty()) {
+    absl::StatusOr<uint32_t> opened = page_tokens_->Open(key.encoded(), parsed.page_token());
+    if (opened.ok()) {
+      offset = *opened;
+    } else {
+      status = opened.status();
+    }
+  }
+  status = Admit(Method::kListRecords, *context, status);
+  if (!status.ok()) {
+    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
+    return call;
+  }
+
+  const int page_size = parsed.page_size() > 0 ? parsed.page_size() : kDefaultPageSize;
+  if (const CachedReport hit = cache_->Lookup(key, arrival)) {
+    counters_.Add(kCacheHits);
+    if (hit.negative()) {
+      call->FinishNow(nullptr, hit.grpc_error(), CacheOutcome::kNegativeHit);
+      return call;
+    }
+    absl::StatusOr<grpc::ByteBuffer> page =
+        RecordsPage(hit, *page_tokens_, key.encoded(), offset, page_size);
+    call->FinishNow(page.ok() ? &*page : nullptr,
+                    page.ok() ? grpc::Status::OK : ToGrpcStatus(page.status()),
+                    CacheOutcome::kHit);
+    return call;
+  }
+  Reply reply = [tokens = page_tokens_, binding = std::string(key.encoded()), offset,
+                 page_size](const CallHandle& handle, const CacheResult& result) {
+    absl::StatusOr<grpc::ByteBuffer> page =
+        RecordsPage(result.report, *tokens, binding, offset, page_size);
+    const CacheOutcome outcome = result.stale ? CacheOutcome::kStale : CacheOutcome::kMiss;
+    if (page.ok()) {
+      handle.FinishOk(*std::move(page), outcome);
+    } else {
+      handle.FinishError(ToGrpcStatus(page.status()), outcome);
+    }
+  };
+  Miss(call, key, arrival, *context, ReportLoad(ReportRefOf(ids, parsed.report_id()), true),
+       std::move(reply));
+  return call;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* AttendanceReportServiceImpl::StreamAttendanceRecords(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  const absl::Time arrival = clock_->Now();
+  counters_.Add(kRequests);
+  auto* stream = new Stream(this, context, arrival);
+  rollcall::v1::StreamAttendanceRecordsRequest parsed;
+  absl::Status status = ParseMessage(*request, &parsed);
+  if (status.ok()) status = ValidateRequest(parsed);
+  status = Admit(Method::kStream, *context, status);
+  if (!status.ok()) {
+    stream->Start(status, CacheOutcome::kNone);
+    return stream;
+  }
+  const SourceIds ids = SourceIdsOf(parsed);
+  const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id(),
+                      rollcall::v1::REPORT_VIEW_FULL);
+  if (const CachedReport hit = cache_->Lookup(key, arrival)) {
+    counters_.Add(kCacheHits);
+    if (hit.negative()) {
+      stream->Start(hit.error(), CacheOutcome::kNegativeHit);
+    } else {
+      stream->Start(hit, CacheOutcome::kHit);
+    }
+    return stream;
+  }
+  cache_->LoadOrJoin(
+      key, CallDeadline(*context, arrival, options_.default_deadline),
+      ReportLoad(ReportRefOf(ids, parsed.report_id()), true),
+      [handle = stream->handle()](absl::StatusOr<CacheResult> result) {
+        if (handle.started->exchange(true)) return;  // cancelled first
+        if (!result.ok()) {
+          handle.stream->Start(result.status(), CacheOutcome::kMiss);
+        } else {
+          handle.stream->Start(result->report,
+                               result->stale ? CacheOutcome::kStale : CacheOutcome::kMiss);
+        }
+      });
+  return stream;
+}
+
+bool AttendanceReportServiceImpl::AnswerFromCache(Call* call, const ReportKey& key,
+                                                  absl::Time arrival) {
+  const CachedReport hit = cache_->Lookup(key, arrival);
+  if (!hit) return false;
+  counters_.Add(kCacheHits);
+  if (hit.negative()) {
+    // The stored google.rpc.Status is the reply's details, as it is.
+    call->FinishNow(nullptr, hit.grpc_error(), CacheOutcome::kNegativeHit);
+  } else {
+    grpc::ByteBuffer reply = WithSuffix(hit.bytes(), suffixes_.from_cache);
+    call->FinishNow(&reply, grpc::Status::OK, CacheOutcome::kHit);
+  }
+  return true;
+}
+
+ReportCache::Loader AttendanceReportServiceImpl::ReportLoad(graph::ReportRef ref,
+                                                            bool with_records) {
+  // Runs with the latest deadline of the callers waiting for it, not only this one's.
+  return [loader = &loader_, ref = std::move(ref), with_records](absl::string_view key,
+                                                                 absl::Time deadline) {
+    return loader->Load(key, ref, with_records, deadline);
+  };
+}
+
+void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::Time arrival,
                                        const grpc::CallbackServerContext& context,
-                                       const CallHandle& handle) {
+                                       ReportCache::Loader loader, Reply reply) {
   const absl::Time deadline = CallDeadline(context, arrival, options_.default_deadline);
-  graph::ReportRef ref{std::string(parsed.user_id), std::string(parsed.meeting_id),
-                       std::string(parsed.report_id)};
-  const bool with_records = key.with_records();
   const ReplySuffix* const stale_suffix = &suffixes_.from_cache_stale;
   cache_->LoadOrJoin(
-      key, deadline,
-      // Runs with the latest deadline of the callers waiting for it, not only this one's.
-      [loader = &loader_, ref = std::move(ref), with_records](absl::string_view key,
-                                                               absl::Time deadline) {
-        return loader->Load(key, ref, with_records, deadline);
-      },
+      key, deadline, std::move(loader),
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor
       // refused this one).
-      [handle, stale_suffix](absl::StatusOr<CacheResult> result) {
+      [handle = call->handle(), stale_suffix,
+       reply = std::move(reply)](absl::StatusOr<CacheResult> result) {
         if (!result.ok()) {
           handle.FinishError(ToGrpcStatus(result.status()), CacheOutcome::kMiss);
+        } else if (reply != nullptr) {
+          reply(handle, *result);
         } else if (result->stale) {
           handle.FinishOk(WithSuffix(result->report.bytes(), *stale_suffix),
                           CacheOutcome::kStale);
@@ -243,13 +644,13 @@ void AttendanceReportServiceImpl::Miss(const ReportKey& key, const RequestFields
       });
 }
 
-void AttendanceReportServiceImpl::Answered(grpc::StatusCode code, CacheOutcome outcome,
-                                           absl::Time arrival) {
+void AttendanceReportServiceImpl::Answered(Method method, grpc::StatusCode code,
+                                           CacheOutcome outcome, absl::Time arrival) {
   const int index = static_cast<int>(code);
   if (index >= 0 && index < kStatusCodes) counters_.Add(kReplies + index);
   if (observer_ != nullptr) {
     RpcRecord record;
-    record.method = kMethod;
+    record.method = MethodName(method);
     record.code = code;
     record.cache = outcome;
     record.latency = clock_->Now() - arrival;

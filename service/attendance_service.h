@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -42,6 +43,7 @@
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
 #include "service/log.h"
+#include "service/page_token.h"
 #include "service/reply_suffix.h"
 #include "service/report_cache.h"
 #include "service/report_loader.h"
@@ -55,11 +57,32 @@ struct ServiceOptions {
   // The deadline of a call whose client set none.
   absl::Duration default_deadline = absl::Seconds(30);
   TtlPolicy ttl;
+  // How long a meeting's list of reports, and the meeting of a join link, stay fresh.
+  absl::Duration reports_list_ttl = absl::Seconds(60);
+  absl::Duration meeting_lookup_ttl = absl::Hours(1);
+  // Signs ListAttendanceRecords' page tokens; null: a random key (tokens work on this process
+  // alone).
+  std::shared_ptr<const PageTokenSigner> page_tokens;
+  // StreamAttendanceRecords: a message holds records up to about this many bytes (at least
+  // one record), and the server holds one message per stream at a time.
+  std::size_t stream_message_bytes = 32 << 10;
 };
 
-class AttendanceReportServiceImpl final
-    : public rollcall::v1::AttendanceReportService::WithRawCallbackMethod_GetAttendanceReport<
-          rollcall::v1::AttendanceReportService::Service> {
+// The RPCs, for metrics and logs.
+enum class Method { kGet, kListReports, kListRecords, kStream, kResolve };
+inline constexpr int kMethodCount = 5;
+absl::string_view MethodName(Method method);
+
+namespace internal {
+using Raw = rollcall::v1::AttendanceReportService;
+using RawService = Raw::WithRawCallbackMethod_GetAttendanceReport<
+    Raw::WithRawCallbackMethod_ListAttendanceReports<
+        Raw::WithRawCallbackMethod_ListAttendanceRecords<
+            Raw::WithRawCallbackMethod_StreamAttendanceRecords<
+                Raw::WithRawCallbackMethod_ResolveOnlineMeeting<Raw::Service>>>>>;
+}  // namespace internal
+
+class AttendanceReportServiceImpl final : public internal::RawService {
  public:
   // gRPC's status codes, OK (0) to UNAUTHENTICATED (16).
   static constexpr int kStatusCodes = 17;
@@ -88,10 +111,21 @@ class AttendanceReportServiceImpl final
                               const common::Clock* clock, Logger* logger,
                               RpcObserver* observer = nullptr);
 
-  // Called by gRPC on a callback thread; returns at once (see the file comment).
+  // Called by gRPC on a callback thread; each returns at once (see the file comment).
   grpc::ServerUnaryReactor* GetAttendanceReport(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request,
                                                 grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListAttendanceReports(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListAttendanceRecords(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamAttendanceRecords(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
+  grpc::ServerUnaryReactor* ResolveOnlineMeeting(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) override;
 
   // Graceful shutdown, in this order:
   // From now on every new call is answered UNAVAILABLE (reason SHUTTING_DOWN) at once; calls
@@ -109,6 +143,9 @@ class AttendanceReportServiceImpl final
  private:
   class Call;
   class CallHandle;
+  class Stream;
+  // Turns a cache entry (or a load's result) into a call's reply.
+  using Reply = std::function<void(const CallHandle& handle, const CacheResult& result)>;
 
   enum Counter : std::size_t {
     kRequests,
@@ -119,13 +156,25 @@ class AttendanceReportServiceImpl final
     kCounters = kReplies + kStatusCodes,
   };
 
-  // Starts a load of `key` (or joins one) for `call`, which missed at `arrival`.
-  void Miss(const ReportKey& key, const RequestFields& parsed, absl::Time arrival,
-            const grpc::CallbackServerContext& context, const CallHandle& handle);
+  // What a new call of `method` is answered at once: UNAVAILABLE (SHUTTING_DOWN) while the
+  // server drains, else `parsed` (the request's parse and validation: OK lets it go on).
+  // Counts and logs the refusals.
+  absl::Status Admit(Method method, const grpc::CallbackServerContext& context,
+                     const absl::Status& parsed);
+  // Answers `call` from a fresh entry for `key`: its bytes + from_cache, or a remembered
+  // NOT_FOUND. False on a miss.
+  bool AnswerFromCache(Call* call, const ReportKey& key, absl::Time arrival);
+  // Loads `key` with `loader` (or joins the load in flight) and answers `call` with what it
+  // gives; `reply`, when set, makes the reply from the entry (ListAttendanceRecords' pages).
+  void Miss(Call* call, const ReportKey& key, absl::Time arrival,
+            const grpc::CallbackServerContext& context, ReportCache::Loader loader,
+            Reply reply = nullptr);
+  // The loader of an attendance report (with its records or not).
+  ReportCache::Loader ReportLoad(graph::ReportRef ref, bool with_records);
   void CallStarted();
   void CallDone();
   // Counts the answer and tells the observer, if any.
-  void Answered(grpc::StatusCode code, CacheOutcome outcome, absl::Time arrival);
+  void Answered(Method method, grpc::StatusCode code, CacheOutcome outcome, absl::Time arrival);
 
   const ServiceOptions options_;
   ReportCache* const cache_;
@@ -133,6 +182,7 @@ class AttendanceReportServiceImpl final
   Logger* const logger_;
   RpcObserver* const observer_;
   const CachedReplySuffixes& suffixes_;
+  const std::shared_ptr<const PageTokenSigner> page_tokens_;
   ReportLoader loader_;
 
   std::atomic<bool> draining_{false};

@@ -72,7 +72,9 @@ class Metrics final : public RpcObserver,
                       public prometheus::Collectable {
  public:
   // Methods with their own preallocated series; any other name is counted as "other".
-  static constexpr std::array<absl::string_view, 1> kMethods = {"GetAttendanceReport"};
+  static constexpr std::array<absl::string_view, 5> kMethods = {
+      "GetAttendanceReport", "ListAttendanceReports", "ListAttendanceRecords",
+      "StreamAttendanceRecords", "ResolveOnlineMeeting"};
   static constexpr int kCodes = 17;     // grpc::StatusCode 0..16; others count as UNKNOWN
   static constexpr int kOutcomes = 5;   // CacheOutcome
   static constexpr std::size_t kMaxGraphSeries = 64;

@@ -14,6 +14,10 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
+absl::string_view ViewName(bool with_records) { return with_records ? "full" : "basic"; }
+
+}  // namespace
+
 void SetTimestamp(absl::Time time, google::protobuf::Timestamp* ts) {
   const int64_t seconds = absl::ToUnixSeconds(time);
   ts->set_seconds(seconds);
@@ -21,9 +25,13 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* ts) {
                                      absl::Nanoseconds(1)));
 }
 
-absl::string_view ViewName(bool with_records) { return with_records ? "full" : "basic"; }
-
-}  // namespace
+CachedReport SerializeMessage(absl::string_view key, const google::protobuf::MessageLite& response,
+                              absl::Time fetch_time, absl::Duration ttl) {
+  return CachedReport::Make(
+      key, response.ByteSizeLong(),
+      [&response](uint8_t* out) { response.SerializeWithCachedSizesToArray(out); }, fetch_time,
+      ttl);
+}
 
 absl::Status ShuttingDownError() {
   return common::MakeError(absl::StatusCode::kUnavailable,
@@ -58,7 +66,8 @@ CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttenda
 std::string GraphErrorLabel(const std::string& reason) {
   if (reason.empty()) return "UNSPECIFIED";
   static constexpr absl::string_view kKnown[] = {
-      common::reason::kReportNotFound,      common::reason::kInvalidId,
+      common::reason::kReportNotFound,      common::reason::kMeetingNotFound,
+      common::reason::kReportTooLarge,      common::reason::kInvalidId,
       common::reason::kGraphBadRequest,     common::reason::kGraphUnauthorized,
       common::reason::kGraphForbidden,      common::reason::kGraphThrottled,
       common::reason::kGraphUnavailable,    common::reason::kGraphError,
@@ -74,9 +83,9 @@ ReportLoader::ReportLoader(std::shared_ptr<graph::GraphClient> graph, const TtlP
                            const common::Clock* clock, Logger* logger)
     : graph_(std::move(graph)), ttl_(ttl), clock_(clock), logger_(logger) {}
 
-absl::StatusOr<CachedReport> ReportLoader::Load(absl::string_view key,
-                                                const graph::ReportRef& ref, bool with_records,
-                                                absl::Time deadline) {
+absl::StatusOr<CachedReport> ReportLoader::Run(
+    absl::string_view what, std::vector<std::pair<absl::string_view, absl::string_view>> ids,
+    absl::Time deadline, const std::function<absl::StatusOr<Fetched>()>& fetch) {
   if (abandoned_.load(std::memory_order_acquire)) return ShuttingDownError();
   const absl::Time start = clock_->Now();
   if (start >= deadline) {
@@ -84,56 +93,109 @@ absl::StatusOr<CachedReport> ReportLoader::Load(absl::string_view key,
     return absl::DeadlineExceededError("the deadline passed before Graph could be called");
   }
   graph_fetches_.fetch_add(1, std::memory_order_relaxed);
-  // The report is built in an arena and dropped with it once serialized: one allocation per
-  // few kilobytes instead of one per record, interval and string.
-  google::protobuf::Arena arena;
-  auto* const report =
-      google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(&arena);
-  const absl::Status fetched_status =
-      graph_->GetAttendanceReport(ref, with_records, deadline, report);
-  const absl::Time fetched = clock_->Now();
-  const std::string latency_ms = absl::StrCat(absl::ToInt64Milliseconds(fetched - start));
-  const std::string user_id = TruncateForLog(ref.user_id);
-  const std::string meeting_id = TruncateForLog(ref.meeting_id);
-  const std::string report_id = TruncateForLog(ref.report_id);
+  absl::StatusOr<Fetched> fetched = fetch();
+  const std::string latency_ms = absl::StrCat(absl::ToInt64Milliseconds(clock_->Now() - start));
+  std::vector<std::string> truncated;
+  truncated.reserve(ids.size());
+  std::vector<LogField> fields;
+  for (const auto& [name, value] : ids) {
+    truncated.push_back(TruncateForLog(value));
+    fields.emplace_back(name, truncated.back());
+  }
 
-  if (!fetched_status.ok()) {
+  if (!fetched.ok()) {
+    const absl::Status& status = fetched.status();
     graph_errors_.fetch_add(1, std::memory_order_relaxed);
-    const common::ErrorDetails details = common::GetErrorDetails(fetched_status);
+    const common::ErrorDetails details = common::GetErrorDetails(status);
     CountError(details.reason);
-    // graph_client's metadata keys are absl::string_view (not absl::string_view in Debian's
-    // Abseil build).
     const auto meta = [&details](absl::string_view key) -> std::string {
       const auto it = details.metadata.find(std::string(key));
       return it == details.metadata.end() ? std::string() : it->second;
     };
-    logger_->Warn("graph fetch failed",
-                  {{"user_id", user_id},
-                   {"meeting_id", meeting_id},
-                   {"report_id", report_id},
-                   {"view", ViewName(with_records)},
-                   {"code", absl::StatusCodeToString(fetched_status.code())},
-                   {"reason", details.reason},
-                   {"graph_code", meta(common::meta::kGraphCode)},
-                   {"graph_request_id", meta(common::meta::kGraphRequestId)},
-                   {"http_status", meta(common::meta::kHttpStatus)},
-                   {"error", TruncateForLog(fetched_status.message(), 512)},
-                   {"latency_ms", latency_ms}});
-    return fetched_status;
+    const std::string code = absl::StatusCodeToString(status.code());
+    const std::string graph_code = meta(common::meta::kGraphCode);
+    const std::string request_id = meta(common::meta::kGraphRequestId);
+    const std::string http_status = meta(common::meta::kHttpStatus);
+    const std::string error = TruncateForLog(status.message(), 512);
+    fields.insert(fields.end(), {{"call", what},
+                                 {"code", code},
+                                 {"reason", details.reason},
+                                 {"graph_code", graph_code},
+                                 {"graph_request_id", request_id},
+                                 {"http_status", http_status},
+                                 {"error", error},
+                                 {"latency_ms", latency_ms}});
+    logger_->Warn("graph fetch failed", fields);
+    return status;
   }
+  fields.emplace_back("call", what);
+  for (const auto& [name, value] : fetched->log_fields) fields.emplace_back(name, value);
+  const std::string bytes = absl::StrCat(fetched->entry.bytes().size());
+  fields.emplace_back("bytes", bytes);
+  fields.emplace_back("latency_ms", latency_ms);
+  logger_->Info("graph fetch", fields);
+  return std::move(fetched->entry);
+}
 
-  const absl::Duration ttl = ReportTtl(*report, fetched, ttl_);
-  const std::string records = absl::StrCat(report->attendance_records_size());
-  CachedReport loaded = SerializeReport(key, report, fetched, ttl);
-  logger_->Info("graph fetch", {{"user_id", user_id},
-                                {"meeting_id", meeting_id},
-                                {"report_id", report_id},
-                                {"view", ViewName(with_records)},
-                                {"records", records},
-                                {"bytes", absl::StrCat(loaded.bytes().size())},
-                                {"ttl", absl::FormatDuration(ttl)},
-                                {"latency_ms", latency_ms}});
-  return loaded;
+absl::StatusOr<CachedReport> ReportLoader::Load(absl::string_view key,
+                                                const graph::ReportRef& ref, bool with_records,
+                                                absl::Time deadline) {
+  return Run(
+      "report",
+      {{"user_id", ref.user_id},
+       {"meeting_id", ref.meeting_id},
+       {"report_id", ref.report_id},
+       {"view", ViewName(with_records)}},
+      deadline, [&]() -> absl::StatusOr<Fetched> {
+        // The report is built in an arena and dropped with it once serialized: one allocation
+        // per few kilobytes instead of one per record, interval and string.
+        google::protobuf::Arena arena;
+        auto* const report =
+            google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(&arena);
+        absl::Status status = graph_->GetAttendanceReport(ref, with_records, deadline, report);
+        if (!status.ok()) return status;
+        const absl::Time fetched = clock_->Now();
+        const absl::Duration ttl = ReportTtl(*report, fetched, ttl_);
+        std::string records = absl::StrCat(report->attendance_records_size());
+        Fetched out{SerializeReport(key, report, fetched, ttl), {}};
+        out.log_fields = {{"records", std::move(records)}, {"ttl", absl::FormatDuration(ttl)}};
+        return out;
+      });
+}
+
+absl::StatusOr<CachedReport> ReportLoader::LoadReportsList(absl::string_view key,
+                                                           const graph::MeetingRef& ref,
+                                                           absl::Duration ttl,
+                                                           absl::Time deadline) {
+  return Run("reports_list", {{"user_id", ref.user_id}, {"meeting_id", ref.meeting_id}},
+             deadline, [&]() -> absl::StatusOr<Fetched> {
+               rollcall::v1::ListAttendanceReportsResponse response;
+               absl::Status status = graph_->ListAttendanceReports(ref, deadline, &response);
+               if (!status.ok()) return status;
+               const absl::Time fetched = clock_->Now();
+               SetTimestamp(fetched, response.mutable_graph_fetch_time());
+               Fetched out{SerializeMessage(key, response, fetched, ttl), {}};
+               out.log_fields = {{"reports", absl::StrCat(response.reports_size())}};
+               return out;
+             });
+}
+
+absl::StatusOr<CachedReport> ReportLoader::LoadMeeting(absl::string_view key,
+                                                       absl::string_view user_id,
+                                                       absl::string_view join_web_url,
+                                                       absl::Duration ttl, absl::Time deadline) {
+  return Run("meeting_lookup", {{"user_id", user_id}, {"join_web_url", join_web_url}}, deadline,
+             [&]() -> absl::StatusOr<Fetched> {
+               rollcall::v1::ResolveOnlineMeetingResponse response;
+               absl::Status status = graph_->FindOnlineMeeting(user_id, join_web_url, deadline,
+                                                               response.mutable_meeting());
+               if (!status.ok()) return status;
+               const absl::Time fetched = clock_->Now();
+               SetTimestamp(fetched, response.mutable_graph_fetch_time());
+               Fetched out{SerializeMessage(key, response, fetched, ttl), {}};
+               out.log_fields = {{"meeting_id", TruncateForLog(response.meeting().id())}};
+               return out;
+             });
 }
 
 void ReportLoader::CountError(const std::string& reason) {

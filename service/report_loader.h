@@ -10,6 +10,7 @@
 // UNAVAILABLE (SHUTTING_DOWN) after Abandon().
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +25,8 @@
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "graph_client/graph_client.h"
+#include "google/protobuf/message_lite.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "rollcall/v1/attendance.pb.h"
 #include "service/cached_report.h"
 #include "service/log.h"
@@ -49,6 +52,13 @@ absl::Duration ReportTtl(const rollcall::v1::MeetingAttendanceReport& report, ab
 CachedReport SerializeReport(absl::string_view key, rollcall::v1::MeetingAttendanceReport* report,
                              absl::Time fetch_time, absl::Duration ttl);
 
+// Sets `time` into a google.protobuf.Timestamp.
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* ts);
+
+// Serializes `response` once into a new entry for `key`, fresh from `fetch_time` for `ttl`.
+CachedReport SerializeMessage(absl::string_view key, const google::protobuf::MessageLite& response,
+                              absl::Time fetch_time, absl::Duration ttl);
+
 // The ErrorInfo reason a failed Graph fetch is counted under: its own when it is one of
 // graph_client's, "UNSPECIFIED" when it has none, "OTHER" otherwise (a bounded label set).
 std::string GraphErrorLabel(const std::string& reason);
@@ -72,6 +82,17 @@ class ReportLoader {
   absl::StatusOr<CachedReport> Load(absl::string_view key, const graph::ReportRef& ref,
                                     bool with_records, absl::Time deadline);
 
+  // The same for a meeting's list of reports: a ListAttendanceReportsResponse{reports,
+  // graph_fetch_time}, fresh for `ttl`.
+  absl::StatusOr<CachedReport> LoadReportsList(absl::string_view key, const graph::MeetingRef& ref,
+                                               absl::Duration ttl, absl::Time deadline);
+
+  // The same for the meeting a join link names: a ResolveOnlineMeetingResponse{meeting,
+  // graph_fetch_time}, fresh for `ttl`.
+  absl::StatusOr<CachedReport> LoadMeeting(absl::string_view key, absl::string_view user_id,
+                                           absl::string_view join_web_url, absl::Duration ttl,
+                                           absl::Time deadline);
+
   // Loads that have not called Graph yet fail UNAVAILABLE (SHUTTING_DOWN) without calling it.
   // Idempotent.
   void Abandon() { abandoned_.store(true, std::memory_order_release); }
@@ -79,6 +100,17 @@ class ReportLoader {
   Stats GetStats() const;
 
  private:
+  // What a Graph call gives Run: the entry, and the fields its log line adds.
+  struct Fetched {
+    CachedReport entry;
+    std::vector<std::pair<std::string, std::string>> log_fields;
+  };
+  // The part every load shares: refuse after Abandon() or past `deadline`, count the Graph
+  // call, run `fetch` (given the time it starts; it returns the entry or Graph's error), and
+  // log one line with `ids` (truncated) and the outcome.
+  absl::StatusOr<CachedReport> Run(
+      absl::string_view what, std::vector<std::pair<absl::string_view, absl::string_view>> ids,
+      absl::Time deadline, const std::function<absl::StatusOr<Fetched>()>& fetch);
   void CountError(const std::string& reason);
 
   const std::shared_ptr<graph::GraphClient> graph_;

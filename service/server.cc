@@ -39,7 +39,9 @@ void RouteGrpcLogs(Logger* logger) {
   gpr_set_log_function(LogGrpcLine);
 }
 
-RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
+RollcallServer::RollcallServer(const Config& config,
+                               std::shared_ptr<const PageTokenSigner> page_tokens,
+                               std::shared_ptr<graph::GraphClient> graph,
                                const common::Clock* clock, Logger* logger,
                                const ServerTuning& tuning, std::shared_ptr<Metrics> metrics)
     : clock_(clock),
@@ -55,7 +57,9 @@ RollcallServer::RollcallServer(const Config& config, std::shared_ptr<graph::Grap
       service_(std::make_unique<AttendanceReportServiceImpl>(
           ServiceOptions{config.default_deadline,
                          TtlPolicy{config.cache_ttl, config.cache_ttl_recent,
-                                   config.recent_report_age}},
+                                   config.recent_report_age},
+                         config.reports_list_ttl, config.meeting_lookup_ttl,
+                         std::move(page_tokens)},
           std::move(graph), cache_.get(), clock, logger, metrics_.get())) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
@@ -65,8 +69,21 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  auto server = absl::WrapUnique(
-      new RollcallServer(config, std::move(graph), clock, logger, tuning, std::move(metrics)));
+  std::shared_ptr<const PageTokenSigner> page_tokens;
+  if (config.page_token_key_file.empty()) {
+    logger->Warn("page_token_key_file is not set: ListAttendanceRecords page tokens are signed "
+                 "with a random key and work on this process alone; give every replica the "
+                 "same key file");
+    page_tokens = std::make_shared<const PageTokenSigner>(PageTokenSigner::Random());
+  } else {
+    absl::StatusOr<PageTokenSigner> signer =
+        PageTokenSigner::FromFile(config.page_token_key_file);
+    if (!signer.ok()) return signer.status();
+    page_tokens = std::make_shared<const PageTokenSigner>(*std::move(signer));
+  }
+  auto server = absl::WrapUnique(new RollcallServer(config, std::move(page_tokens),
+                                                    std::move(graph), clock, logger, tuning,
+                                                    std::move(metrics)));
 
   if (!config.metrics_listen.empty()) {
     const RollcallServer* self = server.get();

@@ -106,7 +106,8 @@ class RollcallServer {
   std::vector<prometheus::MetricFamily> CollectStats() const;
 
  private:
-  RollcallServer(const Config& config, std::shared_ptr<graph::GraphClient> graph,
+  RollcallServer(const Config& config, std::shared_ptr<const PageTokenSigner> page_tokens,
+                 std::shared_ptr<graph::GraphClient> graph,
                  const common::Clock* clock, Logger* logger, const ServerTuning& tuning,
                  std::shared_ptr<Metrics> metrics);
 
