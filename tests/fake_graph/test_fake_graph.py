@@ -681,8 +681,9 @@ class GraphTest(EmulatorTestCase):
         e.control("GET", "counters")  # control requests are never counted
         self.assertEqual(e.control("GET", "counters"), {
             "total": 8, "token": 2, "token_error": 1, "report": 3, "records": 1,
-            "reports_list": 1, "unauthorized": 1, "not_found": 2, "bad_request": 0,
-            "method_not_allowed": 0, "fault": 0, "other": 1})
+            "reports_list": 1, "meeting_lookup": 0, "virtual_event": 0, "unauthorized": 1,
+            "forbidden": 0, "not_found": 2, "bad_request": 0, "method_not_allowed": 0,
+            "fault": 0, "other": 1})
         log = e.control("GET", "requests")
         self.assertEqual([(x["method"], x["kind"], x["status"]) for x in log], [
             ("POST", "token", 200), ("POST", "token", 401), ("GET", "report", 200),
