@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """fake_graph: an emulator of the Microsoft identity platform token endpoint and of the Microsoft
-Graph attendance-report paths, for Rollcall's integration tests and quick-start demo.
+Graph attendance-report paths (online meetings, webinar and town hall sessions, under /v1.0 and
+/beta) and the JoinWebUrl lookup of an online meeting, for Rollcall's integration tests and
+quick-start demo.
 
 Standard library only (Python 3.11). What it emulates, and how faithfully, is in README.md beside
-this file; the facts it follows are in Microsoft's published documentation (token endpoint, Graph paths, errors, throttling) and the
-verbatim bodies in tests/data/graph/.
+this file; the facts it follows are in Microsoft's published documentation (token endpoint, Graph
+paths, permissions, errors, throttling; "FACTS.md §N" in comments) and the verbatim bodies in
+tests/data/graph/.
 
     fake_graph.py --listen 127.0.0.1:0 [--plaintext] [--tls-dir DIR] [--dataset FILE] ...
 
@@ -99,8 +102,8 @@ FORBIDDEN_MESSAGE = "Insufficient privileges to complete the operation."
 DEFAULT_MAX_REPORTS_LISTED = 50
 
 # Graph's error code and message for injected status faults without a custom body. 429 has its
-# own documented shape (examples/graph-error-429-throttling.json); the codes below are from the
-# code table of Graph's concepts/errors.md.
+# own documented shape (tests/data/graph/graph-error-429-throttling.json); the codes below are
+# from the code table of Graph's concepts/errors.md.
 GRAPH_FAULT_ERRORS = {
     400: ("BadRequest", "Bad request."),
     403: ("Forbidden", "Forbidden."),
@@ -354,7 +357,7 @@ class Dataset:
                 found.append(("users", user, meeting, meeting_obj, where_m))
         events = data.get("virtualEvents", {})
         cls._check_object(events, "virtualEvents", ("webinars", "townhalls"))
-        for source in ("webinars", "townhalls"):
+        for source in SOURCES[1:]:
             for event, event_obj in events.get(source, {}).items():
                 where_e = f"virtualEvents.{source}[{event!r}]"
                 cls._check_object(event_obj, where_e, ("sessions",))
@@ -413,7 +416,7 @@ class Dataset:
             prepared.append((source, owner, parent, reports, meeting))
         # Users and events may be given with nothing under them.
         owners = [("users", u) for u in data.get("users", {})] + [
-            (s, e) for s in ("webinars", "townhalls")
+            (s, e) for s in SOURCES[1:]
             for e in data.get("virtualEvents", {}).get(s, {})]
         with self._lock:
             for key in owners:
@@ -851,9 +854,9 @@ def classify(segments: list[str]) -> Route:
         # solutions/virtualEvents/{webinars|townhalls}/{e}/sessions/{s}/attendanceReports
         #     [/{r}[/attendanceRecords]]
         source = rest[2].lower() if len(rest) > 2 else ""
-        literals = {1: "virtualevents", 2: source if source in ("webinars", "townhalls")
-                    else "webinars", 4: "sessions", 6: "attendancereports",
-                    8: "attendancerecords"}
+        # Segment 2 must be webinars or townhalls: anything else fails as "webinars" would.
+        literals = {1: "virtualevents", 2: source if source in SOURCES[1:] else "webinars",
+                    4: "sessions", 6: "attendancereports", 8: "attendancerecords"}
         kinds = {7: "reports_list", 8: "report", 9: "records"}
         owner, parent, report = 3, 5, 7
     else:
@@ -1552,7 +1555,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                            "occurred. Please try again.")
             response.headers += headers
         elif status == 429:
-            # examples/graph-error-429-throttling.json, with a fresh date and request-id.
+            # tests/data/graph/graph-error-429-throttling.json, with a fresh date and request-id.
             body = {"error": {"code": "TooManyRequests", "innerError": {
                 "code": "429", "date": graph_date(), "message": "Please retry after",
                 "request-id": self.request_id, "status": "429"},

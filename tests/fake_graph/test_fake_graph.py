@@ -1245,7 +1245,8 @@ class VirtualEventTest(EmulatorTestCase):
                 ("/v1.0/solutions/bookingBusinesses", "bookingBusinesses")):
             with self.subTest(path=path):
                 error = self.assertGraphError(self.e.get(path, self.token), 400, "BadRequest")
-                self.assertEqual(error["message"], f"Resource not found for the segment '{segment}'.")
+                self.assertEqual(error["message"],
+                                 f"Resource not found for the segment '{segment}'.")
         # Literal segments match in any case, as the other Graph paths do.
         self.assertEqual(self.e.get(session_path().replace("virtualEvents", "VIRTUALEVENTS")
                                     .replace("webinars", "Webinars"), self.token).status, 200)
@@ -1454,7 +1455,8 @@ class MeetingLookupTest(EmulatorTestCase):
         for i, user in enumerate(ids):
             with self.subTest(user=user):
                 body = self.e.get(lookup_path(user, f"https://join/{i}"), self.token).json()
-                self.assertEqual(body["value"], [{"id": f"m{i}", "joinWebUrl": f"https://join/{i}"}])
+                self.assertEqual(body["value"],
+                                 [{"id": f"m{i}", "joinWebUrl": f"https://join/{i}"}])
                 self.assertEqual(body["@odata.context"],
                                  "https://graph.microsoft.com/v1.0/$metadata#users("
                                  f"'{user.replace(chr(39), chr(39) * 2)}')/onlineMeetings")
@@ -1511,7 +1513,8 @@ class PermissionTest(EmulatorTestCase):
         self.assertEqual(self.e.get(report_path(), old).status, 200)
         self.assertEqual(self.e.get(lookup_path(USER, JOIN_URL), new).status, 200)
         # Without the artifact permission every attendance path is 403, before any lookup.
-        for path in (report_path(), report_path(report=None), report_path(tail="/attendanceRecords"),
+        for path in (report_path(), report_path(report=None),
+                     report_path(tail="/attendanceRecords"),
                      report_path(user="nobody"), session_path(), session_path(report=None),
                      session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, TOWNHALL_REPORT,
                                   "/attendanceRecords", "beta")):
