@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """fake_graph: an emulator of the Microsoft identity platform token endpoint and of the Microsoft
-Graph attendance-report paths, for Rollcall's integration tests and quick-start demo.
+Graph attendance-report paths (online meetings, webinar and town hall sessions, under /v1.0 and
+/beta) and the JoinWebUrl lookup of an online meeting, for Rollcall's integration tests and
+quick-start demo.
 
 Standard library only (Python 3.11). What it emulates, and how faithfully, is in README.md beside
-this file; the facts it follows are in Microsoft's published documentation (token endpoint, Graph paths, errors, throttling) and the
-verbatim bodies in tests/data/graph/.
+this file; the facts it follows are in Microsoft's published documentation (token endpoint, Graph
+paths, permissions, errors, throttling; "FACTS.md §N" in comments) and the verbatim bodies in
+tests/data/graph/.
 
     fake_graph.py --listen 127.0.0.1:0 [--plaintext] [--tls-dir DIR] [--dataset FILE] ...
 
@@ -67,16 +70,40 @@ IDLE_TIMEOUT_SECONDS = 300  # a keep-alive connection idle this long is closed
 HANDSHAKE_TIMEOUT_SECONDS = 10
 
 COUNTER_NAMES = (
-    "total", "token", "token_error", "report", "records", "reports_list", "unauthorized",
-    "not_found", "bad_request", "method_not_allowed", "fault", "other",
+    "total", "token", "token_error", "report", "records", "reports_list", "meeting_lookup",
+    "virtual_event", "unauthorized", "forbidden", "not_found", "bad_request",
+    "method_not_allowed", "fault", "other",
 )
-GRAPH_KINDS = ("report", "records", "reports_list", "graph_other")
+GRAPH_KINDS = ("report", "records", "reports_list", "meeting_lookup", "graph_other")
+COUNTED_KINDS = ("token", "report", "records", "reports_list", "meeting_lookup")
 FAULT_KINDS = ("any", "token", "graph") + GRAPH_KINDS
 FAULT_ACTIONS = ("status", "delay", "reset", "truncate", "oversize", "html")
 
+# Application permissions (app roles) the emulator knows, and which ones each kind of Graph call
+# needs (FACTS.md §2: OnlineMeetingArtifact.Read.All for attendance reports and records; §3:
+# OnlineMeetings.Read.All or OnlineMeetings.ReadWrite.All for the JoinWebUrl lookup, which the
+# artifact permission does not cover).
+ARTIFACT_PERMISSION = "OnlineMeetingArtifact.Read.All"
+MEETINGS_READ_PERMISSION = "OnlineMeetings.Read.All"
+MEETINGS_READWRITE_PERMISSION = "OnlineMeetings.ReadWrite.All"
+KNOWN_PERMISSIONS = (ARTIFACT_PERMISSION, MEETINGS_READ_PERMISSION, MEETINGS_READWRITE_PERMISSION)
+DEFAULT_PERMISSIONS = (ARTIFACT_PERMISSION, MEETINGS_READ_PERMISSION)
+REQUIRED_PERMISSIONS = {
+    "report": {ARTIFACT_PERMISSION},
+    "records": {ARTIFACT_PERMISSION},
+    "reports_list": {ARTIFACT_PERMISSION},
+    "meeting_lookup": {MEETINGS_READ_PERMISSION, MEETINGS_READWRITE_PERMISSION},
+}
+# Graph's wording for a token without the needed role. FACTS.md names the permissions but has no
+# body for this 403; the message is Graph's generic insufficient-privileges text.
+FORBIDDEN_MESSAGE = "Insufficient privileges to complete the operation."
+
+# "only returns up to 50 of the most recent reports" (FACTS.md §2, beta list page).
+DEFAULT_MAX_REPORTS_LISTED = 50
+
 # Graph's error code and message for injected status faults without a custom body. 429 has its
-# own documented shape (examples/graph-error-429-throttling.json); the codes below are from the
-# code table of Graph's concepts/errors.md.
+# own documented shape (tests/data/graph/graph-error-429-throttling.json); the codes below are
+# from the code table of Graph's concepts/errors.md.
 GRAPH_FAULT_ERRORS = {
     400: ("BadRequest", "Bad request."),
     403: ("Forbidden", "Forbidden."),
@@ -155,28 +182,139 @@ class Config:
     client_secret: str
     token_lifetime: int
     records_page_size: int
+    max_reports_listed: int
     latency_ms: int
     accept_assertions: bool
     verbose: bool
+    app_permissions: tuple[str, ...] = DEFAULT_PERMISSIONS
 
 
 # ----------------------------------------------------------------------------------------------
-# Dataset: users -> onlineMeetings -> attendanceReports -> report JSON.
+# Dataset: users -> onlineMeetings -> attendanceReports -> report JSON, and
+# virtualEvents -> webinars|townhalls -> sessions -> attendanceReports -> report JSON.
 
 class DatasetError(ValueError):
     pass
 
 
+# Where reports hang (FACTS.md §2): an online meeting of a user, or a session of a webinar or of
+# a town hall. In paths and the dataset these are the collections "users", "webinars" and
+# "townhalls"; the owner is the user or the event, the parent the meeting or the session.
+SOURCES = ("users", "webinars", "townhalls")
+OWNER_NAMES = {"users": "user", "webinars": "webinar", "townhalls": "town hall"}
+PARENT_NAMES = {"users": "online meeting", "webinars": "session", "townhalls": "session"}
+
+GENERATED_START = "2024-01-15T09:00:00Z"  # default start of generated attendance intervals
+MAX_GENERATED_RECORDS = 10_000_000
+GENERATED_NAMESPACE = uuid.UUID("6f0c1d2e-3b4a-5c6d-8e7f-90a1b2c3d4e5")  # for identity ids
+
+
+def parse_utc(value: str, where: str) -> datetime.datetime:
+    """An RFC 3339 UTC time without fraction, as "2024-01-15T09:00:00Z"."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value):
+        raise DatasetError(f"{where} must be a UTC time like {GENERATED_START!r}")
+    try:
+        return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+    except ValueError as e:
+        raise DatasetError(f"{where}: {e}") from e
+
+
+class GeneratedRecords:
+    """Attendance records made on demand from their index, for `"attendanceRecords":
+    {"_generate": {"count": N}}`: nothing is stored but the spec, so a 25,000-record report costs
+    no memory until a page of it is served, and each page is made afresh.
+
+    Record i (0-based) is deterministic: id "<id_prefix><i>" (zero-padded to at least 5 digits, so
+    ids sort as the records do), e-mail attendee<i>@contoso.com, display name "Attendee <i>", an
+    identity id that is a UUID derived from the id, role Organizer for record 0, Presenter for
+    every 500th from 1, else Attendee; one attendance interval, two for every third record (i % 3
+    == 2), with 7-digit fractions as Graph writes them (FACTS.md §1.3), within two hours of
+    `start`. totalAttendanceInSeconds is the sum of the intervals' durations.
+    """
+
+    __slots__ = ("count", "id_prefix", "start", "width")
+
+    def __init__(self, spec: Any, where: str):
+        if not isinstance(spec, dict):
+            raise DatasetError(f"{where}._generate must be a JSON object")
+        unknown = sorted(set(spec) - {"count", "id_prefix", "start"})
+        if unknown:
+            raise DatasetError(f"{where}._generate: unexpected key {unknown[0]!r} "
+                               "(expected count, id_prefix, start)")
+        count = spec.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or \
+                not 0 <= count <= MAX_GENERATED_RECORDS:
+            raise DatasetError(f"{where}._generate.count must be an integer from 0 to "
+                               f"{MAX_GENERATED_RECORDS}")
+        id_prefix = spec.get("id_prefix", "record-")
+        if not isinstance(id_prefix, str):
+            raise DatasetError(f"{where}._generate.id_prefix must be a string")
+        self.count = count
+        self.id_prefix = id_prefix
+        self.start = parse_utc(spec.get("start", GENERATED_START), f"{where}._generate.start")
+        self.width = max(5, len(str(max(count - 1, 0))))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def record(self, i: int) -> dict:
+        n = f"{i:0{self.width}d}"
+        frac = f"{(i * 7919) % 10_000_000:07d}"
+
+        def interval(join: datetime.datetime, seconds: int) -> dict:
+            leave = join + datetime.timedelta(seconds=seconds)
+            return {"joinDateTime": f"{join:%Y-%m-%dT%H:%M:%S}.{frac}Z",
+                    "leaveDateTime": f"{leave:%Y-%m-%dT%H:%M:%S}.{frac}Z",
+                    "durationInSeconds": seconds}
+
+        join = self.start + datetime.timedelta(seconds=i % 900)
+        first = 300 + (i * 37) % 2700
+        intervals = [interval(join, first)]
+        if i % 3 == 2:
+            rejoin = join + datetime.timedelta(seconds=first + 60 + i % 240)
+            intervals.append(interval(rejoin, 60 + (i * 53) % 1200))
+        record_id = self.id_prefix + n
+        return {
+            "id": record_id,
+            "emailAddress": f"attendee{n}@contoso.com",
+            "totalAttendanceInSeconds": sum(x["durationInSeconds"] for x in intervals),
+            "role": "Organizer" if i == 0 else "Presenter" if i % 500 == 1 else "Attendee",
+            "identity": {"id": str(uuid.uuid5(GENERATED_NAMESPACE, record_id)),
+                         "displayName": f"Attendee {n}", "tenantId": None},
+            "attendanceIntervals": intervals,
+        }
+
+    def slice(self, start: int, end: int) -> list[dict]:
+        return [self.record(i) for i in range(max(start, 0), min(end, self.count))]
+
+
+def records_slice(records: Any, start: int, end: int) -> list[dict]:
+    """Records [start, end) of a stored report's list or GeneratedRecords."""
+    if isinstance(records, GeneratedRecords):
+        return records.slice(start, end)
+    return records[start:end]
+
+
+@dataclasses.dataclass
+class Container:
+    """A meeting or a virtual event session: its reports, newest first, and for a meeting the
+    onlineMeeting resource that the JoinWebUrl lookup answers with."""
+    reports: dict[str, dict] = dataclasses.field(default_factory=dict)
+    online_meeting: Optional[dict] = None
+
+
 class Dataset:
     """The reports the emulator serves. IDs are JSON keys, so any string is an ID.
 
-    Stored report dicts are never mutated after insertion (a merge replaces whole reports), so a
-    reader may serialize one outside the lock.
+    Stored report and meeting dicts are never mutated after insertion (a merge replaces whole
+    reports), so a reader may serialize one outside the lock.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._users: dict[str, dict[str, dict[str, dict]]] = {}
+        # (source, owner ID) -> parent ID -> Container
+        self._owners: dict[tuple[str, str], dict[str, Container]] = {}
 
     @staticmethod
     def load(path: str) -> "Dataset":
@@ -190,113 +328,208 @@ class Dataset:
         return dataset
 
     @staticmethod
-    def _check_object(value: Any, where: str, child_key: Optional[str]) -> None:
+    def _check_object(value: Any, where: str, child_keys: Optional[tuple[str, ...]]) -> None:
         if not isinstance(value, dict):
             raise DatasetError(f"{where} must be a JSON object")
-        if child_key is None:
+        if child_keys is None:
             return
         # Keys starting with "_" are comments; anything else unknown is likely a typo.
-        unknown = [k for k in value if k != child_key and not k.startswith("_")]
+        unknown = [k for k in value if k not in child_keys and not k.startswith("_")]
         if unknown:
-            raise DatasetError(f"{where}: unexpected key {unknown[0]!r} (expected {child_key!r})")
-        if child_key in value and not isinstance(value[child_key], dict):
-            raise DatasetError(f"{where}.{child_key} must be a JSON object keyed by ID")
+            expected = " or ".join(repr(k) for k in child_keys)
+            raise DatasetError(f"{where}: unexpected key {unknown[0]!r} (expected {expected})")
+        for key in child_keys:
+            if key in value and not isinstance(value[key], dict):
+                raise DatasetError(f"{where}.{key} must be a JSON object keyed by ID")
 
     @classmethod
-    def _validate(cls, data: Any) -> list[tuple[str, str, str, dict]]:
-        """Checks the layout and returns (user, meeting, report_id, report) tuples."""
-        cls._check_object(data, "dataset", "users")
+    def _parents(cls, data: Any) -> list[tuple[str, str, str, dict, str]]:
+        """Checks the structural levels; returns (source, owner, parent, parent object, where)
+        for every meeting and session."""
+        cls._check_object(data, "dataset", ("users", "virtualEvents"))
         found = []
         for user, user_obj in data.get("users", {}).items():
             where_u = f"users[{user!r}]"
-            cls._check_object(user_obj, where_u, "onlineMeetings")
+            cls._check_object(user_obj, where_u, ("onlineMeetings",))
             for meeting, meeting_obj in user_obj.get("onlineMeetings", {}).items():
                 where_m = f"{where_u}.onlineMeetings[{meeting!r}]"
-                cls._check_object(meeting_obj, where_m, "attendanceReports")
-                for report_id, report in meeting_obj.get("attendanceReports", {}).items():
-                    where_r = f"{where_m}.attendanceReports[{report_id!r}]"
-                    cls._check_object(report, where_r, None)
-                    records = report.get("attendanceRecords", [])
-                    if not isinstance(records, list) or \
-                            not all(isinstance(r, dict) for r in records):
-                        raise DatasetError(f"{where_r}.attendanceRecords must be a list of objects")
-                    found.append((user, meeting, report_id, report))
+                cls._check_object(meeting_obj, where_m, ("attendanceReports", "onlineMeeting"))
+                found.append(("users", user, meeting, meeting_obj, where_m))
+        events = data.get("virtualEvents", {})
+        cls._check_object(events, "virtualEvents", ("webinars", "townhalls"))
+        for source in SOURCES[1:]:
+            for event, event_obj in events.get(source, {}).items():
+                where_e = f"virtualEvents.{source}[{event!r}]"
+                cls._check_object(event_obj, where_e, ("sessions",))
+                for session, session_obj in event_obj.get("sessions", {}).items():
+                    where_s = f"{where_e}.sessions[{session!r}]"
+                    cls._check_object(session_obj, where_s, ("attendanceReports",))
+                    found.append((source, event, session, session_obj, where_s))
         return found
 
+    @staticmethod
+    def _prepare_report(report_id: str, report: Any, where: str) -> dict:
+        """The report as stored: a deep copy minus @odata.context, with `id` first when missing,
+        and a `{"_generate": …}` attendanceRecords turned into GeneratedRecords."""
+        if not isinstance(report, dict):
+            raise DatasetError(f"{where} must be a JSON object")
+        stored = {k: copy.deepcopy(v) for k, v in report.items() if k != "@odata.context"}
+        if "id" not in stored:
+            stored = {"id": report_id, **stored}
+        records = stored.get("attendanceRecords", [])
+        if isinstance(records, dict) and set(records) == {"_generate"}:
+            stored["attendanceRecords"] = GeneratedRecords(records["_generate"],
+                                                           f"{where}.attendanceRecords")
+        elif not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise DatasetError(f"{where}.attendanceRecords must be a list of objects or "
+                               '{"_generate": {"count": N}}')
+        return stored
+
+    @staticmethod
+    def _prepare_meeting(meeting: str, value: Any, where: str) -> dict:
+        """A meeting's onlineMeeting as stored: `id` first when missing, and equal to the key."""
+        if not isinstance(value, dict):
+            raise DatasetError(f"{where}.onlineMeeting must be a JSON object")
+        stored = copy.deepcopy(value)
+        if "id" not in stored:
+            stored = {"id": meeting, **stored}
+        elif stored["id"] != meeting:
+            raise DatasetError(f"{where}.onlineMeeting.id {stored['id']!r} is not the meeting's "
+                               "key")
+        if not isinstance(stored.get("joinWebUrl", ""), (str, type(None))):
+            raise DatasetError(f"{where}.onlineMeeting.joinWebUrl must be a string")
+        return stored
+
     def merge(self, data: Any) -> int:
-        """Adds users, meetings and reports; a report with an existing ID replaces the old one.
-        Returns the number of reports merged. Validates everything before changing anything."""
-        found = self._validate(data)
+        """Adds users, meetings, events, sessions and reports. A report with an existing ID
+        replaces the old one in its place; new reports go before the existing ones of their
+        meeting or session, in the order given, as the newest (lists are newest first). Returns
+        the number of reports merged. Validates everything before changing anything."""
         prepared = []
-        for user, meeting, report_id, report in found:
-            stored = {k: v for k, v in report.items() if k != "@odata.context"}
-            if "id" not in stored:
-                stored = {"id": report_id, **stored}
-            prepared.append((user, meeting, report_id, copy.deepcopy(stored)))
+        for source, owner, parent, parent_obj, where in self._parents(data):
+            reports = [(report_id, self._prepare_report(
+                report_id, report, f"{where}.attendanceReports[{report_id!r}]"))
+                for report_id, report in parent_obj.get("attendanceReports", {}).items()]
+            meeting = None
+            if "onlineMeeting" in parent_obj:
+                meeting = self._prepare_meeting(parent, parent_obj["onlineMeeting"], where)
+            prepared.append((source, owner, parent, reports, meeting))
+        # Users and events may be given with nothing under them.
+        owners = [("users", u) for u in data.get("users", {})] + [
+            (s, e) for s in SOURCES[1:]
+            for e in data.get("virtualEvents", {}).get(s, {})]
         with self._lock:
-            for user, meeting, report_id, report in prepared:
-                meetings = self._users.setdefault(user, {})
-                meetings.setdefault(meeting, {})[report_id] = report
-            # Users and meetings may also be created empty (no reports yet).
-            for user, user_obj in data.get("users", {}).items():
-                meetings = self._users.setdefault(user, {})
-                for meeting in user_obj.get("onlineMeetings", {}):
-                    meetings.setdefault(meeting, {})
-        return len(prepared)
+            for key in owners:
+                self._owners.setdefault(key, {})
+            for source, owner, parent, reports, meeting in prepared:
+                container = self._owners[(source, owner)].setdefault(parent, Container())
+                new = {}
+                for report_id, report in reports:
+                    if report_id in container.reports:
+                        container.reports[report_id] = report
+                    else:
+                        new[report_id] = report
+                if new:
+                    container.reports = {**new, **container.reports}
+                if meeting is not None:
+                    container.online_meeting = meeting
+        return sum(len(reports) for _, _, _, reports, _ in prepared)
 
-    def _reports_of(self, user: str, meeting: str) -> tuple[Optional[dict], str]:
-        """The meeting's reports by ID, or (None, "user"|"meeting"). Caller holds the lock."""
-        meetings = self._users.get(user)
-        if meetings is None:
-            return None, "user"
-        reports = meetings.get(meeting)
-        if reports is None:
-            return None, "meeting"
-        return reports, ""
+    def _container(self, source: str, owner: str, parent: str
+                   ) -> tuple[Optional[Container], str]:
+        """The meeting's or session's Container, or (None, "owner"|"parent"). Caller holds the
+        lock."""
+        parents = self._owners.get((source, owner))
+        if parents is None:
+            return None, "owner"
+        container = parents.get(parent)
+        if container is None:
+            return None, "parent"
+        return container, ""
 
-    def lookup_meeting(self, user: str, meeting: str) -> tuple[Optional[list[dict]], str]:
-        """Returns (reports of the meeting, "") or (None, "user"|"meeting")."""
+    def lookup_meeting(self, source: str, owner: str, parent: str
+                       ) -> tuple[Optional[list[dict]], str]:
+        """Returns (reports of the meeting or session, newest first, "") or (None,
+        "owner"|"parent")."""
         with self._lock:
-            reports, missing = self._reports_of(user, meeting)
-            return (None, missing) if reports is None else (list(reports.values()), "")
+            container, missing = self._container(source, owner, parent)
+            return (None, missing) if container is None else (list(container.reports.values()), "")
 
-    def lookup_report(self, user: str, meeting: str, report_id: str) -> tuple[Optional[dict], str]:
-        """Returns (report, "") or (None, "user"|"meeting"|"report")."""
+    def lookup_report(self, source: str, owner: str, parent: str, report_id: str
+                      ) -> tuple[Optional[dict], str]:
+        """Returns (report, "") or (None, "owner"|"parent"|"report")."""
         with self._lock:
-            reports, missing = self._reports_of(user, meeting)
-            if reports is None:
+            container, missing = self._container(source, owner, parent)
+            if container is None:
                 return None, missing
-            report = reports.get(report_id)
+            report = container.reports.get(report_id)
             return (None, "report") if report is None else (report, "")
+
+    def find_online_meetings(self, user: str, path: tuple[str, ...], value: str
+                             ) -> Optional[list[dict]]:
+        """The user's onlineMeetings whose property at `path` (("joinWebUrl",) or
+        ("joinMeetingIdSettings", "joinMeetingId")) equals `value` exactly, in stored order; None
+        when the user is unknown."""
+        with self._lock:
+            parents = self._owners.get(("users", user))
+            if parents is None:
+                return None
+            meetings = [c.online_meeting for c in parents.values() if c.online_meeting]
+        found = []
+        for meeting in meetings:
+            current: Any = meeting
+            for key in path:
+                current = current.get(key) if isinstance(current, dict) else None
+            if isinstance(current, str) and current == value:
+                found.append(meeting)
+        return found
 
 
 # ----------------------------------------------------------------------------------------------
 # Tokens, counters and the request log.
 
 class TokenStore:
-    """Access tokens issued, with their expiry in wall-clock seconds."""
+    """Access tokens issued, with their expiry in wall-clock seconds and the application
+    permissions (the `roles` claim of a real token) that the app had when each was issued."""
 
-    def __init__(self) -> None:
+    def __init__(self, permissions: tuple[str, ...] = DEFAULT_PERMISSIONS) -> None:
         self._lock = threading.Lock()
         self._expiry: dict[str, float] = {}
+        self._roles: dict[str, frozenset[str]] = {}
         self._issued: list[str] = []
         self._assertions: collections.deque[str] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self._permissions = frozenset(permissions)
 
     def issue(self, lifetime: int) -> str:
         # Opaque, like Graph tokens are to their clients (FACTS.md §7: not to be validated).
         token = secrets.token_urlsafe(48)
         with self._lock:
             self._expiry[token] = time.time() + lifetime
+            self._roles[token] = self._permissions
             self._issued.append(token)
         return token
 
-    def check(self, token: str) -> str:
-        """Returns "valid", "expired" or "unknown"."""
+    def check(self, token: str) -> tuple[str, frozenset[str]]:
+        """Returns ("valid"|"expired"|"unknown", the token's permissions)."""
         with self._lock:
             expiry = self._expiry.get(token)
+            roles = self._roles.get(token, frozenset())
         if expiry is None:
-            return "unknown"
-        return "valid" if time.time() < expiry else "expired"
+            return "unknown", roles
+        return ("valid" if time.time() < expiry else "expired"), roles
+
+    def permissions(self) -> list[str]:
+        with self._lock:
+            return sorted(self._permissions)
+
+    def set_permissions(self, permissions: list[str], issued_tokens: bool) -> None:
+        """The app's permissions for tokens issued from now on; with issued_tokens, for the
+        tokens already issued too (a real token keeps the roles it was issued with)."""
+        with self._lock:
+            self._permissions = frozenset(permissions)
+            if issued_tokens:
+                for token in self._roles:
+                    self._roles[token] = self._permissions
 
     def expire_all(self) -> int:
         with self._lock:
@@ -588,11 +821,13 @@ class Response:
 @dataclasses.dataclass
 class Route:
     """What a request path names. `kind` is decided by the path alone (never by the method)."""
-    kind: str  # token | report | records | reports_list | graph_other | control | other
+    kind: str  # token | report | records | reports_list | meeting_lookup | graph_other | control
+    #            | discovery | other
     version: str = "v1.0"
     tenant: str = ""
-    user: str = ""
-    meeting: str = ""
+    source: str = "users"  # users | webinars | townhalls (SOURCES)
+    user: str = ""  # the user, or the webinar or town hall (event) ID
+    meeting: str = ""  # the online meeting, or the event's session ID
     report: str = ""
     me: bool = False  # /me/... (delegated only)
     bad_segment: str = ""  # for graph_other: the segment Graph would complain about
@@ -609,21 +844,81 @@ def classify(segments: list[str]) -> Route:
         return Route("discovery", tenant=segments[0])
     if not segments or lower[0] not in ("v1.0", "beta"):
         return Route("other")
+    # Both API versions serve every path, each under its own @odata.context (FACTS.md §2).
     version, rest = lower[0], segments[1:]
     me = bool(rest) and rest[0].lower() == "me"
     if me:
-        # /me/onlineMeetings/{m}/attendanceReports[/{r}[/attendanceRecords]]
+        # /me/onlineMeetings[/{m}/attendanceReports[/{r}[/attendanceRecords]]]
         rest = ["users", ""] + rest[1:]
-    # users/{u}/onlineMeetings/{m}/attendanceReports[/{r}[/attendanceRecords]]
-    literals = {0: "users", 2: "onlinemeetings", 4: "attendancereports", 6: "attendancerecords"}
+    if rest and rest[0].lower() == "solutions":
+        # solutions/virtualEvents/{webinars|townhalls}/{e}/sessions/{s}/attendanceReports
+        #     [/{r}[/attendanceRecords]]
+        source = rest[2].lower() if len(rest) > 2 else ""
+        # Segment 2 must be webinars or townhalls: anything else fails as "webinars" would.
+        literals = {1: "virtualevents", 2: source if source in SOURCES[1:] else "webinars",
+                    4: "sessions", 6: "attendancereports", 8: "attendancerecords"}
+        kinds = {7: "reports_list", 8: "report", 9: "records"}
+        owner, parent, report = 3, 5, 7
+    else:
+        # users/{u}/onlineMeetings[/{m}/attendanceReports[/{r}[/attendanceRecords]]]
+        source = "users"
+        literals = {0: "users", 2: "onlinemeetings", 4: "attendancereports",
+                    6: "attendancerecords"}
+        kinds = {3: "meeting_lookup", 5: "reports_list", 6: "report", 7: "records"}
+        owner, parent, report = 1, 3, 5
     for i, literal in literals.items():
         if i < len(rest) and rest[i].lower() != literal:
             return Route("graph_other", version=version, bad_segment=rest[i])
-    kinds = {5: "reports_list", 6: "report", 7: "records"}
     if len(rest) not in kinds:
         return Route("graph_other", version=version, bad_segment=rest[-1] if rest else version)
-    return Route(kinds[len(rest)], version=version, user=rest[1], meeting=rest[3],
-                 report=rest[5] if len(rest) > 5 else "", me=me)
+    return Route(kinds[len(rest)], version=version, source=source, user=rest[owner],
+                 meeting=rest[parent] if len(rest) > parent else "",
+                 report=rest[report] if len(rest) > report else "", me=me)
+
+
+def parse_permissions(value: Any, where: str) -> list[str]:
+    """A list of application permission names, each one of KNOWN_PERMISSIONS (a typo would
+    otherwise silently deny)."""
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ValueError(f"{where} must be a list of permission names")
+    unknown = [p for p in value if p not in KNOWN_PERMISSIONS]
+    if unknown:
+        raise ValueError(f"{where}: unknown permission {unknown[0]!r} (known: "
+                         f"{', '.join(KNOWN_PERMISSIONS)})")
+    return sorted(set(value))
+
+
+# The onlineMeeting properties the JoinWebUrl lookup can filter on (FACTS.md §3), by their
+# lower-cased OData name (Graph matches property names case-insensitively).
+FILTER_PROPERTIES = {
+    "joinweburl": ("joinWebUrl",),
+    "joinmeetingidsettings/joinmeetingid": ("joinMeetingIdSettings", "joinMeetingId"),
+}
+
+
+def parse_eq_filter(text: str) -> tuple[str, str]:
+    """Parses a decoded $filter of the form `<property> eq '<OData string literal>'`, where a
+    quote inside the literal is written twice (OData ABNF: SQUOTE-in-string). Returns the
+    property as written and the literal's value; raises ValueError with what is wrong."""
+    match = re.match(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)[ \t]+eq[ \t]+'",
+                     text)
+    if not match:
+        raise ValueError("expected <property> eq '<value>'")
+    out, i = [], match.end()
+    while True:
+        j = text.find("'", i)
+        if j < 0:
+            raise ValueError("the string literal has no closing quote")
+        out.append(text[i:j])
+        if text.startswith("''", j):
+            out.append("'")
+            i = j + 2
+            continue
+        i = j + 1
+        break
+    if text[i:].strip(" \t"):
+        raise ValueError(f"unexpected text after the string literal: {text[i:i + 40]!r}")
+    return match.group(1), "".join(out)
 
 
 def parse_query(raw_query: str) -> list[tuple[str, str]]:
@@ -636,6 +931,56 @@ def parse_query(raw_query: str) -> list[tuple[str, str]]:
         pairs.append((percent_decode(key.replace("+", " ")),
                       percent_decode(value.replace("+", " "))))
     return pairs
+
+
+def generated_report(spec: Any) -> tuple[dict, dict]:
+    """For POST /_emulator/reports: the dataset layout of one report with generated records,
+    and the answer ({"report", "records", "path"}). Raises ValueError on a bad spec."""
+    if not isinstance(spec, dict):
+        raise ValueError("the body must be a JSON object")
+    known = {"user", "meeting", "webinar", "townhall", "session", "report", "records",
+             "properties", "id_prefix", "start"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    where = [k for k in ("user", "webinar", "townhall") if k in spec]
+    if len(where) != 1:
+        raise ValueError('give exactly one of "user" (with "meeting"), "webinar" or "townhall" '
+                         '(with "session")')
+    parent_key, other_key = ("meeting", "session") if where[0] == "user" else ("session", "meeting")
+    if other_key in spec:
+        raise ValueError(f'"{where[0]}" goes with "{parent_key}", not "{other_key}"')
+    for key in (where[0], parent_key, "report"):
+        if not isinstance(spec.get(key), str):
+            raise ValueError(f'"{key}" must be a string')
+    count = spec.get("records")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise ValueError('"records" must be the number of records to generate')
+    properties = spec.get("properties", {})
+    if not isinstance(properties, dict) or "attendanceRecords" in properties:
+        raise ValueError('"properties" must be an object of report properties (records are '
+                         'generated)')
+    generate = {"count": count}
+    for key in ("id_prefix", "start"):
+        if key in spec:
+            generate[key] = spec[key]
+    start = parse_utc(spec.get("start", GENERATED_START), "start")
+    report = {"id": spec["report"], "totalParticipantCount": count,
+              "meetingStartDateTime": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+              "meetingEndDateTime": f"{start + datetime.timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}",
+              **properties, "attendanceRecords": {"_generate": generate}}
+    reports = {"attendanceReports": {spec["report"]: report}}
+    owner, parent = spec[where[0]], spec[parent_key]
+    if where[0] == "user":
+        layout = {"users": {owner: {"onlineMeetings": {parent: reports}}}}
+        path = f"/users/{encode_segment(owner)}/onlineMeetings/{encode_segment(parent)}"
+    else:
+        source = where[0] + "s"
+        layout = {"virtualEvents": {source: {owner: {"sessions": {parent: reports}}}}}
+        path = (f"/solutions/virtualEvents/{source}/{encode_segment(owner)}/sessions/"
+                f"{encode_segment(parent)}")
+    path += f"/attendanceReports/{encode_segment(spec['report'])}"
+    return layout, {"report": spec["report"], "records": count, "path": path}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -780,9 +1125,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                raw_target: str) -> None:
         """Token endpoint and Graph paths: faults first, then the emulated service."""
         kind = route.kind
-        self.extra_counters.append(kind if kind in ("token", "report", "records", "reports_list")
-                                   else "other")
+        self.extra_counters.append(kind if kind in COUNTED_KINDS else "other")
         is_graph = kind in GRAPH_KINDS
+        if is_graph and route.source != "users":
+            self.extra_counters.append("virtual_event")
         fault = self.server.faults.take(kind, raw_target)
         if fault is not None:
             self.entry["fault"] = fault.action
@@ -975,9 +1321,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _graph_ok(self, body: dict) -> Response:
         return Response(200, to_json_bytes(body), GRAPH_CONTENT_TYPE)
 
+    @staticmethod
+    def _parent_path(route: Route, encode: Callable[[str], str]) -> list[str]:
+        """The path from the version to the meeting or session, each ID passed to `encode`."""
+        if route.source == "users":
+            return ["users", encode(route.user), "onlineMeetings", encode(route.meeting)]
+        return ["solutions", "virtualEvents", route.source, encode(route.user), "sessions",
+                encode(route.meeting)]
+
     def _context_base(self, route: Route) -> str:
-        return (f"{GRAPH_HOST}/{route.version}/$metadata#users({odata_key(route.user)})"
-                f"/onlineMeetings({odata_key(route.meeting)})/attendanceReports")
+        """…/$metadata#users('{u}')/onlineMeetings('{m}')/attendanceReports, or
+        …#solutions/virtualEvents/webinars('{e}')/sessions('{s}')/attendanceReports as in the
+        webinar session examples (tests/data/graph/*-webinar-session.json)."""
+        if route.source == "users":
+            path = f"users({odata_key(route.user)})/onlineMeetings({odata_key(route.meeting)})"
+        else:
+            path = (f"solutions/virtualEvents/{route.source}({odata_key(route.user)})"
+                    f"/sessions({odata_key(route.meeting)})")
+        return f"{GRAPH_HOST}/{route.version}/$metadata#{path}/attendanceReports"
 
     def _own_base(self) -> str:
         """scheme://host:port that this client used to reach us, for @odata.nextLink."""
@@ -989,8 +1350,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _records_link(self, route: Route, offset: int) -> str:
         token = base64.urlsafe_b64encode(f"offset={offset}".encode()).decode().rstrip("=")
-        return (f"{self._own_base()}/{route.version}/users/{encode_segment(route.user)}"
-                f"/onlineMeetings/{encode_segment(route.meeting)}/attendanceReports/"
+        parent = "/".join(self._parent_path(route, encode_segment))
+        return (f"{self._own_base()}/{route.version}/{parent}/attendanceReports/"
                 f"{encode_segment(route.report)}/attendanceRecords?$skiptoken={token}")
 
     @staticmethod
@@ -1001,6 +1362,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         match = re.fullmatch(r"offset=(\d+)", text)
         return int(match.group(1)) if match else None
+
+    @staticmethod
+    def _records_json(records: Any, start: int, end: int, version: str) -> bytes:
+        """Records [start, end) as a JSON array. On v1.0 the beta-only `engagements` is left out
+        (FACTS.md §1.2); everything else, unknown properties included, is served as stored."""
+        page = records_slice(records, start, end)
+        if version != "beta":
+            page = [{k: v for k, v in r.items() if k != "engagements"} if "engagements" in r
+                    else r for r in page]
+        return to_json_bytes(page)
+
+    @staticmethod
+    def _with_array(head: dict, key: str, array: bytes, link_key: str = "",
+                    link: str = "") -> bytes:
+        """`head` as a JSON object, then "key": array, then "link_key": link when given; the
+        array is already serialized, so a large page is encoded once."""
+        out = to_json_bytes(head)[:-1] + b"," + to_json_bytes(key) + b":" + array
+        if link:
+            out += b"," + to_json_bytes(link_key) + b":" + to_json_bytes(link)
+        return out + b"}"
 
     def _graph(self, route: Route, query: list[tuple[str, str]]) -> Response:
         if self.command != "GET":
@@ -1013,10 +1394,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         scheme, _, token = auth.strip().partition(" ")
         token = token.strip()
+        roles: frozenset[str] = frozenset()
         if scheme.lower() != "bearer" or not token:
             message = "Access token is empty."
         else:
-            state = self.server.tokens.check(token)
+            state, roles = self.server.tokens.check(token)
             message = {"valid": "", "expired": "Lifetime validation failed, the token is expired.",
                        "unknown": "Access token validation failure."}[state]
         if message:
@@ -1043,6 +1425,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.extra_counters.append("bad_request")
             return self._graph_error(
                 400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+        # The token's application permissions (FACTS.md §2, §3), before any lookup.
+        if not roles & REQUIRED_PERMISSIONS[route.kind]:
+            self.extra_counters.append("forbidden")
+            return self._graph_error(403, "Forbidden", FORBIDDEN_MESSAGE)
+
+        if route.kind == "meeting_lookup":
+            return self._meeting_lookup(route, options)
 
         expand = False
         if "$expand" in options and route.kind == "report":
@@ -1057,29 +1446,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         page_size = self.server.config.records_page_size
 
         if route.kind == "reports_list":
-            reports, missing = self.server.dataset.lookup_meeting(route.user, route.meeting)
+            reports, missing = self.server.dataset.lookup_meeting(route.source, route.user,
+                                                                  route.meeting)
             if reports is None:
-                return self._not_found(missing)
+                return self._not_found(route, missing)
+            # Newest first as stored, at most max_reports_listed of them, no paging (FACTS.md
+            # §2 "only returns up to 50 of the most recent reports"; no nextLink documented).
+            cap = self.server.config.max_reports_listed
+            if cap:
+                reports = reports[:cap]
             # Records are always [] in list responses (FACTS.md §1.1, list page TIP).
             value = [{**{k: v for k, v in r.items() if k != "attendanceRecords"},
                       "attendanceRecords": []} for r in reports]
             return self._graph_ok({"@odata.context": self._context_base(route), "value": value})
 
-        report, missing = self.server.dataset.lookup_report(route.user, route.meeting, route.report)
+        report, missing = self.server.dataset.lookup_report(route.source, route.user,
+                                                            route.meeting, route.report)
         if report is None:
-            return self._not_found(missing)
+            return self._not_found(route, missing)
         records = report.get("attendanceRecords", [])
+        total = len(records)
         context = f"{self._context_base(route)}({odata_key(route.report)})"
 
         if route.kind == "report":
             # Without $expand the navigation property is omitted entirely (FACTS.md §1.1).
-            body = {"@odata.context": context}
-            body.update((k, v) for k, v in report.items() if k != "attendanceRecords")
-            if expand:
-                body["attendanceRecords"] = records[:page_size] if page_size else records
-                if page_size and len(records) > page_size:
-                    body["attendanceRecords@odata.nextLink"] = self._records_link(route, page_size)
-            return self._graph_ok(body)
+            head = {"@odata.context": context}
+            head.update((k, v) for k, v in report.items() if k != "attendanceRecords")
+            if not expand:
+                return self._graph_ok(head)
+            end = min(page_size, total) if page_size else total
+            link = self._records_link(route, end) if end < total else ""
+            return Response(200, self._with_array(
+                head, "attendanceRecords", self._records_json(records, 0, end, route.version),
+                "attendanceRecords@odata.nextLink", link), GRAPH_CONTENT_TYPE)
 
         # route.kind == "records"
         offset = 0
@@ -1089,15 +1488,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.extra_counters.append("bad_request")
                 return self._graph_error(400, "BadRequest", "The $skiptoken value is not valid.")
             offset = parsed
-        end = offset + page_size if page_size else len(records)
-        body = {"@odata.context": context + "/attendanceRecords", "value": records[offset:end]}
-        if end < len(records):
-            body["@odata.nextLink"] = self._records_link(route, end)
-        return self._graph_ok(body)
+        end = min(offset + page_size, total) if page_size else total
+        link = self._records_link(route, end) if end < total else ""
+        return Response(200, self._with_array(
+            {"@odata.context": context + "/attendanceRecords"}, "value",
+            self._records_json(records, offset, end, route.version), "@odata.nextLink", link),
+            GRAPH_CONTENT_TYPE)
 
-    def _not_found(self, missing: str) -> Response:
+    def _meeting_lookup(self, route: Route, options: dict[str, str]) -> Response:
+        """GET /users/{u}/onlineMeetings?$filter=JoinWebUrl eq '{joinWebUrl}' (FACTS.md §3).
+
+        The query string has been percent-decoded once, so a join URL that the client
+        percent-encoded inside the quotes, as the docs require, arrives here as itself (its own
+        %3a and %40 intact) and is compared with the stored joinWebUrl exactly."""
+        if "$filter" not in options:
+            self.extra_counters.append("bad_request")
+            return self._graph_error(
+                400, "BadRequest", "fake_graph lists a user's onlineMeetings only with "
+                "$filter=JoinWebUrl eq '{joinWebUrl}' (or joinMeetingIdSettings/joinMeetingId eq "
+                "'{id}'), as an application token must.")
+        try:
+            name, value = parse_eq_filter(options["$filter"])
+        except ValueError as e:
+            self.extra_counters.append("bad_request")
+            return self._graph_error(400, "BadRequest", f"Invalid filter clause: {e}.")
+        path = FILTER_PROPERTIES.get(name.lower())
+        if path is None:
+            self.extra_counters.append("bad_request")
+            return self._graph_error(400, "BadRequest",
+                                     "Invalid filter clause: fake_graph filters onlineMeetings "
+                                     "only on JoinWebUrl or joinMeetingIdSettings/joinMeetingId, "
+                                     f"not on '{name}'.")
+        meetings = self.server.dataset.find_online_meetings(route.user, path, value)
+        if meetings is None:
+            return self._not_found(route, "owner")
+        # No match: an empty collection, the OData norm (Graph's own answer is undocumented).
+        return self._graph_ok({
+            "@odata.context": f"{GRAPH_HOST}/{route.version}/$metadata#users("
+                              f"{odata_key(route.user)})/onlineMeetings",
+            "value": meetings})
+
+    def _not_found(self, route: Route, missing: str) -> Response:
         self.extra_counters.append("not_found")
-        what = {"user": "user", "meeting": "online meeting", "report": "attendance report"}[missing]
+        what = {"owner": OWNER_NAMES[route.source], "parent": PARENT_NAMES[route.source],
+                "report": "attendance report"}[missing]
         return self._graph_error(404, "NotFound", f"The specified {what} was not found.")
 
     # --- faults ------------------------------------------------------------------------------
@@ -1121,7 +1555,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                            "occurred. Please try again.")
             response.headers += headers
         elif status == 429:
-            # examples/graph-error-429-throttling.json, with a fresh date and request-id.
+            # tests/data/graph/graph-error-429-throttling.json, with a fresh date and request-id.
             body = {"error": {"code": "TooManyRequests", "innerError": {
                 "code": "429", "date": graph_date(), "message": "Please retry after",
                 "request-id": self.request_id, "status": "429"},
@@ -1218,6 +1652,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ("POST", "reset"): lambda: (server.stats.reset(), ok({"reset": True})),
             ("POST", "expire-tokens"): lambda: ok({"expired": server.tokens.expire_all()}),
             ("DELETE", "faults"): lambda: ok({"cleared": server.faults.clear()}),
+            ("GET", "permissions"): lambda: ok({"app_permissions": server.tokens.permissions()}),
         }
         try:
             if (method, name) in routes:
@@ -1237,7 +1672,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 spec = json_body()
                 specs = spec if isinstance(spec, list) else [spec]
                 ok({"faults": [f.describe() for f in server.faults.add(specs)]})
-            elif name in {n for _, n in routes} | {"dataset"}:
+            elif (method, name) == ("POST", "reports"):
+                layout, answer = generated_report(json_body())
+                server.dataset.merge(layout)
+                ok(answer)
+            elif (method, name) == ("POST", "permissions"):
+                spec = json_body()
+                if not isinstance(spec, dict) or set(spec) - {"app_permissions", "issued_tokens"}:
+                    raise ValueError('give {"app_permissions": [...], "issued_tokens": false}')
+                permissions = parse_permissions(spec.get("app_permissions"), "app_permissions")
+                issued_tokens = spec.get("issued_tokens", False)
+                if not isinstance(issued_tokens, bool):
+                    raise ValueError("issued_tokens must be true or false")
+                server.tokens.set_permissions(permissions, issued_tokens)
+                ok({"app_permissions": permissions, "issued_tokens": issued_tokens})
+            elif name in {n for _, n in routes} | {"dataset", "faults/wait", "reports"}:
                 fail(405, f"{method} is not allowed on /_emulator/{name}")
             else:
                 fail(404, f"no control endpoint /_emulator/{name}")
@@ -1347,7 +1796,7 @@ class FakeGraphServer(http.server.ThreadingHTTPServer):
         self.config = config
         self.dataset = dataset
         self.ssl_context = ssl_context
-        self.tokens = TokenStore()
+        self.tokens = TokenStore(config.app_permissions)
         self.stats = Stats()
         self.faults = FaultInjector()
         super().__init__(address, Handler)
@@ -1387,6 +1836,14 @@ def non_negative_int(value: str) -> int:
     return n
 
 
+def permission_list(value: str) -> tuple[str, ...]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    try:
+        return tuple(parse_permissions(names, "--app-permissions"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description="Emulator of the Microsoft identity platform token endpoint and the Microsoft "
@@ -1409,6 +1866,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="accept any non-empty jwt-bearer client_assertion")
     parser.add_argument("--records-page-size", type=non_negative_int, default=0, metavar="N",
                         help="page attendance records N at a time (0: never page)")
+    parser.add_argument("--max-reports-listed", type=non_negative_int,
+                        default=DEFAULT_MAX_REPORTS_LISTED, metavar="N",
+                        help="list at most the N newest reports of a meeting or session "
+                             "(default 50, as Graph; 0: no cap)")
+    parser.add_argument("--app-permissions", type=permission_list,
+                        default=DEFAULT_PERMISSIONS, metavar="P1,P2",
+                        help="application permissions granted to the app, comma-separated "
+                             f"(default {','.join(DEFAULT_PERMISSIONS)}; '' for none)")
     parser.add_argument("--latency-ms", type=non_negative_int, default=0, metavar="N",
                         help="delay added to every Graph response")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
@@ -1437,8 +1902,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     config = Config(tenant=args.tenant, client_id=args.client_id, client_secret=args.client_secret,
                     token_lifetime=args.token_lifetime, records_page_size=args.records_page_size,
-                    latency_ms=args.latency_ms, accept_assertions=args.accept_assertions,
-                    verbose=args.verbose)
+                    max_reports_listed=args.max_reports_listed, latency_ms=args.latency_ms,
+                    accept_assertions=args.accept_assertions, verbose=args.verbose,
+                    app_permissions=args.app_permissions)
     try:
         server = FakeGraphServer(args.listen, config, dataset, ssl_context)
     except OSError as e:

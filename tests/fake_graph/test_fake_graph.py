@@ -45,6 +45,23 @@ USER = "16664f75-11dc-4870-bec6-38c1aaa81431"
 MEETING = "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZ"
 REPORT = "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7"
 REPORT2 = "2c2c2454-7613-4d6e-9c7c-4cf7a6cdce89"
+# The Teams developer docs' meeting (get-onlinemeeting-by-joinweburl-msteams-docs.json).
+USER2 = "14b779ae-cb64-47e7-a512-52fd50a4154d"
+MEETING2 = ("MSoxNGI3NzlhZS1jYjY0LTQ3ZTctYTUxMi01MmZkNTBhNDE1NGQqMCoqMTk6bWVldGluZ19NVE01T1RZM01HVX"
+            "RObVk0TWkwMFlqZzRMVGsyTURVdFkySXlaR1JsTm1VMVpqQTJAdGhyZWFkLnYy")
+REPORT3 = "5d1b2a9e-6a4c-4f0e-9b2d-3c7e8f1a2b4c"
+JOIN_URL = ("https://teams.microsoft.com/l/meetup-join/19%3ameeting_ZGMxNzY3NGMtODFkOS00YWRiLWJmYj"
+            "ItOGY2YTQ0MmU0NjIz%40thread.v2/0?context=%7b%22Tid%22%3a%22909c6581-5130-43e9-88f3-"
+            "fcb3582cde37%22%2c%22Oid%22%3a%2216664f75-11dc-4870-bec6-38c1aaa81431%22%7d")
+WEBINAR = "f8ce2a5f-0e6a-4186-aa90-1f64bc023566@5466a424-aadf-425c-9b24-034ca28d4bdd"
+WEBINAR_SESSION = "8d62dd52-4dff-4c75-96a9-f905cc3ff942"
+WEBINAR_REPORT = "b76965d4-0763-496e-9980-b323c5f3aa3b"
+TOWNHALL = "9a7c3e51-2b84-4d6f-a0e9-5c1d7b3f8e26@5466a424-aadf-425c-9b24-034ca28d4bdd"
+TOWNHALL_SESSION = "4f2a8c1d-7e3b-4a9f-b6d5-0c8e1f2a3b4d"
+TOWNHALL_REPORT = "7c4e9b2a-1d3f-4e5a-8b6c-9d0e1f2a3b4c"
+ARTIFACT = "OnlineMeetingArtifact.Read.All"
+MEETINGS_READ = "OnlineMeetings.Read.All"
+FORBIDDEN_MESSAGE = "Insufficient privileges to complete the operation."
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LINE = re.compile(r"^fake_graph listening on (https?)://127\.0\.0\.1:(\d+)$")
 
@@ -77,6 +94,25 @@ def report_path(user: str = USER, meeting: str = MEETING, report: Optional[str] 
     if report is not None:
         path += "/" + seg(report)
     return path + tail
+
+
+def session_path(source: str = "webinars", event: str = WEBINAR, session: str = WEBINAR_SESSION,
+                 report: Optional[str] = WEBINAR_REPORT, tail: str = "",
+                 version: str = "v1.0") -> str:
+    path = (f"/{version}/solutions/virtualEvents/{source}/{seg(event)}/sessions/{seg(session)}"
+            "/attendanceReports")
+    if report is not None:
+        path += "/" + seg(report)
+    return path + tail
+
+
+def lookup_path(user: str, join_url: str, version: str = "v1.0", prop: str = "JoinWebUrl",
+                safe: str = "") -> str:
+    """The JoinWebUrl lookup as the docs write it (FACTS.md §3): the OData literal (quotes
+    doubled) percent-encoded inside the filter; `safe` characters are left raw."""
+    literal = "'" + join_url.replace("'", "''") + "'"
+    return (f"/{version}/users/{seg(user)}/onlineMeetings?$filter="
+            + urllib.parse.quote(f"{prop} eq {literal}", safe=safe))
 
 
 class Reply:
@@ -188,6 +224,34 @@ class Emulator:
     def add_reports(self, user: str, meeting: str, reports: dict) -> None:
         self.control("POST", "dataset", {"users": {user: {"onlineMeetings": {
             meeting: {"attendanceReports": reports}}}}})
+
+    def add_session_reports(self, source: str, event: str, session: str, reports: dict) -> None:
+        self.control("POST", "dataset", {"virtualEvents": {source: {event: {"sessions": {
+            session: {"attendanceReports": reports}}}}}})
+
+    def walk(self, conn: http.client.HTTPConnection, path: str, token: str,
+             first_key: str) -> tuple[list, int]:
+        """GETs `path` on a kept-alive connection, then follows the nextLinks: the records of
+        every page (`first_key` holds the first page's), and the number of pages."""
+        def get(target: str) -> dict:
+            conn.request("GET", target, headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200, (response.status, body[:500])
+            return json.loads(body)
+
+        body = get(path)
+        records = list(body[first_key])
+        link = body.get(first_key + "@odata.nextLink" if first_key != "value"
+                        else "@odata.nextLink")
+        pages = 1
+        while link:
+            assert link.startswith(self.url), link
+            body = get(link[len(self.url):])
+            records += body["value"]
+            link = body.get("@odata.nextLink")
+            pages += 1
+        return records, pages
 
 
 class EmulatorTestCase(unittest.TestCase):
@@ -681,8 +745,9 @@ class GraphTest(EmulatorTestCase):
         e.control("GET", "counters")  # control requests are never counted
         self.assertEqual(e.control("GET", "counters"), {
             "total": 8, "token": 2, "token_error": 1, "report": 3, "records": 1,
-            "reports_list": 1, "unauthorized": 1, "not_found": 2, "bad_request": 0,
-            "method_not_allowed": 0, "fault": 0, "other": 1})
+            "reports_list": 1, "meeting_lookup": 0, "virtual_event": 0, "unauthorized": 1,
+            "forbidden": 0, "not_found": 2, "bad_request": 0, "method_not_allowed": 0,
+            "fault": 0, "other": 1})
         log = e.control("GET", "requests")
         self.assertEqual([(x["method"], x["kind"], x["status"]) for x in log], [
             ("POST", "token", 200), ("POST", "token", 401), ("GET", "report", 200),
@@ -1044,6 +1109,753 @@ class PlaintextFaultTest(EmulatorTestCase):
         self.assertEqual(reply.status, 200)
         self.assertEqual(reply.json()["attendanceRecords"][0]["emailAddress"],
                          "frederick.cormier@contoso.com")
+
+
+# ----------------------------------------------------------------------------------------------
+# API versions, virtual event sessions, the JoinWebUrl lookup, permissions, the list cap and
+# generated reports.
+
+class ApiVersionTest(EmulatorTestCase):
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.token = cls.emulator.token()
+
+    def test_beta_serves_every_path_under_its_own_context(self) -> None:
+        # The beta list sample is the v1.0 one with /beta/ in its context.
+        self.assertEqual(self.e.get(report_path(report=None).replace("/v1.0/", "/beta/"),
+                                    self.token).json(),
+                         example("list-meetingattendancereports-beta.json"))
+        for path in (report_path(tail="?$expand=attendanceRecords"),
+                     report_path(report=REPORT2, tail="/attendanceRecords"),
+                     session_path(), session_path(report=None),
+                     session_path(tail="/attendanceRecords"),
+                     lookup_path(USER, JOIN_URL)):
+            with self.subTest(path=path):
+                v1 = self.e.get(path, self.token).json()
+                beta = self.e.get(path.replace("/v1.0/", "/beta/", 1), self.token).json()
+                self.assertTrue(v1["@odata.context"].startswith(
+                    "https://graph.microsoft.com/v1.0/$metadata#"), v1["@odata.context"])
+                self.assertEqual(beta["@odata.context"],
+                                 v1["@odata.context"].replace("/v1.0/", "/beta/"))
+                del v1["@odata.context"], beta["@odata.context"]
+                self.assertEqual(v1, beta)
+        log = self.e.control("GET", "requests")
+        self.assertEqual([x["path_segments"][0] for x in log][-2:], ["v1.0", "beta"])
+
+    def test_engagements_are_beta_only_and_unknown_properties_survive(self) -> None:
+        stored = json.loads((HERE / "dataset.json").read_text(encoding="utf-8"))
+        records = stored["virtualEvents"]["townhalls"][TOWNHALL]["sessions"][
+            TOWNHALL_SESSION]["attendanceReports"][TOWNHALL_REPORT]["attendanceRecords"]
+        self.assertTrue(any(r.get("engagements") for r in records))
+        for tail in ("/attendanceRecords", "?$expand=attendanceRecords"):
+            with self.subTest(tail=tail):
+                key = "value" if tail == "/attendanceRecords" else "attendanceRecords"
+                path = session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, TOWNHALL_REPORT, tail)
+                beta = self.e.get(path.replace("/v1.0/", "/beta/"), self.token).json()[key]
+                self.assertEqual(beta, records)
+                v1 = self.e.get(path, self.token).json()[key]
+                self.assertEqual(v1, [{k: v for k, v in r.items() if k != "engagements"}
+                                      for r in records])
+                self.assertEqual(v1[2]["futureProperty"], {"a": 1})
+                self.assertIsNone(v1[2]["attendanceIntervals"][0]["leaveDateTime"])
+        # registrantId, beta-listed but in the v1.0 docs sample, is served on v1.0 as stored.
+        v1 = self.e.get(session_path(tail="/attendanceRecords"), self.token).json()["value"]
+        self.assertEqual(v1, example("list-attendancerecords-v1.0-webinar-session.json")["value"])
+        self.assertIn("registrantId", v1[0])
+
+
+class VirtualEventTest(EmulatorTestCase):
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.token = cls.emulator.token()
+
+    def test_webinar_report_matches_docs_example_exactly(self) -> None:
+        sample = example("get-meetingattendancereport-v1.0-webinar-session.json")
+        reply = self.e.get(session_path(), self.token)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.json(), sample)
+        self.assertEqual(list(reply.json()), list(sample))
+
+    def test_webinar_records_list_and_expand(self) -> None:
+        records = example("list-attendancerecords-v1.0-webinar-session.json")["value"]
+        body = self.e.get(session_path(tail="/attendanceRecords"), self.token).json()
+        self.assertEqual(body, {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#solutions/virtualEvents"
+                              f"/webinars('{WEBINAR}')/sessions('{WEBINAR_SESSION}')"
+                              f"/attendanceReports('{WEBINAR_REPORT}')/attendanceRecords",
+            "value": records})
+        body = self.e.get(session_path(tail="?$expand=attendanceRecords"), self.token).json()
+        self.assertEqual(body["attendanceRecords"], records)
+        self.assertEqual(list(body)[-1], "attendanceRecords")
+
+    def test_list_reports_of_a_session(self) -> None:
+        body = self.e.get(session_path(report=None), self.token).json()
+        sample = example("get-meetingattendancereport-v1.0-webinar-session.json")
+        self.assertEqual(body["@odata.context"],
+                         "https://graph.microsoft.com/v1.0/$metadata#solutions/virtualEvents"
+                         f"/webinars('{WEBINAR}')/sessions('{WEBINAR_SESSION}')/attendanceReports")
+        del sample["@odata.context"]
+        self.assertEqual(body["value"], [{**sample, "attendanceRecords": []}])
+        body = self.e.get(session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, None),
+                          self.token).json()
+        self.assertEqual([r["id"] for r in body["value"]], [TOWNHALL_REPORT])
+        self.assertEqual(body["value"][0]["externalEventInformation"],
+                         [{"applicationId": "d6b7e7c5-8f2a-4c3e-9b1d-2a4f6e8c0b13",
+                           "externalEventId": "fabrikam-townhall-2024-q1"}])
+        self.assertEqual(body["value"][0]["attendanceRecords"], [])
+
+    def test_town_hall_report(self) -> None:
+        body = self.e.get(session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, TOWNHALL_REPORT,
+                                       version="beta"), self.token).json()
+        self.assertEqual(body["@odata.context"],
+                         "https://graph.microsoft.com/beta/$metadata#solutions/virtualEvents"
+                         f"/townhalls('{TOWNHALL}')/sessions('{TOWNHALL_SESSION}')"
+                         f"/attendanceReports('{TOWNHALL_REPORT}')")
+        self.assertEqual(body["totalParticipantCount"], 3)
+        self.assertNotIn("attendanceRecords", body)
+
+    def test_not_found_names_what_is_missing(self) -> None:
+        cases = [
+            (session_path(event="nope"), "The specified webinar was not found."),
+            (session_path("townhalls", event="nope"), "The specified town hall was not found."),
+            (session_path(session="nope", report=None), "The specified session was not found."),
+            (session_path(report="nope", tail="/attendanceRecords"),
+             "The specified attendance report was not found."),
+            # A webinar's IDs are not a town hall's.
+            (session_path("townhalls"), "The specified town hall was not found."),
+        ]
+        for path, message in cases:
+            with self.subTest(path=path):
+                error = self.assertGraphError(self.e.get(path, self.token), 404, "NotFound")
+                self.assertEqual(error["message"], message)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["not_found"], counters["virtual_event"]), (5, 5))
+
+    def test_other_virtual_event_paths_are_bad_requests(self) -> None:
+        for path, segment in (
+                ("/v1.0/solutions/virtualEvents/events/e/sessions/s/attendanceReports", "events"),
+                ("/v1.0/solutions/virtualEvents/webinars/e/sessions/s", "s"),
+                ("/v1.0/solutions/virtualEvents/webinars/e/registrations/s/attendanceReports",
+                 "registrations"),
+                (session_path(tail="/attendanceRecords/x"), "x"),
+                ("/v1.0/solutions/bookingBusinesses", "bookingBusinesses")):
+            with self.subTest(path=path):
+                error = self.assertGraphError(self.e.get(path, self.token), 400, "BadRequest")
+                self.assertEqual(error["message"],
+                                 f"Resource not found for the segment '{segment}'.")
+        # Literal segments match in any case, as the other Graph paths do.
+        self.assertEqual(self.e.get(session_path().replace("virtualEvents", "VIRTUALEVENTS")
+                                    .replace("webinars", "Webinars"), self.token).status, 200)
+
+    def test_counters_and_log(self) -> None:
+        self.e.get(session_path(report=None), self.token)
+        self.e.get(session_path(), self.token)
+        self.e.get(session_path(tail="/attendanceRecords"), self.token)
+        self.e.get(session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, None), self.token)
+        self.e.get(report_path(report=None), self.token)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual({k: counters[k] for k in ("reports_list", "report", "records",
+                                                    "virtual_event", "total")},
+                         {"reports_list": 3, "report": 1, "records": 1, "virtual_event": 4,
+                          "total": 5})
+        log = self.e.control("GET", "requests")
+        self.assertEqual([x["kind"] for x in log],
+                         ["reports_list", "report", "records", "reports_list", "reports_list"])
+        self.assertEqual(log[1]["path_segments"],
+                         ["v1.0", "solutions", "virtualEvents", "webinars", WEBINAR, "sessions",
+                          WEBINAR_SESSION, "attendanceReports", WEBINAR_REPORT])
+
+    def test_hostile_ids_round_trip_as_one_segment(self) -> None:
+        ids = ["a/b", "../../v1.0/users", "what?$expand=x", "frag#ment", "100%", "%2F%3F",
+               "with space", "..", ".", "", "ünï/cødé 会议", "MSo+/==", "it's", "e@t"]
+        for source in ("webinars", "townhalls"):
+            for i, value in enumerate(ids):
+                # The hostile value as event, session and report ID at once.
+                self.e.add_session_reports(source, value, value, {value: {
+                    "totalParticipantCount": i, "attendanceRecords": [{"emailAddress": value}]}})
+        self.e.control("POST", "reset")
+        quoted = {v: v.replace("'", "''") for v in ids}
+        for source in ("webinars", "townhalls"):
+            for i, value in enumerate(ids):
+                with self.subTest(source=source, id=value):
+                    body = self.e.get(session_path(source, value, value, value,
+                                                   "?$expand=attendanceRecords"),
+                                      self.token).json()
+                    self.assertEqual((body["id"], body["totalParticipantCount"]), (value, i))
+                    self.assertEqual(body["attendanceRecords"], [{"emailAddress": value}])
+                    self.assertEqual(body["@odata.context"],
+                                     "https://graph.microsoft.com/v1.0/$metadata#solutions/"
+                                     f"virtualEvents/{source}('{quoted[value]}')/sessions("
+                                     f"'{quoted[value]}')/attendanceReports('{quoted[value]}')")
+                    body = self.e.get(session_path(source, value, value, None), self.token).json()
+                    self.assertEqual([r["id"] for r in body["value"]], [value])
+        log = self.e.control("GET", "requests")
+        self.assertEqual(len(log), 4 * len(ids))
+        for entry in log[::2]:
+            segments = entry["path_segments"]
+            self.assertEqual(len(segments), 9)
+            self.assertEqual(segments[4], segments[6])
+            self.assertEqual(segments[6], segments[8])
+
+
+class MeetingLookupTest(EmulatorTestCase):
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.token = cls.emulator.token()
+
+    def test_docs_join_link_resolves_lists_and_gets(self) -> None:
+        sample = example("get-onlinemeeting-by-joinweburl-msteams-docs.json")
+        join_url = sample["value"][0]["joinWebUrl"]
+        # %3a in the join URL goes out as %253a: encoded once more inside the quotes (§3).
+        path = lookup_path(USER2, join_url)
+        self.assertIn("%253ameeting_", path)
+        reply = self.e.get(path, self.token)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertEqual(reply.json(), sample)
+        self.assertEqual(reply.headers["Content-Type"], "application/json; odata.metadata=minimal")
+        meeting_id = reply.json()["value"][0]["id"]
+        self.assertEqual(meeting_id, MEETING2)
+        reports = self.e.get(report_path(USER2, meeting_id, None), self.token).json()["value"]
+        self.assertEqual([r["id"] for r in reports], [REPORT3])
+        body = self.e.get(report_path(USER2, meeting_id, reports[0]["id"],
+                                      "?$expand=attendanceRecords"), self.token).json()
+        self.assertEqual(len(body["attendanceRecords"]), body["totalParticipantCount"])
+        self.assertEqual(body["attendanceRecords"][0]["identity"]["id"], USER2)
+        log = self.e.control("GET", "requests")
+        self.assertEqual([x["kind"] for x in log], ["meeting_lookup", "reports_list", "report"])
+        self.assertEqual(log[0]["path_segments"], ["v1.0", "users", USER2, "onlineMeetings"])
+        self.assertTrue(log[0]["query"].startswith("$filter=JoinWebUrl%20eq%20%27https%3A%2F%2F"))
+
+    def test_the_demo_meetings_join_link(self) -> None:
+        body = self.e.get(lookup_path(USER, JOIN_URL), self.token).json()
+        self.assertEqual(body["@odata.context"],
+                         f"https://graph.microsoft.com/v1.0/$metadata#users('{USER}')"
+                         "/onlineMeetings")
+        meeting = body["value"][0]
+        self.assertEqual(meeting["id"], MEETING)
+        self.assertEqual(meeting["joinWebUrl"], JOIN_URL)
+        self.assertEqual(meeting["participants"]["organizer"]["identity"]["user"]["id"], USER)
+        self.assertEqual(meeting["chatInfo"]["threadId"],
+                         "19:meeting_ZGMxNzY3NGMtODFkOS00YWRiLWJmYjItOGY2YTQ0MmU0NjIz@thread.v2")
+        self.assertEqual(list(meeting)[0], "id")
+
+    def test_encodings_and_property_name_case(self) -> None:
+        sample = example("get-onlinemeeting-by-joinweburl-msteams-docs.json")
+        join_url = sample["value"][0]["joinWebUrl"]
+        for prop, safe in (("JoinWebUrl", ""), ("JoinWebUrl", "'"), ("joinWebUrl", "'"),
+                           ("JOINWEBURL", ""), ("joinweburl", "'")):
+            with self.subTest(prop=prop, safe=safe):
+                path = lookup_path(USER2, join_url, prop=prop, safe=safe)
+                self.assertEqual(self.e.get(path, self.token).json(), sample)
+        # Spaces may be "+" in a query (form encoding), and whitespace around the clause is fine.
+        path = (f"/v1.0/users/{USER2}/onlineMeetings?%24filter=+JoinWebUrl+eq+%27"
+                + urllib.parse.quote(join_url, safe="") + "%27+")
+        self.assertEqual(self.e.get(path, self.token).json(), sample)
+        # Not encoded inside the quotes: %3a arrives as ":", which is another URL: no meeting.
+        path = f"/v1.0/users/{USER2}/onlineMeetings?$filter=JoinWebUrl%20eq%20'{join_url}'"
+        body = self.e.get(path, self.token).json()
+        self.assertEqual(body["value"], [])
+
+    def test_join_url_with_quote_ampersand_hash_plus(self) -> None:
+        hostile = ("https://teams.microsoft.com/l/meetup-join/19%3ameeting_X%40thread.v2/0?"
+                   "context=%7b%22Tid%22%3a%22t%22%7d&a=b+c#frag'it''s ünï %2B")
+        self.e.control("POST", "dataset", {"users": {"hostile-user": {"onlineMeetings": {
+            "m-hostile": {"onlineMeeting": {"joinWebUrl": hostile, "subject": "it's"}},
+            "m-other": {"onlineMeeting": {"joinWebUrl": hostile + "x"}}}}}})
+        body = self.e.get(lookup_path("hostile-user", hostile), self.token).json()
+        self.assertEqual(body["value"], [{"id": "m-hostile", "joinWebUrl": hostile,
+                                          "subject": "it's"}])
+        # '+' left raw is a space once decoded, so the URL differs: no meeting.
+        body = self.e.get(lookup_path("hostile-user", hostile, safe="+"), self.token).json()
+        self.assertEqual(body["value"], [])
+        # '&' or '#' left raw cut the filter: its literal never closes.
+        for raw in ("&", "#"):
+            with self.subTest(raw=raw):
+                error = self.assertGraphError(
+                    self.e.get(lookup_path("hostile-user", hostile, safe=raw), self.token),
+                    400, "BadRequest")
+                self.assertTrue(error["message"].startswith("Invalid filter clause"),
+                                error["message"])
+        # A quote that is not doubled ends the literal early.
+        path = (f"/v1.0/users/hostile-user/onlineMeetings?$filter="
+                + urllib.parse.quote(f"JoinWebUrl eq '{hostile}'", safe=""))
+        error = self.assertGraphError(self.e.get(path, self.token), 400, "BadRequest")
+        self.assertIn("unexpected text after the string literal", error["message"])
+
+    def test_no_match_is_an_empty_collection(self) -> None:
+        for user, url in ((USER, JOIN_URL + "x"), (USER2, JOIN_URL), (USER, ""),
+                          (USER, JOIN_URL.upper())):
+            with self.subTest(user=user, url=url):
+                reply = self.e.get(lookup_path(user, url), self.token)
+                self.assertEqual(reply.status, 200)
+                self.assertEqual(reply.json(), {
+                    "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user}')"
+                                      "/onlineMeetings",
+                    "value": []})
+
+    def test_join_meeting_id_filter(self) -> None:
+        path = (f"/v1.0/users/{USER}/onlineMeetings?$filter="
+                + urllib.parse.quote("joinMeetingIdSettings/joinMeetingId eq '3141592653'"))
+        self.assertEqual([m["id"] for m in self.e.get(path, self.token).json()["value"]],
+                         [MEETING])
+
+    def test_bad_filters(self) -> None:
+        base = f"/v1.0/users/{USER}/onlineMeetings"
+        cases = [
+            (base, "fake_graph lists a user's onlineMeetings only with $filter"),
+            (base + "?$top=1", "fake_graph lists a user's onlineMeetings only with $filter"),
+            (base + "?$filter=" + urllib.parse.quote("subject eq 'x'"),
+             "Invalid filter clause: fake_graph filters onlineMeetings only on JoinWebUrl"),
+            (base + "?$filter=" + urllib.parse.quote("JoinWebUrl eq x"),
+             "Invalid filter clause: expected"),
+            (base + "?$filter=" + urllib.parse.quote("JoinWebUrl EQ 'x'"),
+             "Invalid filter clause: expected"),
+            (base + "?$filter=" + urllib.parse.quote("JoinWebUrl eq 'x' and subject eq 'y'"),
+             "Invalid filter clause: unexpected text"),
+            (base + "?$filter=" + urllib.parse.quote("JoinWebUrl eq 'x"),
+             "Invalid filter clause: the string literal has no closing quote"),
+            (base + "?$filter=" + urllib.parse.quote("startswith(JoinWebUrl,'x')"),
+             "Invalid filter clause: expected"),
+            (base + "?$filter=a&%24filter=b", "Query option '%24filter' was specified more"),
+        ]
+        for path, message in cases:
+            with self.subTest(path=path):
+                error = self.assertGraphError(self.e.get(path, self.token), 400, "BadRequest")
+                self.assertIn(message.replace("%24", "$"), error["message"])
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["meeting_lookup"], counters["bad_request"]),
+                         (len(cases), len(cases)))
+
+    def test_unknown_user_me_and_methods(self) -> None:
+        error = self.assertGraphError(self.e.get(lookup_path("nobody", JOIN_URL), self.token),
+                                      404, "NotFound")
+        self.assertEqual(error["message"], "The specified user was not found.")
+        error = self.assertGraphError(
+            self.e.get(lookup_path("x", JOIN_URL).replace("/users/x/", "/me/"), self.token),
+            400, "BadRequest")
+        self.assertIn("/me request", error["message"])
+        reply = self.e.call("POST", f"/v1.0/users/{USER}/onlineMeetings", b"{}",
+                            {"Authorization": f"Bearer {self.token}"})
+        self.assertGraphError(reply, 405, "BadRequest")
+        self.assertGraphError(self.e.get(lookup_path(USER, JOIN_URL)), 401,
+                              "InvalidAuthenticationToken")
+        self.assertEqual(self.e.control("GET", "counters")["meeting_lookup"], 4)
+
+    def test_hostile_user_ids(self) -> None:
+        ids = ["a/b", "..", ".", "", "it's", "what?$filter=x", "frag#ment", "ünï 会议", "%2F"]
+        for i, user in enumerate(ids):
+            self.e.control("POST", "dataset", {"users": {user: {"onlineMeetings": {
+                f"m{i}": {"onlineMeeting": {"joinWebUrl": f"https://join/{i}"}}}}}})
+        for i, user in enumerate(ids):
+            with self.subTest(user=user):
+                body = self.e.get(lookup_path(user, f"https://join/{i}"), self.token).json()
+                self.assertEqual(body["value"],
+                                 [{"id": f"m{i}", "joinWebUrl": f"https://join/{i}"}])
+                self.assertEqual(body["@odata.context"],
+                                 "https://graph.microsoft.com/v1.0/$metadata#users("
+                                 f"'{user.replace(chr(39), chr(39) * 2)}')/onlineMeetings")
+        self.assertEqual([x["path_segments"][2] for x in self.e.control("GET", "requests")], ids)
+
+    def test_dataset_validation_of_online_meetings(self) -> None:
+        for bad in ({"onlineMeeting": []}, {"onlineMeeting": {"id": "other"}},
+                    {"onlineMeeting": {"joinWebUrl": 5}}, {"meeting": {}}):
+            with self.subTest(bad=bad):
+                reply = self.e.call("POST", "/_emulator/dataset", json.dumps(
+                    {"users": {"u": {"onlineMeetings": {"m": bad}}}}).encode())
+                self.assertEqual(reply.status, 400, reply.body)
+        # A meeting's onlineMeeting may be replaced.
+        self.e.control("POST", "dataset", {"users": {"u9": {"onlineMeetings": {
+            "m": {"onlineMeeting": {"joinWebUrl": "https://one"}}}}}})
+        self.e.control("POST", "dataset", {"users": {"u9": {"onlineMeetings": {
+            "m": {"onlineMeeting": {"joinWebUrl": "https://two"}}}}}})
+        self.assertEqual(self.e.get(lookup_path("u9", "https://one"), self.token).json()["value"],
+                         [])
+        self.assertEqual(len(self.e.get(lookup_path("u9", "https://two"),
+                                        self.token).json()["value"]), 1)
+
+
+class PermissionTest(EmulatorTestCase):
+    ARGS = ("--app-permissions", ARTIFACT)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.e.control("POST", "permissions", {"app_permissions": [ARTIFACT],
+                                               "issued_tokens": True})
+
+    def assertForbidden(self, reply: Reply) -> None:
+        error = self.assertGraphError(reply, 403, "Forbidden")
+        self.assertEqual(error["message"], FORBIDDEN_MESSAGE)
+
+    def test_lookup_needs_online_meetings_read_all(self) -> None:
+        token = self.e.token()
+        self.assertEqual(self.e.control("GET", "permissions"), {"app_permissions": [ARTIFACT]})
+        self.assertForbidden(self.e.get(lookup_path(USER, JOIN_URL), token))
+        self.assertForbidden(self.e.get(lookup_path("nobody", JOIN_URL), token))  # before 404
+        self.assertEqual(self.e.get(report_path(), token).status, 200)
+        self.assertEqual(self.e.get(session_path(), token).status, 200)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["forbidden"], counters["meeting_lookup"]), (2, 2))
+        self.assertEqual([x["status"] for x in self.e.control("GET", "requests")][-4:],
+                         [403, 403, 200, 200])
+
+    def test_tokens_keep_the_permissions_they_were_issued_with(self) -> None:
+        old = self.e.token()
+        answer = self.e.control("POST", "permissions", {"app_permissions": [MEETINGS_READ]})
+        self.assertEqual(answer, {"app_permissions": [MEETINGS_READ], "issued_tokens": False})
+        new = self.e.token()
+        self.assertForbidden(self.e.get(lookup_path(USER, JOIN_URL), old))
+        self.assertEqual(self.e.get(report_path(), old).status, 200)
+        self.assertEqual(self.e.get(lookup_path(USER, JOIN_URL), new).status, 200)
+        # Without the artifact permission every attendance path is 403, before any lookup.
+        for path in (report_path(), report_path(report=None),
+                     report_path(tail="/attendanceRecords"),
+                     report_path(user="nobody"), session_path(), session_path(report=None),
+                     session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, TOWNHALL_REPORT,
+                                  "/attendanceRecords", "beta")):
+            with self.subTest(path=path):
+                self.assertForbidden(self.e.get(path, new))
+        # 401 still comes first.
+        self.assertGraphError(self.e.get(report_path()), 401, "InvalidAuthenticationToken")
+        # issued_tokens: the change applies to the tokens already issued too.
+        self.e.control("POST", "permissions", {"app_permissions": [], "issued_tokens": True})
+        self.assertForbidden(self.e.get(lookup_path(USER, JOIN_URL), new))
+        self.assertForbidden(self.e.get(report_path(), old))
+
+    def test_read_write_also_grants_the_lookup(self) -> None:
+        self.e.control("POST", "permissions",
+                       {"app_permissions": ["OnlineMeetings.ReadWrite.All", ARTIFACT]})
+        token = self.e.token()
+        self.assertEqual(self.e.get(lookup_path(USER, JOIN_URL), token).status, 200)
+        self.assertEqual(self.e.get(report_path(), token).status, 200)
+
+    def test_invalid_permission_requests(self) -> None:
+        for spec in ({"app_permissions": ["OnlineMeetings.Read"]}, {"app_permissions": "x"},
+                     {}, {"app_permissions": [], "issued_tokens": "yes"},
+                     {"app_permissions": [], "extra": 1}, []):
+            with self.subTest(spec=spec):
+                reply = self.e.call("POST", "/_emulator/permissions", json.dumps(spec).encode())
+                self.assertEqual(reply.status, 400, reply.body)
+        self.assertEqual(self.e.call("DELETE", "/_emulator/permissions").status, 405)
+        self.assertEqual(self.e.control("GET", "permissions"), {"app_permissions": [ARTIFACT]})
+
+    def test_command_line(self) -> None:
+        result = subprocess.run([sys.executable, str(SCRIPT), "--listen", "127.0.0.1:0",
+                                 "--plaintext", "--app-permissions", "Calendars.Read"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual((result.returncode, result.stdout), (2, ""))
+        self.assertIn("unknown permission 'Calendars.Read'", result.stderr)
+        for value, expected in (("", []), (f" {MEETINGS_READ} , {ARTIFACT},", [ARTIFACT,
+                                                                               MEETINGS_READ])):
+            with self.subTest(value=value):
+                e = Emulator("--app-permissions", value, plaintext=True)
+                try:
+                    self.assertEqual(e.control("GET", "permissions"),
+                                     {"app_permissions": expected})
+                    status = e.get(report_path(), e.token()).status
+                    self.assertEqual(status, 200 if expected else 403)
+                finally:
+                    self.assertEqual(e.stop(), 0)
+        e = Emulator(plaintext=True)  # the default grants both
+        try:
+            token = e.token()
+            self.assertEqual(e.get(lookup_path(USER, JOIN_URL), token).status, 200)
+            self.assertEqual(e.get(report_path(), token).status, 200)
+        finally:
+            self.assertEqual(e.stop(), 0)
+
+
+class ReportsListTest(EmulatorTestCase):
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.token = cls.emulator.token()
+
+    def test_at_most_50_newest_first_and_no_paging(self) -> None:
+        reports = {f"r{i:02d}": {"totalParticipantCount": i} for i in range(60)}
+        self.e.add_reports(USER, "many", reports)
+        body = self.e.get(report_path(meeting="many", report=None), self.token).json()
+        self.assertEqual([r["id"] for r in body["value"]], [f"r{i:02d}" for i in range(50)])
+        self.assertEqual(set(body), {"@odata.context", "value"})
+        # Reports beyond the cap still exist.
+        self.assertEqual(self.e.get(report_path(meeting="many", report="r59"),
+                                    self.token).status, 200)
+        # A merge's new reports are the newest: they go first; a replaced one keeps its place.
+        self.e.add_reports(USER, "many", {"new1": {}, "new2": {}, "r05": {"replaced": True}})
+        value = self.e.get(report_path(meeting="many", report=None), self.token).json()["value"]
+        self.assertEqual([r["id"] for r in value][:8],
+                         ["new1", "new2", "r00", "r01", "r02", "r03", "r04", "r05"])
+        self.assertEqual(value[7], {"id": "r05", "replaced": True, "attendanceRecords": []})
+        self.assertEqual(len(value), 50)
+        # The same cap for a session.
+        self.e.add_session_reports("townhalls", "th", "s", reports)
+        value = self.e.get(session_path("townhalls", "th", "s", None), self.token).json()["value"]
+        self.assertEqual(len(value), 50)
+
+    def test_cap_is_configurable(self) -> None:
+        reports = {f"r{i:02d}": {} for i in range(60)}
+        for cap, expected in (("10", 10), ("0", 60)):
+            with self.subTest(cap=cap):
+                e = Emulator("--max-reports-listed", cap, plaintext=True)
+                try:
+                    e.add_reports("u", "m", reports)
+                    value = e.get(report_path("u", "m", None), e.token()).json()["value"]
+                    self.assertEqual([r["id"] for r in value], list(reports)[:expected])
+                finally:
+                    self.assertEqual(e.stop(), 0)
+
+    def test_concurrent_identical_lists_count_exactly(self) -> None:
+        n = 100
+        barrier = threading.Barrier(n)
+
+        def one(_: int) -> int:
+            conn = self.e.connection()
+            try:
+                conn.connect()
+                barrier.wait(timeout=60)
+                conn.request("GET", report_path(report=None),
+                             headers={"Authorization": f"Bearer {self.token}"})
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            finally:
+                conn.close()
+
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            self.assertEqual(list(pool.map(one, range(n))), [200] * n)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["reports_list"], counters["total"], counters["report"]),
+                         (n, n, 0))
+        self.assertEqual(len(self.e.control("GET", "requests")), n)
+
+
+class GeneratedReportTest(EmulatorTestCase):
+    ARGS = ("--records-page-size", "100")
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.token = cls.emulator.token()
+
+    def check_records(self, records: list, count: int, prefix: str = "record-") -> None:
+        width = max(5, len(str(count - 1)))
+        self.assertEqual([r["id"] for r in records],
+                         [f"{prefix}{i:0{width}d}" for i in range(count)])
+        self.assertEqual(len({r["emailAddress"] for r in records}), count)
+        self.assertEqual(len({r["identity"]["displayName"] for r in records}), count)
+        self.assertEqual(len({r["identity"]["id"] for r in records}), count)
+        for r in records:
+            self.assertIn(len(r["attendanceIntervals"]), (1, 2))
+            self.assertEqual(r["totalAttendanceInSeconds"],
+                             sum(x["durationInSeconds"] for x in r["attendanceIntervals"]))
+        self.assertEqual(records[0]["role"], "Organizer")
+        self.assertEqual({r["role"] for r in records[1:]}, {"Attendee", "Presenter"})
+
+    def test_25000_records_page_in_250_pages(self) -> None:
+        answer = self.e.control("POST", "reports", {"user": USER, "meeting": "big meeting/1",
+                                                    "report": "big", "records": 25_000})
+        path = "/users/16664f75-11dc-4870-bec6-38c1aaa81431/onlineMeetings/big%20meeting%2F1" \
+               "/attendanceReports/big"
+        self.assertEqual(answer, {"report": "big", "records": 25_000, "path": path})
+        self.e.control("POST", "reset")
+        conn = self.e.connection()
+        try:
+            started = time.monotonic()
+            expanded, pages = self.e.walk(conn, "/v1.0" + path + "?$expand=attendanceRecords",
+                                          self.token, "attendanceRecords")
+            expand_seconds = time.monotonic() - started
+            self.assertEqual(pages, 250)
+            self.check_records(expanded, 25_000)
+            started = time.monotonic()
+            listed, pages = self.e.walk(conn, "/v1.0" + path + "/attendanceRecords", self.token,
+                                        "value")
+            list_seconds = time.monotonic() - started
+            self.assertEqual(pages, 250)
+            self.assertEqual(listed, expanded)
+        finally:
+            conn.close()
+        self.assertLess(expand_seconds, 5, "a 250-page walk should take well under a second")
+        self.assertLess(list_seconds, 5)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["report"], counters["records"]), (1, 249 + 250))
+        # The report itself: defaults from the control endpoint.
+        body = self.e.get("/v1.0" + path, self.token).json()
+        self.assertEqual(body["totalParticipantCount"], 25_000)
+        self.assertEqual((body["meetingStartDateTime"], body["meetingEndDateTime"]),
+                         ("2024-01-15T09:00:00Z", "2024-01-15T11:00:00Z"))
+        for r in expanded:
+            for x in r["attendanceIntervals"]:
+                self.assertTrue("2024-01-15T09:00:00" <= x["joinDateTime"] < x["leaveDateTime"]
+                                < "2024-01-15T11:00:00", x)
+                self.assertRegex(x["joinDateTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
+        # Records are generated per page, so memory stays small (the emulator's resident size).
+        rss = self.rss_kib()
+        if rss is not None:
+            self.assertLess(rss, 100 * 1024, f"emulator RSS {rss} KiB")
+
+    def rss_kib(self) -> Optional[int]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.e.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+    def test_generated_records_are_deterministic(self) -> None:
+        self.e.control("POST", "reports", {"user": "u", "meeting": "m", "report": "r1",
+                                           "records": 250})
+        self.e.control("POST", "reports", {"user": "u", "meeting": "m", "report": "r2",
+                                           "records": 250})
+        first = self.e.get(report_path("u", "m", "r1", "/attendanceRecords"), self.token).body
+        again = self.e.get(report_path("u", "m", "r1", "/attendanceRecords"), self.token).body
+        other = self.e.get(report_path("u", "m", "r2", "/attendanceRecords"), self.token).body
+        self.assertEqual(first, again)
+        self.assertEqual(json.loads(first)["value"], json.loads(other)["value"])
+        # Newest first: r2 was added last.
+        value = self.e.get(report_path("u", "m", None), self.token).json()["value"]
+        self.assertEqual([r["id"] for r in value], ["r2", "r1"])
+
+    def test_dataset_generate_syntax(self) -> None:
+        self.e.add_reports("u", "gen", {
+            "g": {"totalParticipantCount": 7, "attendanceRecords": {"_generate": {
+                "count": 7, "id_prefix": "att/", "start": "2030-02-03T04:05:06Z"}}},
+            "empty": {"attendanceRecords": {"_generate": {"count": 0}}}})
+        body = self.e.get(report_path("u", "gen", "g", "?$expand=attendanceRecords"),
+                          self.token).json()
+        self.assertEqual(set(body), {"@odata.context", "id", "totalParticipantCount",
+                                     "attendanceRecords"})
+        self.check_records(body["attendanceRecords"], 7, "att/")
+        self.assertTrue(body["attendanceRecords"][0]["attendanceIntervals"][0]["joinDateTime"]
+                        .startswith("2030-02-03T04:05:06."))
+        body = self.e.get(report_path("u", "gen", "empty", "?$expand=attendanceRecords"),
+                          self.token).json()
+        self.assertEqual(body["attendanceRecords"], [])
+        self.assertNotIn("attendanceRecords@odata.nextLink", body)
+        # A huge generated report costs nothing until a page of it is served.
+        self.e.add_reports("u", "gen", {"huge": {"attendanceRecords": {"_generate": {
+            "count": 10_000_000}}}})
+        body = self.e.get(report_path("u", "gen", "huge", "?$expand=attendanceRecords"),
+                          self.token).json()
+        self.assertEqual(body["attendanceRecords"][99]["id"], "record-0000099")
+        link = body["attendanceRecords@odata.nextLink"]
+        page = self.e.get(link[len(self.e.url):], self.token).json()
+        self.assertEqual(page["value"][0]["id"], "record-0000100")
+
+    def test_virtual_event_generated_report_pages_on_beta(self) -> None:
+        answer = self.e.control("POST", "reports", {
+            "townhall": "th/1", "session": "s 1", "report": "r'1", "records": 250,
+            "properties": {"externalEventInformation": []}, "id_prefix": "p-"})
+        self.assertEqual(answer["path"], "/solutions/virtualEvents/townhalls/th%2F1/sessions/"
+                                         "s%201/attendanceReports/r%271")
+        conn = self.e.connection()
+        try:
+            records, pages = self.e.walk(conn, "/beta" + answer["path"] +
+                                         "?$expand=attendanceRecords", self.token,
+                                         "attendanceRecords")
+        finally:
+            conn.close()
+        self.assertEqual(pages, 3)
+        self.check_records(records, 250, "p-")
+        log = self.e.control("GET", "requests")
+        self.assertEqual([x["path_segments"][:7] for x in log[-2:]],
+                         [["beta", "solutions", "virtualEvents", "townhalls", "th/1", "sessions",
+                           "s 1"]] * 2)
+        body = self.e.get("/v1.0" + answer["path"], self.token).json()
+        self.assertEqual(body["externalEventInformation"], [])
+        self.assertEqual(self.e.control("POST", "reports", {
+            "webinar": "w", "session": "s", "report": "r", "records": 1})["path"],
+            "/solutions/virtualEvents/webinars/w/sessions/s/attendanceReports/r")
+
+    def test_invalid_generate_specs(self) -> None:
+        for spec in ({"user": "u", "meeting": "m", "report": "r"},
+                     {"user": "u", "meeting": "m", "report": "r", "records": -1},
+                     {"user": "u", "meeting": "m", "report": "r", "records": "5"},
+                     {"user": "u", "meeting": "m", "report": "r", "records": True},
+                     {"user": "u", "meeting": "m", "report": "r", "records": 10_000_001},
+                     {"user": "u", "webinar": "w", "session": "s", "report": "r", "records": 1},
+                     {"webinar": "w", "meeting": "m", "report": "r", "records": 1},
+                     {"user": "u", "session": "s", "report": "r", "records": 1},
+                     {"user": "u", "meeting": "m", "records": 1},
+                     {"user": "u", "meeting": 5, "report": "r", "records": 1},
+                     {"user": "u", "meeting": "m", "report": "r", "records": 1, "colour": 1},
+                     {"user": "u", "meeting": "m", "report": "r", "records": 1,
+                      "start": "yesterday"},
+                     {"user": "u", "meeting": "m", "report": "r", "records": 1,
+                      "properties": {"attendanceRecords": []}},
+                     [], None):
+            with self.subTest(spec=spec):
+                reply = self.e.call("POST", "/_emulator/reports", json.dumps(spec).encode())
+                self.assertEqual(reply.status, 400, reply.body)
+                self.assertIn("error", reply.json())
+        for generate in ({"count": 1, "seed": 2}, {}, {"count": 1.5}, [],
+                         {"count": 1, "id_prefix": 3}):
+            with self.subTest(generate=generate):
+                reply = self.e.call("POST", "/_emulator/dataset", json.dumps(
+                    {"users": {"u": {"onlineMeetings": {"m": {"attendanceReports": {"r": {
+                        "attendanceRecords": {"_generate": generate}}}}}}}}).encode())
+                self.assertEqual(reply.status, 400, reply.body)
+        self.assertEqual(self.e.call("GET", "/_emulator/reports").status, 405)
+
+
+class NewPathFaultTest(EmulatorTestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.token = self.e.token()
+        self.e.control("POST", "reset")
+
+    def faults(self, *specs: dict) -> list:
+        return self.e.control("POST", "faults", list(specs))["faults"]
+
+    def test_kinds_apply_to_the_new_paths(self) -> None:
+        self.faults({"kind": "meeting_lookup", "status": 429, "retry_after": "1"},
+                    {"kind": "reports_list", "status": 503},
+                    {"kind": "records", "status": 504})
+        self.assertEqual(self.e.get(report_path(), self.token).status, 200)
+        self.assertEqual(self.e.get(session_path(), self.token).status, 200)
+        reply = self.e.get(lookup_path(USER, JOIN_URL), self.token)
+        self.assertEqual((reply.status, reply.headers["Retry-After"]), (429, "1"))
+        self.assertEqual(reply.json()["error"]["code"], "TooManyRequests")
+        self.assertEqual(self.e.get(session_path(report=None), self.token).status, 503)
+        self.assertEqual(self.e.get(session_path(tail="/attendanceRecords"), self.token).status,
+                         504)
+        self.assertEqual(self.e.get(lookup_path(USER, JOIN_URL), self.token).status, 200)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["fault"], counters["meeting_lookup"]), (3, 2))
+
+    def test_graph_kind_and_path_filters(self) -> None:
+        self.faults({"kind": "graph", "path_contains": "/solutions/virtualEvents/townhalls/",
+                     "seconds": 60, "status": 500},
+                    {"kind": "graph", "path_contains": "/beta/users/", "status": 502})
+        self.assertEqual(self.e.get(session_path(), self.token).status, 200)
+        th = session_path("townhalls", TOWNHALL, TOWNHALL_SESSION, TOWNHALL_REPORT)
+        self.assertEqual(self.e.get(th, self.token).status, 500)
+        self.assertEqual(self.e.get(th.replace("/v1.0/", "/beta/"), self.token).status, 500)
+        self.assertEqual(self.e.get(lookup_path(USER, JOIN_URL, "beta"), self.token).status, 502)
+        self.assertEqual(self.e.get(lookup_path(USER, JOIN_URL, "beta"), self.token).status, 200)
+
+    def test_faults_come_before_the_permission_check(self) -> None:
+        self.e.control("POST", "permissions", {"app_permissions": [ARTIFACT]})
+        try:
+            token = self.e.token()
+            self.faults({"kind": "meeting_lookup", "action": "truncate"})
+            conn = self.e.connection()
+            try:
+                conn.request("GET", lookup_path(USER, JOIN_URL),
+                             headers={"Authorization": f"Bearer {token}"})
+                response = conn.getresponse()
+                self.assertEqual(response.status, 403)
+                with self.assertRaises(http.client.IncompleteRead):
+                    response.read()
+            finally:
+                conn.close()
+        finally:
+            self.e.control("POST", "permissions", {"app_permissions": [ARTIFACT, MEETINGS_READ]})
 
 
 if __name__ == "__main__":
