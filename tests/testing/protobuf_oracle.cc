@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
@@ -63,6 +64,33 @@ void RewriteIdentity(rapidjson::Value& identity, Allocator& a) {
   identity = rewritten;
 }
 
+// The proto3 JSON names of `type`'s fields.
+std::set<std::string> JsonNames(const google::protobuf::Descriptor* type) {
+  std::set<std::string> names;
+  for (int i = 0; i < type->field_count(); ++i) names.insert(type->field(i)->json_name());
+  return names;
+}
+
+// A report's or a record's members: OData annotations (any name holding '@', such as
+// "@odata.context" or "attendanceRecords@odata.nextLink") dropped, members that no field of
+// `type` names moved into "additionalProperties" (Rollcall keeps what Graph adds there).
+void RewriteOpenMembers(rapidjson::Value& object, const google::protobuf::Descriptor* type,
+                        Allocator& a) {
+  if (!object.IsObject()) return;
+  const std::set<std::string> known = JsonNames(type);
+  rapidjson::Value rewritten(rapidjson::kObjectType);
+  rapidjson::Value additional(rapidjson::kObjectType);
+  for (auto& member : object.GetObject()) {
+    const std::string name = member.name.GetString();
+    if (absl::StrContains(name, "@")) continue;
+    rapidjson::Value& target =
+        known.count(name) > 0 && name != "additionalProperties" ? rewritten : additional;
+    target.AddMember(rapidjson::Value(name.c_str(), a), member.value, a);
+  }
+  if (additional.MemberCount() > 0) rewritten.AddMember("additionalProperties", additional, a);
+  object = rewritten;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> OracleJson(const std::string& body) {
@@ -78,8 +106,10 @@ absl::StatusOr<std::string> OracleJson(const std::string& body) {
       if (record.IsObject() && record.HasMember("identity")) {
         RewriteIdentity(record["identity"], a);
       }
+      RewriteOpenMembers(record, rollcall::v1::AttendanceRecord::descriptor(), a);
     }
   }
+  RewriteOpenMembers(doc, rollcall::v1::MeetingAttendanceReport::descriptor(), a);
   RewriteAnnotations(doc, a);
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

@@ -8,7 +8,8 @@
 //   - other OData annotations ("@odata.context", "@odata.nextLink", ...) are dropped: metadata
 //     that the mapping leaves out too;
 //   - an identity's members that no Identity field names move into its "additionalProperties"
-//     object (Identity is an open type: Rollcall keeps them in that Struct).
+//     object (Identity is an open type: Rollcall keeps them in that Struct), and so do a
+//     report's and a record's (whose OData annotations, any name holding '@', are dropped).
 // Anything else protobuf does not know is an error (no ignore_unknown_fields), so the oracle
 // never silently drops what Graph sent.
 
