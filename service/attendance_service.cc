@@ -397,6 +397,15 @@ AttendanceReportServiceImpl::AttendanceReportServiceImpl(const ServiceOptions& o
                        : std::make_shared<const PageTokenSigner>(PageTokenSigner::Random())),
       loader_(std::move(graph), options.ttl, clock, logger) {}
 
+bool AttendanceReportServiceImpl::Refused(Call* call, Method method,
+                                          const grpc::CallbackServerContext& context,
+                                          const absl::Status& parsed) {
+  const absl::Status status = Admit(method, context, parsed);
+  if (status.ok()) return false;
+  call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
+  return true;
+}
+
 absl::Status AttendanceReportServiceImpl::Admit(Method method,
                                                 const grpc::CallbackServerContext& context,
                                                 const absl::Status& parsed) {
@@ -429,11 +438,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
     status = ParseRequest(*request, &request_bytes, &parsed);
     if (status.ok()) status = ValidateRequest(parsed);
   }
-  status = Admit(Method::kGet, *context, status);
-  if (!status.ok()) {
-    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
-    return call;
-  }
+  if (Refused(call, Method::kGet, *context, status)) return call;
 
   const SourceIds ids = SourceIdsOf(parsed.user_id, parsed.meeting_id, parsed.session);
   const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id,
@@ -453,11 +458,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ListAttendanceReports(
   rollcall::v1::ListAttendanceReportsRequest parsed;
   absl::Status status = ParseMessage(*request, &parsed);
   if (status.ok()) status = ValidateRequest(parsed);
-  status = Admit(Method::kListReports, *context, status);
-  if (!status.ok()) {
-    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
-    return call;
-  }
+  if (Refused(call, Method::kListReports, *context, status)) return call;
 
   const SourceIds ids = SourceIdsOf(parsed);
   const ReportKey key(ListKindOf(ids.source), ids.first, ids.second, "",
@@ -481,11 +482,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ResolveOnlineMeeting(
   rollcall::v1::ResolveOnlineMeetingRequest parsed;
   absl::Status status = ParseMessage(*request, &parsed);
   if (status.ok()) status = ValidateRequest(parsed);
-  status = Admit(Method::kResolve, *context, status);
-  if (!status.ok()) {
-    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
-    return call;
-  }
+  if (Refused(call, Method::kResolve, *context, status)) return call;
 
   const ReportKey key(KeyKind::kJoinLink, parsed.user_id(), parsed.join_web_url(), "",
                       rollcall::v1::REPORT_VIEW_BASIC);
@@ -520,11 +517,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ListAttendanceRecords(
       status = opened.status();
     }
   }
-  status = Admit(Method::kListRecords, *context, status);
-  if (!status.ok()) {
-    call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
-    return call;
-  }
+  if (Refused(call, Method::kListRecords, *context, status)) return call;
 
   const int page_size = parsed.page_size() > 0 ? parsed.page_size() : kDefaultPageSize;
   if (const CachedReport hit = cache_->Lookup(key, arrival)) {

@@ -161,6 +161,9 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   // Counts and logs the refusals.
   absl::Status Admit(Method method, const grpc::CallbackServerContext& context,
                      const absl::Status& parsed);
+  // Admit for a unary call: when the call may not go on, answers it and returns true.
+  bool Refused(Call* call, Method method, const grpc::CallbackServerContext& context,
+               const absl::Status& parsed);
   // Answers `call` from a fresh entry for `key`: its bytes + from_cache, or a remembered
   // NOT_FOUND. False on a miss.
   bool AnswerFromCache(Call* call, const ReportKey& key, absl::Time arrival);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "common/error_details.h"
 #include "common/utf8.h"
@@ -91,35 +92,60 @@ bool ReadBytes(google::protobuf::io::CodedInputStream* in, absl::string_view byt
   return true;
 }
 
-// A VirtualEventSession's bytes (kSessionWireFields), merged into *out as protobuf merges a
-// message field sent more than once.
-absl::Status ParseSession(absl::string_view bytes, SessionFields* out) {
-  out->present = true;
+// Walks the fields of a message's `bytes` in order, as protobuf's parser does:
+// `read(field, wire_type, &in)` reads a field it knows and returns true, returns false to have
+// it skipped (unknown, or in another wire type), or fails the walk with an error. Errors:
+// MALFORMED_REQUEST naming `what` for bytes that are not a message.
+template <typename Read>
+absl::Status WalkFields(absl::string_view bytes, absl::string_view what, Read read) {
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
                                             static_cast<int>(bytes.size()));
   while (true) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) {
+      // 0 is both "clean end of input" and a literal (invalid) zero tag.
       if (in.ConsumedEntireMessage()) return absl::OkStatus();
-      return Malformed("invalid tag in virtual_event_session");
+      return Malformed(absl::StrCat("invalid tag", what));
     }
     const int field = WireFormatLite::GetTagFieldNumber(tag);
-    const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(tag);
-    absl::string_view* id = nullptr;
-    if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (field == kSessionEventIdField) id = &out->event_id;
-      if (field == kSessionIdField) id = &out->session_id;
-    }
-    if (id != nullptr) {
-      if (!ReadBytes(&in, bytes, id)) return Malformed("truncated string field");
-    } else if (field == kSessionKindField && type == WireFormatLite::WIRETYPE_VARINT) {
-      uint64_t raw = 0;
-      if (!in.ReadVarint64(&raw)) return Malformed("truncated varint");
-      out->kind = static_cast<int32_t>(raw);
-    } else if (field == 0 || !WireFormatLite::SkipField(&in, tag)) {
-      return Malformed("invalid or truncated field in virtual_event_session");
+    absl::StatusOr<bool> handled = read(field, WireFormatLite::GetTagWireType(tag), &in);
+    if (!handled.ok()) return handled.status();
+    if (!*handled && (field == 0 || !WireFormatLite::SkipField(&in, tag))) {
+      return Malformed(absl::StrCat("invalid or truncated field", what));
     }
   }
+}
+
+// Reads a varint field as protobuf reads an int32-backed enum: the low 32 bits.
+absl::StatusOr<bool> ReadEnum(google::protobuf::io::CodedInputStream* in, int32_t* out) {
+  uint64_t raw = 0;
+  if (!in->ReadVarint64(&raw)) return Malformed("truncated varint");
+  *out = static_cast<int32_t>(raw);
+  return true;
+}
+
+// A VirtualEventSession's bytes (kSessionWireFields), merged into *out as protobuf merges a
+// message field sent more than once.
+absl::Status ParseSession(absl::string_view bytes, SessionFields* out) {
+  out->present = true;
+  return WalkFields(
+      bytes, " in virtual_event_session",
+      [&](int field, WireFormatLite::WireType type,
+          google::protobuf::io::CodedInputStream* in) -> absl::StatusOr<bool> {
+        absl::string_view* id = nullptr;
+        if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+          if (field == kSessionEventIdField) id = &out->event_id;
+          if (field == kSessionIdField) id = &out->session_id;
+        }
+        if (id != nullptr) {
+          if (!ReadBytes(in, bytes, id)) return Malformed("truncated string field");
+          return true;
+        }
+        if (field == kSessionKindField && type == WireFormatLite::WIRETYPE_VARINT) {
+          return ReadEnum(in, &out->kind);
+        }
+        return false;
+      });
 }
 
 // The source of a request: user_id and meeting_id, or a virtual event session.
@@ -207,40 +233,36 @@ absl::Status ParseRequest(absl::string_view bytes, RequestFields* out) {
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     return Malformed("too large");
   }
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  while (true) {
-    const uint32_t tag = in.ReadTag();
-    if (tag == 0) {
-      // 0 is both "clean end of input" and a literal (invalid) zero tag.
-      if (in.ConsumedEntireMessage()) return absl::OkStatus();
-      return Malformed("invalid tag");
-    }
-    const int field = WireFormatLite::GetTagFieldNumber(tag);
-    const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(tag);
-    // One case per entry of kRequestWireFields; a field in another wire type is skipped, as
-    // protobuf skips it.
-    absl::string_view* id = nullptr;
-    if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (field == kUserIdField) id = &out->user_id;
-      if (field == kMeetingIdField) id = &out->meeting_id;
-      if (field == kReportIdField) id = &out->report_id;
-    }
-    if (id != nullptr) {
-      if (!ReadBytes(&in, bytes, id)) return Malformed("truncated string field");
-    } else if (field == kSessionField && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      absl::string_view session;
-      if (!ReadBytes(&in, bytes, &session)) return Malformed("truncated virtual_event_session");
-      if (absl::Status s = ParseSession(session, &out->session); !s.ok()) return s;
-    } else if (field == kViewField && type == WireFormatLite::WIRETYPE_VARINT) {
-      uint64_t raw = 0;
-      if (!in.ReadVarint64(&raw)) return Malformed("truncated varint");
-      // As protobuf does for an int32-backed enum: keep the low 32 bits.
-      out->view = static_cast<rollcall::v1::ReportView>(static_cast<int32_t>(raw));
-    } else if (field == 0 || !WireFormatLite::SkipField(&in, tag)) {
-      return Malformed("invalid or truncated field");
-    }
-  }
+  // One case per entry of kRequestWireFields; a field in another wire type is skipped, as
+  // protobuf skips it.
+  return WalkFields(
+      bytes, "",
+      [&](int field, WireFormatLite::WireType type,
+          google::protobuf::io::CodedInputStream* in) -> absl::StatusOr<bool> {
+        absl::string_view* id = nullptr;
+        if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+          if (field == kUserIdField) id = &out->user_id;
+          if (field == kMeetingIdField) id = &out->meeting_id;
+          if (field == kReportIdField) id = &out->report_id;
+        }
+        if (id != nullptr) {
+          if (!ReadBytes(in, bytes, id)) return Malformed("truncated string field");
+          return true;
+        }
+        if (field == kSessionField && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+          absl::string_view session;
+          if (!ReadBytes(in, bytes, &session)) return Malformed("truncated virtual_event_session");
+          if (absl::Status s = ParseSession(session, &out->session); !s.ok()) return s;
+          return true;
+        }
+        if (field == kViewField && type == WireFormatLite::WIRETYPE_VARINT) {
+          int32_t view = 0;
+          absl::StatusOr<bool> read = ReadEnum(in, &view);
+          out->view = static_cast<rollcall::v1::ReportView>(view);
+          return read;
+        }
+        return false;
+      });
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& request, grpc::Slice* storage,

@@ -1,5 +1,7 @@
 #include "tests/integration/environment.h"
 
+#include "google/rpc/status.pb.h"
+
 #include <curl/curl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -21,6 +23,17 @@
 #include "rapidjson/writer.h"
 
 namespace rollcall::testing {
+
+google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  google::rpc::ErrorInfo info;
+  if (details.ParseFromString(status.error_details())) {
+    for (const auto& any : details.details()) {
+      if (any.UnpackTo(&info)) break;
+    }
+  }
+  return info;
+}
 
 std::string FaultSpec::Json() const {
   rapidjson::StringBuffer buffer;

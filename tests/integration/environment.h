@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "graph_client/http_transport.h"
+#include "google/rpc/error_details.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "rapidjson/document.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
@@ -45,6 +46,9 @@ struct FaultSpec {
 
   std::string Json() const;
 };
+
+// The google.rpc.ErrorInfo of a reply's details (empty when it has none).
+google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status);
 
 class FakeGraph {
  public:

@@ -45,17 +45,6 @@ grpc::Status Call(RollcallProcess& server, const GetAttendanceReportRequest& req
   return server.stub().GetAttendanceReport(&context, request, response);
 }
 
-google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::ErrorInfo info;
-  if (details.ParseFromString(status.error_details())) {
-    for (const auto& any : details.details()) {
-      if (any.UnpackTo(&info)) break;
-    }
-  }
-  return info;
-}
-
 std::string Ts(const google::protobuf::Timestamp& ts) { return TimeUtil::ToString(ts); }
 
 // Graph calls and token calls the emulator has counted.

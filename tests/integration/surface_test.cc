@@ -65,17 +65,6 @@ std::unique_ptr<grpc::ClientContext> Context() {
   return context;
 }
 
-google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::ErrorInfo info;
-  if (details.ParseFromString(status.error_details())) {
-    for (const auto& any : details.details()) {
-      if (any.UnpackTo(&info)) break;
-    }
-  }
-  return info;
-}
-
 // A stub whose channel takes replies of any size (a whole 25,000-record report is megabytes).
 std::unique_ptr<AttendanceReportService::Stub> LargeReplyStub(const RollcallProcess& server) {
   grpc::ChannelArguments args;
