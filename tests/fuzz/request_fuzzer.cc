@@ -12,11 +12,12 @@
 // independent statement of its contract (1..1024 bytes of RFC 3629 UTF-8 without C0 controls
 // or DEL; a known view; the first bad field named), and every request that validates goes
 // through the real GraphClient (with a transport that only records the URL) to check the URL:
-// base, "users", then exactly one segment per ID; each segment only unreserved characters and
+// base, "users" (or "solutions/virtualEvents/webinars|townhalls" for a session), then exactly one
+// segment per ID; each segment only unreserved characters and
 // %XX, never "." or "..", and percent-decoding it gives the ID back exactly; the query is
 // exactly "$expand=attendanceRecords" or absent, as the view says. EncodePathSegment must hold
 // the same for any bytes at all, and service::ReportKey must give two requests the same key
-// only when they ask for the same thing.
+// only when they ask for the same thing, of the same kind.
 
 #include <fuzzer/FuzzedDataProvider.h>
 #include <grpcpp/impl/grpc_library.h>
@@ -24,6 +25,7 @@
 #include <grpcpp/support/slice.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -101,10 +103,21 @@ bool IdIsAcceptable(absl::string_view id) {
   return true;
 }
 
-// The field ValidateRequest must name, or "" when the request is valid.
+// The field ValidateRequest must name, or "" when the request is valid: the source (user and
+// meeting, or a webinar or town hall session, never both), then the report and the view.
 std::string ExpectedBadField(const GetAttendanceReportRequest& request) {
-  if (!IdIsAcceptable(request.user_id())) return "user_id";
-  if (!IdIsAcceptable(request.meeting_id())) return "meeting_id";
+  if (request.has_virtual_event_session()) {
+    const rollcall::v1::VirtualEventSession& session = request.virtual_event_session();
+    if (!request.user_id().empty() || !request.meeting_id().empty()) {
+      return "virtual_event_session";
+    }
+    if (session.kind() != 1 && session.kind() != 2) return "virtual_event_session.kind";
+    if (!IdIsAcceptable(session.event_id())) return "virtual_event_session.event_id";
+    if (!IdIsAcceptable(session.session_id())) return "virtual_event_session.session_id";
+  } else {
+    if (!IdIsAcceptable(request.user_id())) return "user_id";
+    if (!IdIsAcceptable(request.meeting_id())) return "meeting_id";
+  }
   if (!IdIsAcceptable(request.report_id())) return "report_id";
   if (request.view() < 0 || request.view() > 2) return "view";
   return "";
@@ -196,9 +209,17 @@ void CheckUrl(const GetAttendanceReportRequest& request) {
   Graph& graph = TheGraph();
   const bool with_records = request.view() != rollcall::v1::REPORT_VIEW_BASIC;
   graph.transport->requests = 0;
-  auto report = graph.client->GetAttendanceReport(
-      {request.user_id(), request.meeting_id(), request.report_id()}, with_records,
-      absl::Now() + absl::Seconds(60));
+  const bool session = request.has_virtual_event_session();
+  const rollcall::v1::VirtualEventSession& event = request.virtual_event_session();
+  rollcall::graph::ReportRef ref{request.user_id(), request.meeting_id(), request.report_id()};
+  if (session) {
+    ref = {event.event_id(), event.session_id(), request.report_id(),
+           event.kind() == rollcall::v1::VIRTUAL_EVENT_KIND_TOWN_HALL
+               ? rollcall::graph::ReportSource::kTownHall
+               : rollcall::graph::ReportSource::kWebinar};
+  }
+  auto report = graph.client->GetAttendanceReport(ref, with_records,
+                                                  absl::Now() + absl::Seconds(60));
   FUZZ_CHECK(!report.ok() && report.status().code() == absl::StatusCode::kNotFound,
              "Graph's 404 became %s", report.status().ToString().c_str());
   FUZZ_CHECK(graph.transport->requests == 1, "%d requests for one 404",
@@ -217,6 +238,20 @@ void CheckUrl(const GetAttendanceReportRequest& request) {
              std::string(query).c_str());
   const std::vector<absl::string_view> segments =
       absl::StrSplit(absl::string_view(path.data(), path.size()), '/');
+  if (session) {
+    const char* kind =
+        event.kind() == rollcall::v1::VIRTUAL_EVENT_KIND_TOWN_HALL ? "townhalls" : "webinars";
+    FUZZ_CHECK(segments.size() == 9 && segments[0].empty() && segments[1] == "solutions" &&
+                   segments[2] == "virtualEvents" && segments[3] == kind &&
+                   segments[5] == "sessions" && segments[7] == "attendanceReports",
+               "path %.300s is not /solutions/virtualEvents/%s/{e}/sessions/{s}/"
+               "attendanceReports/{r}",
+               std::string(path).c_str(), kind);
+    CheckSegment(event.event_id(), absl::string_view(segments[4].data(), segments[4].size()));
+    CheckSegment(event.session_id(), absl::string_view(segments[6].data(), segments[6].size()));
+    CheckSegment(request.report_id(), absl::string_view(segments[8].data(), segments[8].size()));
+    return;
+  }
   FUZZ_CHECK(segments.size() == 7 && segments[0].empty() && segments[1] == "users" &&
                  segments[3] == "onlineMeetings" && segments[5] == "attendanceReports",
              "path %.300s is not /users/{u}/onlineMeetings/{m}/attendanceReports/{r}",
@@ -229,7 +264,9 @@ void CheckUrl(const GetAttendanceReportRequest& request) {
 // ---------------------------------------------------------------------------------------------
 
 void CheckRequest(const GetAttendanceReportRequest& request) {
-  for (const std::string* id : {&request.user_id(), &request.meeting_id(), &request.report_id()}) {
+  for (const std::string* id : {&request.user_id(), &request.meeting_id(), &request.report_id(),
+                                &request.virtual_event_session().event_id(),
+                                &request.virtual_event_session().session_id()}) {
     CheckSegment(*id, rollcall::graph::EncodePathSegment(*id));
   }
   const absl::Status status = rollcall::service::ValidateRequest(request);
@@ -260,28 +297,46 @@ absl::Status ParseSlices(const std::vector<grpc::Slice>& slices, GetAttendanceRe
   out->set_meeting_id(std::string(fields.meeting_id));
   out->set_report_id(std::string(fields.report_id));
   out->set_view(fields.view);
+  if (fields.session.present) {
+    rollcall::v1::VirtualEventSession* session = out->mutable_virtual_event_session();
+    session->set_kind(static_cast<rollcall::v1::VirtualEventKind>(fields.session.kind));
+    session->set_event_id(std::string(fields.session.event_id));
+    session->set_session_id(std::string(fields.session.session_id));
+  }
   return status;
 }
 
-// GetAttendanceReportRequest with `bytes` IDs and an int32 view: the same wire format, parsed by
-// protobuf without UTF-8 checks.
+// GetAttendanceReportRequest with `bytes` IDs and an int32 view, and its VirtualEventSession with
+// an int32 kind and `bytes` IDs: the same wire format, parsed by protobuf without UTF-8 checks.
 const google::protobuf::Message& BytesTwin() {
   static const google::protobuf::Message* const prototype = [] {
     google::protobuf::FileDescriptorProto file;
     file.set_name("request_twin.proto");
     file.set_package("rollcall.fuzz");
     file.set_syntax("proto3");
+    using Field = google::protobuf::FieldDescriptorProto;
+    const auto add = [](google::protobuf::DescriptorProto* message, const char* name,
+                        int number, Field::Type type) {
+      Field* field = message->add_field();
+      field->set_name(name);
+      field->set_number(number);
+      field->set_label(Field::LABEL_OPTIONAL);
+      field->set_type(type);
+      return field;
+    };
     google::protobuf::DescriptorProto* message = file.add_message_type();
     message->set_name("RequestTwin");
-    const char* const names[] = {"user_id", "meeting_id", "report_id", "view"};
-    for (int number = 1; number <= 4; ++number) {
-      google::protobuf::FieldDescriptorProto* field = message->add_field();
-      field->set_name(names[number - 1]);
-      field->set_number(number);
-      field->set_label(google::protobuf::FieldDescriptorProto::LABEL_OPTIONAL);
-      field->set_type(number == 4 ? google::protobuf::FieldDescriptorProto::TYPE_INT32
-                                  : google::protobuf::FieldDescriptorProto::TYPE_BYTES);
-    }
+    add(message, "user_id", 1, Field::TYPE_BYTES);
+    add(message, "meeting_id", 2, Field::TYPE_BYTES);
+    add(message, "report_id", 3, Field::TYPE_BYTES);
+    add(message, "view", 4, Field::TYPE_INT32);
+    add(message, "virtual_event_session", 5, Field::TYPE_MESSAGE)
+        ->set_type_name(".rollcall.fuzz.SessionTwin");
+    google::protobuf::DescriptorProto* session = file.add_message_type();
+    session->set_name("SessionTwin");
+    add(session, "kind", 1, Field::TYPE_INT32);
+    add(session, "event_id", 2, Field::TYPE_BYTES);
+    add(session, "session_id", 3, Field::TYPE_BYTES);
     static google::protobuf::DescriptorPool pool;
     const google::protobuf::FileDescriptor* built = pool.BuildFile(file);
     FUZZ_CHECK(built != nullptr, "cannot build the twin descriptor");
@@ -292,8 +347,13 @@ const google::protobuf::Message& BytesTwin() {
 }
 
 bool Equal(const GetAttendanceReportRequest& a, const GetAttendanceReportRequest& b) {
+  const rollcall::v1::VirtualEventSession& sa = a.virtual_event_session();
+  const rollcall::v1::VirtualEventSession& sb = b.virtual_event_session();
   return a.user_id() == b.user_id() && a.meeting_id() == b.meeting_id() &&
-         a.report_id() == b.report_id() && a.view() == b.view();
+         a.report_id() == b.report_id() && a.view() == b.view() &&
+         a.has_virtual_event_session() == b.has_virtual_event_session() &&
+         sa.kind() == sb.kind() && sa.event_id() == sb.event_id() &&
+         sa.session_id() == sb.session_id();
 }
 
 void CheckWireRequest(const uint8_t* data, size_t size) {
@@ -331,10 +391,23 @@ void CheckWireRequest(const uint8_t* data, size_t size) {
   }
   const auto* reflection = twin->GetReflection();
   const auto* type = twin->GetDescriptor();
+  const auto* session_field = type->FindFieldByNumber(5);
+  const bool has_session = reflection->HasField(*twin, session_field);
+  const google::protobuf::Message& session = reflection->GetMessage(*twin, session_field);
+  const auto* session_reflection = session.GetReflection();
+  const auto* session_type = session.GetDescriptor();
+  const rollcall::v1::VirtualEventSession& parsed_session = whole.virtual_event_session();
   FUZZ_CHECK(reflection->GetString(*twin, type->FindFieldByNumber(1)) == whole.user_id() &&
                  reflection->GetString(*twin, type->FindFieldByNumber(2)) == whole.meeting_id() &&
                  reflection->GetString(*twin, type->FindFieldByNumber(3)) == whole.report_id() &&
-                 reflection->GetInt32(*twin, type->FindFieldByNumber(4)) == whole.view(),
+                 reflection->GetInt32(*twin, type->FindFieldByNumber(4)) == whole.view() &&
+                 has_session == whole.has_virtual_event_session() &&
+                 session_reflection->GetInt32(session, session_type->FindFieldByNumber(1)) ==
+                     parsed_session.kind() &&
+                 session_reflection->GetString(session, session_type->FindFieldByNumber(2)) ==
+                     parsed_session.event_id() &&
+                 session_reflection->GetString(session, session_type->FindFieldByNumber(3)) ==
+                     parsed_session.session_id(),
              "ParseRequest and protobuf read different fields");
   GetAttendanceReportRequest by_protobuf;
   if (by_protobuf.ParseFromArray(data, static_cast<int>(size))) {
@@ -343,11 +416,13 @@ void CheckWireRequest(const uint8_t* data, size_t size) {
   CheckRequest(whole);
 }
 
-void CheckKeys(const GetAttendanceReportRequest& a, const GetAttendanceReportRequest& b) {
+void CheckKeys(const GetAttendanceReportRequest& a, const GetAttendanceReportRequest& b,
+               rollcall::service::KeyKind kind_a, rollcall::service::KeyKind kind_b) {
   using rollcall::service::ReportKey;
-  const ReportKey ka(a.user_id(), a.meeting_id(), a.report_id(), a.view());
-  const ReportKey kb(b.user_id(), b.meeting_id(), b.report_id(), b.view());
-  const bool same_request = a.user_id() == b.user_id() && a.meeting_id() == b.meeting_id() &&
+  const ReportKey ka(kind_a, a.user_id(), a.meeting_id(), a.report_id(), a.view());
+  const ReportKey kb(kind_b, b.user_id(), b.meeting_id(), b.report_id(), b.view());
+  const bool same_request = kind_a == kind_b && a.user_id() == b.user_id() &&
+                            a.meeting_id() == b.meeting_id() &&
                             a.report_id() == b.report_id() &&
                             ka.with_records() == kb.with_records();
   FUZZ_CHECK((ka.encoded() == kb.encoded()) == same_request,
@@ -361,7 +436,26 @@ GetAttendanceReportRequest ConsumeRequest(FuzzedDataProvider& fdp) {
   request.set_meeting_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
   request.set_report_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
   request.set_view(static_cast<rollcall::v1::ReportView>(fdp.ConsumeIntegralInRange<int>(-1, 3)));
+  if (fdp.ConsumeBool()) {  // a webinar or town hall session, perhaps with a user or meeting too
+    rollcall::v1::VirtualEventSession* session = request.mutable_virtual_event_session();
+    session->set_kind(
+        static_cast<rollcall::v1::VirtualEventKind>(fdp.ConsumeIntegralInRange<int>(-1, 3)));
+    session->set_event_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
+    session->set_session_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
+    if (fdp.ConsumeBool()) request.clear_user_id();
+    if (fdp.ConsumeBool()) request.clear_meeting_id();
+  }
   return request;
+}
+
+// Any kind a key may have.
+rollcall::service::KeyKind ConsumeKind(FuzzedDataProvider& fdp) {
+  using rollcall::service::KeyKind;
+  constexpr KeyKind kKinds[] = {KeyKind::kMeetingReport,  KeyKind::kWebinarReport,
+                                KeyKind::kTownHallReport, KeyKind::kMeetingReports,
+                                KeyKind::kWebinarReports, KeyKind::kTownHallReports,
+                                KeyKind::kJoinLink};
+  return kKinds[fdp.ConsumeIntegralInRange<std::size_t>(0, std::size(kKinds) - 1)];
 }
 
 }  // namespace
@@ -388,6 +482,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     second = ConsumeRequest(fdp);
   }
-  CheckKeys(first, second);
+  const rollcall::service::KeyKind kind = ConsumeKind(fdp);
+  CheckKeys(first, second, kind, fdp.ConsumeBool() ? kind : ConsumeKind(fdp));
   return 0;
 }
