@@ -92,13 +92,17 @@ class GraphClient {
   // new one and repeats the request once.
   //
   // Thread-safe. Errors (with ErrorDetails):
-  //   NOT_FOUND (REPORT_NOT_FOUND), INVALID_ARGUMENT (GRAPH_BAD_REQUEST),
+  //   INVALID_ARGUMENT (INVALID_ID, metadata "field" naming the request field: an ID is empty;
+  //   no Graph call is made), NOT_FOUND (REPORT_NOT_FOUND), INVALID_ARGUMENT (GRAPH_BAD_REQUEST),
   //   PERMISSION_DENIED (GRAPH_FORBIDDEN), RESOURCE_EXHAUSTED (GRAPH_THROTTLED, with RetryInfo
   //   holding Graph's Retry-After when it sent one), UNAVAILABLE (GRAPH_UNAVAILABLE: 5xx,
   //   network, a body cut short), INTERNAL (GRAPH_BAD_RESPONSE: a body that is not the JSON
   //   Graph documents, an HTML page, too large or too deeply nested; never retried),
   //   FAILED_PRECONDITION (GRAPH_UNAUTHORIZED after the second 401, or the credential's
-  //   errors), DEADLINE_EXCEEDED (an attempt ran out of time).
+  //   errors; REPORT_TOO_LARGE past max_report_bytes, never retried), DEADLINE_EXCEEDED (an
+  //   attempt ran out of time). A 403's message says what to grant for the report's source:
+  //   for a webinar or town hall, the artifact permission and the organizer rule Graph
+  //   documents for /solutions/virtualEvents (no access policy).
   //
   // Fills *report (cleared first, and cleared again on an error). A report allocated on a
   // protobuf Arena gets its records, intervals and strings from the arena: the server builds
@@ -117,19 +121,28 @@ class GraphClient {
   }
 
   // GET {base}/users/{user}/onlineMeetings/{meeting}/attendanceReports (or the virtual event
-  // session's), following @odata.nextLink pages: the reports as Graph lists them (newest
-  // first, at most 50), without records. Fills out->reports (cleared first; cleared again on an
-  // error); touches no other field. Retries, deadline and errors as GetAttendanceReport, but a
-  // 404 is NOT_FOUND with reason MEETING_NOT_FOUND, and the messages speak of the meeting.
+  // session's), following @odata.nextLink pages (within the base URL's origin, at most 1,000):
+  // the reports as Graph lists them (newest first, at most 50), without records, and with
+  // what Graph sends that the proto does not name in additional_properties. Fills out->reports
+  // (cleared first; cleared again on an error); touches no other field. Retries, deadline and
+  // errors as GetAttendanceReport, but a 404 is NOT_FOUND with reason MEETING_NOT_FOUND, the
+  // messages speak of the meeting or session, and max_report_bytes does not apply (each body is
+  // bounded by the transport's cap).
   virtual absl::Status ListAttendanceReports(const MeetingRef& ref, absl::Time deadline,
                                              rollcall::v1::ListAttendanceReportsResponse* out) = 0;
 
   // GET {base}/users/{user}/onlineMeetings?$filter=JoinWebUrl eq '{join_web_url}', the URL
-  // percent-encoded inside the quotes (its own quotes doubled, as OData escapes them): the
-  // one meeting Graph returns. Fills *meeting (cleared first; cleared again on an error).
-  // Errors as GetAttendanceReport, but: no meeting in Graph's answer, or a 404, is NOT_FOUND
-  // MEETING_NOT_FOUND; a 403 is PERMISSION_DENIED GRAPH_FORBIDDEN whose message names the
-  // OnlineMeetings.Read.All application permission this call needs.
+  // percent-encoded inside the quotes (its own quotes doubled, as OData escapes them, then
+  // every byte but the unreserved ones escaped, so "%3a" in a Teams link goes as "%253a": Graph
+  // decodes the query once and compares the link as it stores it): the one meeting Graph
+  // returns, following @odata.nextLink pages if Graph sends any. Fills *meeting (cleared
+  // first; cleared again on an error). Errors as GetAttendanceReport, but: no meeting in
+  // Graph's answer, or a 404, is NOT_FOUND MEETING_NOT_FOUND (the message names the user,
+  // never the link: a join link lets whoever holds it into the meeting); a 403 is
+  // PERMISSION_DENIED GRAPH_FORBIDDEN whose message names the OnlineMeetings.Read.All
+  // application permission this call needs. Graph documents exactly one meeting per join
+  // link: an answer with more than one, or one without an id, is INTERNAL GRAPH_BAD_RESPONSE
+  // rather than a guess (the caller would read another meeting's attendance with a wrong ID).
   virtual absl::Status FindOnlineMeeting(absl::string_view user_id,
                                          absl::string_view join_web_url, absl::Time deadline,
                                          rollcall::v1::OnlineMeeting* meeting) = 0;

@@ -12,12 +12,6 @@ namespace {
 
 namespace rj = rapidjson;
 
-constexpr absl::string_view kForbiddenHint =
-    " Rollcall's app needs the OnlineMeetingArtifact.Read.All application permission with admin "
-    "consent, and a Teams application access policy (New-CsApplicationAccessPolicy, "
-    "Grant-CsApplicationAccessPolicy) that covers the user; the user must be the meeting's "
-    "organizer (or a co-organizer). Policy changes can take 30 minutes to apply.";
-
 }  // namespace
 
 bool ParseGraphErrorBody(absl::string_view json, GraphErrorBody* out) {
@@ -60,7 +54,8 @@ common::ErrorDetails GraphDetails(const HttpResponse& response,
 }
 
 absl::Status GraphHttpError(const HttpResponse& response, absl::string_view client_request_id,
-                            std::optional<absl::Duration> retry_after) {
+                            std::optional<absl::Duration> retry_after,
+                            const GraphCallWording& wording) {
   GraphErrorBody body;
   const bool has_body = ParseGraphErrorBody(response.body, &body);
   const std::string said =
@@ -84,12 +79,12 @@ absl::Status GraphHttpError(const HttpResponse& response, absl::string_view clie
   }
   if (status == 403) {
     return error(absl::StatusCode::kPermissionDenied, common::reason::kGraphForbidden,
-                 absl::StrCat("Graph denied access to the attendance report: ", said, ".",
-                              kForbiddenHint));
+                 absl::StrCat("Graph denied access to ", wording.subject, ": ", said, ". ",
+                              wording.forbidden_hint));
   }
   if (status == 404) {
-    return error(absl::StatusCode::kNotFound, common::reason::kReportNotFound,
-                 absl::StrCat("Graph found no such user, meeting or attendance report: ", said));
+    return error(absl::StatusCode::kNotFound, wording.not_found_reason,
+                 absl::StrCat("Graph found ", wording.not_found, ": ", said));
   }
   if (status == 429) {
     return error(absl::StatusCode::kResourceExhausted, common::reason::kGraphThrottled,

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -84,6 +83,19 @@ absl::Status MapString(const rj::Value& value, const Path& path, absl::string_vi
   clear();
   if (value.IsNull()) return absl::OkStatus();
   return PathError(path.Member(name), "expected a string");
+}
+
+// A string field without presence (an entity's id, which Graph never sends as null): null is
+// an error, not an empty string.
+template <typename Clear, typename Set>
+absl::Status MapRequiredString(const rj::Value& value, const Path& path, absl::string_view name,
+                               Clear clear, Set set) {
+  if (value.IsString()) {
+    set(value.GetString(), static_cast<std::size_t>(value.GetStringLength()));
+    return absl::OkStatus();
+  }
+  clear();
+  return PathError(path.Member(name), value.IsNull() ? "must not be null" : "expected a string");
 }
 
 // An optional int32 field.
@@ -177,8 +189,31 @@ absl::Status MapMembers(const rj::Value& json, const Path& path, KnownFn known,
   return absl::OkStatus();
 }
 
-// Properties a message does not name are ignored (Graph adds properties over time).
+// Properties a message without additional_properties does not name are ignored (Graph adds
+// properties over time).
 void Ignore(absl::string_view, const rj::Value&) {}
+
+// Keeps `value` under `name` in `extra`, as Graph sent it; the last of duplicate names wins
+// (whole, not merged with the first).
+void Keep(pb::Struct* extra, absl::string_view name, const rj::Value& value) {
+  pb::Value& slot = (*extra->mutable_fields())[std::string(name)];
+  slot.Clear();
+  ToProtoValue(value, &slot);
+}
+
+// An OData annotation ("@odata.context", "attendanceRecords@odata.nextLink", "@odata.etag"):
+// metadata about the payload, not a property of the resource. Annotation names, and only they,
+// hold an '@' (OData JSON format, "Instance Annotations").
+bool IsAnnotation(absl::string_view name) { return name.find('@') != absl::string_view::npos; }
+
+// Keeps every property `mutable_extra()`'s message does not name, except annotations: what Graph
+// adds to a report or record before attendance.proto names it reaches callers as sent.
+template <typename MutableExtra>
+auto KeepProperties(MutableExtra mutable_extra) {
+  return [mutable_extra](absl::string_view name, const rj::Value& value) {
+    if (!IsAnnotation(name)) Keep(mutable_extra(), name, value);
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // One mapping per message type.
@@ -210,10 +245,10 @@ absl::Status MapIdentity(const rj::Value& json, v1::Identity* identity, const Pa
     }
     return std::nullopt;
   };
-  // Graph declares identities open types: every other property is kept as it came.
+  // Graph declares identities open types: every other property is kept as it came, annotations
+  // too (only @odata.type has a field of its own).
   const auto keep = [&](absl::string_view name, const rj::Value& v) {
-    ToProtoValue(v, &(*identity->mutable_additional_properties()->mutable_fields())[std::string(
-                        name)]);
+    Keep(identity->mutable_additional_properties(), name, v);
   };
   return MapMembers(json, path, known, keep);
 }
@@ -334,20 +369,15 @@ absl::Status MapRecord(const rj::Value& json, v1::AttendanceRecord* record, cons
       return MapList(v, path, name, record->mutable_engagements(), MapEngagement);
     }
     return std::nullopt;
-  }, Ignore);
+  }, KeepProperties([record] { return record->mutable_additional_properties(); }));
 }
 
 absl::Status MapReport(const rj::Value& json, v1::MeetingAttendanceReport* report,
                        const Path& path) {
   return MapMembers(json, path, [&](absl::string_view name, const rj::Value& v) -> Known {
     if (ROLLCALL_NAME_IS(name, "id")) {
-      // Not optional: null is an error.
-      if (v.IsString()) {
-        report->set_id(v.GetString(), v.GetStringLength());
-        return absl::OkStatus();
-      }
-      report->clear_id();
-      return PathError(path.Member(name), v.IsNull() ? "must not be null" : "expected a string");
+      return MapRequiredString(v, path, name, [&] { report->clear_id(); },
+                               [&](const char* s, std::size_t n) { report->set_id(s, n); });
     }
     if (ROLLCALL_NAME_IS(name, "totalParticipantCount")) {
       return MapInt32(v, path, name, [&] { report->clear_total_participant_count(); },
@@ -369,6 +399,109 @@ absl::Status MapReport(const rj::Value& json, v1::MeetingAttendanceReport* repor
                      MapEventInformation);
     }
     return std::nullopt;
+  }, KeepProperties([report] { return report->mutable_additional_properties(); }));
+}
+
+// An object property whose members map to fields of the enclosing message (chatInfo.threadId
+// to chat_thread_id): null clears them all; `known_at(path_of_object, name, value)` maps one
+// member, and members it does not name are ignored.
+template <typename Clear, typename KnownAt>
+absl::Status MapFlattened(const rj::Value& value, const Path& path, absl::string_view name,
+                          Clear clear, KnownAt known_at) {
+  clear();
+  if (value.IsNull()) return absl::OkStatus();
+  const Path here = path.Member(name);
+  return MapMembers(
+      value, here,
+      [&](absl::string_view member, const rj::Value& v) { return known_at(here, member, v); },
+      Ignore);
+}
+
+// onlineMeeting: the few properties rollcall.v1.OnlineMeeting names, some of them nested.
+absl::Status MapOnlineMeeting(const rj::Value& json, v1::OnlineMeeting* meeting,
+                              const Path& path) {
+  const auto organizer_id = [&](const Path& at, absl::string_view name, const rj::Value& v) {
+    return MapString(v, at, name, [&] { meeting->clear_organizer_id(); },
+                     [&](const char* s, std::size_t n) { meeting->set_organizer_id(s, n); });
+  };
+  const auto clear_organizer = [&] { meeting->clear_organizer_id(); };
+  // participants.organizer.identity.user.id, one level at a time.
+  const auto user = [&](const Path& at, absl::string_view name, const rj::Value& v) -> Known {
+    if (ROLLCALL_NAME_IS(name, "id")) return organizer_id(at, name, v);
+    return std::nullopt;
+  };
+  const auto identity = [&](const Path& at, absl::string_view name, const rj::Value& v) -> Known {
+    if (ROLLCALL_NAME_IS(name, "user")) return MapFlattened(v, at, name, clear_organizer, user);
+    return std::nullopt;
+  };
+  const auto organizer = [&](const Path& at, absl::string_view name, const rj::Value& v) -> Known {
+    if (ROLLCALL_NAME_IS(name, "identity")) {
+      return MapFlattened(v, at, name, clear_organizer, identity);
+    }
+    return std::nullopt;
+  };
+  const auto participants = [&](const Path& at, absl::string_view name,
+                                const rj::Value& v) -> Known {
+    if (ROLLCALL_NAME_IS(name, "organizer")) {
+      return MapFlattened(v, at, name, clear_organizer, organizer);
+    }
+    return std::nullopt;
+  };
+
+  return MapMembers(json, path, [&](absl::string_view name, const rj::Value& v) -> Known {
+    if (ROLLCALL_NAME_IS(name, "id")) {
+      return MapRequiredString(v, path, name, [&] { meeting->clear_id(); },
+                               [&](const char* s, std::size_t n) { meeting->set_id(s, n); });
+    }
+    if (ROLLCALL_NAME_IS(name, "subject")) {
+      return MapString(v, path, name, [&] { meeting->clear_subject(); },
+                       [&](const char* s, std::size_t n) { meeting->set_subject(s, n); });
+    }
+    if (ROLLCALL_NAME_IS(name, "joinWebUrl")) {
+      return MapString(v, path, name, [&] { meeting->clear_join_web_url(); },
+                       [&](const char* s, std::size_t n) { meeting->set_join_web_url(s, n); });
+    }
+    if (ROLLCALL_NAME_IS(name, "creationDateTime")) {
+      return MapTimestamp(v, path, name, [&] { meeting->clear_creation_date_time(); },
+                          [&] { return meeting->mutable_creation_date_time(); });
+    }
+    if (ROLLCALL_NAME_IS(name, "startDateTime")) {
+      return MapTimestamp(v, path, name, [&] { meeting->clear_start_date_time(); },
+                          [&] { return meeting->mutable_start_date_time(); });
+    }
+    if (ROLLCALL_NAME_IS(name, "endDateTime")) {
+      return MapTimestamp(v, path, name, [&] { meeting->clear_end_date_time(); },
+                          [&] { return meeting->mutable_end_date_time(); });
+    }
+    if (ROLLCALL_NAME_IS(name, "videoTeleconferenceId")) {
+      return MapString(
+          v, path, name, [&] { meeting->clear_video_teleconference_id(); },
+          [&](const char* s, std::size_t n) { meeting->set_video_teleconference_id(s, n); });
+    }
+    if (ROLLCALL_NAME_IS(name, "chatInfo")) {
+      return MapFlattened(
+          v, path, name, [&] { meeting->clear_chat_thread_id(); },
+          [&](const Path& at, absl::string_view member, const rj::Value& value) -> Known {
+            if (!ROLLCALL_NAME_IS(member, "threadId")) return std::nullopt;
+            return MapString(
+                value, at, member, [&] { meeting->clear_chat_thread_id(); },
+                [&](const char* s, std::size_t n) { meeting->set_chat_thread_id(s, n); });
+          });
+    }
+    if (ROLLCALL_NAME_IS(name, "joinMeetingIdSettings")) {
+      return MapFlattened(
+          v, path, name, [&] { meeting->clear_join_meeting_id(); },
+          [&](const Path& at, absl::string_view member, const rj::Value& value) -> Known {
+            if (!ROLLCALL_NAME_IS(member, "joinMeetingId")) return std::nullopt;
+            return MapString(
+                value, at, member, [&] { meeting->clear_join_meeting_id(); },
+                [&](const char* s, std::size_t n) { meeting->set_join_meeting_id(s, n); });
+          });
+    }
+    if (ROLLCALL_NAME_IS(name, "participants")) {
+      return MapFlattened(v, path, name, clear_organizer, participants);
+    }
+    return std::nullopt;
   }, Ignore);
 }
 
@@ -380,6 +513,44 @@ absl::Status ReadNextLink(const rj::Value& object, absl::string_view name, std::
   if (link == nullptr || link->IsNull()) return absl::OkStatus();
   if (!link->IsString()) return PathError(Path{nullptr, name}, "expected a string");
   if (out != nullptr) *out = std::string(AsView(*link));
+  return absl::OkStatus();
+}
+
+// One page of a collection ({"value": [...], "@odata.nextLink": ...}): maps each element of
+// value with `map`, appending to *out (on out's arena when it has one), and sets *next_link (""
+// when absent). A bad page leaves *out as it was.
+template <typename Message, typename Map>
+absl::Status ParseCollectionPage(absl::string_view json, pb::RepeatedPtrField<Message>* out,
+                                 Map map, std::string* next_link) {
+  if (next_link != nullptr) next_link->clear();
+  json::ParsedJson parsed;
+  absl::Status status = json::Parse(json, &parsed);
+  const rj::Document& doc = parsed.doc;
+  if (!status.ok()) return status;
+  if (!doc.IsObject()) return PathError(Path{}, "expected an object");
+  const rj::Value* value = json::FindMember(doc, "value");
+  if (value == nullptr) return PathError(Path{nullptr, "value"}, "missing");
+  std::string link;
+  status = ReadNextLink(doc, "@odata.nextLink", &link);
+  if (!status.ok()) return status;
+  if (value->IsNull()) return absl::OkStatus();  // no elements, as a null list everywhere
+  const Path root;
+  const Path here = root.Member("value");
+  if (!value->IsArray()) return PathError(here, "expected an array");
+
+  // Mapped straight into *out, and cut back to its old size when an element fails: no scratch
+  // copy, and on an arena nothing is moved.
+  const int before = out->size();
+  out->Reserve(before + static_cast<int>(value->Size()));
+  int64_t index = 0;
+  for (const auto& element : value->GetArray()) {
+    status = map(element, out->Add(), here.Element(index++));
+    if (!status.ok()) {
+      out->DeleteSubrange(before, out->size() - before);
+      return status;
+    }
+  }
+  if (next_link != nullptr) *next_link = std::move(link);
   return absl::OkStatus();
 }
 
@@ -412,33 +583,21 @@ absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
 absl::Status ParseAttendanceRecordsPage(absl::string_view json,
                                         rollcall::v1::MeetingAttendanceReport* report,
                                         std::string* next_link) {
-  if (next_link != nullptr) next_link->clear();
-  json::ParsedJson parsed;
-  absl::Status status = json::Parse(json, &parsed);
-  const rj::Document& doc = parsed.doc;
-  if (!status.ok()) return status;
-  if (!doc.IsObject()) return PathError(Path{}, "expected an object");
-  const rj::Value* value = json::FindMember(doc, "value");
-  if (value == nullptr) return PathError(Path{nullptr, "value"}, "missing");
+  return ParseCollectionPage(json, report->mutable_attendance_records(), MapRecord, next_link);
+}
 
-  // Map into a scratch report so that a bad page leaves `report` as it was; on the report's
-  // arena when it has one, so that moving the records over swaps pointers, not contents.
-  google::protobuf::Arena* const arena = report->GetArena();
-  rollcall::v1::MeetingAttendanceReport* const page =
-      google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(arena);
-  const std::unique_ptr<rollcall::v1::MeetingAttendanceReport> owned(
-      arena == nullptr ? page : nullptr);  // on the heap without an arena: ours to delete
-  status = MapList(*value, Path{}, "value", page->mutable_attendance_records(), MapRecord);
-  if (!status.ok()) return status;
-  std::string link;
-  status = ReadNextLink(doc, "@odata.nextLink", &link);
-  if (!status.ok()) return status;
+absl::Status ParseAttendanceReportsPage(
+    absl::string_view json,
+    google::protobuf::RepeatedPtrField<rollcall::v1::MeetingAttendanceReport>* reports,
+    std::string* next_link) {
+  return ParseCollectionPage(json, reports, MapReport, next_link);
+}
 
-  for (auto& record : *page->mutable_attendance_records()) {
-    report->add_attendance_records()->Swap(&record);
-  }
-  if (next_link != nullptr) *next_link = std::move(link);
-  return absl::OkStatus();
+absl::Status ParseOnlineMeetingsPage(
+    absl::string_view json,
+    google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting>* meetings,
+    std::string* next_link) {
+  return ParseCollectionPage(json, meetings, MapOnlineMeeting, next_link);
 }
 
 }  // namespace rollcall::graph

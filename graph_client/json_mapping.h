@@ -1,7 +1,8 @@
 #pragma once
 // Graph JSON -> rollcall.v1 messages (the report mapping), pure functions over the JSON reader
 // (json_reader.h). Tolerant of what Graph really sends: nulls (left unset), unknown properties
-// (ignored; on identities kept in additional_properties), date-times with 0 to 9 fractional
+// (kept in additional_properties on reports, records and identities, OData annotations left
+// out on the first two; ignored elsewhere), date-times with 0 to 9 fractional
 // digits and a Z or +hh:mm offset (date_time.h). Strict about what would make a wrong answer:
 // a wrong JSON type for a known property, a malformed date-time or a body that is not an object
 // is an error, never a partial message. Thread-safe.
@@ -27,11 +28,30 @@ absl::Status ParseAttendanceReport(absl::string_view json,
                                    rollcall::v1::MeetingAttendanceReport* report,
                                    std::string* records_next_link = nullptr);
 
-// A collection of attendanceRecord ({"value": [...], "@odata.nextLink": ...}); appends the
-// records to `report` and sets *next_link ("" when absent). A bad page leaves `report` as it
-// was.
+// Pages of collections ({"value": [...], "@odata.nextLink": ...}): each appends the page's
+// elements, in order, to what it is given (on its arena when it has one), and sets *next_link
+// (when not null) to the page's @odata.nextLink ("" when absent). A bad page leaves what it was
+// given as it was. Errors: INVALID_ARGUMENT naming the JSON path ("value[2].role: ...").
+
+// A page of attendanceRecord: appended to report's attendance_records.
 absl::Status ParseAttendanceRecordsPage(absl::string_view json,
                                         rollcall::v1::MeetingAttendanceReport* report,
                                         std::string* next_link);
+
+// A page of meetingAttendanceReport (a list of reports: Graph sends attendanceRecords empty in
+// it; whatever it sends is mapped).
+absl::Status ParseAttendanceReportsPage(
+    absl::string_view json,
+    google::protobuf::RepeatedPtrField<rollcall::v1::MeetingAttendanceReport>* reports,
+    std::string* next_link);
+
+// A page of onlineMeeting, mapped to the basic fields of rollcall.v1.OnlineMeeting:
+// chatInfo.threadId, joinMeetingIdSettings.joinMeetingId and
+// participants.organizer.identity.user.id are flattened into their fields (a null on the way
+// leaves the field unset); every other property is ignored. An id of null is an error.
+absl::Status ParseOnlineMeetingsPage(
+    absl::string_view json,
+    google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting>* meetings,
+    std::string* next_link);
 
 }  // namespace rollcall::graph

@@ -1,6 +1,7 @@
 #include "graph_client/url_encoding.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 
 namespace rollcall::graph {
@@ -28,6 +29,14 @@ std::string PercentEncode(absl::string_view text) {
     }
   }
   return out;
+}
+
+std::string JoinWebUrlLiteral(absl::string_view join_web_url) {
+  // Graph decodes the query once and compares what is inside the quotes with the meeting's
+  // joinWebUrl as stored ("19%3ameeting_..."): the link's own escapes must survive that decoding,
+  // so every byte but the unreserved ones is escaped once more ('%' too). Quotes are doubled
+  // first, as OData string literals escape them, so a quote in a link cannot end the literal.
+  return PercentEncode(absl::StrReplaceAll(join_web_url, {{"'", "''"}}));
 }
 
 absl::string_view StripTrailingSlashes(absl::string_view url) {

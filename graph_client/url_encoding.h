@@ -13,6 +13,11 @@ namespace rollcall::graph {
 // application/x-www-form-urlencoded name or value.
 std::string PercentEncode(absl::string_view text);
 
+// A join link as the literal of Graph's $filter=JoinWebUrl eq '...', to go between the quotes
+// in a URL's query: quotes doubled (OData's escape), then PercentEncode, so the link's own
+// escapes arrive intact ("19%3ameeting" is sent as "19%253ameeting").
+std::string JoinWebUrlLiteral(absl::string_view join_web_url);
+
 // `url` without any trailing '/'.
 absl::string_view StripTrailingSlashes(absl::string_view url);
 

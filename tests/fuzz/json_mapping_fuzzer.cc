@@ -8,7 +8,9 @@
 //     default limits (what a gRPC client will do with it);
 //   - every Timestamp it holds is one protobuf accepts (seconds in 0001..9999, nanos in range);
 //   - a records page that fails leaves the report as it was; one that parses appends exactly
-//     its records and round-trips the same way;
+//     its records and round-trips the same way; so does a page of reports;
+//   - a page of online meetings that fails leaves the list as it was; one that parses holds
+//     meetings a client can read;
 //   - a token response that parses has a non-empty token, type Bearer, lifetimes in (0, 366 d];
 //   - error-body parsers that return false leave their output alone; an AADSTS code is
 //     "AADSTS" and digits;
@@ -113,10 +115,10 @@ void WriteValue(const pb::Value& value, JsonWriter& out) {
   }
 }
 
-// The members of a rollcall.v1 message as Graph JSON, by reflection and independently of the mapping: a
-// field is written under its json_name (Graph's property name), Identity.odata_type as
-// "@odata.type", Identity.additional_properties as the identity's own members, Timestamps as
-// date-time strings; unset fields are left out.
+// The members of a rollcall.v1 message as Graph JSON, by reflection and independently of the
+// mapping: a field is written under its json_name (Graph's property name), Identity.odata_type
+// as "@odata.type", additional_properties (of an identity, a report or a record) as the
+// message's own members, Timestamps as date-time strings; unset fields are left out.
 void WriteMessage(const pb::Message& message, JsonWriter& out);
 
 void WriteMembers(const pb::Message& message, JsonWriter& out) {
@@ -124,9 +126,10 @@ void WriteMembers(const pb::Message& message, JsonWriter& out) {
   std::vector<const pb::FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const pb::FieldDescriptor* field : fields) {
-    if (field->containing_type() == rollcall::v1::Identity::descriptor() &&
-        field->name() == "additional_properties") {
-      const auto& extra = static_cast<const rollcall::v1::Identity&>(message).additional_properties();
+    if (field->name() == "additional_properties" &&
+        field->message_type() == pb::Struct::descriptor()) {
+      const auto& extra =
+          static_cast<const pb::Struct&>(reflection->GetMessage(message, field));
       for (const auto& [name, value] : extra.fields()) {
         out.Key(name.data(), static_cast<rj::SizeType>(name.size()));
         WriteValue(value, out);
@@ -197,19 +200,44 @@ std::string ReportToGraphJson(const MeetingAttendanceReport& report,
   return buffer.GetString();
 }
 
-// The report as a client receives it: inside a GetAttendanceReportResponse, in wire bytes,
-// parsed with protobuf's default limits (recursion depth 100), as gRPC's generated code does.
+// A reply as a client receives it: in wire bytes, parsed with protobuf's default limits
+// (recursion depth 100), as gRPC's generated code does.
+template <typename Response>
+void CheckResponseRoundTrip(const Response& response) {
+  std::string bytes;
+  FUZZ_CHECK(response.SerializeToString(&bytes), "cannot serialize %s", Debug(response).c_str());
+  Response back;
+  FUZZ_CHECK(back.ParseFromString(bytes),
+             "a reply Rollcall would send cannot be parsed by a client (%zu bytes; too deeply "
+             "nested?): %s",
+             bytes.size(), Debug(response).c_str());
+  FUZZ_CHECK(Equal(back, response), "wire round trip changed the reply");
+}
+
+// The report inside a GetAttendanceReportResponse.
 void CheckWireRoundTrip(const MeetingAttendanceReport& report) {
   rollcall::v1::GetAttendanceReportResponse response;
   *response.mutable_report() = report;
-  std::string bytes;
-  FUZZ_CHECK(response.SerializeToString(&bytes), "cannot serialize %s", Debug(report).c_str());
-  rollcall::v1::GetAttendanceReportResponse back;
-  FUZZ_CHECK(back.ParseFromString(bytes),
-             "a report Rollcall accepted cannot be parsed by a client (%zu bytes; too deeply "
-             "nested?): %s",
-             bytes.size(), Debug(report).c_str());
-  FUZZ_CHECK(Equal(back, response), "wire round trip changed the report");
+  CheckResponseRoundTrip(response);
+}
+
+// {"value": [elements...], "@odata.nextLink": next_link}, the elements written by WriteMessage.
+template <typename Message>
+std::string PageToGraphJson(const pb::RepeatedPtrField<Message>& elements,
+                            const std::string& next_link) {
+  rj::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  out.Key("value");
+  out.StartArray();
+  for (const auto& element : elements) WriteMessage(element, out);
+  out.EndArray();
+  if (!next_link.empty()) {
+    out.Key("@odata.nextLink");
+    out.String(next_link.data(), static_cast<rj::SizeType>(next_link.size()));
+  }
+  out.EndObject();
+  return buffer.GetString();
 }
 
 void CheckReport(absl::string_view input) {
@@ -254,27 +282,73 @@ void CheckRecordsPage(absl::string_view input) {
   MeetingAttendanceReport page;
   page.mutable_attendance_records()->CopyFrom(report.attendance_records());
   page.mutable_attendance_records()->DeleteSubrange(0, 1);
-  rj::StringBuffer buffer;
-  JsonWriter out(buffer);
-  out.StartObject();
-  out.Key("value");
-  out.StartArray();
-  for (const auto& record : page.attendance_records()) WriteMessage(record, out);
-  out.EndArray();
-  if (!next_link.empty()) {
-    out.Key("@odata.nextLink");
-    out.String(next_link.data(), static_cast<rj::SizeType>(next_link.size()));
-  }
-  out.EndObject();
   MeetingAttendanceReport again;
   std::string next_link_again;
-  status = rollcall::graph::ParseAttendanceRecordsPage(buffer.GetString(), &again,
-                                                       &next_link_again);
+  status = rollcall::graph::ParseAttendanceRecordsPage(
+      PageToGraphJson(page.attendance_records(), next_link), &again, &next_link_again);
   FUZZ_CHECK(status.ok(), "the re-serialized page does not parse: %s",
              status.ToString().c_str());
   FUZZ_CHECK(Equal(again, page), "the re-serialized page differs");
   FUZZ_CHECK(next_link_again == next_link, "nextLink changed");
   CheckWireRoundTrip(report);
+}
+
+void CheckReportsPage(absl::string_view input) {
+  rollcall::v1::ListAttendanceReportsResponse list;
+  list.add_reports()->set_id("existing");
+  const rollcall::v1::ListAttendanceReportsResponse before = list;
+  std::string next_link = "sentinel";
+  absl::Status status =
+      rollcall::graph::ParseAttendanceReportsPage(input, list.mutable_reports(), &next_link);
+  if (!status.ok()) {
+    FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument,
+               "ParseAttendanceReportsPage failed with %s", status.ToString().c_str());
+    FUZZ_CHECK(Equal(list, before), "a failed page of reports changed the list");
+    return;
+  }
+  FUZZ_CHECK(list.reports_size() >= 1 && list.reports(0).id() == "existing",
+             "a page changed the reports the list already held");
+
+  // The page's reports, written back as a page, parse to the same reports.
+  rollcall::v1::ListAttendanceReportsResponse page;
+  page.mutable_reports()->CopyFrom(list.reports());
+  page.mutable_reports()->DeleteSubrange(0, 1);
+  rollcall::v1::ListAttendanceReportsResponse again;
+  std::string next_link_again;
+  status = rollcall::graph::ParseAttendanceReportsPage(
+      PageToGraphJson(page.reports(), next_link), again.mutable_reports(), &next_link_again);
+  FUZZ_CHECK(status.ok(), "the re-serialized page of reports does not parse: %s",
+             status.ToString().c_str());
+  FUZZ_CHECK(Equal(again, page), "the re-serialized page of reports differs");
+  FUZZ_CHECK(next_link_again == next_link, "nextLink changed");
+  CheckResponseRoundTrip(list);
+}
+
+// The meeting mapping flattens nested objects, so it cannot be written back by reflection:
+// this checks what a client gets.
+void CheckMeetingsPage(absl::string_view input) {
+  pb::RepeatedPtrField<rollcall::v1::OnlineMeeting> meetings;
+  meetings.Add()->set_id("existing");
+  const rollcall::v1::OnlineMeeting existing = meetings[0];
+  std::string next_link = "sentinel";
+  absl::Status status = rollcall::graph::ParseOnlineMeetingsPage(input, &meetings, &next_link);
+  if (!status.ok()) {
+    FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument,
+               "ParseOnlineMeetingsPage failed with %s", status.ToString().c_str());
+    FUZZ_CHECK(meetings.size() == 1 && Equal(meetings[0], existing),
+               "a failed page of meetings changed the list");
+    return;
+  }
+  FUZZ_CHECK(Equal(meetings[0], existing), "a page changed the meetings already held");
+  for (const auto& meeting : meetings) {
+    for (const pb::Timestamp* ts : {&meeting.creation_date_time(), &meeting.start_date_time(),
+                                    &meeting.end_date_time()}) {
+      CheckTimestamp(*ts);
+    }
+    rollcall::v1::ResolveOnlineMeetingResponse response;
+    *response.mutable_meeting() = meeting;
+    CheckResponseRoundTrip(response);
+  }
 }
 
 void CheckGraphError(absl::string_view input) {
@@ -348,6 +422,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   CheckReport(input);
   CheckRecordsPage(input);
+  CheckReportsPage(input);
+  CheckMeetingsPage(input);
   CheckGraphError(input);
   CheckTokenResponse(input);
   CheckTokenError(input);

@@ -22,6 +22,7 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/graph_client/proto_text.h"
 #include "tests/testing/graph_examples.h"
 #include "tests/testing/protobuf_oracle.h"
 #include "tests/testing/status_details.h"
@@ -31,8 +32,10 @@
 namespace rollcall::graph {
 namespace {
 
+using ::rollcall::testing::ExpectProtoEq;
 using ::rollcall::testing::FakeClock;
 using ::rollcall::testing::FakeHttpTransport;
+using ::rollcall::testing::FromText;
 using ::rollcall::testing::Message;
 using ::rollcall::testing::Meta;
 using ::rollcall::testing::ReadExample;
@@ -121,6 +124,21 @@ TEST(UrlHelpers, OriginAndContainment) {
   EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com/v1.0/x\r\nHost: evil", origin));
   EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com/v1.0/x y", origin));
   EXPECT_FALSE(IsUrlUnderOrigin("https://graph.microsoft.com/x", ""));
+}
+
+TEST(UrlHelpers, JoinWebUrlLiteralDoublesQuotesThenEscapesAllButUnreserved) {
+  // A Teams link's own escapes are escaped once more: Graph decodes the query once and
+  // compares the rest with the joinWebUrl it stores.
+  EXPECT_EQ(JoinWebUrlLiteral("https://teams.microsoft.com/l/meetup-join/19%3ameeting_M2I%40"
+                              "thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"),
+            "https%3A%2F%2Fteams.microsoft.com%2Fl%2Fmeetup-join%2F19%253ameeting_M2I%2540"
+            "thread.v2%2F0%3Fcontext%3D%257b%2522Tid%2522%253a%2522t%2522%257d");
+  // A quote is doubled (OData) before it is escaped, so it can never end the literal.
+  EXPECT_EQ(JoinWebUrlLiteral("a'b"), "a%27%27b");
+  EXPECT_EQ(JoinWebUrlLiteral("''"), "%27%27%27%27");
+  EXPECT_EQ(JoinWebUrlLiteral("a&b#c+d e=f"), "a%26b%23c%2Bd%20e%3Df");
+  EXPECT_EQ(JoinWebUrlLiteral("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(JoinWebUrlLiteral("\xc3\xa9\r\n"), "%C3%A9%0D%0A");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -992,6 +1010,452 @@ TEST_F(GraphClientTest, StatsAreSafeToReadConcurrently) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(client->Stats().http_requests, 200u);
+}
+
+// --- report sources -----------------------------------------------------------------------------
+
+TEST_F(GraphClientTest, EachSourceHasItsPathWithEveryIdOneSegment) {
+  struct Case {
+    ReportSource source;
+    const char* reports;  // the reports collection's URL
+  };
+  const Case cases[] = {
+      {ReportSource::kOnlineMeeting,
+       "https://graph.microsoft.com/v1.0/users/ev%2F1/onlineMeetings/se%20ss/attendanceReports"},
+      {ReportSource::kWebinar,
+       "https://graph.microsoft.com/v1.0/solutions/virtualEvents/webinars/ev%2F1/sessions/"
+       "se%20ss/attendanceReports"},
+      {ReportSource::kTownHall,
+       "https://graph.microsoft.com/v1.0/solutions/virtualEvents/townhalls/ev%2F1/sessions/"
+       "se%20ss/attendanceReports"},
+  };
+  auto client = Make();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.reports);
+    const std::size_t before = transport_->request_count();
+    transport_->Enqueue(Report());
+    transport_->Enqueue(Report());
+    transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[]})"));
+    ASSERT_TRUE(client->GetAttendanceReport({"ev/1", "se ss", "r?1", c.source}, true, deadline_)
+                    .ok());
+    ASSERT_TRUE(
+        client->GetAttendanceReport({"ev/1", "se ss", "..", c.source}, false, deadline_).ok());
+    rollcall::v1::ListAttendanceReportsResponse list;
+    ASSERT_TRUE(client->ListAttendanceReports({"ev/1", "se ss", c.source}, deadline_, &list).ok());
+    const auto requests = transport_->requests();
+    ASSERT_EQ(requests.size(), before + 3);
+    EXPECT_EQ(requests[before].url,
+              std::string(c.reports) + "/r%3F1?$expand=attendanceRecords");
+    EXPECT_EQ(requests[before + 1].url, std::string(c.reports) + "/%2E%2E");
+    EXPECT_EQ(requests[before + 2].url, c.reports);
+  }
+}
+
+TEST_F(GraphClientTest, EmptyIdsNameTheirRequestFieldAndSendNothing) {
+  auto client = Make();
+  struct Case {
+    ReportRef ref;
+    const char* field;
+  };
+  const Case cases[] = {
+      {{"", "m", "r"}, "user_id"},
+      {{"u", "m", ""}, "report_id"},
+      {{"", "s", "r", ReportSource::kWebinar}, "virtual_event_session.event_id"},
+      {{"e", "", "r", ReportSource::kTownHall}, "virtual_event_session.session_id"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    absl::Status status = client->GetAttendanceReport(c.ref, true, deadline_).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(Reason(status), "INVALID_ID");
+    EXPECT_EQ(Meta(status, "field"), c.field);
+    rollcall::v1::ListAttendanceReportsResponse list;
+    if (c.ref.report_id.empty()) continue;
+    status = client->ListAttendanceReports({c.ref.user_id, c.ref.meeting_id, c.ref.source},
+                                           deadline_, &list);
+    EXPECT_EQ(Reason(status), "INVALID_ID");
+    EXPECT_EQ(Meta(status, "field"), c.field);
+  }
+  rollcall::v1::OnlineMeeting meeting;
+  EXPECT_EQ(Meta(client->FindOnlineMeeting("", "https://x", deadline_, &meeting), "field"),
+            "user_id");
+  EXPECT_EQ(Meta(client->FindOnlineMeeting("u", "", deadline_, &meeting), "field"),
+            "join_web_url");
+  // A ReportSource outside the enum is refused, not read as some default.
+  EXPECT_EQ(client
+                ->GetAttendanceReport({"u", "m", "r", static_cast<ReportSource>(7)}, true,
+                                      deadline_)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(transport_->request_count(), 0u);
+}
+
+// --- max_report_bytes -------------------------------------------------------------------------
+
+TEST_F(GraphClientTest, MaxReportBytesBoundsTheReportsPagesTogether) {
+  const std::string page2 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p2";
+  const std::string first = R"({"id":"r","attendanceRecords":[{"role":"Organizer"}],
+      "attendanceRecords@odata.nextLink":")" + page2 + "\"}";
+  const std::string second = RecordsPage({"Presenter", "Attendee"}, "");
+  const std::size_t total = first.size() + second.size();
+  const auto script = [&] {
+    transport_->Enqueue(FakeHttpTransport::Json(200, first));
+    transport_->Enqueue(FakeHttpTransport::Json(200, second));
+    transport_->Enqueue(Report());  // a retry would get this: there must be none
+  };
+
+  // Exactly at the bound: served.
+  options_.max_report_bytes = total;
+  script();
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = Get();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->attendance_records_size(), 3);
+  transport_ = std::make_shared<FakeHttpTransport>();
+
+  // One byte over, reached on the second page: refused, not retried, not a bad response.
+  options_.max_report_bytes = total - 1;
+  script();
+  auto client = Make();
+  rollcall::v1::MeetingAttendanceReport partial;
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_, &partial);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "REPORT_TOO_LARGE");
+  EXPECT_THAT(Message(status), HasSubstr("max_report_bytes (" + std::to_string(total - 1) +
+                                         " bytes)"));
+  EXPECT_THAT(Message(status), HasSubstr("first 2 pages hold " + std::to_string(total) +
+                                         " bytes"));
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(partial.ByteSizeLong(), 0u);  // nothing half-read is left behind
+  EXPECT_EQ(client->Stats().bad_responses, 0u);
+  EXPECT_EQ(client->Stats().retries, 0u);
+  EXPECT_TRUE(clock_.sleeps().empty());
+
+  // A first body alone over the bound stops there.
+  transport_ = std::make_shared<FakeHttpTransport>();
+  options_.max_report_bytes = first.size() - 1;
+  script();
+  status = Get().status();
+  EXPECT_EQ(Reason(status), "REPORT_TOO_LARGE");
+  EXPECT_THAT(Message(status), HasSubstr("first 1 page holds " + std::to_string(first.size())));
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
+// --- each call's errors -----------------------------------------------------------------------
+
+TEST_F(GraphClientTest, ReportErrorsOfVirtualEventsSpeakOfTheirSession) {
+  options_.retry.max_attempts = 1;
+  transport_->SetHandler([](const HttpRequest&) {
+    return FakeHttpTransport::Json(404, R"({"error":{"code":"NotFound","message":"gone"}})");
+  });
+  auto client = Make();
+  absl::Status status =
+      client->GetAttendanceReport({"e", "s", "r", ReportSource::kWebinar}, true, deadline_)
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(status), "REPORT_NOT_FOUND");
+  EXPECT_THAT(Message(status),
+              HasSubstr("Graph found no such webinar, session or attendance report: HTTP 404"));
+
+  transport_->SetHandler([](const HttpRequest&) {
+    return FakeHttpTransport::Json(403, ReadExample("graph-error-app-access-policy-missing.json"));
+  });
+  status = client->GetAttendanceReport({"e", "s", "r", ReportSource::kTownHall}, true, deadline_)
+               .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Reason(status), "GRAPH_FORBIDDEN");
+  EXPECT_THAT(Message(status),
+              HasSubstr("Graph denied access to the town hall session's attendance report"));
+  EXPECT_THAT(Message(status), HasSubstr("OnlineMeetingArtifact.Read.All"));
+  EXPECT_THAT(Message(status), HasSubstr("OnlineMeetingArtifact.Read.Chat"));
+  EXPECT_THAT(Message(status), HasSubstr("organizer"));
+  // Graph documents no application access policy for /solutions paths.
+  EXPECT_THAT(Message(status), ::testing::Not(HasSubstr("access policy")));
+}
+
+TEST_F(GraphClientTest, ListErrorsSpeakOfTheMeeting) {
+  options_.retry.max_attempts = 1;
+  auto client = Make();
+  const struct {
+    ReportSource source;
+    const char* not_found;
+  } cases[] = {{ReportSource::kOnlineMeeting, "Graph found no such user or meeting: HTTP 404"},
+               {ReportSource::kWebinar, "Graph found no such webinar or session: HTTP 404"},
+               {ReportSource::kTownHall, "Graph found no such town hall or session: HTTP 404"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.not_found);
+    transport_->Enqueue(FakeHttpTransport::Json(
+        404, R"({"error":{"code":"NotFound","message":"gone","innerError":{"request-id":"x"}}})"));
+    rollcall::v1::ListAttendanceReportsResponse list;
+    absl::Status status = client->ListAttendanceReports({"u", "m", c.source}, deadline_, &list);
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(Reason(status), "MEETING_NOT_FOUND");
+    EXPECT_THAT(Message(status), HasSubstr(c.not_found));
+    EXPECT_EQ(Meta(status, "graph_request_id"), "x");
+  }
+  transport_->Enqueue(FakeHttpTransport::Json(403, "{}"));
+  rollcall::v1::ListAttendanceReportsResponse list;
+  absl::Status status = client->ListAttendanceReports({"u", "m"}, deadline_, &list);
+  EXPECT_EQ(Reason(status), "GRAPH_FORBIDDEN");
+  EXPECT_THAT(Message(status),
+              HasSubstr("Graph denied access to the meeting's attendance reports"));
+  EXPECT_THAT(Message(status), HasSubstr("OnlineMeetingArtifact.Read.All"));
+  EXPECT_THAT(Message(status), HasSubstr("application access policy"));
+}
+
+TEST_F(GraphClientTest, LookupErrorsNameItsOwnPermission) {
+  options_.retry.max_attempts = 1;
+  auto client = Make();
+  const std::string link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_secret";
+  rollcall::v1::OnlineMeeting meeting;
+  transport_->Enqueue(
+      FakeHttpTransport::Json(403, ReadExample("graph-error-app-access-policy-missing.json")));
+  absl::Status status = client->FindOnlineMeeting("organizer@contoso.com", link, deadline_,
+                                                  &meeting);
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Reason(status), "GRAPH_FORBIDDEN");
+  EXPECT_THAT(Message(status), HasSubstr("OnlineMeetings.Read.All application permission with "
+                                         "admin consent"));
+  EXPECT_THAT(Message(status), HasSubstr("application access policy"));
+
+  // A 404, or an answer that lists no meeting: NOT_FOUND, naming the user, never the link
+  // (anyone who holds a join link can join the meeting).
+  transport_->Enqueue(FakeHttpTransport::Json(404, "{}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[]})", {{"request-id", "rid-9"}}));
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(i);
+    status = client->FindOnlineMeeting("organizer@contoso.com", link, deadline_, &meeting);
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(Reason(status), "MEETING_NOT_FOUND");
+    EXPECT_THAT(Message(status), HasSubstr("no meeting of user \"organizer@contoso.com\" with "
+                                           "that join link"));
+    EXPECT_THAT(Message(status), ::testing::Not(HasSubstr("meeting_secret")));
+  }
+  EXPECT_EQ(Meta(status, "graph_request_id"), "rid-9");
+  EXPECT_EQ(client->Stats().bad_responses, 0u);
+}
+
+// --- ListAttendanceReports --------------------------------------------------------------------
+
+constexpr char kTwoReports[] = R"pb(
+  reports {
+    id: "c9b6db1c-d5eb-427d-a5c0-20088d9b22d7"
+    total_participant_count: 1
+    meeting_start_date_time { seconds: 1633408703 nanos: 945000000 }
+    meeting_end_date_time { seconds: 1633409029 nanos: 770000000 }
+  }
+  reports {
+    id: "2c2c2454-7613-4d6e-9c7c-4cf7a6cdce89"
+    total_participant_count: 2
+    meeting_start_date_time { seconds: 1633389211 nanos: 658000000 }
+    meeting_end_date_time { seconds: 1633389537 nanos: 563000000 }
+  })pb";
+
+TEST_F(GraphClientTest, ListsTheDocumentedExamplesFieldByField) {
+  const struct {
+    const char* file;
+    ReportSource source;
+    const char* expected;
+  } cases[] = {
+      {"list-meetingattendancereports-v1.0.json", ReportSource::kOnlineMeeting, kTwoReports},
+      {"list-meetingattendancereports-beta.json", ReportSource::kOnlineMeeting, kTwoReports},
+      {"list-meetingattendancereports-beta-virtualevent-session.json", ReportSource::kWebinar,
+       R"pb(
+         reports {
+           id: "c9b6db1c-d5eb-427d-a5c0-2022d7"
+           total_participant_count: 1
+           meeting_start_date_time { seconds: 1633408703 nanos: 945000000 }
+           meeting_end_date_time { seconds: 1633409029 nanos: 770000000 }
+         }
+         reports {
+           id: "2c2c2454-7613-4d6e-9c7c-4ce89"
+           total_participant_count: 2
+           meeting_start_date_time { seconds: 1633389211 nanos: 658000000 }
+           meeting_end_date_time { seconds: 1633389537 nanos: 563000000 }
+         })pb"},
+  };
+  auto client = Make();
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    transport_->Enqueue(FakeHttpTransport::Json(200, ReadExample(c.file)));
+    rollcall::v1::ListAttendanceReportsResponse list;
+    list.set_from_cache(true);  // not the client's: left alone
+    list.add_reports()->set_id("left over");
+    ASSERT_TRUE(client->ListAttendanceReports({"u", "m", c.source}, deadline_, &list).ok());
+    rollcall::v1::ListAttendanceReportsResponse expected =
+        FromText<rollcall::v1::ListAttendanceReportsResponse>(c.expected);
+    expected.set_from_cache(true);
+    ExpectProtoEq(list, expected);
+  }
+  EXPECT_EQ(transport_->requests().back().url,
+            "https://graph.microsoft.com/v1.0/solutions/virtualEvents/webinars/u/sessions/m/"
+            "attendanceReports");
+}
+
+TEST_F(GraphClientTest, ListFollowsNextLinksWithinTheOrigin) {
+  const std::string reports = "https://graph.microsoft.com/v1.0/users/u/onlineMeetings/m/"
+                              "attendanceReports";
+  const std::string page2 = reports + "?$skiptoken=2";
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"value":[{"id":"a"}],"@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(Throttled("1"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[{"id":"b"},{"id":"c"}]})"));
+  google::protobuf::Arena arena;
+  auto* list =
+      google::protobuf::Arena::CreateMessage<rollcall::v1::ListAttendanceReportsResponse>(&arena);
+  auto client = Make();
+  ASSERT_TRUE(client->ListAttendanceReports({"u", "m"}, deadline_, list).ok());
+  ASSERT_EQ(list->reports_size(), 3);
+  EXPECT_EQ(list->reports(2).id(), "c");
+  EXPECT_EQ(list->reports(2).GetArena(), &arena);
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].url, reports);
+  EXPECT_EQ(requests[1].url, page2);
+  EXPECT_EQ(requests[2].url, page2);  // the throttled page alone was retried
+
+  // A link elsewhere is never followed, and what was read is dropped.
+  transport_->Enqueue(FakeHttpTransport::Json(
+      200, R"({"value":[{"id":"a"}],"@odata.nextLink":"https://evil.example/v1.0/x"})"));
+  absl::Status status = client->ListAttendanceReports({"u", "m"}, deadline_, list);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("@odata.nextLink outside https://graph.microsoft.com"));
+  EXPECT_EQ(list->reports_size(), 0);
+  EXPECT_EQ(transport_->request_count(), 4u);
+
+  // A chain without end stops after as many pages as a report's records.
+  transport_->SetHandler([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return FakeHttpTransport::Json(200, R"({"value":[],"@odata.nextLink":")" + page2 + "\"}");
+  });
+  status = client->ListAttendanceReports({"u", "m"}, deadline_, list);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("@odata.nextLink chain is longer than 1000 pages"));
+  EXPECT_EQ(transport_->request_count(), 4u + 1001u);
+}
+
+TEST_F(GraphClientTest, ListBodiesThatAreNotCollectionsAreBadResponses) {
+  auto client = Make();
+  for (const auto& [body, says] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"value":[{"id":"a","totalParticipantCount":"2"}]})",
+            "not a meetingAttendanceReport collection: value[0].totalParticipantCount: "
+            "expected a number"},
+           {R"({"id":"a"})", "value: missing"},
+           {"<html>", "malformed JSON"}}) {
+    SCOPED_TRACE(body);
+    transport_->Enqueue(FakeHttpTransport::Json(200, body));
+    rollcall::v1::ListAttendanceReportsResponse list;
+    absl::Status status = client->ListAttendanceReports({"u", "m"}, deadline_, &list);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+    EXPECT_THAT(Message(status), HasSubstr(says));
+    EXPECT_EQ(list.reports_size(), 0);
+  }
+  EXPECT_EQ(client->Stats().bad_responses, 3u);
+  EXPECT_EQ(transport_->request_count(), 3u);
+}
+
+// --- FindOnlineMeeting ------------------------------------------------------------------------
+
+TEST_F(GraphClientTest, FindBuildsTheFilterWithTheLinkEncodedForGraphsOneDecoding) {
+  transport_->SetHandler([](const HttpRequest&) {
+    return FakeHttpTransport::Json(200, ReadExample("get-onlinemeeting-by-joinweburl-v1.0.json"));
+  });
+  auto client = Make();
+  rollcall::v1::OnlineMeeting meeting;
+  ASSERT_TRUE(client
+                  ->FindOnlineMeeting("user@contoso.com",
+                                      "https://teams.microsoft.com/l/meetup-join/19%3ameeting_M2I"
+                                      "%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d",
+                                      deadline_, &meeting)
+                  .ok());
+  EXPECT_EQ(transport_->requests()[0].url,
+            "https://graph.microsoft.com/v1.0/users/user%40contoso.com/onlineMeetings"
+            "?$filter=JoinWebUrl%20eq%20'https%3A%2F%2Fteams.microsoft.com%2Fl%2Fmeetup-join%2F"
+            "19%253ameeting_M2I%2540thread.v2%2F0%3Fcontext%3D%257b%2522Tid%2522%253a%2522t%2522"
+            "%257d'");
+  // Quotes doubled, then every reserved byte escaped: nothing ends the literal or the query.
+  ASSERT_TRUE(
+      client->FindOnlineMeeting("a/b", "https://x/it's a&b#c+d", deadline_, &meeting).ok());
+  EXPECT_EQ(transport_->requests()[1].url,
+            "https://graph.microsoft.com/v1.0/users/a%2Fb/onlineMeetings"
+            "?$filter=JoinWebUrl%20eq%20'https%3A%2F%2Fx%2Fit%27%27s%20a%26b%23c%2Bd'");
+}
+
+TEST_F(GraphClientTest, FindMapsTheDocumentedExamplesFieldByField) {
+  const struct {
+    const char* file;
+    const char* expected;
+  } cases[] = {
+      {"get-onlinemeeting-by-joinweburl-v1.0.json", R"pb(
+         id: "dc17674c-81d9-4adb-bfb2-8f6a442e4622_"
+             "19:meeting_MGQ4MDQyNTEtNTQVkODYxODYzMmY2@thread.v2"
+         creation_date_time { seconds: 1601418933 nanos: 159451600 }
+         start_date_time { seconds: 1601418931 nanos: 389759000 }
+         end_date_time { seconds: 1601422531 nanos: 389759000 }
+         join_web_url: "https://teams.microsoft.com/l/meetup-join/"
+                       "19%3ameeting_MGQ4MDQyNTEtNTQ2NS00YjQxLTlkMYzMmY2%40thread.v2/0"
+                       "?context=%7b%22Tid%22%3a%22909c6581-5130-43e9-882cde37%22%2c%22Oid"
+                       "%22%3a%22dc17674c-81d9-4adb-bfb2-8f6a442e4622%22%7d"
+         video_teleconference_id: "(redacted)"
+         organizer_id: "dc17674c-81d9-4adb-bf442e4622"
+         join_meeting_id: "1234567890")pb"},
+      {"get-onlinemeeting-by-joinweburl-msteams-docs.json", R"pb(
+         id: "MSoxNGI3NzlhZS1jYjY0LTQ3ZTctYTUxMi01MmZkNTBhNDE1NGQqMCoqMTk6bWVldGluZ19N"
+             "VE01T1RZM01HVXRObVk0TWkwMFlqZzRMVGsyTURVdFkySXlaR1JsTm1VMVpqQTJAdGhyZWFkLnYy"
+         creation_date_time { seconds: 1650958877 nanos: 373645500 }
+         start_date_time { seconds: 1650969000 }
+         end_date_time { seconds: 1650970800 }
+         join_web_url: "https://teams.microsoft.com/l/meetup-join/"
+                       "19%3ameeting_MTM5OTY3MGUtNmY4Mi00Yjg4LTk2MDUtY2IyZGRlNmU1ZjA2%40thread.v2/0"
+                       "?context=%7b%22Tid%22%3a%222432b57b-0abd-43db-aa7b-16eadd115d34%22%2c%22Oid"
+                       "%22%3a%2214b779ae-cb64-47e7-a512-52fd50a4154d%22%7d"
+         chat_thread_id: "19:meeting_MTM5OTY3MGUtNmY4Mi00Yjg4LTk2MDUtY2IyZGRlNmU1ZjA2"
+                         "@thread.v2")pb"},
+  };
+  auto client = Make();
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    transport_->Enqueue(FakeHttpTransport::Json(200, ReadExample(c.file)));
+    rollcall::v1::OnlineMeeting meeting;
+    meeting.set_subject("left over");
+    ASSERT_TRUE(client->FindOnlineMeeting("u", "https://x", deadline_, &meeting).ok());
+    ExpectProtoEq(meeting, FromText<rollcall::v1::OnlineMeeting>(c.expected));
+  }
+}
+
+TEST_F(GraphClientTest, FindRefusesToGuessBetweenMeetings) {
+  auto client = Make();
+  rollcall::v1::OnlineMeeting meeting;
+  // Graph documents exactly one meeting per join link: two are a bad answer, not a choice.
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[{"id":"a"},{"id":"b"}]})"));
+  absl::Status status = client->FindOnlineMeeting("u", "https://x", deadline_, &meeting);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("2 meetings for one join link"));
+  EXPECT_EQ(meeting.ByteSizeLong(), 0u);
+
+  // Nor is a meeting without an ID, or a body of the wrong shape.
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[{"subject":"s"}]})"));
+  status = client->FindOnlineMeeting("u", "https://x", deadline_, &meeting);
+  EXPECT_EQ(Reason(status), "GRAPH_BAD_RESPONSE");
+  EXPECT_THAT(Message(status), HasSubstr("without an id"));
+  EXPECT_EQ(meeting.ByteSizeLong(), 0u);
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[{"id":"a","chatInfo":1}]})"));
+  status = client->FindOnlineMeeting("u", "https://x", deadline_, &meeting);
+  EXPECT_THAT(Message(status),
+              HasSubstr("not an onlineMeeting collection: value[0].chatInfo: expected an object"));
+  EXPECT_EQ(client->Stats().bad_responses, 3u);
+
+  // The one meeting may come on a later page.
+  const std::string page2 =
+      "https://graph.microsoft.com/v1.0/users/u/onlineMeetings?$skiptoken=2";
+  transport_->Enqueue(
+      FakeHttpTransport::Json(200, R"({"value":[],"@odata.nextLink":")" + page2 + "\"}"));
+  transport_->Enqueue(FakeHttpTransport::Json(200, R"({"value":[{"id":"m2"}]})"));
+  ASSERT_TRUE(client->FindOnlineMeeting("u", "https://x", deadline_, &meeting).ok());
+  EXPECT_EQ(meeting.id(), "m2");
+  EXPECT_EQ(transport_->requests().back().url, page2);
 }
 
 }  // namespace

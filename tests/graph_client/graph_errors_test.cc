@@ -131,6 +131,48 @@ TEST(GraphHttpError, TheBodyWinsOverHeadersAndRetryAfterIsKept) {
   EXPECT_FALSE(common::GetErrorDetails(bare).retry_after.has_value());
 }
 
+TEST(GraphHttpError, TheReportsWordsAreTheDefault) {
+  const std::string body =
+      R"({"error":{"code":"Forbidden","message":"No access.","innerError":{"request-id":"r"}}})";
+  EXPECT_EQ(Message(GraphHttpError(Response(403, body), "cid", std::nullopt)),
+            "Graph denied access to the attendance report: HTTP 403 (Forbidden: No access.). "
+            "Rollcall's app needs the OnlineMeetingArtifact.Read.All application permission with "
+            "admin consent, and a Teams application access policy (New-CsApplicationAccessPolicy, "
+            "Grant-CsApplicationAccessPolicy) that covers the user; the user must be the "
+            "meeting's organizer (or a co-organizer). Policy changes can take 30 minutes to "
+            "apply.");
+  absl::Status not_found = GraphHttpError(Response(404, "{}"), "cid", std::nullopt);
+  EXPECT_EQ(Message(not_found),
+            "Graph found no such user, meeting or attendance report: HTTP 404 (no Graph error "
+            "body)");
+  EXPECT_EQ(Reason(not_found), "REPORT_NOT_FOUND");
+}
+
+TEST(GraphHttpError, EachCallHasItsOwnWords) {
+  const GraphCallWording wording = {"the things", common::reason::kMeetingNotFound,
+                                    "no such thing", "Grant Things.Read.All."};
+  absl::Status forbidden = GraphHttpError(Response(403, "{}"), "cid", std::nullopt, wording);
+  EXPECT_EQ(forbidden.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Reason(forbidden), "GRAPH_FORBIDDEN");
+  EXPECT_EQ(Message(forbidden),
+            "Graph denied access to the things: HTTP 403 (no Graph error body). Grant "
+            "Things.Read.All.");
+  absl::Status not_found = GraphHttpError(Response(404, "{}"), "cid", std::nullopt, wording);
+  EXPECT_EQ(not_found.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(not_found), "MEETING_NOT_FOUND");
+  EXPECT_EQ(Message(not_found), "Graph found no such thing: HTTP 404 (no Graph error body)");
+  // The other statuses do not depend on the call.
+  for (long status : {400L, 401L, 429L, 503L, 409L}) {
+    SCOPED_TRACE(status);
+    const absl::Status worded =
+        GraphHttpError(Response(status, "{}"), "cid", std::nullopt, wording);
+    const absl::Status plain = GraphHttpError(Response(status, "{}"), "cid", std::nullopt);
+    EXPECT_EQ(worded.code(), plain.code());
+    EXPECT_EQ(Message(worded), Message(plain));
+    EXPECT_EQ(Reason(worded), Reason(plain));
+  }
+}
+
 TEST(GraphTransportError, MapsEachFailureAndKeepsTheMarkUntilForCaller) {
   absl::Status before = GraphTransportError(WithTransportFailure(
       absl::UnavailableError("refused"), TransportFailure::kBeforeResponse));

@@ -375,6 +375,32 @@ TEST_F(StubTest, GraphClientReportsEachEndpointToItsObserver) {
   EXPECT_EQ(client->Stats().retries, 1u);
 }
 
+TEST_F(StubTest, EachGraphClientCallHasItsOwnEndpointName) {
+  auto transport = std::make_shared<FakeHttpTransport>();
+  const std::string page =
+      std::string(kBase) + "/users/u/onlineMeetings/m/attendanceReports?$skiptoken=2";
+  transport->Enqueue(Answer(200, absl::StrCat(R"({"value":[],"@odata.nextLink":")", page,
+                                              R"("})")));
+  transport->Enqueue(Answer(200, R"({"value":[{"id":"r"}]})"));
+  transport->Enqueue(Answer(200, R"({"value":[{"id":"m"}]})"));
+  auto observer = std::make_shared<RecordingObserver>();
+  GraphClientOptions options;
+  options.retry = retry_;
+  options.observer = observer;
+  auto client =
+      MakeGraphClient(options, transport, std::make_shared<CountingCredential>(), &clock_);
+  rollcall::v1::ListAttendanceReportsResponse list;
+  ASSERT_TRUE(client->ListAttendanceReports({"u", "m"}, deadline_, &list).ok());
+  rollcall::v1::OnlineMeeting meeting;
+  ASSERT_TRUE(client->FindOnlineMeeting("u", "https://x", deadline_, &meeting).ok());
+  const auto records = observer->records();
+  ASSERT_EQ(records.size(), 3u);
+  // Every page of a list is the same kind of call.
+  EXPECT_EQ(records[0].endpoint, "attendance_reports_list");
+  EXPECT_EQ(records[1].endpoint, "attendance_reports_list");
+  EXPECT_EQ(records[2].endpoint, "online_meeting_lookup");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Acceptance: a new Graph endpoint from the stack alone.
 

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "google/protobuf/arena.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/text_format.h"
 #include "graph_client/date_time.h"
 #include "graph_client/graph_errors.h"
 #include "graph_client/token_response.h"
@@ -20,6 +22,7 @@
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "tests/graph_client/json_proto_comparator.h"
+#include "tests/graph_client/proto_text.h"
 #include "tests/testing/graph_examples.h"
 #include "tests/testing/status_details.h"
 
@@ -28,6 +31,8 @@ namespace {
 
 using ::rollcall::testing::CompareJsonToProto;
 using ::rollcall::testing::ExampleNames;
+using ::rollcall::testing::ExpectProtoEq;
+using ::rollcall::testing::FromText;
 using ::rollcall::testing::Message;
 using ::rollcall::testing::ReadExample;
 using ::rollcall::testing::TestNameFor;
@@ -66,6 +71,11 @@ TEST_P(ReportExample, MapsEveryPropertyAndKeepsNulls) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(next_link, "");
   EXPECT_EQ(CompareJsonToProto(Json(body), *report), 0) << report->DebugString();
+  // Graph's documented examples hold no property the proto does not name.
+  EXPECT_FALSE(report->has_additional_properties());
+  for (const auto& record : report->attendance_records()) {
+    EXPECT_FALSE(record.has_additional_properties());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(GetMeetingAttendanceReport, ReportExample,
@@ -105,6 +115,7 @@ TEST_P(RecordPageExample, EveryRecordMaps) {
     EXPECT_EQ(CompareJsonToProto(values[i], report.attendance_records(i),
                                  "value[" + std::to_string(i) + "]"),
               0);
+    EXPECT_FALSE(report.attendance_records(i).has_additional_properties());
   }
   // Nothing but the records was touched.
   MeetingAttendanceReport only_records;
@@ -140,6 +151,91 @@ TEST(Examples, V1ExpandedReportHasExactValues) {
   EXPECT_EQ(record.attendance_intervals(2).duration_in_seconds(), 310);
 }
 
+// The beta and webinar examples, field by field, as written out from their JSON by hand.
+
+// Frederick Cormier and Lisa Adkins: the records of list-attendancerecords-beta-example1.json
+// and list-attendancerecords-v1.0-webinar-session.json (identities with tenantId null,
+// registrantId null).
+constexpr char kTwoRecords[] = R"pb(
+  attendance_records {
+    email_address: "frederick.cormier@contoso.com"
+    total_attendance_in_seconds: 322
+    role: "Organizer"
+    identity { id: "dc17674c-81d9-4adb-bfb2-8f6a442e4623" display_name: "Frederick Cormier" }
+    attendance_intervals {
+      join_date_time { seconds: 1633408707 nanos: 602722500 }
+      leave_date_time { seconds: 1633409029 nanos: 770239100 }
+      duration_in_seconds: 322
+    }
+  }
+  attendance_records {
+    email_address: "lisa.adkins@contoso.com"
+    total_attendance_in_seconds: 314
+    role: "Presenter"
+    identity { id: "57caaef9-5ed0-48d5-8862-e5abfa71b3e9" display_name: "Lisa Adkins" }
+    attendance_intervals {
+      join_date_time { seconds: 1633389223 nanos: 377651900 }
+      leave_date_time { seconds: 1633389537 nanos: 563933800 }
+      duration_in_seconds: 314
+    }
+  })pb";
+
+TEST(ExamplesFieldByField, BetaRecords) {
+  MeetingAttendanceReport report;
+  std::string link = "stale";
+  ASSERT_TRUE(ParseAttendanceRecordsPage(ReadExample("list-attendancerecords-beta-example1.json"),
+                                         &report, &link)
+                  .ok());
+  EXPECT_EQ(link, "");
+  ExpectProtoEq(report, FromText<MeetingAttendanceReport>(kTwoRecords));
+  // "registrantId": null is a null, not an empty ID.
+  EXPECT_FALSE(report.attendance_records(0).has_registrant_id());
+}
+
+TEST(ExamplesFieldByField, WebinarRecords) {
+  MeetingAttendanceReport report;
+  std::string link;
+  ASSERT_TRUE(ParseAttendanceRecordsPage(
+                  ReadExample("list-attendancerecords-v1.0-webinar-session.json"), &report, &link)
+                  .ok());
+  MeetingAttendanceReport expected = FromText<MeetingAttendanceReport>(kTwoRecords);
+  auto* frederick = expected.mutable_attendance_records(0);
+  frederick->mutable_external_registration_information()->set_referrer("Fabrikam");
+  frederick->mutable_external_registration_information()->set_registration_id(
+      "myExternalRegistrationId");
+  auto* lisa = expected.mutable_attendance_records(1);
+  lisa->mutable_external_registration_information()->set_referrer("Fabrikam");
+  lisa->mutable_external_registration_information()->set_registration_id(
+      "anotherExternalRegistrationId");
+  ExpectProtoEq(report, expected);
+  EXPECT_FALSE(report.attendance_records(0).has_registration_id());  // null
+}
+
+TEST(ExamplesFieldByField, VirtualEventSessionReports) {
+  struct Case {
+    const char* file;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"get-meetingattendancereport-beta-virtualevent-session.json", R"pb(
+         id: "2c2c2454-7613-4d6e-9c7c-4c89"
+         total_participant_count: 2
+         meeting_start_date_time { seconds: 1633389211 nanos: 658000000 }
+         meeting_end_date_time { seconds: 1633389537 nanos: 563000000 })pb"},
+      {"get-meetingattendancereport-v1.0-webinar-session.json", R"pb(
+         id: "b76965d4-0763-496e-9980-b323c5f3aa3b"
+         total_participant_count: 2
+         meeting_start_date_time { seconds: 1633389211 nanos: 658000000 }
+         meeting_end_date_time { seconds: 1633389537 nanos: 563000000 })pb"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(ReadExample(c.file));
+    ASSERT_TRUE(report.ok()) << report.status();
+    ExpectProtoEq(*report, FromText<MeetingAttendanceReport>(c.expected));
+  }
+}
+
 // A body that sets every property attendance.proto knows, including the beta-only ones and an
 // open-typed identity with extra properties of every JSON type.
 constexpr char kFullReport[] = R"json({
@@ -149,8 +245,11 @@ constexpr char kFullReport[] = R"json({
   "meetingStartDateTime": "2024-05-01T10:00:00Z",
   "meetingEndDateTime": "2024-05-01T11:00:00.1234567+02:00",
   "externalEventInformation": [{"applicationId": "app-1", "externalEventId": "event-1"}],
+  "reportFuture": {"kind": "new", "values": [1, null]},
   "attendanceRecords": [{
     "id": "record-1",
+    "recordFuture": null,
+    "role@odata.type": "#String",
     "emailAddress": "",
     "totalAttendanceInSeconds": 0,
     "role": "Attendee",
@@ -233,6 +332,13 @@ TEST(FullReport, EveryFieldOfTheProtoIsMapped) {
             google::protobuf::Value::kNullValue);
   EXPECT_FALSE(record.attendance_intervals(1).has_join_date_time());
   EXPECT_TRUE(record.attendance_intervals(1).has_duration_in_seconds());
+  // Properties attendance.proto does not name, on the report and the record, as Graph sent them.
+  EXPECT_EQ(report->additional_properties().fields().at("reportFuture").struct_value().fields()
+                .at("kind").string_value(),
+            "new");
+  EXPECT_EQ(report->additional_properties().fields_size(), 1);  // not @odata.context
+  EXPECT_EQ(record.additional_properties().fields().at("recordFuture").kind_case(),
+            google::protobuf::Value::kNullValue);
   // 11:00:00.1234567+02:00 is 09:00:00.1234567Z.
   EXPECT_EQ(report->meeting_end_date_time().seconds() % 86400, 9 * 3600);
   EXPECT_EQ(report->meeting_end_date_time().nanos(), 123456700);
@@ -264,16 +370,98 @@ TEST(Nulls, ReportIdMustNotBeNull) {
   EXPECT_EQ(Message(report.status()), "id: must not be null");
 }
 
-TEST(UnknownProperties, AreIgnoredOutsideIdentities) {
-  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(R"({
+TEST(UnknownProperties, AreKeptOnReportsAndRecordsAsGraphSentThem) {
+  const std::string body = R"({
     "id": "r", "newProperty": {"deep": [1, 2, {"x": null}]}, "@odata.etag": "W/1",
-    "attendanceRecords@odata.context": "ctx",
-    "attendanceRecords": [{"futureThing": 5, "attendanceIntervals": [{"extra": true}]}]})");
+    "attendanceRecords@odata.context": "ctx", "futureList": ["a", 2.5, true], "futureNull": null,
+    "futureCount": 7, "totalParticipantCount@odata.type": "#Int32",
+    "attendanceRecords": [{"futureThing": 5, "role": "Attendee", "emailAddress@x.y": "annotation",
+                           "futureObject": {"a": {"b": []}}, "futureNull": null,
+                           "attendanceIntervals": [{"extra": true}]}]})";
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(body);
   ASSERT_TRUE(report.ok()) << report.status();
+
   MeetingAttendanceReport expected;
-  expected.set_id("r");
-  expected.add_attendance_records()->add_attendance_intervals();
-  EXPECT_EQ(report->SerializeAsString(), expected.SerializeAsString());
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    id: "r"
+    additional_properties {
+      fields { key: "newProperty" value { struct_value { fields { key: "deep" value {
+        list_value { values { number_value: 1 } values { number_value: 2 }
+                     values { struct_value {
+                       fields { key: "x" value { null_value: NULL_VALUE } } } } }
+      } } } } }
+      fields { key: "futureList" value { list_value {
+        values { string_value: "a" } values { number_value: 2.5 } values { bool_value: true } } } }
+      fields { key: "futureNull" value { null_value: NULL_VALUE } }
+      fields { key: "futureCount" value { number_value: 7 } }
+    }
+    attendance_records {
+      role: "Attendee"
+      attendance_intervals {}
+      additional_properties {
+        fields { key: "futureThing" value { number_value: 5 } }
+        fields { key: "futureObject" value { struct_value { fields { key: "a" value {
+          struct_value { fields { key: "b" value { list_value {} } } } } } } } }
+        fields { key: "futureNull" value { null_value: NULL_VALUE } }
+      }
+    })pb", &expected));
+  // Annotations ("@odata.etag", "attendanceRecords@odata.context", "emailAddress@x.y") are
+  // metadata, not properties; an interval is not an open type, so its "extra" is dropped.
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*report, expected))
+      << report->DebugString();
+  // The report survives the wire as a client reads it.
+  MeetingAttendanceReport round_trip;
+  ASSERT_TRUE(round_trip.ParseFromString(report->SerializeAsString()));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(round_trip, *report));
+}
+
+TEST(UnknownProperties, KnownNamesNeverLandThere) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      ReadExample("get-meetingattendancereport-v1.0-expand-attendancerecords.json"));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->has_additional_properties());
+  for (const auto& record : report->attendance_records()) {
+    EXPECT_FALSE(record.has_additional_properties());
+  }
+  // "additionalProperties" itself is only a name Graph might send: kept like any other.
+  report = ParseAttendanceReport(
+      R"({"id":"r","additionalProperties":{"x":1},"attendanceRecords":[{"id":null}]})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->additional_properties().fields().at("additionalProperties")
+                .struct_value().fields().at("x").number_value(), 1);
+  EXPECT_FALSE(report->attendance_records(0).has_additional_properties());
+}
+
+TEST(UnknownProperties, TheLastOfDuplicateNamesWinsWhole) {
+  absl::StatusOr<MeetingAttendanceReport> report = ParseAttendanceReport(
+      R"({"id":"r","x":[1],"x":[2],"y":{"a":1},"y":{"b":2},
+          "attendanceRecords":[{"identity":{"z":{"a":1},"z":{"b":2}}}]})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  const auto& extra = report->additional_properties().fields();
+  ASSERT_EQ(extra.at("x").list_value().values_size(), 1);
+  EXPECT_EQ(extra.at("x").list_value().values(0).number_value(), 2);
+  EXPECT_EQ(extra.at("y").struct_value().fields().count("a"), 0u);
+  const auto& identity = report->attendance_records(0).identity().additional_properties().fields();
+  EXPECT_EQ(identity.at("z").struct_value().fields().count("a"), 0u);
+  EXPECT_EQ(identity.at("z").struct_value().fields().at("b").number_value(), 2);
+}
+
+TEST(UnknownProperties, AreKeptOnAnArena) {
+  google::protobuf::Arena arena;
+  auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  ASSERT_TRUE(ParseAttendanceReport(R"({"id":"r","future":{"a":[1,"b",null]},
+                                        "attendanceRecords":[{"next":"x"}]})",
+                                    report)
+                  .ok());
+  EXPECT_EQ(report->additional_properties().GetArena(), &arena);
+  EXPECT_EQ(report->attendance_records(0).additional_properties().GetArena(), &arena);
+  EXPECT_EQ(report->attendance_records(0).additional_properties().fields().at("next")
+                .string_value(), "x");
+  std::string link;
+  ASSERT_TRUE(ParseAttendanceRecordsPage(R"({"value":[{"later":[true]}]})", report, &link).ok());
+  EXPECT_TRUE(report->attendance_records(1).additional_properties().fields().at("later")
+                  .list_value().values(0).bool_value());
+  EXPECT_EQ(report->attendance_records(1).GetArena(), &arena);
 }
 
 TEST(Identity, ODataTypeAndUnknownPropertiesAreKept) {
@@ -417,6 +605,32 @@ TEST(Depth, NestedIdentityPropertiesWithinTheLimitAreKept) {
                    .ok());
 }
 
+TEST(Depth, TheDeepestUnknownPropertiesStillMakeARepliesClientsRead) {
+  // The root is level 1: a report's own unknown property may nest 31 objects, a record's 29
+  // (below attendanceRecords and the record). Each JSON object level becomes several protobuf
+  // levels (Value, Struct, map entry), so these are the deepest replies the mapping can make.
+  const auto deep_objects = [](int levels) {
+    std::string deep = "null";
+    for (int i = 0; i < levels; ++i) deep = "{\"k\":" + deep + "}";
+    return deep;
+  };
+  absl::StatusOr<MeetingAttendanceReport> report =
+      ParseAttendanceReport(R"({"id":"r","deep":)" + deep_objects(31) +
+                            R"(,"attendanceRecords":[{"deep":)" + deep_objects(29) + "}]}");
+  ASSERT_TRUE(report.ok()) << report.status();
+  // In every reply that carries a report or its records.
+  rollcall::v1::GetAttendanceReportResponse get;
+  *get.mutable_report() = *report;
+  rollcall::v1::GetAttendanceReportResponse get_parsed;
+  EXPECT_TRUE(get_parsed.ParseFromString(get.SerializeAsString()));
+  rollcall::v1::ListAttendanceReportsResponse list;
+  *list.add_reports() = *report;
+  rollcall::v1::ListAttendanceReportsResponse list_parsed;
+  EXPECT_TRUE(list_parsed.ParseFromString(list.SerializeAsString()));
+  // One level more is refused by the parser's own limit.
+  EXPECT_FALSE(ParseAttendanceReport(R"({"id":"r","deep":)" + deep_objects(32) + "}").ok());
+}
+
 TEST(Malformed, RawControlCharactersInStringsAreRejected) {
   // Found by the fuzzer: RapidJSON 1.1's SIMD in-situ scanning let these through.
   for (const char* body : {"{\"id\":\"r\",\"x\x1f\":1}", "{\"id\":\"r\x01\"}",
@@ -473,8 +687,9 @@ TEST(Malformed, RandomMutationsOfRealBodiesNeverCrash) {
   // Deterministic: a fixed seed, so a failure reproduces.
   std::mt19937 random(20240501);
   std::vector<std::string> bodies = {kFullReport};
-  for (const auto& name : ExampleNames("get-meetingattendancereport-")) {
-    bodies.push_back(ReadExample(name));
+  for (const char* prefix :
+       {"get-meetingattendancereport-", "list-meetingattendancereports-", "get-onlinemeeting-"}) {
+    for (const auto& name : ExampleNames(prefix)) bodies.push_back(ReadExample(name));
   }
   std::string alphabet = "{}[]\":,.-+eE0123456789 \\nultrfasTZ";
   alphabet += '\0';
@@ -507,7 +722,13 @@ TEST(Malformed, RandomMutationsOfRealBodiesNeverCrash) {
         ASSERT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << body;
       }
       MeetingAttendanceReport page;
-      const absl::Status status = ParseAttendanceRecordsPage(body, &page, &link);
+      absl::Status status = ParseAttendanceRecordsPage(body, &page, &link);
+      ASSERT_TRUE(status.ok() || status.code() == absl::StatusCode::kInvalidArgument) << body;
+      rollcall::v1::ListAttendanceReportsResponse list;
+      status = ParseAttendanceReportsPage(body, list.mutable_reports(), &link);
+      ASSERT_TRUE(status.ok() || status.code() == absl::StatusCode::kInvalidArgument) << body;
+      google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting> meetings;
+      status = ParseOnlineMeetingsPage(body, &meetings, &link);
       ASSERT_TRUE(status.ok() || status.code() == absl::StatusCode::kInvalidArgument) << body;
       GraphErrorBody error;
       ParseGraphErrorBody(body, &error);
@@ -621,6 +842,57 @@ TEST(Paging, PagesAppendAndReturnTheirNextLink) {
   EXPECT_EQ(link, "");
 }
 
+TEST(Paging, ReportListPagesAppendAndABadOneLeavesTheListAsItWas) {
+  rollcall::v1::ListAttendanceReportsResponse list;
+  std::string link;
+  ASSERT_TRUE(ParseAttendanceReportsPage(
+                  R"({"value":[{"id":"a","attendanceRecords":[]}],
+                      "@odata.nextLink":"https://graph.microsoft.com/v1.0/p2"})",
+                  list.mutable_reports(), &link)
+                  .ok());
+  EXPECT_EQ(link, "https://graph.microsoft.com/v1.0/p2");
+  ASSERT_TRUE(ParseAttendanceReportsPage(R"({"value":[{"id":"b","future":1}]})",
+                                         list.mutable_reports(), &link)
+                  .ok());
+  EXPECT_EQ(link, "");
+  ASSERT_EQ(list.reports_size(), 2);
+  EXPECT_EQ(list.reports(1).id(), "b");
+  EXPECT_EQ(list.reports(1).additional_properties().fields().at("future").number_value(), 1);
+  const std::string before = list.SerializeAsString();
+  for (const auto& [body, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"value":[{"id":"c"},{"id":null}]})", "value[1].id: must not be null"},
+           {R"({"value":[{"id":"c"}],"@odata.nextLink":[]})", "@odata.nextLink: expected a string"},
+           {R"({"value":{}})", "value: expected an array"},
+           {R"({"reports":[]})", "value: missing"},
+           {R"([])", "body: expected an object"}}) {
+    SCOPED_TRACE(body);
+    link = "stale";
+    absl::Status status = ParseAttendanceReportsPage(body, list.mutable_reports(), &link);
+    ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(Message(status), message);
+    EXPECT_EQ(list.SerializeAsString(), before);
+  }
+  // A null list is an empty page.
+  ASSERT_TRUE(ParseAttendanceReportsPage(R"({"value":null})", list.mutable_reports(), &link).ok());
+  EXPECT_EQ(list.reports_size(), 2);
+}
+
+TEST(Paging, ABadPageOnAnArenaLeavesItAsItWas) {
+  google::protobuf::Arena arena;
+  auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  report->add_attendance_records()->set_role("Organizer");
+  const std::string before = report->SerializeAsString();
+  std::string link;
+  EXPECT_FALSE(
+      ParseAttendanceRecordsPage(R"({"value":[{"role":"a"},{"role":"b"},{"role":3}]})", report,
+                                 &link)
+          .ok());
+  EXPECT_EQ(report->SerializeAsString(), before);
+  ASSERT_TRUE(ParseAttendanceRecordsPage(R"({"value":[{"role":"c"}]})", report, &link).ok());
+  ASSERT_EQ(report->attendance_records_size(), 2);
+  EXPECT_EQ(report->attendance_records(1).role(), "c");
+}
+
 TEST(Paging, ABadPageLeavesTheReportAsItWas) {
   MeetingAttendanceReport report;
   report.set_id("r");
@@ -636,6 +908,77 @@ TEST(Paging, ABadPageLeavesTheReportAsItWas) {
   EXPECT_EQ(ParseAttendanceRecordsPage(R"({"value":[],"@odata.nextLink":5})", &report, &link)
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// onlineMeeting.
+
+absl::StatusOr<rollcall::v1::OnlineMeeting> OnlyMeeting(const std::string& body) {
+  google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting> meetings;
+  std::string link;
+  absl::Status status = ParseOnlineMeetingsPage(body, &meetings, &link);
+  if (!status.ok()) return status;
+  EXPECT_EQ(meetings.size(), 1);
+  if (meetings.empty()) return absl::NotFoundError("no meeting");
+  return meetings[0];
+}
+
+TEST(OnlineMeeting, NestedPropertiesAreFlattenedAndNullsLeaveThemUnset) {
+  absl::StatusOr<rollcall::v1::OnlineMeeting> meeting = OnlyMeeting(R"({"value":[{
+      "id": "m", "subject": "Weekly", "joinWebUrl": "https://teams.microsoft.com/l/x",
+      "creationDateTime": "2024-05-01T10:00:00Z", "startDateTime": null, "endDateTime": null,
+      "chatInfo": {"threadId": "19:meeting_x@thread.v2", "messageId": "0"},
+      "joinMeetingIdSettings": {"joinMeetingId": null},
+      "participants": {"organizer": {"identity": {"user": {"id": "org-1", "tenantId": "t"}}},
+                       "attendees": [{"upn": "a"}]},
+      "videoTeleconferenceId": "123", "lobbyBypassSettings": {"scope": "organization"}}]})");
+  ASSERT_TRUE(meeting.ok()) << meeting.status();
+  ExpectProtoEq(*meeting, FromText<rollcall::v1::OnlineMeeting>(R"pb(
+    id: "m"
+    subject: "Weekly"
+    join_web_url: "https://teams.microsoft.com/l/x"
+    creation_date_time { seconds: 1714557600 }
+    chat_thread_id: "19:meeting_x@thread.v2"
+    video_teleconference_id: "123"
+    organizer_id: "org-1")pb"));
+
+  // A null anywhere on the way to the organizer's ID leaves it unset.
+  for (const char* participants :
+       {"null", R"({"organizer":null})", R"({"organizer":{"identity":null}})",
+        R"({"organizer":{"identity":{"user":null}}})",
+        R"({"organizer":{"identity":{"user":{"id":null}}}})",
+        R"({"organizer":{"identity":{"application":{"id":"app"}}}})"}) {
+    SCOPED_TRACE(participants);
+    meeting = OnlyMeeting(std::string(R"({"value":[{"id":"m","participants":)") + participants +
+                          "}]}");
+    ASSERT_TRUE(meeting.ok()) << meeting.status();
+    EXPECT_FALSE(meeting->has_organizer_id());
+  }
+}
+
+TEST(OnlineMeeting, WrongTypesNameThePath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"value":[{"id":5}]})", "value[0].id: expected a string"},
+      {R"({"value":[{"id":null}]})", "value[0].id: must not be null"},
+      {R"({"value":[{"id":"m","subject":1}]})", "value[0].subject: expected a string"},
+      {R"({"value":[{"id":"m","startDateTime":"soon"}]})", "value[0].startDateTime: invalid"},
+      {R"({"value":[{"id":"m","chatInfo":"x"}]})", "value[0].chatInfo: expected an object"},
+      {R"({"value":[{"id":"m","chatInfo":{"threadId":[]}}]})",
+       "value[0].chatInfo.threadId: expected a string"},
+      {R"({"value":[{"id":"m","joinMeetingIdSettings":{"joinMeetingId":123}}]})",
+       "value[0].joinMeetingIdSettings.joinMeetingId: expected a string"},
+      {R"({"value":[{"id":"m","participants":{"organizer":{"identity":{"user":{"id":1}}}}}]})",
+       "value[0].participants.organizer.identity.user.id: expected a string"},
+      {R"({"value":[{"id":"m","participants":{"organizer":[]}}]})",
+       "value[0].participants.organizer: expected an object"},
+      {R"({"value":[{"id":"m"},"m2"]})", "value[1]: expected an object"},
+  };
+  for (const auto& [body, message] : cases) {
+    SCOPED_TRACE(body);
+    absl::StatusOr<rollcall::v1::OnlineMeeting> meeting = OnlyMeeting(body);
+    ASSERT_EQ(meeting.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(meeting.status()), HasSubstr(message));
+  }
 }
 
 }  // namespace

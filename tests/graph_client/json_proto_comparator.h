@@ -3,8 +3,9 @@
 // body said: "nothing Graph sent is lost, nulls stay null". It walks the JSON with RapidJSON
 // and the message with protobuf reflection, independently of the mapping under test:
 //   - every JSON member must land in the field whose json_name it is (`@odata.type` in
-//     odata_type; `@odata.context` is skipped; on an identity, members no field names must be
-//     in additional_properties with the same value);
+//     odata_type; `@odata.context` is skipped, and so is every OData annotation (a name with
+//     an '@') on a message without odata_type; on a message with additional_properties
+//     (identity, report, record), members no field names must be there with the same value);
 //   - JSON null: the field has no presence (a repeated field is empty);
 //   - strings, numbers and booleans are equal; date-time strings equal the Timestamp as
 //     instants (parsed here with absl's RFC 3339 parser); arrays compare element by element;
