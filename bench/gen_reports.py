@@ -6,7 +6,7 @@ Under the docs' example user and meeting:
 - `large`, and `large-0` ... `large-{L-1}`: reports with N_LARGE attendance records shaped like
   Graph's (an identity with tenantId null, one to three intervals with 7-digit fractional seconds);
 - `stream-25k`: a report shaped like `large` with N_STREAM records (25,000 by default, about
-  4.4 MB serialized), streamed by the slow readers of bench/stream_memory.py;
+  5.2 MB serialized), streamed by the slow readers of bench/stream_memory.py;
 - `mem-0` ... , `miss-0` ... , `peer-0` ... , `coalesce`: distinct copies of the docs' example
   report, so that every request for one of them is a cache miss the first time.
 
