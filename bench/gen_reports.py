@@ -5,14 +5,16 @@ Under the docs' example user and meeting:
 - the docs' example report itself (cache hits, small);
 - `large`, and `large-0` ... `large-{L-1}`: reports with N_LARGE attendance records shaped like
   Graph's (an identity with tenantId null, one to three intervals with 7-digit fractional seconds);
+- `stream-25k`: a report shaped like `large` with N_STREAM records (25,000 by default, about
+  5.2 MB serialized), streamed by the slow readers of bench/stream_memory.py;
 - `mem-0` ... , `miss-0` ... , `peer-0` ... , `coalesce`: distinct copies of the docs' example
   report, so that every request for one of them is a cache miss the first time.
 
 Also writes the large report's JSON body alone (what Graph sends for it), for the JSON mapping
 benchmark. Deterministic: the same arguments give the same bytes.
 
-  gen_reports.py OUT_DIR [--large-records 10000] [--large-copies 5] [--mem 10000] [--miss 2000]
-                 [--peer 600]
+  gen_reports.py OUT_DIR [--large-records 10000] [--large-copies 5] [--stream-records 25000]
+                 [--mem 10000] [--miss 2000] [--peer 600]
 """
 import argparse
 import copy
@@ -34,7 +36,7 @@ def timestamp(rng: random.Random, base_s: int) -> str:
     return f"2021-10-05T{h:02d}:{m:02d}:{sec:02d}.{frac:07d}Z"
 
 
-def large_report(records: int) -> dict:
+def large_report(records: int, report_id: str = "large") -> dict:
     rng = random.Random(20211005)
     roles = ["Attendee", "Presenter", "Organizer", "None"]
     out = []
@@ -60,7 +62,7 @@ def large_report(records: int) -> dict:
             "attendanceIntervals": intervals,
         })
     return {
-        "id": "large",
+        "id": report_id,
         "totalParticipantCount": records,
         "meetingStartDateTime": "2021-10-05T04:00:00.000Z",
         "meetingEndDateTime": "2021-10-05T06:00:00.000Z",
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("out_dir")
     parser.add_argument("--large-records", type=int, default=10000)
     parser.add_argument("--large-copies", type=int, default=5)
+    parser.add_argument("--stream-records", type=int, default=25000)
     parser.add_argument("--mem", type=int, default=10000)
     parser.add_argument("--miss", type=int, default=2000)
     parser.add_argument("--peer", type=int, default=600)
@@ -85,6 +88,7 @@ def main() -> None:
     reports = {DOCS_REPORT_ID: docs, "large": large}
     for i in range(args.large_copies):
         reports[f"large-{i}"] = dict(large, id=f"large-{i}")
+    reports["stream-25k"] = large_report(args.stream_records, "stream-25k")
 
     def copies(prefix: str, count: int) -> None:
         for i in range(count):
