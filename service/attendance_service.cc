@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/time/clock.h"
 #include "common/error_details.h"
 #include "service/record_pages.h"
@@ -433,12 +434,12 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   // The IDs view the request's own bytes: nothing is copied unless the call misses.
   grpc::Slice request_bytes;
   RequestFields parsed;
-  absl::Status status;
-  if (!draining_.load(std::memory_order_relaxed)) {
-    status = ParseRequest(*request, &request_bytes, &parsed);
-    if (status.ok()) status = ValidateRequest(parsed);
+  absl::Status status = ParseRequest(*request, &request_bytes, &parsed);
+  if (status.ok()) status = ValidateRequest(parsed);
+  if (ABSL_PREDICT_FALSE(!status.ok() || draining_.load(std::memory_order_acquire)) &&
+      Refused(call, Method::kGet, *context, status)) {
+    return call;
   }
-  if (Refused(call, Method::kGet, *context, status)) return call;
 
   const SourceIds ids = SourceIdsOf(parsed.user_id, parsed.meeting_id, parsed.session);
   const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id,

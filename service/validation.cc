@@ -92,14 +92,18 @@ bool ReadBytes(google::protobuf::io::CodedInputStream* in, absl::string_view byt
   return true;
 }
 
+// What a WalkFields reader did with a field.
+enum class Read { kDone, kSkip, kFailed };
+
 // Walks the fields of a message's `bytes` in order, as protobuf's parser does:
-// `read(field, wire_type, &in)` reads a field it knows and returns true, returns false to have
-// it skipped (unknown, or in another wire type), or fails the walk with an error. Errors:
-// MALFORMED_REQUEST naming `what` for bytes that are not a message.
-template <typename Read>
-absl::Status WalkFields(absl::string_view bytes, absl::string_view what, Read read) {
+// `read(field, wire_type, &in, &error)` reads a field it knows (kDone), has it skipped
+// (kSkip: unknown, or in another wire type), or fails the walk with *error (kFailed). Bytes
+// that are not a message: MALFORMED_REQUEST naming `what`. On the hit path: no allocation.
+template <typename Reader>
+absl::Status WalkFields(absl::string_view bytes, absl::string_view what, Reader read) {
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
                                             static_cast<int>(bytes.size()));
+  absl::Status error;
   while (true) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) {
@@ -108,44 +112,60 @@ absl::Status WalkFields(absl::string_view bytes, absl::string_view what, Read re
       return Malformed(absl::StrCat("invalid tag", what));
     }
     const int field = WireFormatLite::GetTagFieldNumber(tag);
-    absl::StatusOr<bool> handled = read(field, WireFormatLite::GetTagWireType(tag), &in);
-    if (!handled.ok()) return handled.status();
-    if (!*handled && (field == 0 || !WireFormatLite::SkipField(&in, tag))) {
+    switch (read(field, WireFormatLite::GetTagWireType(tag), &in, &error)) {
+      case Read::kDone:
+        continue;
+      case Read::kFailed:
+        return error;
+      case Read::kSkip:
+        break;
+    }
+    if (field == 0 || !WireFormatLite::SkipField(&in, tag)) {
       return Malformed(absl::StrCat("invalid or truncated field", what));
     }
   }
 }
 
+// Reads a length-delimited field into *out, or sets *error.
+Read ReadString(google::protobuf::io::CodedInputStream* in, absl::string_view bytes,
+                absl::string_view* out, absl::Status* error) {
+  if (ReadBytes(in, bytes, out)) return Read::kDone;
+  *error = Malformed("truncated string field");
+  return Read::kFailed;
+}
+
 // Reads a varint field as protobuf reads an int32-backed enum: the low 32 bits.
-absl::StatusOr<bool> ReadEnum(google::protobuf::io::CodedInputStream* in, int32_t* out) {
+Read ReadEnum(google::protobuf::io::CodedInputStream* in, int32_t* out, absl::Status* error) {
   uint64_t raw = 0;
-  if (!in->ReadVarint64(&raw)) return Malformed("truncated varint");
+  if (!in->ReadVarint64(&raw)) {
+    *error = Malformed("truncated varint");
+    return Read::kFailed;
+  }
   *out = static_cast<int32_t>(raw);
-  return true;
+  return Read::kDone;
 }
 
 // A VirtualEventSession's bytes (kSessionWireFields), merged into *out as protobuf merges a
 // message field sent more than once.
 absl::Status ParseSession(absl::string_view bytes, SessionFields* out) {
   out->present = true;
-  return WalkFields(
-      bytes, " in virtual_event_session",
-      [&](int field, WireFormatLite::WireType type,
-          google::protobuf::io::CodedInputStream* in) -> absl::StatusOr<bool> {
-        absl::string_view* id = nullptr;
-        if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-          if (field == kSessionEventIdField) id = &out->event_id;
-          if (field == kSessionIdField) id = &out->session_id;
-        }
-        if (id != nullptr) {
-          if (!ReadBytes(in, bytes, id)) return Malformed("truncated string field");
-          return true;
-        }
-        if (field == kSessionKindField && type == WireFormatLite::WIRETYPE_VARINT) {
-          return ReadEnum(in, &out->kind);
-        }
-        return false;
-      });
+  return WalkFields(bytes, " in virtual_event_session",
+                    [&](int field, WireFormatLite::WireType type,
+                        google::protobuf::io::CodedInputStream* in, absl::Status* error) {
+                      if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+                        if (field == kSessionEventIdField) {
+                          return ReadString(in, bytes, &out->event_id, error);
+                        }
+                        if (field == kSessionIdField) {
+                          return ReadString(in, bytes, &out->session_id, error);
+                        }
+                      }
+                      if (field == kSessionKindField &&
+                          type == WireFormatLite::WIRETYPE_VARINT) {
+                        return ReadEnum(in, &out->kind, error);
+                      }
+                      return Read::kSkip;
+                    });
 }
 
 // The source of a request: user_id and meeting_id, or a virtual event session.
@@ -237,31 +257,33 @@ absl::Status ParseRequest(absl::string_view bytes, RequestFields* out) {
   // protobuf skips it.
   return WalkFields(
       bytes, "",
-      [&](int field, WireFormatLite::WireType type,
-          google::protobuf::io::CodedInputStream* in) -> absl::StatusOr<bool> {
-        absl::string_view* id = nullptr;
+      [&](int field, WireFormatLite::WireType type, google::protobuf::io::CodedInputStream* in,
+          absl::Status* error) {
         if (type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-          if (field == kUserIdField) id = &out->user_id;
-          if (field == kMeetingIdField) id = &out->meeting_id;
-          if (field == kReportIdField) id = &out->report_id;
-        }
-        if (id != nullptr) {
-          if (!ReadBytes(in, bytes, id)) return Malformed("truncated string field");
-          return true;
-        }
-        if (field == kSessionField && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-          absl::string_view session;
-          if (!ReadBytes(in, bytes, &session)) return Malformed("truncated virtual_event_session");
-          if (absl::Status s = ParseSession(session, &out->session); !s.ok()) return s;
-          return true;
+          switch (field) {
+            case kUserIdField:
+              return ReadString(in, bytes, &out->user_id, error);
+            case kMeetingIdField:
+              return ReadString(in, bytes, &out->meeting_id, error);
+            case kReportIdField:
+              return ReadString(in, bytes, &out->report_id, error);
+            case kSessionField: {
+              absl::string_view session;
+              if (ReadString(in, bytes, &session, error) == Read::kFailed) return Read::kFailed;
+              *error = ParseSession(session, &out->session);
+              return error->ok() ? Read::kDone : Read::kFailed;
+            }
+            default:
+              return Read::kSkip;
+          }
         }
         if (field == kViewField && type == WireFormatLite::WIRETYPE_VARINT) {
           int32_t view = 0;
-          absl::StatusOr<bool> read = ReadEnum(in, &view);
+          const Read read = ReadEnum(in, &view, error);
           out->view = static_cast<rollcall::v1::ReportView>(view);
           return read;
         }
-        return false;
+        return Read::kSkip;
       });
 }
 
