@@ -37,8 +37,8 @@ enum class KeyKind : char {
   kJoinLink = 'j',         // the meeting a join link names: user, link
 };
 
-// A cache key: the kind, three IDs and the view, each ID length-prefixed so that no two
-// different requests share a key whatever bytes the IDs contain. REPORT_VIEW_UNSPECIFIED and
+// A cache key: the kind, three IDs and the view, each ID prefixed by its length (a varint) so
+// that no two different requests share a key whatever bytes the IDs contain. REPORT_VIEW_UNSPECIFIED and
 // REPORT_VIEW_FULL are the same view (the proto says so) and share a key. Kinds that have no
 // third ID or no view pass "" and REPORT_VIEW_BASIC.
 class ReportKey {

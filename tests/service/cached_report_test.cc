@@ -27,6 +27,9 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
             ReportKey("a", "bc", "d", REPORT_VIEW_FULL).encoded());
   EXPECT_NE(ReportKey("1:a", "b", "c", REPORT_VIEW_FULL).encoded(),
             ReportKey("1", "a1:b", "c", REPORT_VIEW_FULL).encoded());
+  // IDs holding what looks like a length byte.
+  EXPECT_NE(ReportKey(std::string("\x01" "a", 2), "b", "c", REPORT_VIEW_FULL).encoded(),
+            ReportKey("\x01", std::string("a\x01" "b", 3), "c", REPORT_VIEW_FULL).encoded());
   EXPECT_NE(ReportKey("u", "m", "r", REPORT_VIEW_FULL).encoded(),
             ReportKey("u", "m", "r", REPORT_VIEW_BASIC).encoded());
   // The proto defines UNSPECIFIED as FULL: they share an entry.
@@ -44,22 +47,25 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
 }
 
 TEST(ReportKeyTest, EachIdIsLengthPrefixedAndLongKeysAreWhole) {
+  using std::string_literals::operator""s;
   EXPECT_EQ(ReportKey("ab", "c", "0123456789", REPORT_VIEW_FULL).encoded(),
-            "o2:ab1:c10:0123456789full");
-  EXPECT_EQ(ReportKey("u", "", "r", REPORT_VIEW_BASIC).encoded(), "o1:u0:1:rbasic");
+            "o\x02" "ab\x01" "c\x0a" "0123456789F"s);
+  EXPECT_EQ(ReportKey("u", "", "r", REPORT_VIEW_BASIC).encoded(), "o\x01u\x00\x01rB"s);
   EXPECT_EQ(ReportKey(KeyKind::kWebinarReport, "e", "s", "r", REPORT_VIEW_BASIC).encoded(),
-            "w1:e1:s1:rbasic");
+            "w\x01" "e\x01" "s\x01rB"s);
   // Longer than the inline buffer: the same encoding, from the heap.
   const std::string id(1024, 'x');
   const ReportKey key(id, id, id, REPORT_VIEW_FULL);
-  EXPECT_EQ(key.encoded(), absl::StrCat("o1024:", id, "1024:", id, "1024:", id, "full"));
+  // 1024 as a varint: 0x80 | (1024 & 0x7f), then 1024 >> 7.
+  const std::string length("\x80\x08", 2);
+  EXPECT_EQ(key.encoded(), absl::StrCat("o", length, id, length, id, length, id, "F"));
   // Moved, inline or not, it still reads the same.
   ReportKey moved = ReportKey("ab", "c", "d", REPORT_VIEW_FULL);
   ReportKey long_moved = ReportKey(id, id, id, REPORT_VIEW_BASIC);
   const ReportKey short_target(std::move(moved));
   const ReportKey long_target(std::move(long_moved));
-  EXPECT_EQ(short_target.encoded(), "o2:ab1:c1:dfull");
-  EXPECT_EQ(long_target.encoded().size(), 1 + 3 * (5 + 1024) + 5);
+  EXPECT_EQ(short_target.encoded(), "o\x02" "ab\x01" "c\x01" "dF");
+  EXPECT_EQ(long_target.encoded().size(), 1 + 3 * (2 + 1024) + 1);
 }
 
 // --- Entries ----------------------------------------------------------------------------
