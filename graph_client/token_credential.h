@@ -40,13 +40,34 @@ class TokenCredential {
   virtual void Invalidate(const std::string& token) = 0;
 };
 
-// Everything any credential is built from. Today: the client-credentials flow with a secret.
+// How a certificate's client assertion is signed.
+enum class AssertionAlgorithm {
+  kPs256,  // RSASSA-PSS with SHA-256, header x5t#S256: what Entra ID documents today (FACTS §6)
+  kRs256,  // RSASSA-PKCS1-v1_5 with SHA-256, header x5t (SHA-1): older tenants, the Azure SDKs
+};
+
+// Everything any credential is built from. One way to authenticate is used, the first that is
+// configured in the order of the Azure SDKs' EnvironmentCredential, then workload identity:
+//   1. a client secret: client_secret, or the file client_secret_file;
+//   2. a client certificate: client_certificate_path;
+//   3. a federated token (Kubernetes workload identity): federated_token_file.
 struct TokenCredentialConfig {
   // AZURE_AUTHORITY_HOST; a trailing slash is optional.
   std::string authority_host = "https://login.microsoftonline.com/";
   std::string tenant_id;      // AZURE_TENANT_ID
   std::string client_id;      // AZURE_CLIENT_ID
   std::string client_secret;  // AZURE_CLIENT_SECRET; never logged, never put in an error
+  // A file holding the client secret (a mounted Kubernetes Secret), re-read when it changes;
+  // used when client_secret is empty. Trailing CR/LF are not part of the secret.
+  std::string client_secret_file;
+  // AZURE_CLIENT_CERTIFICATE_PATH: PEM with the certificate and its private key (RSA).
+  std::string client_certificate_path;
+  // AZURE_CLIENT_CERTIFICATE_PASSWORD: the private key's passphrase, when it is encrypted.
+  std::string client_certificate_password;
+  AssertionAlgorithm assertion_algorithm = AssertionAlgorithm::kPs256;
+  // AZURE_FEDERATED_TOKEN_FILE: the projected service account token, read for every token
+  // request (Kubernetes rotates it).
+  std::string federated_token_file;
   // "{graph host}/.default", e.g. "https://graph.microsoft.com/.default".
   std::string scope = "https://graph.microsoft.com/.default";
   // Refresh this long before expires_on.
