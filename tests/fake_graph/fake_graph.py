@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import datetime
 import fcntl
+import hashlib
 import http.server
 import io
 import ipaddress
@@ -548,6 +549,165 @@ class TokenStore:
     def assertions(self) -> list[str]:
         with self._lock:
             return list(self._assertions)
+
+
+# ----------------------------------------------------------------------------------------------
+# Credentials an assertion is verified against (--client-certificate, --federated-*,
+# POST /_emulator/credentials). Python's standard library has no RSA: public keys are extracted
+# and signatures verified with the `openssl` command line (one subprocess per assertion).
+
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"  # FACTS.md §6, workload identity federation
+ASSERTION_SKEW_SECONDS = 300  # clock skew allowed on an assertion's nbf and exp
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.S)
+
+
+def b64url_decode(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _openssl_stdin(args: list[str], data: bytes) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["openssl", *args], input=data, capture_output=True, timeout=30,
+                              check=False)
+    except FileNotFoundError:
+        raise RuntimeError("the openssl command is needed to verify assertions") from None
+
+
+@dataclasses.dataclass
+class Certificate:
+    x5t: str          # base64url SHA-1 of the DER (the RS256-era header)
+    x5t_s256: str     # base64url SHA-256 of the DER (the documented PS256 header)
+    public_key: str   # path of the PEM public key
+    subject: str
+
+
+@dataclasses.dataclass
+class FederatedCredential:
+    issuer: str
+    subject: str
+    audience: str
+    public_key: str   # path of the PEM public key
+
+
+class CredentialStore:
+    """The app's certificates and federated identity credentials. While none is registered,
+    assertions are accepted (--accept-assertions) or refused with AADSTS700027, as before."""
+
+    def __init__(self, key_dir: str) -> None:
+        self._lock = threading.Lock()
+        self._key_dir = key_dir
+        self.certificates: list[Certificate] = []
+        self.federated: list[FederatedCredential] = []
+
+    def active(self) -> bool:
+        with self._lock:
+            return bool(self.certificates or self.federated)
+
+    def _key_file(self, pem: str) -> str:
+        path = os.path.join(self._key_dir,
+                            hashlib.sha256(pem.encode()).hexdigest()[:32] + ".pub.pem")
+        if not os.path.exists(path):
+            with open(path + ".tmp", "w", encoding="ascii") as f:
+                f.write(pem)
+            os.replace(path + ".tmp", path)
+        return path
+
+    def parse_certificates(self, pem_text: str, where: str) -> list[Certificate]:
+        """Every certificate in a PEM text (a file may hold several)."""
+        blocks = [m.group(2) for m in PEM_BLOCK.finditer(pem_text) if m.group(1) == "CERTIFICATE"]
+        if not blocks:
+            raise ValueError(f"{where}: no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        certs = []
+        for body in blocks:
+            try:
+                der = base64.b64decode("".join(body.split()), validate=True)
+            except binascii.Error:
+                raise ValueError(f"{where}: a certificate's base64 is invalid") from None
+            pem = ("-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der).decode()
+                   + "-----END CERTIFICATE-----\n")
+            out = _openssl_stdin(["x509", "-pubkey", "-noout", "-subject"], pem.encode())
+            text = out.stdout.decode("utf-8", "replace")
+            key = PEM_BLOCK.search(text)
+            if out.returncode != 0 or not key:
+                raise ValueError(f"{where}: openssl cannot read a certificate: "
+                                 f"{out.stderr.decode('utf-8', 'replace').strip()}")
+            subject = next((line for line in text.splitlines() if line.startswith("subject")), "")
+            certs.append(Certificate(x5t=b64url(hashlib.sha1(der).digest()),
+                                     x5t_s256=b64url(hashlib.sha256(der).digest()),
+                                     public_key=self._key_file(key.group(0) + "\n"),
+                                     subject=subject.partition("=")[2].strip()))
+        return certs
+
+    def parse_public_key(self, pem_text: str, where: str) -> str:
+        """A PEM public key, or the key of a PEM certificate: the path of its PEM file."""
+        match = PEM_BLOCK.search(pem_text)
+        if match and match.group(1) == "CERTIFICATE":
+            return self.parse_certificates(pem_text, where)[0].public_key
+        if not match or match.group(1) != "PUBLIC KEY":
+            raise ValueError(f"{where}: expected a PEM public key or certificate")
+        out = _openssl_stdin(["pkey", "-pubin", "-pubout"], match.group(0).encode())
+        if out.returncode != 0:
+            raise ValueError(f"{where}: openssl cannot read the public key: "
+                             f"{out.stderr.decode('utf-8', 'replace').strip()}")
+        return self._key_file(out.stdout.decode("ascii"))
+
+    def parse_federated(self, spec: Any, where: str) -> FederatedCredential:
+        if not isinstance(spec, dict) or set(spec) - {"issuer", "subject", "audience", "key"} \
+                or not all(isinstance(spec.get(k), str) and spec.get(k)
+                           for k in ("issuer", "subject", "key")) \
+                or not isinstance(spec.get("audience", FEDERATED_AUDIENCE), str):
+            raise ValueError(f'{where}: give {{"issuer", "subject", "key": "<PEM>", '
+                             f'"audience": "{FEDERATED_AUDIENCE}"}}')
+        return FederatedCredential(spec["issuer"], spec["subject"],
+                                   spec.get("audience", FEDERATED_AUDIENCE),
+                                   self.parse_public_key(spec["key"], f"{where}.key"))
+
+    def replace(self, certificates: Optional[list[Certificate]],
+                federated: Optional[list[FederatedCredential]]) -> None:
+        with self._lock:
+            if certificates is not None:
+                self.certificates = certificates
+            if federated is not None:
+                self.federated = federated
+
+    def describe(self) -> dict:
+        with self._lock:
+            return {"certificates": [{"x5t#S256": c.x5t_s256, "x5t": c.x5t, "subject": c.subject}
+                                     for c in self.certificates],
+                    "federated": [{"issuer": f.issuer, "subject": f.subject,
+                                   "audience": f.audience} for f in self.federated]}
+
+    def certificate(self, thumbprint: str, sha256: bool) -> Optional[Certificate]:
+        with self._lock:
+            for cert in self.certificates:
+                if (cert.x5t_s256 if sha256 else cert.x5t) == thumbprint:
+                    return cert
+        return None
+
+    def federated_for(self, issuer: str) -> list[FederatedCredential]:
+        with self._lock:
+            return [f for f in self.federated if f.issuer == issuer]
+
+    def verify(self, public_key: str, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """RS256: RSASSA-PKCS1-v1_5 SHA-256; PS256: RSASSA-PSS SHA-256, MGF1 SHA-256, salt 32
+        bytes (RFC 7518 §3.3, §3.5)."""
+        fd, sig_path = tempfile.mkstemp(dir=self._key_dir, suffix=".sig")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(signature)
+            args = ["dgst", "-sha256", "-verify", public_key, "-signature", sig_path]
+            if alg == "PS256":
+                args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]
+            return _openssl_stdin(args, signing_input).returncode == 0
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(sig_path)
 
 
 class Stats:
@@ -1220,6 +1380,137 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return {GRAPH_HOST, GRAPH_APP_ID, f"{scheme}://127.0.0.1:{port}",
                 f"{scheme}://localhost:{port}", f"{scheme}://[::1]:{port}"}
 
+    def _assertion_audiences(self, tenant: str) -> list[str]:
+        """The token endpoint URLs a client pointed at this emulator builds from its authority
+        host: this emulator's origin as reached (Host header) and its loopback names."""
+        scheme = "http" if self.server.ssl_context is None else "https"
+        port = self.server.server_address[1]
+        origins = [self._own_base()] + [f"{scheme}://{h}:{port}"
+                                        for h in ("127.0.0.1", "localhost", "[::1]")]
+        return list(dict.fromkeys(f"{o}/{tenant}/oauth2/v2.0/token" for o in origins))
+
+    def _check_assertion(self, tenant: str, assertion: str) -> Optional[Response]:
+        """Verifies a jwt-bearer client_assertion against the registered certificates and
+        federated identity credentials (FACTS.md §6). None when it is good, else the refusal."""
+        cfg = self.server.config
+        creds = self.server.credentials
+
+        def invalid(status: int, error: str, what: str) -> Response:
+            return self._aad_error(status, error, 50013, f"InvalidAssertion: {what}")
+
+        parts = assertion.split(".")
+        if len(parts) != 3:
+            return invalid(400, "invalid_request",
+                           f"the client_assertion is not a JWS compact JWT (header.payload."
+                           f"signature): it has {len(parts)} dot-separated parts.")
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            claims = json.loads(b64url_decode(parts[1]))
+            signature = b64url_decode(parts[2])
+        except (ValueError, UnicodeDecodeError):
+            return invalid(400, "invalid_request", "the client_assertion's header, payload or "
+                           "signature is not base64url, or the header or payload is not JSON.")
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            return invalid(400, "invalid_request",
+                           "the client_assertion's header and payload must be JSON objects.")
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+        alg = header.get("alg")
+        has_thumbprint = "x5t#S256" in header or "x5t" in header
+        is_certificate = has_thumbprint or (isinstance(claims.get("iss"), str) and
+                                            claims["iss"].casefold() == cfg.client_id.casefold())
+        allowed = ("PS256", "RS256") if is_certificate else ("RS256",)
+        if alg not in allowed:
+            return invalid(400, "invalid_request",
+                           f"the client_assertion's alg {json.dumps(alg)} is not supported; "
+                           f"use {' or '.join(allowed)}.")
+
+        def time_check() -> Optional[Response]:
+            now = time.time()
+            for name in ("exp", "nbf"):
+                value = claims.get(name)
+                if (value is None and name == "nbf") or (
+                        isinstance(value, (int, float)) and not isinstance(value, bool)):
+                    continue
+                return invalid(401, "invalid_client",
+                               f"the assertion's '{name}' claim is "
+                               f"{'missing' if value is None else 'not a number'}.")
+            exp, nbf = claims["exp"], claims.get("nbf")
+            if now > exp + ASSERTION_SKEW_SECONDS or \
+                    (nbf is not None and now < nbf - ASSERTION_SKEW_SECONDS):
+                def utc(t: float) -> str:
+                    return datetime.datetime.fromtimestamp(
+                        t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                return self._aad_error(
+                    401, "invalid_client", 500133,
+                    f"Assertion is not within its valid time range. Current time: {utc(now)}, "
+                    f"assertion valid from {utc(nbf) if nbf is not None else '(no nbf)'} to "
+                    f"{utc(exp)} (allowed clock skew {ASSERTION_SKEW_SECONDS} s).")
+            return None
+
+        if not is_certificate:
+            # A federated token (workload identity): issued by another identity provider.
+            issuer = claims.get("iss")
+            records = creds.federated_for(issuer) if isinstance(issuer, str) else []
+            if not records:
+                # AADSTS700211/70021 are not in Microsoft's docs (FACTS.md §6 [NOT FOUND]): the
+                # numbers and wording are those users report from Entra ID.
+                return self._aad_error(400, "invalid_request", 700211,
+                                       "No matching federated identity record found for "
+                                       f"presented assertion issuer '{issuer}'. Please check "
+                                       "your federated identity credential Subject, Audience "
+                                       "and Issuer against the presented assertion.")
+            if not any(creds.verify(key, alg, signing_input, signature)
+                       for key in dict.fromkeys(r.public_key for r in records)):
+                return self._aad_error(401, "invalid_client", 700027,
+                                       "Client assertion failed signature validation. [Reason - "
+                                       "the federated token's signature does not verify with "
+                                       f"the key of issuer '{issuer}'.]")
+            refusal = time_check()
+            if refusal:
+                return refusal
+            aud = claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            if not any(r.subject == claims.get("sub") and r.audience in auds for r in records):
+                return self._aad_error(400, "invalid_request", 70021,
+                                       "No matching federated identity record found for "
+                                       f"presented assertion. Assertion Issuer: '{issuer}'. "
+                                       f"Assertion Subject: '{claims.get('sub')}'. Assertion "
+                                       f"Audience: '{','.join(str(a) for a in auds)}'.")
+            return None
+
+        # A certificate credential (client assertion signed with the app's certificate key).
+        sha256 = "x5t#S256" in header
+        thumbprint = header.get("x5t#S256" if sha256 else "x5t")
+        cert = creds.certificate(thumbprint, sha256) if isinstance(thumbprint, str) else None
+        if cert is None:
+            try:
+                shown = b64url_decode(thumbprint).hex().upper() if thumbprint else ""
+            except (ValueError, TypeError):
+                shown = str(thumbprint)
+            # Entra ID's observed wording for an unregistered key (not in FACTS.md).
+            return self._aad_error(401, "invalid_client", 700027,
+                                   "Client assertion contains an invalid signature. [Reason - "
+                                   "The key was not found., Thumbprint of key used by client: "
+                                   f"'{shown}', Please visit the Azure Portal, Graph Explorer or "
+                                   "directly use MS Graph to see configured keys for app Id "
+                                   f"'{cfg.client_id}'.]")
+        if not creds.verify(cert.public_key, alg, signing_input, signature):
+            return self._aad_error(401, "invalid_client", 700027,
+                                   "Client assertion failed signature validation.")
+        audiences = self._assertion_audiences(tenant)
+        aud = claims.get("aud")
+        if not isinstance(aud, str) or aud.casefold() not in {a.casefold() for a in audiences}:
+            return invalid(401, "invalid_client",
+                           f"the assertion's audience {json.dumps(aud)} is not this token "
+                           f"endpoint; expected '{audiences[0]}'.")
+        for name in ("iss", "sub"):
+            value = claims.get(name)
+            if not isinstance(value, str) or value.casefold() != cfg.client_id.casefold():
+                return invalid(401, "invalid_client",
+                               f"the assertion's '{name}' claim {json.dumps(value)} must be the "
+                               f"client ID '{cfg.client_id}'.")
+        return time_check()
+
     def _token(self, tenant: str, body: bytes) -> Response:
         cfg = self.server.config
         form: dict[str, str] = {}
@@ -1279,7 +1570,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._aad_error(400, "invalid_request", 900144,
                                        f"The client_assertion_type must be '{JWT_BEARER}'.")
             self.server.tokens.remember_assertion(assertion)
-            if not cfg.accept_assertions:
+            if self.server.credentials.active():
+                refusal = self._check_assertion(tenant, assertion)
+                if refusal:
+                    return refusal
+            elif not cfg.accept_assertions:
                 return self._aad_error(401, "invalid_client", 700027,
                                        "Client assertion failed signature validation.")
         elif not secret:
@@ -1653,6 +1948,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ("POST", "expire-tokens"): lambda: ok({"expired": server.tokens.expire_all()}),
             ("DELETE", "faults"): lambda: ok({"cleared": server.faults.clear()}),
             ("GET", "permissions"): lambda: ok({"app_permissions": server.tokens.permissions()}),
+            ("GET", "credentials"): lambda: ok(server.credentials.describe()),
         }
         try:
             if (method, name) in routes:
@@ -1686,11 +1982,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise ValueError("issued_tokens must be true or false")
                 server.tokens.set_permissions(permissions, issued_tokens)
                 ok({"app_permissions": permissions, "issued_tokens": issued_tokens})
+            elif (method, name) == ("POST", "credentials"):
+                spec = json_body()
+                if not isinstance(spec, dict) or not spec \
+                        or set(spec) - {"certificates", "federated"} \
+                        or not all(isinstance(v, list) for v in spec.values()):
+                    raise ValueError('give {"certificates": ["<PEM>", ...], "federated": '
+                                     '[{"issuer", "subject", "key", "audience"}, ...]}')
+                certificates = None
+                if "certificates" in spec:
+                    certificates = []
+                    for i, pem in enumerate(spec["certificates"]):
+                        if not isinstance(pem, str):
+                            raise ValueError(f"certificates[{i}] must be a PEM string")
+                        certificates += server.credentials.parse_certificates(
+                            pem, f"certificates[{i}]")
+                federated = None
+                if "federated" in spec:
+                    federated = [server.credentials.parse_federated(f, f"federated[{i}]")
+                                 for i, f in enumerate(spec["federated"])]
+                server.credentials.replace(certificates, federated)
+                ok(server.credentials.describe())
             elif name in {n for _, n in routes} | {"dataset", "faults/wait", "reports"}:
                 fail(405, f"{method} is not allowed on /_emulator/{name}")
             else:
                 fail(404, f"no control endpoint /_emulator/{name}")
-        except (ValueError, TypeError) as e:  # DatasetError is a ValueError
+        except (ValueError, TypeError, RuntimeError) as e:  # DatasetError is a ValueError
             fail(400, str(e))
 
     # --- writing -----------------------------------------------------------------------------
@@ -1788,7 +2105,7 @@ class FakeGraphServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], config: Config, dataset: Dataset,
-                 ssl_context: Optional[ssl.SSLContext]):
+                 ssl_context: Optional[ssl.SSLContext], credentials: CredentialStore):
         host = address[0]
         with contextlib.suppress(ValueError):
             if ipaddress.ip_address(host).version == 6:
@@ -1799,6 +2116,7 @@ class FakeGraphServer(http.server.ThreadingHTTPServer):
         self.tokens = TokenStore(config.app_permissions)
         self.stats = Stats()
         self.faults = FaultInjector()
+        self.credentials = credentials
         super().__init__(address, Handler)
         # Clients on this machine reach a wildcard listener through loopback.
         bound_host, port = self.server_address[0], self.server_address[1]
@@ -1863,7 +2181,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET,
                         help="the app's client secret")
     parser.add_argument("--accept-assertions", action="store_true",
-                        help="accept any non-empty jwt-bearer client_assertion")
+                        help="accept any non-empty jwt-bearer client_assertion (while no "
+                             "certificate or federated credential is registered)")
+    parser.add_argument("--client-certificate", action="append", default=[], metavar="PEM",
+                        help="a PEM certificate file registered on the app (repeatable, or a "
+                             "comma list): certificate assertions are then verified")
+    parser.add_argument("--federated-issuer", action="append", default=[], metavar="ISSUER",
+                        help="issuer of a federated identity credential (repeatable; one "
+                             "--federated-subject and --federated-key each)")
+    parser.add_argument("--federated-subject", action="append", default=[], metavar="SUBJECT",
+                        help="subject of that federated identity credential")
+    parser.add_argument("--federated-key", action="append", default=[], metavar="PEM",
+                        help="PEM public key or certificate file that signs that issuer's tokens")
     parser.add_argument("--records-page-size", type=non_negative_int, default=0, metavar="N",
                         help="page attendance records N at a time (0: never page)")
     parser.add_argument("--max-reports-listed", type=non_negative_int,
@@ -1885,6 +2214,29 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"fake_graph: cannot load dataset: {e}", file=sys.stderr)
         return 2
 
+    key_dir = tempfile.mkdtemp(prefix="fake_graph-keys-")
+    credentials = CredentialStore(key_dir)
+    try:
+        if not len(args.federated_issuer) == len(args.federated_subject) == \
+                len(args.federated_key):
+            raise ValueError("give as many --federated-issuer, --federated-subject and "
+                             "--federated-key as federated credentials")
+        certificates = []
+        for path in (p for value in args.client_certificate for p in value.split(",") if p):
+            with open(path, encoding="utf-8") as f:
+                certificates += credentials.parse_certificates(f.read(), path)
+        federated = []
+        for issuer, subject, path in zip(args.federated_issuer, args.federated_subject,
+                                         args.federated_key):
+            with open(path, encoding="utf-8") as f:
+                federated.append(credentials.parse_federated(
+                    {"issuer": issuer, "subject": subject, "key": f.read()}, path))
+        credentials.replace(certificates, federated)
+    except (OSError, ValueError, RuntimeError) as e:
+        shutil.rmtree(key_dir, ignore_errors=True)
+        print(f"fake_graph: bad credential: {e}", file=sys.stderr)
+        return 2
+
     made_tls_dir = None
     ssl_context = None
     if not args.plaintext:
@@ -1896,6 +2248,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             ssl_context = make_ssl_context(tls_dir)
         except (OSError, RuntimeError, ssl.SSLError) as e:
             print(f"fake_graph: TLS setup failed: {e}", file=sys.stderr)
+            shutil.rmtree(key_dir, ignore_errors=True)
             return 2
         print(f"fake_graph: TLS files in {os.path.abspath(tls_dir)} (trust ca.pem)",
               file=sys.stderr, flush=True)
@@ -1906,9 +2259,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                     accept_assertions=args.accept_assertions, verbose=args.verbose,
                     app_permissions=args.app_permissions)
     try:
-        server = FakeGraphServer(args.listen, config, dataset, ssl_context)
+        server = FakeGraphServer(args.listen, config, dataset, ssl_context, credentials)
     except OSError as e:
         print(f"fake_graph: cannot listen on {args.listen}: {e}", file=sys.stderr)
+        shutil.rmtree(key_dir, ignore_errors=True)
         return 2
 
     stop = threading.Event()
@@ -1925,6 +2279,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     server.server_close()
     if made_tls_dir:
         shutil.rmtree(made_tls_dir, ignore_errors=True)
+    shutil.rmtree(key_dir, ignore_errors=True)
     return 0
 
 
