@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -567,8 +568,300 @@ class TokenLifetimeAndAssertionTest(EmulatorTestCase):
                                      client_assertion="a.b.c", client_assertion_type=JWT_BEARER)
         self.assertEqual(reply.status, 400)
 
+    def test_registered_credentials_override_accept_assertions(self) -> None:
+        cert = Path(assertion_keys()["app.pem"]).read_text()
+        self.e.control("POST", "credentials", {"certificates": [cert]})
+        try:
+            reply = self.e.token_request("t2", client_id="c2", client_secret=None,
+                                         client_assertion="header.payload.signature",
+                                         client_assertion_type=JWT_BEARER)
+            self.assertEqual(reply.status, 400, reply.body)
+            self.assertEqual(reply.json()["error_codes"], [50013])
+            self.assertEqual(self.e.control("GET", "assertions")[-1], "header.payload.signature")
+        finally:
+            self.e.control("POST", "credentials", {"certificates": []})
+        reply = self.e.token_request("t2", client_id="c2", client_secret=None,
+                                     client_assertion="header.payload.signature",
+                                     client_assertion_type=JWT_BEARER)
+        self.assertEqual(reply.status, 200, reply.body)
+
 
 # ----------------------------------------------------------------------------------------------
+
+# --- client assertions: certificates and federated credentials ------------------------------
+
+FEDERATED_ISSUER = "https://oidc.rollcall-test.example/cluster-1"
+FEDERATED_SUBJECT = "system:serviceaccount:rollcall:rollcall-sync"
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+_KEYS: dict[str, str] = {}
+
+
+def assertion_keys() -> dict[str, str]:
+    """RSA keys and self-signed certificates made once with the openssl CLI: `app` (registered
+    on the app), `other` (not registered), `issuer` (the federated issuer's signing key)."""
+    if not _KEYS:
+        directory = os.path.join(TLS_DIR, "assertion-keys")
+        os.makedirs(directory, exist_ok=True)
+        for name in ("app", "other", "issuer"):
+            key, cert = os.path.join(directory, f"{name}.key"), os.path.join(directory, f"{name}.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                            f"/CN=rollcall-test-{name}", "-days", "2", "-keyout", key, "-out",
+                            cert], check=True, capture_output=True)
+            _KEYS[f"{name}.key"], _KEYS[f"{name}.pem"] = key, cert
+        pub = os.path.join(directory, "issuer.pub.pem")
+        subprocess.run(["openssl", "pkey", "-in", _KEYS["issuer.key"], "-pubout", "-out", pub],
+                       check=True, capture_output=True)
+        _KEYS["issuer.pub"] = pub
+    return _KEYS
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def thumbprints(cert_path: str) -> tuple[str, str]:
+    """(x5t, x5t#S256): base64url SHA-1 and SHA-256 of the certificate's DER."""
+    der = subprocess.run(["openssl", "x509", "-in", cert_path, "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    return b64url(hashlib.sha1(der).digest()), b64url(hashlib.sha256(der).digest())
+
+
+def sign_jwt(header: dict, claims: dict, key_path: str) -> str:
+    """A compact JWS signed with `openssl dgst` (PS256: PSS, salt 32; else PKCS#1 v1.5)."""
+    signing_input = (b64url(json.dumps(header).encode()) + "."
+                     + b64url(json.dumps(claims).encode()))
+    args = ["openssl", "dgst", "-sha256", "-sign", key_path]
+    if header.get("alg") == "PS256":
+        args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]
+    signature = subprocess.run(args, input=signing_input.encode(), check=True,
+                               capture_output=True).stdout
+    return signing_input + "." + b64url(signature)
+
+
+class ClientAssertionTest(EmulatorTestCase):
+    """--client-certificate and --federated-*: assertions are verified (FACTS.md §6)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        keys = assertion_keys()
+        cls.ARGS = ("--client-certificate", keys["app.pem"],
+                    "--federated-issuer", FEDERATED_ISSUER,
+                    "--federated-subject", FEDERATED_SUBJECT,
+                    "--federated-key", keys["issuer.pub"])
+        super().setUpClass()
+
+    assertAadError = TokenEndpointTest.assertAadError
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.keys = assertion_keys()
+        self.x5t, self.x5t_s256 = thumbprints(self.keys["app.pem"])
+        self.aud = f"{self.e.url}/{TENANT}/oauth2/v2.0/token"
+
+    def claims(self, **changes: Any) -> dict:
+        now = int(time.time())
+        claims = {"aud": self.aud, "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": str(uuid.uuid4()),
+                  "nbf": now, "iat": now, "exp": now + 600}
+        claims.update(changes)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def cert_assertion(self, alg: str = "PS256", key: str = "app.key",
+                       header: Optional[dict] = None, **changes: Any) -> str:
+        if header is None:
+            header = ({"alg": "PS256", "typ": "JWT", "x5t#S256": self.x5t_s256} if alg == "PS256"
+                      else {"alg": alg, "typ": "JWT", "x5t": self.x5t})
+        return sign_jwt(header, self.claims(**changes), self.keys[key])
+
+    def federated_assertion(self, key: str = "issuer.key", **changes: Any) -> str:
+        now = int(time.time())
+        claims = {"aud": [FEDERATED_AUDIENCE], "iss": FEDERATED_ISSUER, "sub": FEDERATED_SUBJECT,
+                  "nbf": now, "iat": now, "exp": now + 3600}
+        claims.update(changes)
+        return sign_jwt({"alg": "RS256", "kid": "k1"}, claims, self.keys[key])
+
+    def send(self, assertion: str, tenant: str = TENANT) -> Reply:
+        return self.e.token_request(tenant, client_secret=None, client_assertion=assertion,
+                                    client_assertion_type=JWT_BEARER)
+
+    def assertToken(self, assertion: str) -> None:
+        reply = self.send(assertion)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertIn(reply.json()["access_token"], self.e.control("GET", "tokens"))
+
+    def test_good_ps256_and_rs256_assertions(self) -> None:
+        good = self.cert_assertion("PS256")
+        self.assertToken(good)
+        self.assertEqual(self.e.control("GET", "assertions")[-1], good)  # still remembered
+        self.assertToken(self.cert_assertion("RS256"))
+        # The SDKs' RS256 header also carries kid (hex SHA-1) and may carry x5c.
+        self.assertToken(self.cert_assertion(header={
+            "alg": "RS256", "typ": "JWT", "x5t": self.x5t, "kid": "AB" * 20}))
+        # aud built from either loopback name of this emulator.
+        self.assertToken(self.cert_assertion(
+            aud=f"https://localhost:{self.e.port}/{TENANT}/oauth2/v2.0/token"))
+        # exp and nbf within the 5-minute clock skew.
+        now = int(time.time())
+        self.assertToken(self.cert_assertion(exp=now - 120, nbf=now - 720))
+        self.assertToken(self.cert_assertion(nbf=now + 120))
+
+    def test_bad_signature(self) -> None:
+        # The registered certificate's thumbprint, signed with another key.
+        for alg in ("PS256", "RS256"):
+            with self.subTest(alg=alg):
+                self.assertAadError(self.send(self.cert_assertion(alg, key="other.key")), 401,
+                                    "invalid_client", 700027)
+        # A claim changed after signing; RS256 signature presented as PS256.
+        head, payload, sig = self.cert_assertion().split(".")
+        forged = b64url(json.dumps(self.claims(sub="intruder")).encode())
+        self.assertAadError(self.send(f"{head}.{forged}.{sig}"), 401, "invalid_client", 700027)
+        rs = self.cert_assertion("RS256").split(".")
+        ps_head = b64url(json.dumps({"alg": "PS256", "typ": "JWT", "x5t": self.x5t}).encode())
+        body = self.assertAadError(self.send(f"{ps_head}.{rs[1]}.{rs[2]}"), 401, "invalid_client",
+                                   700027)
+        self.assertIn("Client assertion failed signature validation.", body["error_description"])
+
+    def test_unknown_thumbprint(self) -> None:
+        other_x5t, other_s256 = thumbprints(self.keys["other.pem"])
+        for header in ({"alg": "PS256", "typ": "JWT", "x5t#S256": other_s256},
+                       {"alg": "RS256", "typ": "JWT", "x5t": other_x5t},
+                       {"alg": "PS256", "typ": "JWT", "x5t#S256": self.x5t}):  # SHA-1 as SHA-256
+            with self.subTest(header=header):
+                body = self.assertAadError(
+                    self.send(self.cert_assertion(header=header, key="other.key")), 401,
+                    "invalid_client", 700027)
+                thumb = base64.urlsafe_b64decode(
+                    (header.get("x5t#S256") or header["x5t"]) + "==").hex().upper()
+                self.assertIn("Client assertion contains an invalid signature. [Reason - The key "
+                              f"was not found., Thumbprint of key used by client: '{thumb}'",
+                              body["error_description"])
+
+    def test_expired_and_not_yet_valid(self) -> None:
+        now = int(time.time())
+        for changes in ({"exp": now - 400, "nbf": now - 1000}, {"nbf": now + 400},
+                        {"exp": now + 1200, "nbf": now + 600}):
+            with self.subTest(changes=changes):
+                body = self.assertAadError(self.send(self.cert_assertion(**changes)), 401,
+                                           "invalid_client", 500133)
+                self.assertIn("Assertion is not within its valid time range.",
+                              body["error_description"])
+        body = self.assertAadError(self.send(self.cert_assertion(exp=None)), 401,
+                                   "invalid_client", 50013)
+        self.assertIn("'exp' claim is missing", body["error_description"])
+
+    def test_wrong_audience(self) -> None:
+        for aud in ("https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token",
+                    f"{self.e.url}/other-tenant/oauth2/v2.0/token",
+                    f"{self.e.url}/{TENANT}/v2.0", f"https://127.0.0.1:1/{TENANT}/oauth2/v2.0/token",
+                    [self.aud]):
+            with self.subTest(aud=aud):
+                body = self.assertAadError(self.send(self.cert_assertion(aud=aud)), 401,
+                                           "invalid_client", 50013)
+                self.assertIn(f"the assertion's audience {json.dumps(aud)} is not this token "
+                              f"endpoint; expected '{self.aud}'", body["error_description"])
+
+    def test_wrong_iss_or_sub(self) -> None:
+        for changes in ({"iss": "someone-else"}, {"sub": "someone-else"}, {"sub": None}):
+            with self.subTest(changes=changes):
+                body = self.assertAadError(self.send(self.cert_assertion(**changes)), 401,
+                                           "invalid_client", 50013)
+                self.assertIn(f"must be the client ID '{CLIENT_ID}'", body["error_description"])
+
+    def test_malformed_and_unsupported_alg(self) -> None:
+        bad_json = b64url(b"{not json") + "." + b64url(b"{}") + "." + b64url(b"sig")
+        for assertion in ("a.b", "a.b.c.d", "@@.e30.e30", bad_json, "W10.e30.c2ln"):
+            with self.subTest(assertion=assertion):
+                self.assertAadError(self.send(assertion), 400, "invalid_request", 50013)
+        for alg in ("HS256", "none", "ES256"):
+            with self.subTest(alg=alg):
+                body = self.assertAadError(self.send(self.cert_assertion(header={
+                    "alg": alg, "typ": "JWT", "x5t#S256": self.x5t_s256})), 400,
+                    "invalid_request", 50013)
+                self.assertIn("is not supported; use PS256 or RS256", body["error_description"])
+
+    def test_federated_token(self) -> None:
+        good = self.federated_assertion()
+        self.assertToken(good)
+        self.assertEqual(self.e.control("GET", "assertions")[-1], good)
+        self.assertToken(self.federated_assertion(aud=FEDERATED_AUDIENCE))  # aud as a string
+
+    def test_federated_refusals(self) -> None:
+        now = int(time.time())
+        cases = [
+            ({"sub": "system:serviceaccount:rollcall:other"}, 400, "invalid_request", 70021),
+            ({"aud": ["api://SomethingElse"]}, 400, "invalid_request", 70021),
+            ({"iss": "https://oidc.elsewhere.example/"}, 400, "invalid_request", 700211),
+            ({"exp": now - 400, "nbf": now - 4000}, 401, "invalid_client", 500133),
+            ({"nbf": now + 600}, 401, "invalid_client", 500133),
+        ]
+        for changes, status, error, code in cases:
+            with self.subTest(changes=changes):
+                body = self.assertAadError(self.send(self.federated_assertion(**changes)),
+                                           status, error, code)
+                if code == 70021:
+                    self.assertIn(f"Assertion Issuer: '{FEDERATED_ISSUER}'",
+                                  body["error_description"])
+        # Signed with another key than the issuer's.
+        self.assertAadError(self.send(self.federated_assertion(key="other.key")), 401,
+                            "invalid_client", 700027)
+
+    def test_credentials_control_endpoint(self) -> None:
+        listed = self.e.control("GET", "credentials")
+        self.assertEqual([c["x5t#S256"] for c in listed["certificates"]], [self.x5t_s256])
+        self.assertEqual(listed["certificates"][0]["x5t"], self.x5t)
+        self.assertEqual(listed["federated"], [{"issuer": FEDERATED_ISSUER,
+                                                "subject": FEDERATED_SUBJECT,
+                                                "audience": FEDERATED_AUDIENCE}])
+        app_pem = Path(self.keys["app.pem"]).read_text()
+        other_pem = Path(self.keys["other.pem"]).read_text()
+        try:
+            # Replace the certificates (the federated credentials stay): app's key is unknown now.
+            answer = self.e.control("POST", "credentials", {"certificates": [other_pem]})
+            self.assertEqual(answer["certificates"][0]["x5t#S256"],
+                             thumbprints(self.keys["other.pem"])[1])
+            self.assertEqual(len(answer["federated"]), 1)
+            self.assertAadError(self.send(self.cert_assertion()), 401, "invalid_client", 700027)
+            self.assertToken(self.cert_assertion(header={
+                "alg": "PS256", "typ": "JWT",
+                "x5t#S256": thumbprints(self.keys["other.pem"])[1]}, key="other.key"))
+            # A federated credential with its own audience, key given as a certificate.
+            self.e.control("POST", "credentials", {"federated": [
+                {"issuer": FEDERATED_ISSUER, "subject": "s2", "audience": "api://custom",
+                 "key": Path(self.keys["issuer.pem"]).read_text()}]})
+            self.assertToken(self.federated_assertion(sub="s2", aud="api://custom"))
+            self.assertAadError(self.send(self.federated_assertion()), 400, "invalid_request",
+                                70021)
+            for bad in ({}, {"certificates": "x"}, {"certificates": ["not a pem"]},
+                        {"federated": [{"issuer": "i", "subject": "s"}]},
+                        {"federated": [{"issuer": "i", "subject": "s", "key": "junk"}]},
+                        {"certificates": [], "other": []}):
+                with self.subTest(bad=bad):
+                    reply = self.e.call("POST", "/_emulator/credentials",
+                                        json.dumps(bad).encode(),
+                                        {"Content-Type": "application/json"})
+                    self.assertEqual(reply.status, 400, reply.body)
+                    self.assertIn("error", reply.json())
+            self.assertEqual(len(self.e.control("GET", "credentials")["certificates"]), 1)
+        finally:
+            self.e.control("POST", "credentials", {
+                "certificates": [app_pem],
+                "federated": [{"issuer": FEDERATED_ISSUER, "subject": FEDERATED_SUBJECT,
+                               "key": Path(self.keys["issuer.pub"]).read_text()}]})
+        self.assertToken(self.cert_assertion())
+
+    def test_bad_credential_on_the_command_line_exits_2(self) -> None:
+        junk = os.path.join(TLS_DIR, "assertion-keys", "junk.pem")
+        Path(junk).write_text("not a certificate\n")
+        for args in (("--client-certificate", junk),
+                     ("--client-certificate", junk + ".missing"),
+                     ("--federated-issuer", "i", "--federated-subject", "s")):
+            with self.subTest(args=args):
+                proc = subprocess.run([sys.executable, str(SCRIPT), "--listen", "127.0.0.1:0",
+                                       "--plaintext", *args], capture_output=True, text=True,
+                                      timeout=60)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(proc.stdout, "")
+                self.assertIn("bad credential", proc.stderr)
+
 
 class GraphTest(EmulatorTestCase):
 
