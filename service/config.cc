@@ -45,6 +45,22 @@ absl::StatusOr<std::string> UrlOrigin(absl::string_view url) {
   return absl::StrCat(absl::AsciiStrToLower(scheme), host);
 }
 
+// Whether `url` (already checked by UrlOrigin) names this machine: 127.0.0.0/8, ::1 or
+// localhost.
+bool IsLoopbackUrl(absl::string_view url) {
+  const absl::string_view rest = url.substr(url.find("://") + 3);
+  absl::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+  if (absl::StartsWith(host, "[")) return absl::StartsWith(host, "[::1]");
+  host = host.substr(0, host.find(':'));
+  if (absl::EqualsIgnoreCase(host, "localhost")) return true;
+  // 127.x.y.z as an address, not a name that merely starts so (127.0.0.1.example.test).
+  if (!absl::StartsWith(host, "127.")) return false;
+  for (char c : host) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '.') return false;
+  }
+  return true;
+}
+
 absl::Status CheckListenAddress(absl::string_view value) {
   const std::size_t colon = value.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) return Invalid("must be HOST:PORT");
@@ -84,6 +100,7 @@ struct Setting {
   std::vector<std::string> env;  // environment variables, highest priority first
   bool flag_allowed = true;
   bool secret = false;  // its value never appears in an error, in help or in the log
+  std::string secret_noun;  // what the startup log calls a secret ("client secret")
   const Type* type = nullptr;
   Field field;
   int64_t min = 0;  // counts and sizes: the bounds; durations: 0 allows zero, 1 does not;
@@ -120,8 +137,8 @@ absl::Status ParseText(const Setting& setting, absl::string_view text, Config* c
 std::string FormatSecret(const Setting& setting, const Config& config) {
   const std::string& env = setting.env.front();
   return Member<std::string>(setting, config).empty()
-             ? absl::StrCat("no client secret in ", env)
-             : absl::StrCat("client secret from ", env);
+             ? absl::StrCat("no ", setting.secret_noun, " in ", env)
+             : absl::StrCat(setting.secret_noun, " from ", env);
 }
 
 absl::Status ParseUrl(const Setting& setting, absl::string_view text, Config* config) {
@@ -192,6 +209,15 @@ std::string FormatCount(const Setting& setting, const Config& config) {
   return absl::StrCat(Member<int>(setting, config));
 }
 
+// "ps256" or "rs256".
+absl::Status ParseAssertionAlgorithm(const Setting& setting, absl::string_view text,
+                                     Config* config) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower != "ps256" && lower != "rs256") return Invalid("must be ps256 or rs256");
+  Member<std::string>(setting, config) = lower;
+  return absl::OkStatus();
+}
+
 // "v1.0" or "beta": the two versions Graph serves.
 absl::Status ParseGraphVersion(const Setting& setting, absl::string_view text, Config* config) {
   if (text != "v1.0" && text != "beta") return Invalid("must be v1.0 or beta");
@@ -220,6 +246,7 @@ constexpr Type kBytes{"SIZE", ParseBytes, FormatBytes};
 constexpr Type kCount{"N", ParseCount, FormatCount};
 constexpr Type kLevel{"LEVEL", ParseLevel, FormatLevel};
 constexpr Type kGraphVersion{"VERSION", ParseGraphVersion, FormatText};
+constexpr Type kAssertionAlgorithm{"ALGORITHM", ParseAssertionAlgorithm, FormatText};
 
 // --- Entry builders, one per type -----------------------------------------------------------
 
@@ -294,8 +321,21 @@ std::vector<Setting> BuildSettings() {
       "(none; required)");
   secret.flag_allowed = false;
   secret.secret = true;
+  secret.secret_noun = "client secret";
   // The key avoids the words the logger redacts: it logs whether a secret is set, not a secret.
   secret.log_key = "client_auth";
+
+  Setting password = ShownDefault(
+      WithEnv(Entry("client_certificate_password", kSecret, &Config::client_certificate_password,
+                    "",
+                    "The passphrase of the certificate's private key, when it is encrypted. "
+                    "Read ONLY from the environment; never logged or printed."),
+              {"AZURE_CLIENT_CERTIFICATE_PASSWORD"}),
+      "(none)");
+  password.flag_allowed = false;
+  password.secret = true;
+  password.secret_noun = "certificate passphrase";
+  password.log_key = "client_certificate_key";
 
   // The path is not secret, but the logger redacts keys that say "token": log it as the
   // paging key's file.
@@ -343,6 +383,44 @@ std::vector<Setting> BuildSettings() {
                         "ID"),
                    "(none; required)"),
       secret,
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("client_secret_file", kText, &Config::client_secret_file, "",
+                         "File holding the client secret (a mounted Kubernetes Secret), used "
+                         "when AZURE_CLIENT_SECRET is not set; re-read when it changes, so a "
+                         "rotated secret needs no restart."),
+                   "PATH"),
+              "(none)"),
+          "(none)"),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(WithEnv(Entry("client_certificate_path", kText,
+                                 &Config::client_certificate_path, "",
+                                 "PEM file with the app registration's certificate and its RSA "
+                                 "private key: Rollcall signs a client assertion with it (used "
+                                 "when no client secret is configured)."),
+                           {"AZURE_CLIENT_CERTIFICATE_PATH"}),
+                   "PATH"),
+              "(none)"),
+          "(none)"),
+      password,
+      Hint(Entry("client_assertion_algorithm", kAssertionAlgorithm,
+                 &Config::client_assertion_algorithm, "ps256",
+                 "How the certificate's assertion is signed: ps256 (RSASSA-PSS, header "
+                 "x5t#S256, what Entra ID documents) or rs256 (PKCS#1 v1.5, header x5t, for "
+                 "older tenants)."),
+           "ps256|rs256"),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(WithEnv(Entry("federated_token_file", kText, &Config::federated_token_file,
+                                 "",
+                                 "Kubernetes workload identity: the projected service account "
+                                 "token sent as the client assertion, read for every token "
+                                 "request (used when no secret or certificate is configured)."),
+                           {"AZURE_FEDERATED_TOKEN_FILE"}),
+                   "PATH"),
+              "(none)"),
+          "(none)"),
       LoggedWhenEmpty(
           ShownDefault(Hint(Entry("ca_bundle", kText, &Config::ca_bundle, "",
                                   "PEM bundle of CAs trusted for outbound TLS (Graph and the "
@@ -490,6 +568,11 @@ absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text) {
   return number * unit;
 }
 
+bool UsesPlainHttp(const Config& config) {
+  return absl::StartsWithIgnoreCase(config.graph_base_url, "http://") ||
+         absl::StartsWithIgnoreCase(config.authority_host, "http://");
+}
+
 std::string GraphUrl(const Config& config) {
   return absl::StrCat(config.graph_base_url, "/", config.graph_version);
 }
@@ -575,6 +658,16 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
         "graph_max_backoff (", absl::FormatDuration(config.graph_max_backoff),
         ") must not be shorter than graph_initial_backoff (",
         absl::FormatDuration(config.graph_initial_backoff), ")"));
+  }
+  // Tokens and reports travel only over TLS; plain http:// only to this machine, for tests.
+  for (const auto& [name, url] : {std::pair<const char*, const std::string*>{
+                                      "graph_base_url", &config.graph_base_url},
+                                  {"authority_host", &config.authority_host}}) {
+    if (absl::StartsWithIgnoreCase(*url, "http://") && !IsLoopbackUrl(*url)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, " must be an https:// URL: tokens and reports must not cross the network in "
+          "the clear (http:// is accepted only for a loopback host, in tests)"));
+    }
   }
   for (absl::string_view version : {"/v1.0", "/beta"}) {
     if (absl::EndsWithIgnoreCase(config.graph_base_url, version)) {

@@ -9,6 +9,9 @@
 //   authority_host --authority_host, ROLLCALL_AUTHORITY_HOST or AZURE_AUTHORITY_HOST
 //   client_secret  AZURE_CLIENT_SECRET ONLY. Never a flag, so it cannot show in `ps`; a
 //                  --client_secret flag is an error (whose message never repeats the value).
+//   client_certificate_path      --client_certificate_path or AZURE_CLIENT_CERTIFICATE_PATH
+//   client_certificate_password  AZURE_CLIENT_CERTIFICATE_PASSWORD ONLY, as the secret
+//   federated_token_file         --federated_token_file or AZURE_FEDERATED_TOKEN_FILE
 //
 // An empty environment variable counts as unset.
 //
@@ -53,6 +56,16 @@ struct Config {
   std::string client_id;
   // From AZURE_CLIENT_SECRET only. Never log, print or put this in an error.
   std::string client_secret;
+  // A file holding the client secret (a mounted Kubernetes Secret), re-read when it changes.
+  std::string client_secret_file;
+  // AZURE_CLIENT_CERTIFICATE_PATH: PEM with the certificate and its RSA private key.
+  std::string client_certificate_path;
+  // AZURE_CLIENT_CERTIFICATE_PASSWORD only (never a flag), the key's passphrase. Never logged.
+  std::string client_certificate_password;
+  // "ps256" (x5t#S256, what Entra ID documents) or "rs256" (x5t, older tenants).
+  std::string client_assertion_algorithm;
+  // AZURE_FEDERATED_TOKEN_FILE: the projected service account token (workload identity).
+  std::string federated_token_file;
   // PEM CA bundle for outbound TLS; empty means the system's default store.
   std::string ca_bundle;
   absl::Duration http_connect_timeout;
@@ -124,6 +137,10 @@ std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& c
 // sizes as plain bytes or with a KiB / MiB / GiB suffix ("65536", "64KiB", "256MiB", "1GiB").
 absl::StatusOr<absl::Duration> ParseDurationSetting(absl::string_view text);
 absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text);
+
+// Whether Graph or the token endpoint is reached over plain http:// (accepted only for a loopback
+// host, in tests; the server warns at start-up).
+bool UsesPlainHttp(const Config& config);
 
 // Graph's root with the version: graph_base_url + "/" + graph_version.
 std::string GraphUrl(const Config& config);

@@ -57,6 +57,12 @@ int Run(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<Config> config =
       rollcall::service::LoadConfig(args, rollcall::service::ProcessEnv());
+  // The secrets now live in the Config alone (and soon in the credential alone): out of the
+  // environment, so no child process, /proc/<pid>/environ reader or crash dump of the
+  // environment sees them.
+  for (const char* name : {"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}) {
+    unsetenv(name);
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "rollcall_server: %s\nRun rollcall_server --help for the settings.\n",
                  std::string(config.status().message()).c_str());
@@ -80,6 +86,10 @@ int Run(int argc, char** argv) {
     const auto fields = rollcall::service::ConfigLogFields(*config);
     std::vector<LogField> views(fields.begin(), fields.end());
     logger.Info("starting", views);
+  }
+  if (rollcall::service::UsesPlainHttp(*config)) {
+    logger.Warn("Graph or the token endpoint is reached over plain http:// (a loopback host): "
+                "for tests only; production uses https://");
   }
 
   // What /metrics exposes, made before the Graph client so that the client can report each
@@ -108,12 +118,21 @@ int Run(int argc, char** argv) {
   credential_options.tenant_id = config->tenant_id;
   credential_options.client_id = config->client_id;
   credential_options.client_secret = config->client_secret;
+  credential_options.client_secret_file = config->client_secret_file;
+  credential_options.client_certificate_path = config->client_certificate_path;
+  credential_options.client_certificate_password = config->client_certificate_password;
+  credential_options.assertion_algorithm =
+      config->client_assertion_algorithm == "rs256" ? rollcall::graph::AssertionAlgorithm::kRs256
+                                                    : rollcall::graph::AssertionAlgorithm::kPs256;
+  credential_options.federated_token_file = config->federated_token_file;
   credential_options.scope = config->graph_scope;
   absl::StatusOr<std::unique_ptr<rollcall::graph::TokenCredential>> credential =
       rollcall::graph::MakeTokenCredential(credential_options, transport, clock);
   // The secret now lives only inside the credential.
   config->client_secret.clear();
   credential_options.client_secret.clear();
+  config->client_certificate_password.clear();
+  credential_options.client_certificate_password.clear();
   if (!credential.ok()) {
     logger.Error("cannot build the Graph credential; set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
                  "AZURE_CLIENT_SECRET",

@@ -278,6 +278,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{}, {{"ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.us/beta/"}},
                 "graph_version"},
         BadCase{{"--graph_version=v2"}, {}, "--graph_version"},
+        BadCase{{"--graph_base_url=http://graph.microsoft.com"}, {}, "must be an https:// URL"},
+        BadCase{{"--authority_host=http://login.example.test/"}, {}, "authority_host must"},
+        BadCase{{"--graph_base_url=http://127.0.0.1.example.test"}, {}, "graph_base_url must"},
+        BadCase{{"--client_assertion_algorithm=es256"}, {}, "--client_assertion_algorithm"},
+        BadCase{{"--client_certificate_password=x"}, {}, "AZURE_CLIENT_CERTIFICATE_PASSWORD"},
         BadCase{{"--authority_host=ftp://x"}, {}, "--authority_host"},
         BadCase{{"--listen"}, {}, "--listen"},
         BadCase{{}, {{"ROLLCALL_HTTP_TIMEOUT", "30"}}, "ROLLCALL_HTTP_TIMEOUT"},
@@ -332,6 +337,12 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--tenant_id=ID", "AZURE_TENANT_ID", "(none; required)"},
       {"--client_id=ID", "AZURE_CLIENT_ID", "(none; required)"},
       {"(environment only, no flag)", "AZURE_CLIENT_SECRET", "(none; required)"},
+      {"--client_secret_file=PATH", "ROLLCALL_CLIENT_SECRET_FILE", "(none)"},
+      {"--client_certificate_path=PATH", "AZURE_CLIENT_CERTIFICATE_PATH", "(none)"},
+      {"(environment only, no flag)", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "(none)"},
+      {"--client_assertion_algorithm=ps256|rs256", "ROLLCALL_CLIENT_ASSERTION_ALGORITHM",
+       "ps256"},
+      {"--federated_token_file=PATH", "AZURE_FEDERATED_TOKEN_FILE", "(none)"},
       {"--ca_bundle=PATH", "ROLLCALL_CA_BUNDLE", "(empty: system store)"},
       {"--http_connect_timeout=DURATION", "ROLLCALL_HTTP_CONNECT_TIMEOUT", "5s"},
       {"--http_timeout=DURATION", "ROLLCALL_HTTP_TIMEOUT", "30s"},
@@ -359,7 +370,10 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--log_level=LEVEL", "ROLLCALL_LOG_LEVEL", "info"},
   };
   for (const Expected& setting : expected) {
-    const std::string entry = HelpEntry(help, setting.flag);
+    // Environment-only entries all start alike: find each by its variable too.
+    const bool env_only = setting.flag == "(environment only, no flag)";
+    const std::string entry =
+        HelpEntry(help, env_only ? setting.flag + "\n      env: " + setting.env : setting.flag);
     ASSERT_FALSE(entry.empty()) << setting.flag << " is not in --help:\n" << help;
     // Its own lines, not some other setting's: the env and default lines of this entry.
     EXPECT_THAT(entry, HasSubstr("\n      env: " + setting.env + "\n")) << entry;
@@ -393,7 +407,7 @@ TEST(ConfigTest, ErrorsNeverEchoTheValue) {
   constexpr char kValue[] = "Zq9-not-a-valid-anything";
   for (const char* name :
        {"listen", "graph_base_url", "graph_version", "max_report_bytes", "reports_list_ttl",
-        "meeting_lookup_ttl", "authority_host", "http_connect_timeout", "http_timeout",
+        "meeting_lookup_ttl", "client_assertion_algorithm", "authority_host", "http_connect_timeout", "http_timeout",
         "max_response_bytes", "cache_max_bytes", "cache_ttl", "cache_ttl_recent",
         "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
         "upstream_queue", "graph_max_attempts", "graph_initial_backoff", "graph_max_backoff",
