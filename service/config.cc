@@ -305,6 +305,12 @@ Setting Hint(Setting setting, std::string hint) {
   setting.hint = std::move(hint);
   return setting;
 }
+// The startup log's key, for settings whose name holds a word the logger redacts ("secret",
+// "token", "assertion"): their paths and choices are not secret.
+Setting LogKey(Setting setting, std::string key) {
+  setting.log_key = std::move(key);
+  return setting;
+}
 Setting NonEmpty(Setting setting) {
   setting.min = 1;
   return setting;
@@ -383,7 +389,7 @@ std::vector<Setting> BuildSettings() {
                         "ID"),
                    "(none; required)"),
       secret,
-      LoggedWhenEmpty(
+      LogKey(LoggedWhenEmpty(
           ShownDefault(
               Hint(Entry("client_secret_file", kText, &Config::client_secret_file, "",
                          "File holding the client secret (a mounted Kubernetes Secret), used "
@@ -391,7 +397,7 @@ std::vector<Setting> BuildSettings() {
                          "rotated secret needs no restart."),
                    "PATH"),
               "(none)"),
-          "(none)"),
+          "(none)"), "client_auth_file"),
       LoggedWhenEmpty(
           ShownDefault(
               Hint(WithEnv(Entry("client_certificate_path", kText,
@@ -404,13 +410,13 @@ std::vector<Setting> BuildSettings() {
               "(none)"),
           "(none)"),
       password,
-      Hint(Entry("client_assertion_algorithm", kAssertionAlgorithm,
+      LogKey(Hint(Entry("client_assertion_algorithm", kAssertionAlgorithm,
                  &Config::client_assertion_algorithm, "ps256",
                  "How the certificate's assertion is signed: ps256 (RSASSA-PSS, header "
                  "x5t#S256, what Entra ID documents) or rs256 (PKCS#1 v1.5, header x5t, for "
                  "older tenants)."),
-           "ps256|rs256"),
-      LoggedWhenEmpty(
+           "ps256|rs256"), "client_signing_algorithm"),
+      LogKey(LoggedWhenEmpty(
           ShownDefault(
               Hint(WithEnv(Entry("federated_token_file", kText, &Config::federated_token_file,
                                  "",
@@ -420,7 +426,7 @@ std::vector<Setting> BuildSettings() {
                            {"AZURE_FEDERATED_TOKEN_FILE"}),
                    "PATH"),
               "(none)"),
-          "(none)"),
+          "(none)"), "federated_identity_file"),
       LoggedWhenEmpty(
           ShownDefault(Hint(Entry("ca_bundle", kText, &Config::ca_bundle, "",
                                   "PEM bundle of CAs trusted for outbound TLS (Graph and the "

@@ -387,7 +387,8 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
   }
   EXPECT_EQ(entries, expected.size() + 1) << help;
   EXPECT_THAT(HelpEntry(help, "--help"), HasSubstr("Print this text and exit."));
-  EXPECT_THAT(help, Not(HasSubstr("--client_secret")));
+  EXPECT_THAT(help, Not(HasSubstr("--client_secret=")));
+  EXPECT_THAT(help, Not(HasSubstr("--client_certificate_password")));
   EXPECT_THAT(help, HasSubstr("never from a flag"));
 }
 
