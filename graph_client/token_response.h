@@ -1,6 +1,6 @@
 #pragma once
 // The identity platform's token-endpoint bodies: a successful token response and an OAuth error
-// response. Used by ClientSecretGrant (and any later grant: every grant's endpoint answers in
+// response. Used by ClientCredentialsGrant (every way to authenticate: the endpoint answers in
 // these shapes). Pure functions, thread-safe; messages never quote a token.
 
 #include <optional>
