@@ -442,6 +442,22 @@ TEST_F(CredentialSourcesTest, AnEchoedFileSecretIsRedacted) {
   ExpectNotIn(status, "file~secret");
 }
 
+TEST_F(CredentialSourcesTest, AnUnusableAccessTokenIsRefusedAndNotCached) {
+  auto config = Base();
+  config.client_secret = "s";
+  auto credential = Make(config);
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("eyJ\\r\\nX-Injected: 1")));
+  absl::Status status = credential->GetToken(clock_.Now() + absl::Minutes(1)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "TOKEN_ENDPOINT_ERROR");
+  EXPECT_THAT(Message(status), Not(HasSubstr("X-Injected")));
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("good")));
+  auto got = credential->GetToken(clock_.Now() + absl::Minutes(1));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->token, "good");
+  EXPECT_EQ(transport_->request_count(), 2u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The choice.
 
