@@ -2,9 +2,9 @@
 // App-only tokens for Microsoft Graph. A TokenCredential is what the Graph stub asks for a
 // token; every credential is a CachingTokenCredential (caching_token_credential.h) — the token
 // cache, single-flight refresh, proactive refresh ahead of expiry, retry of transient failures
-// — over a TokenGrant (token_grant.h), the one token request of one way to authenticate. Today
-// the only grant is the client-credentials flow with a client secret (client_secret_grant.h);
-// a certificate or workload-identity credential is another grant, built by the same factory.
+// — over a TokenGrant (token_grant.h): the client-credentials grant (client_credentials_grant.h)
+// with the ClientAuthenticator of one way to authenticate (client_authenticators.h: a secret,
+// a secret file, a federated token; certificate_authenticator.h: a certificate).
 
 #include <memory>
 #include <optional>
@@ -34,6 +34,9 @@ class TokenCredential {
   //   FAILED_PRECONDITION  CREDENTIALS_REJECTED (the AADSTS code and what to fix in the message)
   //   UNAVAILABLE          TOKEN_ENDPOINT_ERROR (the endpoint failed or was unreachable; the
   //                        last attempt's error, with RetryInfo when it sent Retry-After)
+  //   UNAVAILABLE          CREDENTIALS_MISSING (the federated token file or the client secret
+  //                        file cannot be read now, is empty or too large; retried within the
+  //                        deadline: the kubelet may be about to write it)
   //   DEADLINE_EXCEEDED    the deadline passed first
   virtual absl::StatusOr<AccessToken> GetToken(absl::Time deadline) = 0;
   // Forget `token` if it is the cached one (Graph rejected it); the next GetToken fetches anew.
@@ -78,8 +81,10 @@ struct TokenCredentialConfig {
   std::shared_ptr<GraphCallObserver> observer;
 };
 
-// The credential `config` describes. Missing tenant, client id or secret gives
-// FAILED_PRECONDITION (CREDENTIALS_MISSING) naming the variables to set. `transport` and
+// The credential `config` describes. FAILED_PRECONDITION CREDENTIALS_MISSING when the tenant,
+// the client id or every way to authenticate is missing (naming every variable that could be
+// set), when the secret file cannot be read or is empty, and when the certificate file is
+// unusable (CertificateAuthenticator::Create lists why). `transport` and
 // `clock` must outlive the credential; `clock` is the one deadlines are on.
 absl::StatusOr<std::unique_ptr<TokenCredential>> MakeTokenCredential(
     const TokenCredentialConfig& config, std::shared_ptr<HttpTransport> transport,

@@ -1,6 +1,7 @@
 #pragma once
 // One way of getting a token from the identity platform: one token request, no cache, no
-// retries (CachingTokenCredential adds those). Implementations: ClientSecretGrant.
+// retries (CachingTokenCredential adds those). Implementation: ClientCredentialsGrant
+// (client_credentials_grant.h), over one ClientAuthenticator per way to authenticate.
 //
 // Errors carry ErrorDetails as TokenCredential documents them; a failure that trying again
 // later may cure (throttling, 5xx, temporarily_unavailable, a connection that failed before

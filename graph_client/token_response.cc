@@ -45,7 +45,20 @@ absl::StatusOr<TokenResponse> ParseTokenResponse(absl::string_view json) {
       access_token->GetStringLength() == 0) {
     return absl::InvalidArgumentError("access_token: missing or not a non-empty string");
   }
-  token.access_token = std::string(json::AsView(*access_token));
+  // It goes into an Authorization header: no control characters or spaces, and a bounded size.
+  const absl::string_view value = json::AsView(*access_token);
+  if (value.size() > kMaxAccessTokenBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("access_token: larger than ", kMaxAccessTokenBytes, " bytes"));
+  }
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) {
+      return absl::InvalidArgumentError(
+          "access_token: holds a control character, a space or a non-ASCII byte");
+    }
+  }
+  token.access_token = std::string(value);
 
   const rj::Value* token_type = json::FindMember(doc, "token_type");
   if (token_type != nullptr && !token_type->IsNull()) {

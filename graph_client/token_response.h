@@ -1,8 +1,9 @@
 #pragma once
 // The identity platform's token-endpoint bodies: a successful token response and an OAuth error
-// response. Used by ClientSecretGrant (and any later grant: every grant's endpoint answers in
+// response. Used by ClientCredentialsGrant (every way to authenticate: the endpoint answers in
 // these shapes). Pure functions, thread-safe; messages never quote a token.
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -19,7 +20,10 @@ struct TokenResponse {
   // When the identity platform suggests refreshing (MSAL's `refresh_in`), if it sent one.
   std::optional<absl::Duration> refresh_in;
 };
-// INVALID_ARGUMENT naming the property at fault (never its value).
+// The largest access token accepted (an app-only Graph token is a few KiB).
+inline constexpr std::size_t kMaxAccessTokenBytes = 16 * 1024;
+// INVALID_ARGUMENT naming the property at fault (never its value); an access_token that is
+// empty, larger than kMaxAccessTokenBytes or holds a byte outside visible ASCII is refused.
 absl::StatusOr<TokenResponse> ParseTokenResponse(absl::string_view json);
 
 struct TokenErrorBody {

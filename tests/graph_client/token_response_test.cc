@@ -59,6 +59,23 @@ TEST(TokenBodies, InvalidResponsesNeverEchoTheToken) {
   }
 }
 
+TEST(TokenBodies, UnusableAccessTokensAreRefusedWithoutBeingQuoted) {
+  for (const std::string& token :
+       {std::string(""), std::string("eyJ\\u0000evil"), std::string("eyJ\\r\\nX-Injected: 1"),
+        std::string("eyJ has space"), std::string("eyJ\\u00e9"),
+        std::string(kMaxAccessTokenBytes + 1, 'a')}) {
+    SCOPED_TRACE(token.substr(0, 40));
+    absl::StatusOr<TokenResponse> parsed = ParseTokenResponse(
+        R"({"token_type":"Bearer","expires_in":3600,"access_token":")" + token + "\"}");
+    ASSERT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(parsed.status()), HasSubstr("access_token"));
+    EXPECT_THAT(Message(parsed.status()), ::testing::Not(HasSubstr("eyJ")));
+  }
+  absl::StatusOr<TokenResponse> largest = ParseTokenResponse(
+      R"({"access_token":")" + std::string(kMaxAccessTokenBytes, 'a') + "\"}");
+  EXPECT_TRUE(largest.ok()) << largest.status();
+}
+
 TEST(TokenBodies, SharedErrorExamplesParse) {
   const auto names = ExampleNames("identity-token-error-");
   ASSERT_EQ(names.size(), 2u);

@@ -1,8 +1,9 @@
-#include "graph_client/client_secret_grant.h"
+#include "graph_client/client_credentials_grant.h"
 
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
@@ -42,12 +43,61 @@ bool IsTransientTokenError(const TokenErrorBody& body) {
   return false;
 }
 
+// What to check about the credential itself, by kind.
+absl::string_view CredentialHint(CredentialKind kind) {
+  switch (kind) {
+    case CredentialKind::kSecret:
+      return "Check AZURE_CLIENT_SECRET (or the client secret file): use the secret's value, "
+             "not its ID, and make sure it has not expired.";
+    case CredentialKind::kCertificate:
+      return "Check AZURE_CLIENT_CERTIFICATE_PATH: the certificate must be uploaded to the app "
+             "registration and not expired.";
+    case CredentialKind::kFederatedToken:
+      return "Check AZURE_FEDERATED_TOKEN_FILE and the app's federated identity credential "
+             "(issuer, subject, audience).";
+  }
+  return "";
+}
+
+absl::string_view CredentialVariables(CredentialKind kind) {
+  switch (kind) {
+    case CredentialKind::kSecret:
+      return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.";
+    case CredentialKind::kCertificate:
+      return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH.";
+    case CredentialKind::kFederatedToken:
+      return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE.";
+  }
+  return "";
+}
+
 // What to change, by AADSTS code, for a rejected client-credentials request.
-absl::string_view FixHint(absl::string_view aadsts_code) {
+absl::string_view FixHint(absl::string_view aadsts_code, CredentialKind kind) {
   if (aadsts_code == "AADSTS7000215" || aadsts_code == "AADSTS7000222" ||
       aadsts_code == "AADSTS70002" || aadsts_code == "AADSTS7000218") {
-    return "Check AZURE_CLIENT_SECRET: use the secret's value, not its ID, and make sure it has "
-           "not expired.";
+    return CredentialHint(kind);
+  }
+  if (aadsts_code == "AADSTS700027") {
+    return "The certificate's signature was refused: is the certificate (its public part) "
+           "uploaded to the app registration, and does AZURE_CLIENT_CERTIFICATE_PATH hold its "
+           "private key?";
+  }
+  if (aadsts_code == "AADSTS500133") {
+    return "The assertion is outside its validity: check the clock of this host (and, for a "
+           "federated token, that Kubernetes still refreshes AZURE_FEDERATED_TOKEN_FILE).";
+  }
+  if (aadsts_code == "AADSTS50013") {
+    return kind == CredentialKind::kFederatedToken
+               ? "The federated token was refused as an assertion: check "
+                 "AZURE_FEDERATED_TOKEN_FILE and its audience (api://AzureADTokenExchange)."
+               : "The client assertion was refused: check AZURE_CLIENT_CERTIFICATE_PATH and "
+                 "the clock of this host.";
+  }
+  if (aadsts_code == "AADSTS70021" || aadsts_code == "AADSTS700211" ||
+      aadsts_code == "AADSTS700212" || aadsts_code == "AADSTS700213") {
+    return "No federated identity credential matches: check the issuer and subject of the "
+           "app's federated credential against the service account token in "
+           "AZURE_FEDERATED_TOKEN_FILE.";
   }
   if (aadsts_code == "AADSTS700016" || aadsts_code == "AADSTS700011") {
     return "Check AZURE_CLIENT_ID and AZURE_TENANT_ID: the application must be registered in, "
@@ -61,7 +111,19 @@ absl::string_view FixHint(absl::string_view aadsts_code) {
     return "Check the scope: it must be the Microsoft Graph host of the same cloud followed by "
            "/.default, such as https://graph.microsoft.com/.default.";
   }
-  return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.";
+  return CredentialVariables(kind);
+}
+
+// The first line of an error_description (the rest repeats trace and correlation IDs), with
+// every one of `secrets` blanked out should the platform ever echo one.
+std::string FirstLineWithoutSecrets(absl::string_view description,
+                                    const std::vector<std::string>& secrets) {
+  std::string line(description.substr(0, description.find_first_of("\r\n")));
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    absl::StrReplaceAll({{secret, "[redacted]"}, {PercentEncode(secret), "[redacted]"}}, &line);
+  }
+  return line;
 }
 
 }  // namespace
@@ -80,27 +142,37 @@ absl::Status WithoutTransientMark(absl::Status status) {
   return status;
 }
 
-ClientSecretGrant::ClientSecretGrant(const TokenCredentialConfig& config,
-                                     std::shared_ptr<HttpTransport> transport,
-                                     const common::Clock* clock)
-    : token_url_(absl::StrCat(StripTrailingSlashes(config.authority_host), "/",
-                              PercentEncode(config.tenant_id), "/oauth2/v2.0/token")),
-      form_body_(absl::StrCat("client_id=", PercentEncode(config.client_id),
-                              "&scope=", PercentEncode(config.scope),
-                              "&client_secret=", PercentEncode(config.client_secret),
-                              "&grant_type=client_credentials")),
-      client_secret_(config.client_secret),
+std::string TokenEndpointUrl(const TokenCredentialConfig& config) {
+  return absl::StrCat(StripTrailingSlashes(config.authority_host), "/",
+                      PercentEncode(config.tenant_id), "/oauth2/v2.0/token");
+}
+
+std::string FormField(absl::string_view name, absl::string_view value) {
+  return absl::StrCat(PercentEncode(name), "=", PercentEncode(value));
+}
+
+ClientCredentialsGrant::ClientCredentialsGrant(const TokenCredentialConfig& config,
+                                               std::unique_ptr<ClientAuthenticator> authenticator,
+                                               std::shared_ptr<HttpTransport> transport,
+                                               const common::Clock* clock)
+    : token_url_(TokenEndpointUrl(config)),
+      client_id_field_(absl::StrCat(FormField("client_id", config.client_id), "&",
+                                    FormField("scope", config.scope))),
+      authenticator_(std::move(authenticator)),
       transport_(std::move(transport)),
       observer_(config.observer),
       clock_(clock) {}
 
-absl::StatusOr<AccessToken> ClientSecretGrant::Request(absl::Time deadline) {
+absl::StatusOr<AccessToken> ClientCredentialsGrant::Request(absl::Time deadline) {
+  absl::StatusOr<ClientAuthentication> authentication = authenticator_->Authenticate();
+  if (!authentication.ok()) return authentication.status();
   HttpRequest request;
   request.method = "POST";
   request.url = token_url_;
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                      {"Accept", "application/json"}};
-  request.body = form_body_;
+  request.body = absl::StrCat(client_id_field_, "&", authentication->form_fields,
+                              "&grant_type=client_credentials");
   request.deadline = deadline;
   const absl::Time sent = clock_->Now();  // lifetimes count from before the request
 
@@ -123,7 +195,7 @@ absl::StatusOr<AccessToken> ClientSecretGrant::Request(absl::Time deadline) {
         {std::string(common::reason::kTokenEndpointError), {}, std::nullopt});
     return IsRetryableBeforeResponse(response.status()) ? MarkTransient(std::move(error)) : error;
   }
-  if (response->status != 200) return MapTokenError(*response);
+  if (response->status != 200) return MapTokenError(*response, authentication->secrets);
 
   absl::StatusOr<TokenResponse> parsed = ParseTokenResponse(response->body);
   if (!parsed.ok()) {
@@ -142,7 +214,8 @@ absl::StatusOr<AccessToken> ClientSecretGrant::Request(absl::Time deadline) {
   return token;
 }
 
-absl::Status ClientSecretGrant::MapTokenError(const HttpResponse& response) const {
+absl::Status ClientCredentialsGrant::MapTokenError(const HttpResponse& response,
+                                                   const std::vector<std::string>& secrets) const {
   common::ErrorDetails details;
   details.reason = std::string(common::reason::kTokenEndpointError);
   details.metadata[std::string(common::meta::kHttpStatus)] = absl::StrCat(response.status);
@@ -160,7 +233,7 @@ absl::Status ClientSecretGrant::MapTokenError(const HttpResponse& response) cons
     }
     summary = absl::StrCat(" (", body.error,
                            body.error_description.empty() ? "" : ", ",
-                           FirstLineWithoutSecret(body.error_description), ")");
+                           FirstLineWithoutSecrets(body.error_description, secrets), ")");
   }
 
   const bool throttled = response.status == 429 || (has_body && IsTransientTokenError(body));
@@ -188,20 +261,8 @@ absl::Status ClientSecretGrant::MapTokenError(const HttpResponse& response) cons
   }
   return common::MakeError(absl::StatusCode::kFailedPrecondition,
                    absl::StrCat("Microsoft Entra ID rejected the client credentials", summary,
-                                ". ", FixHint(body.aadsts_code)),
+                                ". ", FixHint(body.aadsts_code, authenticator_->kind())),
                    details);
-}
-
-// The first line of an error_description (the rest repeats trace and correlation IDs), with
-// the client secret blanked out should the platform ever echo it.
-std::string ClientSecretGrant::FirstLineWithoutSecret(absl::string_view description) const {
-  std::string line(description.substr(0, description.find_first_of("\r\n")));
-  if (!client_secret_.empty()) {
-    absl::StrReplaceAll({{client_secret_, "[redacted]"},
-                         {PercentEncode(client_secret_), "[redacted]"}},
-                        &line);
-  }
-  return line;
 }
 
 }  // namespace rollcall::graph
