@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import fcntl
 import hashlib
+import hmac
 import http.server
 import io
 import ipaddress
@@ -599,9 +600,12 @@ class CredentialStore:
     """The app's certificates and federated identity credentials. While none is registered,
     assertions are accepted (--accept-assertions) or refused with AADSTS700027, as before."""
 
-    def __init__(self, key_dir: str) -> None:
+    def __init__(self, key_dir: str, client_secret: str = "") -> None:
         self._lock = threading.Lock()
         self._key_dir = key_dir
+        # The app's client secrets: --client-secret, replaced by POST /_emulator/credentials
+        # {"secrets": [...]} (a rotation adds the new one, then drops the old one).
+        self.secrets: list[str] = [client_secret] if client_secret else []
         self.certificates: list[Certificate] = []
         self.federated: list[FederatedCredential] = []
 
@@ -669,8 +673,11 @@ class CredentialStore:
                                    self.parse_public_key(spec["key"], f"{where}.key"))
 
     def replace(self, certificates: Optional[list[Certificate]],
-                federated: Optional[list[FederatedCredential]]) -> None:
+                federated: Optional[list[FederatedCredential]],
+                secrets: Optional[list[str]] = None) -> None:
         with self._lock:
+            if secrets is not None:
+                self.secrets = secrets
             if certificates is not None:
                 self.certificates = certificates
             if federated is not None:
@@ -678,10 +685,15 @@ class CredentialStore:
 
     def describe(self) -> dict:
         with self._lock:
-            return {"certificates": [{"x5t#S256": c.x5t_s256, "x5t": c.x5t, "subject": c.subject}
+            return {"secrets": len(self.secrets),
+                    "certificates": [{"x5t#S256": c.x5t_s256, "x5t": c.x5t, "subject": c.subject}
                                      for c in self.certificates],
                     "federated": [{"issuer": f.issuer, "subject": f.subject,
                                    "audience": f.audience} for f in self.federated]}
+
+    def secret_ok(self, secret: str) -> bool:
+        with self._lock:
+            return any(hmac.compare_digest(secret.encode(), s.encode()) for s in self.secrets)
 
     def certificate(self, thumbprint: str, sha256: bool) -> Optional[Certificate]:
         with self._lock:
@@ -1581,7 +1593,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._aad_error(401, "invalid_client", 7000218,
                                    "The request body must contain the following parameter: "
                                    "'client_assertion' or 'client_secret'.")
-        elif secret != cfg.client_secret:
+        elif not self.server.credentials.secret_ok(secret):
             return self._aad_error(401, "invalid_client", 7000215,
                                    "Invalid client secret provided. Ensure the secret being sent "
                                    "in the request is the client secret value, not the client "
@@ -1985,10 +1997,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif (method, name) == ("POST", "credentials"):
                 spec = json_body()
                 if not isinstance(spec, dict) or not spec \
-                        or set(spec) - {"certificates", "federated"} \
+                        or set(spec) - {"certificates", "federated", "secrets"} \
                         or not all(isinstance(v, list) for v in spec.values()):
-                    raise ValueError('give {"certificates": ["<PEM>", ...], "federated": '
-                                     '[{"issuer", "subject", "key", "audience"}, ...]}')
+                    raise ValueError('give {"secrets": ["...", ...], "certificates": ["<PEM>", '
+                                     '...], "federated": [{"issuer", "subject", "key", '
+                                     '"audience"}, ...]}')
+                secrets = None
+                if "secrets" in spec:
+                    secrets = spec["secrets"]
+                    if not all(isinstance(x, str) and x for x in secrets):
+                        raise ValueError("secrets must be non-empty strings")
                 certificates = None
                 if "certificates" in spec:
                     certificates = []
@@ -2001,7 +2019,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if "federated" in spec:
                     federated = [server.credentials.parse_federated(f, f"federated[{i}]")
                                  for i, f in enumerate(spec["federated"])]
-                server.credentials.replace(certificates, federated)
+                server.credentials.replace(certificates, federated, secrets)
                 ok(server.credentials.describe())
             elif name in {n for _, n in routes} | {"dataset", "faults/wait", "reports"}:
                 fail(405, f"{method} is not allowed on /_emulator/{name}")
@@ -2215,7 +2233,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
 
     key_dir = tempfile.mkdtemp(prefix="fake_graph-keys-")
-    credentials = CredentialStore(key_dir)
+    credentials = CredentialStore(key_dir, args.client_secret)
     try:
         if not len(args.federated_issuer) == len(args.federated_subject) == \
                 len(args.federated_key):

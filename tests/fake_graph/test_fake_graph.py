@@ -506,6 +506,22 @@ class TokenEndpointTest(EmulatorTestCase):
             f"app '{CLIENT_ID}'.\r\nTrace ID: "))
         self.assertNotIn("wrong", body["error_description"])
 
+    def test_client_secrets_rotate_through_the_credentials_endpoint(self) -> None:
+        try:
+            # A rotation: the new secret is added beside the old one, then the old one dropped.
+            both = self.e.control("POST", "credentials", {"secrets": [SECRET, "rotated-secret"]})
+            self.assertEqual(both["secrets"], 2)
+            self.assertEqual(self.e.token_request().status, 200)
+            self.assertEqual(self.e.token_request(client_secret="rotated-secret").status, 200)
+            self.e.control("POST", "credentials", {"secrets": ["rotated-secret"]})
+            self.assertAadError(self.e.token_request(), 401, "invalid_client", 7000215)
+            self.assertEqual(self.e.token_request(client_secret="rotated-secret").status, 200)
+            with self.assertRaises(Exception):
+                self.e.control("POST", "credentials", {"secrets": [""]})
+        finally:
+            self.e.control("POST", "credentials", {"secrets": [SECRET]})
+        self.assertEqual(self.e.token_request().status, 200)
+
     def test_scope_error_matches_docs_example(self) -> None:
         sample = example("identity-token-error-client-credentials.json")
         body = self.assertAadError(
