@@ -114,16 +114,47 @@ absl::string_view FixHint(absl::string_view aadsts_code, CredentialKind kind) {
   return CredentialVariables(kind);
 }
 
-// The first line of an error_description (the rest repeats trace and correlation IDs), with
-// every one of `secrets` blanked out should the platform ever echo one.
-std::string FirstLineWithoutSecrets(absl::string_view description,
-                                    const std::vector<std::string>& secrets) {
-  std::string line(description.substr(0, description.find_first_of("\r\n")));
+// `text` with %XX sequences (either case) and '+' decoded once, as a form or URL decoder would.
+std::string PercentDecoded(absl::string_view text) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i] == '+' ? ' ' : text[i]);
+    }
+  }
+  return out;
+}
+
+// Whether `text` holds one of `secrets` as sent, or in any percent-encoding of it: whatever an
+// endpoint echoes, in whichever field, is screened before it reaches an error or a log.
+bool EchoesSecret(absl::string_view text, const std::vector<std::string>& secrets) {
+  const std::string decoded = PercentDecoded(text);
   for (const std::string& secret : secrets) {
     if (secret.empty()) continue;
-    absl::StrReplaceAll({{secret, "[redacted]"}, {PercentEncode(secret), "[redacted]"}}, &line);
+    if (absl::StrContains(text, secret) || absl::StrContains(decoded, secret)) return true;
   }
-  return line;
+  return false;
+}
+
+// The first line of an error_description (the rest repeats trace and correlation IDs), or, when
+// the endpoint echoed a credential in it, the AADSTS code alone and why the rest is withheld.
+std::string FirstLineWithoutSecrets(absl::string_view description, absl::string_view aadsts_code,
+                                    const std::vector<std::string>& secrets) {
+  if (EchoesSecret(description, secrets)) {
+    return absl::StrCat(aadsts_code, aadsts_code.empty() ? "" : ": ",
+                        "[the description is withheld: it repeated a credential]");
+  }
+  return std::string(description.substr(0, description.find_first_of("\r\n")));
 }
 
 }  // namespace
@@ -226,14 +257,21 @@ absl::Status ClientCredentialsGrant::MapTokenError(const HttpResponse& response,
     if (!body.aadsts_code.empty()) {
       details.metadata[std::string(common::meta::kAadstsCode)] = body.aadsts_code;
     }
+    // Every field the endpoint sent that reaches the error is screened: one that repeats a
+    // credential is left out.
+    if (EchoesSecret(body.error, secrets)) body.error = "[withheld]";
     details.metadata[std::string(common::meta::kOauthError)] = body.error;
-    if (!body.trace_id.empty()) details.metadata[std::string(kAadTraceId)] = body.trace_id;
-    if (!body.correlation_id.empty()) {
+    if (!body.trace_id.empty() && !EchoesSecret(body.trace_id, secrets)) {
+      details.metadata[std::string(kAadTraceId)] = body.trace_id;
+    }
+    if (!body.correlation_id.empty() && !EchoesSecret(body.correlation_id, secrets)) {
       details.metadata[std::string(kAadCorrelationId)] = body.correlation_id;
     }
     summary = absl::StrCat(" (", body.error,
                            body.error_description.empty() ? "" : ", ",
-                           FirstLineWithoutSecrets(body.error_description, secrets), ")");
+                           FirstLineWithoutSecrets(body.error_description, body.aadsts_code,
+                                                   secrets),
+                           ")");
   }
 
   const bool throttled = response.status == 429 || (has_body && IsTransientTokenError(body));

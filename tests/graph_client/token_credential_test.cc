@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "common/error_details.h"
@@ -525,7 +526,8 @@ TEST_F(CredentialTest, AnEchoedSecretIsRedacted) {
                R"("error_description":"AADSTS7000215: bad secret )" + kSecret +
                R"( given","error_codes":[7000215]})"));
   absl::Status status = credential->GetToken(Later()).status();
-  EXPECT_THAT(Message(status), HasSubstr("bad secret [redacted] given"));
+  EXPECT_THAT(Message(status),
+              HasSubstr("AADSTS7000215: [the description is withheld: it repeated a credential]"));
   ExpectNoSecret(status);
 
   // Echoed as sent, form-encoded.
@@ -533,8 +535,34 @@ TEST_F(CredentialTest, AnEchoedSecretIsRedacted) {
       401, R"({"error":"invalid_client","error_description":"AADSTS7000215: bad secret )"
            R"(s3cr3t~Value%26with%3Dodd%2Bchars%20%25%2F given","error_codes":[7000215]})"));
   status = credential->GetToken(Later()).status();
-  EXPECT_THAT(Message(status), HasSubstr("bad secret [redacted] given"));
+  EXPECT_THAT(Message(status),
+              HasSubstr("AADSTS7000215: [the description is withheld: it repeated a credential]"));
   EXPECT_THAT(Message(status), Not(HasSubstr("s3cr3t")));
+}
+
+// Every field the endpoint sends is screened, in any encoding of the secret: the trace and
+// correlation IDs too, which go into the error's details.
+TEST_F(CredentialTest, AnEchoedSecretInAnyFieldOrEncodingIsLeftOut) {
+  auto credential = Make();
+  const std::string secret = kSecret;
+  std::string lower_hex;  // every byte as %xx, lower case: no form encoder's choice
+  for (unsigned char c : secret) lower_hex += absl::StrFormat("%%%02x", c);
+  transport_->Enqueue(FakeHttpTransport::Json(
+      401, absl::StrCat(R"({"error":"invalid_client","error_description":"AADSTS7000215: )",
+                        lower_hex, R"(","error_codes":[7000215],"trace_id":")", secret,
+                        R"(","correlation_id":")", lower_hex, R"("})")));
+  const absl::Status status = credential->GetToken(Later()).status();
+  EXPECT_THAT(Message(status),
+              HasSubstr("AADSTS7000215: [the description is withheld: it repeated a credential]"));
+  ExpectNoSecret(status);
+  const common::ErrorDetails details = common::GetErrorDetails(status);
+  for (const auto& [key, value] : details.metadata) {
+    EXPECT_THAT(value, Not(HasSubstr(secret))) << key;
+    EXPECT_THAT(value, Not(HasSubstr(lower_hex))) << key;
+  }
+  EXPECT_EQ(details.metadata.count("aad_trace_id"), 0u);
+  EXPECT_EQ(details.metadata.count("aad_correlation_id"), 0u);
+  EXPECT_EQ(details.metadata.at("aadsts_code"), "AADSTS7000215");
 }
 
 TEST_F(CredentialTest, HintsFollowTheAadstsCode) {
