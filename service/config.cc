@@ -209,6 +209,34 @@ std::string FormatCount(const Setting& setting, const Config& config) {
   return absl::StrCat(Member<int>(setting, config));
 }
 
+// The national clouds (FACTS §6, "National clouds"): the identity platform's host and Graph's
+// host of each. GCC (moderate) uses the global endpoints.
+struct Cloud {
+  absl::string_view name;
+  absl::string_view login;  // authority host
+  absl::string_view graph;  // Graph's root
+};
+constexpr Cloud kClouds[] = {
+    {"global", "https://login.microsoftonline.com/", "https://graph.microsoft.com"},
+    {"usgov", "https://login.microsoftonline.us/", "https://graph.microsoft.us"},
+    {"usgov-dod", "https://login.microsoftonline.us/", "https://dod-graph.microsoft.us"},
+    {"china", "https://login.chinacloudapi.cn/", "https://microsoftgraph.chinacloudapi.cn"},
+};
+
+const Cloud* FindCloud(absl::string_view name) {
+  for (const Cloud& cloud : kClouds) {
+    if (cloud.name == name) return &cloud;
+  }
+  return nullptr;
+}
+
+absl::Status ParseCloud(const Setting& setting, absl::string_view text, Config* config) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (FindCloud(lower) == nullptr) return Invalid("must be global, usgov, usgov-dod or china");
+  Member<std::string>(setting, config) = lower;
+  return absl::OkStatus();
+}
+
 // "ps256" or "rs256".
 absl::Status ParseAssertionAlgorithm(const Setting& setting, absl::string_view text,
                                      Config* config) {
@@ -246,6 +274,7 @@ constexpr Type kBytes{"SIZE", ParseBytes, FormatBytes};
 constexpr Type kCount{"N", ParseCount, FormatCount};
 constexpr Type kLevel{"LEVEL", ParseLevel, FormatLevel};
 constexpr Type kGraphVersion{"VERSION", ParseGraphVersion, FormatText};
+constexpr Type kCloud{"CLOUD", ParseCloud, FormatText};
 constexpr Type kAssertionAlgorithm{"ALGORITHM", ParseAssertionAlgorithm, FormatText};
 
 // --- Entry builders, one per type -----------------------------------------------------------
@@ -361,6 +390,11 @@ std::vector<Setting> BuildSettings() {
       NonEmpty(Entry("listen", kAddress, &Config::listen, "0.0.0.0:50051",
                      "Address the gRPC server listens on. Port 0 lets the OS choose; the bound "
                      "address is printed on stdout as `rollcall listening on HOST:PORT`.")),
+      Hint(Entry("cloud", kCloud, &Config::cloud, "global",
+                 "The Microsoft cloud: global, usgov (GCC High, L4), usgov-dod (L5) or china. It "
+                 "sets authority_host, graph_base_url and graph_scope to that cloud's unless they "
+                 "are set; one set to another cloud's host is refused, as its tokens would be."),
+           "global|usgov|usgov-dod|china"),
       Entry("graph_base_url", kBaseUrl, &Config::graph_base_url, "https://graph.microsoft.com",
             "Microsoft Graph's root, without the version (graph_version is appended): "
             "https://graph.microsoft.com, or a national cloud's Graph host."),
@@ -683,10 +717,44 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
           "graph_version"));
     }
   }
+  // The cloud's hosts, where not set; and no host of another cloud.
+  const Cloud* cloud = FindCloud(config.cloud);
+  if (set_by_user.count("graph_base_url") == 0) config.graph_base_url = std::string(cloud->graph);
+  if (set_by_user.count("authority_host") == 0) config.authority_host = std::string(cloud->login);
+  const auto cloud_of = [](absl::string_view url, bool login) -> const Cloud* {
+    absl::StatusOr<std::string> origin = UrlOrigin(url);
+    if (!origin.ok()) return nullptr;
+    for (const Cloud& known : kClouds) {
+      absl::string_view host = login ? known.login : known.graph;
+      while (absl::EndsWith(host, "/")) host.remove_suffix(1);
+      if (absl::EqualsIgnoreCase(*origin, host)) return &known;
+    }
+    return nullptr;  // not a Microsoft host (the emulator, a proxy): allowed
+  };
+  const Cloud* graph_cloud = cloud_of(config.graph_base_url, false);
+  if (graph_cloud != nullptr && graph_cloud != cloud) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "graph_base_url is the ", graph_cloud->name, " cloud's Graph but cloud is ", cloud->name,
+        ": set cloud=", graph_cloud->name, ", or leave graph_base_url unset"));
+  }
+  const Cloud* login_cloud = cloud_of(config.authority_host, true);
+  if (login_cloud != nullptr && login_cloud->login != cloud->login) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "authority_host is the ", login_cloud->name, " cloud's identity platform but cloud is ",
+        cloud->name, ": tokens of one cloud are not accepted by another"));
+  }
+
   if (set_by_user.count("graph_scope") == 0) {
     absl::StatusOr<std::string> origin = UrlOrigin(config.graph_base_url);
     if (!origin.ok()) return origin.status();  // unreachable: graph_base_url was checked
     config.graph_scope = absl::StrCat(*origin, "/.default");
+  } else {
+    const Cloud* scope_cloud = cloud_of(config.graph_scope, false);
+    if (scope_cloud != nullptr && graph_cloud != nullptr && scope_cloud != graph_cloud) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "graph_scope is for the ", scope_cloud->name, " cloud's Graph but graph_base_url is "
+          "the ", graph_cloud->name, " cloud's: a token for one is refused by the other"));
+    }
   }
   return config;
 }

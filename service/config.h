@@ -45,6 +45,10 @@ struct Config {
 
   // gRPC address, HOST:PORT ("[::1]:50051" for IPv6). Port 0 lets the OS choose.
   std::string listen;
+  // The Microsoft cloud: "global", "usgov" (GCC High, L4), "usgov-dod" (L5) or "china". It
+  // picks the authority host, Graph's host and the token scope unless those are set; a host set
+  // to another cloud's is refused (tokens of one cloud are not accepted by another).
+  std::string cloud;
   // Graph's root without the version; stored without a trailing slash.
   std::string graph_base_url;
   // "v1.0" or "beta". GraphUrl() joins the two.

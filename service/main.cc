@@ -87,6 +87,10 @@ int Run(int argc, char** argv) {
     std::vector<LogField> views(fields.begin(), fields.end());
     logger.Info("starting", views);
   }
+  if (config->cloud == "china") {
+    logger.Warn("Microsoft documents the attendance report APIs as not available in the China "
+                "cloud (21Vianet); expect Graph to refuse them");
+  }
   if (rollcall::service::UsesPlainHttp(*config)) {
     logger.Warn("Graph or the token endpoint is reached over plain http:// (a loopback host): "
                 "for tests only; production uses https://");

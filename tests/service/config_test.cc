@@ -205,13 +205,40 @@ TEST(ConfigTest, RollcallAuthorityHostBeatsAzureAndEmptyMeansUnset) {
 
 TEST(ConfigTest, ExplicitScopeIsKeptAndDerivedScopeFollowsFlagBaseUrl) {
   absl::StatusOr<Config> config =
-      Load({"--graph_base_url=https://graph.microsoft.us", "--graph_scope=api://x/.default"});
+      Load({"--cloud=usgov", "--graph_base_url=https://graph.microsoft.us",
+            "--graph_scope=api://x/.default"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->graph_scope, "api://x/.default");
 
-  config = Load({"--graph_base_url", "HTTPS://graph.microsoft.us"});
+  config = Load({"--cloud", "usgov", "--graph_base_url", "HTTPS://graph.microsoft.us"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->graph_scope, "https://graph.microsoft.us/.default");
+}
+
+TEST(ConfigTest, ACloudPicksItsHostsAndScope) {
+  struct Case {
+    std::string cloud, authority, graph;
+  };
+  for (const Case& c : {Case{"global", "https://login.microsoftonline.com/",
+                             "https://graph.microsoft.com"},
+                        Case{"usgov", "https://login.microsoftonline.us/",
+                             "https://graph.microsoft.us"},
+                        Case{"usgov-dod", "https://login.microsoftonline.us/",
+                             "https://dod-graph.microsoft.us"},
+                        Case{"china", "https://login.chinacloudapi.cn/",
+                             "https://microsoftgraph.chinacloudapi.cn"}}) {
+    absl::StatusOr<Config> config = Load({}, {{"ROLLCALL_CLOUD", c.cloud}});
+    ASSERT_TRUE(config.ok()) << c.cloud << ": " << config.status();
+    EXPECT_EQ(config->authority_host, c.authority);
+    EXPECT_EQ(config->graph_base_url, c.graph);
+    EXPECT_EQ(config->graph_scope, c.graph + "/.default");
+  }
+  // A host that is no Microsoft cloud's (the emulator, a proxy) goes with any cloud.
+  absl::StatusOr<Config> config =
+      Load({"--cloud=usgov", "--graph_base_url=https://127.0.0.1:8443",
+            "--authority_host=https://127.0.0.1:8443/"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->graph_scope, "https://127.0.0.1:8443/.default");
 }
 
 TEST(ConfigTest, HelpWinsOverEverythingElse) {
@@ -278,6 +305,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{}, {{"ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.us/beta/"}},
                 "graph_version"},
         BadCase{{"--graph_version=v2"}, {}, "--graph_version"},
+        BadCase{{"--cloud=usgov", "--graph_base_url=https://graph.microsoft.com"}, {},
+                "graph_base_url is the global cloud's Graph but cloud is usgov"},
+        BadCase{{}, {{"AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/"}},
+                "authority_host is the usgov cloud's"},
+        BadCase{{"--cloud=usgov-dod", "--graph_scope=https://graph.microsoft.us/.default"}, {},
+                "graph_scope is for the usgov cloud's Graph"},
         BadCase{{"--graph_base_url=http://graph.microsoft.com"}, {}, "must be an https:// URL"},
         BadCase{{"--authority_host=http://login.example.test/"}, {}, "authority_host must"},
         BadCase{{"--graph_base_url=http://127.0.0.1.example.test"}, {}, "graph_base_url must"},
@@ -329,6 +362,7 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
   };
   const std::vector<Expected> expected = {
       {"--listen=HOST:PORT", "ROLLCALL_LISTEN", "0.0.0.0:50051"},
+      {"--cloud=global|usgov|usgov-dod|china", "ROLLCALL_CLOUD", "global"},
       {"--graph_base_url=URL", "ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.com"},
       {"--graph_version=VERSION", "ROLLCALL_GRAPH_VERSION", "v1.0"},
       {"--graph_scope=SCOPE", "ROLLCALL_GRAPH_SCOPE", "scheme and host of graph_base_url + /.default"},
@@ -407,7 +441,7 @@ TEST(ConfigTest, DefaultsParseFromTheHelpText) {
 TEST(ConfigTest, ErrorsNeverEchoTheValue) {
   constexpr char kValue[] = "Zq9-not-a-valid-anything";
   for (const char* name :
-       {"listen", "graph_base_url", "graph_version", "max_report_bytes", "reports_list_ttl",
+       {"listen", "cloud", "graph_base_url", "graph_version", "max_report_bytes", "reports_list_ttl",
         "meeting_lookup_ttl", "client_assertion_algorithm", "authority_host", "http_connect_timeout", "http_timeout",
         "max_response_bytes", "cache_max_bytes", "cache_ttl", "cache_ttl_recent",
         "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
