@@ -184,6 +184,11 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  // Transport security first: a server that may not serve says so before anything else.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(config, logger);
+  if (!credentials.ok()) return credentials.status();
+
   std::shared_ptr<const PageTokenSigner> page_tokens;
   if (config.page_token_key_file.empty()) {
     logger->Warn("page_token_key_file is not set: ListAttendanceRecords page tokens are signed "
@@ -196,9 +201,6 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
     if (!signer.ok()) return signer.status();
     page_tokens = std::make_shared<const PageTokenSigner>(*std::move(signer));
   }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentialsFor(config, logger);
-  if (!credentials.ok()) return credentials.status();
   std::shared_ptr<CallerPolicyFile> caller_policy;
   if (!config.caller_policy_file.empty()) {
     absl::StatusOr<std::unique_ptr<CallerPolicyFile>> file = CallerPolicyFile::Open(
