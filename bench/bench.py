@@ -541,7 +541,9 @@ def main():
     rollcall_env = {
         **creds, "AZURE_AUTHORITY_HOST": emulator.url + "/",
         "ROLLCALL_GRAPH_BASE_URL": emulator.url, "ROLLCALL_CA_BUNDLE": emulator.ca,
-        "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB"}
+        "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_CACHE_MAX_BYTES": "1GiB",
+        # Loopback, and the load generators speak plaintext: the server must be told.
+        "ROLLCALL_PLAINTEXT": "true"}
     # The measured server also serves its Prometheus metrics: its count of replies by gRPC code
     # is the status check of every h2load run.
     rollcall = Process([binary("service/rollcall_server")], "rollcall listening on ", cpu=0,

@@ -588,6 +588,7 @@ def main():
                "AZURE_CLIENT_SECRET": bench.SECRET, "AZURE_AUTHORITY_HOST": emulator.url + "/",
                "ROLLCALL_GRAPH_BASE_URL": emulator.url, "ROLLCALL_CA_BUNDLE": emulator.ca,
                "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_METRICS_LISTEN": "127.0.0.1:0",
+               "ROLLCALL_PLAINTEXT": "true",
                **dict(kv.split("=", 1) for kv in args.server_env)}
         pb2, _ = peer_sdk.load_stubs()
         result = measure(

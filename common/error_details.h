@@ -54,6 +54,10 @@ inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
 inline constexpr absl::string_view kInvalidPageSize = "INVALID_PAGE_SIZE";
 // UNAVAILABLE: the server is shutting down; another replica will answer.
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
+// PERMISSION_DENIED: the caller policy (caller_policy_file) does not let this caller read this
+// user's meetings (or webinar and town hall sessions), or does not name the caller at all;
+// metadata "caller" (its identity) and "user_id". Decided before any cache or Graph access.
+inline constexpr absl::string_view kCallerNotAllowed = "CALLER_NOT_ALLOWED";
 }  // namespace reason
 
 // Metadata keys (google.rpc.ErrorInfo.metadata) that Rollcall fills where it knows them.

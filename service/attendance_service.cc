@@ -71,6 +71,12 @@ SourceIds SourceIdsOf(const Request& request) {
   return SourceIdsOf(request.user_id(), request.meeting_id(), session);
 }
 
+// What the caller policy checks: the organizer's user ID, or a virtual event session.
+CallerResource ResourceOf(const SourceIds& ids) {
+  if (ids.source == graph::ReportSource::kOnlineMeeting) return {false, ids.first};
+  return {true, absl::string_view()};
+}
+
 graph::ReportRef ReportRefOf(const SourceIds& ids, absl::string_view report_id) {
   return {std::string(ids.first), std::string(ids.second), std::string(report_id), ids.source};
 }
@@ -398,7 +404,18 @@ AttendanceReportServiceImpl::AttendanceReportServiceImpl(const ServiceOptions& o
       page_tokens_(options.page_tokens != nullptr
                        ? options.page_tokens
                        : std::make_shared<const PageTokenSigner>(PageTokenSigner::Random())),
+      caller_policy_(options.caller_policy.get()),
       loader_(std::move(graph), options.ttl, clock, logger) {}
+
+bool AttendanceReportServiceImpl::CallerDenied(Call* call,
+                                               const grpc::CallbackServerContext& context,
+                                               const CallerResource& resource) {
+  const absl::Status status = caller_policy_->Authorize(context, resource);
+  if (status.ok()) return false;
+  counters_.Add(kCallerDenied);
+  call->FinishNow(nullptr, ToGrpcStatus(status), CacheOutcome::kNone);
+  return true;
+}
 
 bool AttendanceReportServiceImpl::Refused(Call* call, Method method,
                                           const grpc::CallbackServerContext& context,
@@ -444,6 +461,10 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   }
 
   const SourceIds ids = SourceIdsOf(parsed.user_id, parsed.meeting_id, parsed.session);
+  if (ABSL_PREDICT_FALSE(caller_policy_ != nullptr) &&
+      CallerDenied(call, *context, ResourceOf(ids))) {
+    return call;
+  }
   const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id,
                       parsed.view);
   if (AnswerFromCache(call, key, arrival)) return call;
@@ -464,6 +485,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ListAttendanceReports(
   if (Refused(call, Method::kListReports, *context, status)) return call;
 
   const SourceIds ids = SourceIdsOf(parsed);
+  if (caller_policy_ != nullptr && CallerDenied(call, *context, ResourceOf(ids))) return call;
   const ReportKey key(ListKindOf(ids.source), ids.first, ids.second, "",
                       rollcall::v1::REPORT_VIEW_BASIC);
   if (AnswerFromCache(call, key, arrival)) return call;
@@ -486,6 +508,10 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ResolveOnlineMeeting(
   absl::Status status = ParseMessage(*request, &parsed);
   if (status.ok()) status = ValidateRequest(parsed);
   if (Refused(call, Method::kResolve, *context, status)) return call;
+  if (caller_policy_ != nullptr &&
+      CallerDenied(call, *context, CallerResource{false, parsed.user_id()})) {
+    return call;
+  }
 
   const ReportKey key(KeyKind::kJoinLink, parsed.user_id(), parsed.join_web_url(), "",
                       rollcall::v1::REPORT_VIEW_BASIC);
@@ -521,6 +547,7 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::ListAttendanceRecords(
     }
   }
   if (Refused(call, Method::kListRecords, *context, status)) return call;
+  if (caller_policy_ != nullptr && CallerDenied(call, *context, ResourceOf(ids))) return call;
 
   const int page_size = parsed.page_size() > 0 ? parsed.page_size() : kDefaultPageSize;
   if (const CachedReport hit = cache_->Lookup(key, arrival)) {
@@ -566,6 +593,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AttendanceReportServiceImpl::StreamA
     return stream;
   }
   const SourceIds ids = SourceIdsOf(parsed);
+  if (caller_policy_ != nullptr) {
+    status = caller_policy_->Authorize(*context, ResourceOf(ids));
+    if (!status.ok()) {
+      counters_.Add(kCallerDenied);
+      stream->Start(status, CacheOutcome::kNone);
+      return stream;
+    }
+  }
   const ReportKey key(ReportKindOf(ids.source), ids.first, ids.second, parsed.report_id(),
                       rollcall::v1::REPORT_VIEW_FULL);
   if (const CachedReport hit = cache_->Lookup(key, arrival)) {
@@ -694,6 +729,7 @@ AttendanceReportServiceImpl::Stats AttendanceReportServiceImpl::GetStats() const
   stats.invalid_requests = counters_.Get(kInvalidRequests);
   stats.cache_hits = counters_.Get(kCacheHits);
   stats.refused_draining = counters_.Get(kRefusedDraining);
+  stats.caller_denied = counters_.Get(kCallerDenied);
   for (int i = 0; i < kStatusCodes; ++i) stats.replies_by_code[i] = counters_.Get(kReplies + i);
   const ReportLoader::Stats loader = loader_.GetStats();
   stats.graph_fetches = loader.graph_fetches;

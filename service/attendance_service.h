@@ -42,6 +42,7 @@
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
+#include "service/caller_policy.h"
 #include "service/log.h"
 #include "service/page_token.h"
 #include "service/reply_suffix.h"
@@ -66,6 +67,10 @@ struct ServiceOptions {
   // StreamAttendanceRecords: a message holds records up to about this many bytes (at least
   // one record), and the server holds one message per stream at a time.
   std::size_t stream_message_bytes = 32 << 10;
+  // Which callers may read whose reports; null: every caller may read everything. Checked in
+  // each RPC right after validation, before the cache (a denied call is PERMISSION_DENIED,
+  // CALLER_NOT_ALLOWED, and never sees a cached report); without it, one branch.
+  std::shared_ptr<CallerPolicyFile> caller_policy;
 };
 
 // The RPCs, for metrics and logs.
@@ -92,6 +97,7 @@ class AttendanceReportServiceImpl final : public internal::RawService {
     uint64_t invalid_requests = 0;  // malformed or failed validation; never reached Graph
     uint64_t cache_hits = 0;        // answered from a fresh cache entry on arrival (negative too)
     uint64_t refused_draining = 0;  // refused because the server is shutting down
+    uint64_t caller_denied = 0;     // refused by the caller policy (CALLER_NOT_ALLOWED)
     uint64_t graph_fetches = 0;     // loader runs that called Graph
     uint64_t graph_errors = 0;      // of which failed
     // Calls answered, by the gRPC status code they got (CANCELLED or DEADLINE_EXCEEDED for
@@ -152,6 +158,7 @@ class AttendanceReportServiceImpl final : public internal::RawService {
     kInvalidRequests,
     kCacheHits,
     kRefusedDraining,
+    kCallerDenied,
     kReplies,  // + the status code: kStatusCodes slots
     kCounters = kReplies + kStatusCodes,
   };
@@ -164,6 +171,10 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   // Admit for a unary call: when the call may not go on, answers it and returns true.
   bool Refused(Call* call, Method method, const grpc::CallbackServerContext& context,
                const absl::Status& parsed);
+  // With a caller policy: whether it refuses this call's caller `resource`; when it does,
+  // counts and answers the call (PERMISSION_DENIED, CALLER_NOT_ALLOWED).
+  bool CallerDenied(Call* call, const grpc::CallbackServerContext& context,
+                    const CallerResource& resource);
   // Answers `call` from a fresh entry for `key`: its bytes + from_cache, or a remembered
   // NOT_FOUND. False on a miss.
   bool AnswerFromCache(Call* call, const ReportKey& key, absl::Time arrival);
@@ -186,6 +197,7 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   RpcObserver* const observer_;
   const CachedReplySuffixes& suffixes_;
   const std::shared_ptr<const PageTokenSigner> page_tokens_;
+  CallerPolicyFile* const caller_policy_;  // options_.caller_policy; null: none
   ReportLoader loader_;
 
   std::atomic<bool> draining_{false};

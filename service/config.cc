@@ -84,7 +84,7 @@ struct Setting;
 
 // The member of Config a setting fills.
 using Field = std::variant<std::string Config::*, absl::Duration Config::*, uint64_t Config::*,
-                           int Config::*, LogLevel Config::*>;
+                           int Config::*, LogLevel Config::*, bool Config::*>;
 
 // One kind of value: how text becomes the Config member (checked against the setting's limits;
 // the error says what is wrong and never repeats the text) and how the member is shown in the
@@ -264,7 +264,25 @@ std::string FormatLevel(const Setting& setting, const Config& config) {
   return std::string(LogLevelName(Member<LogLevel>(setting, config)));
 }
 
+// "true" or "false" (also 1/0, yes/no, on/off), any case.
+absl::Status ParseBool(const Setting& setting, absl::string_view text, Config* config) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  bool value = false;
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") {
+    value = true;
+  } else if (lower != "false" && lower != "0" && lower != "no" && lower != "off") {
+    return Invalid("must be true or false");
+  }
+  Member<bool>(setting, config) = value;
+  return absl::OkStatus();
+}
+
+std::string FormatBool(const Setting& setting, const Config& config) {
+  return Member<bool>(setting, config) ? "true" : "false";
+}
+
 constexpr Type kText{"TEXT", ParseText, FormatText};
+constexpr Type kBool{"true|false", ParseBool, FormatBool};
 constexpr Type kSecret{"", ParseText, FormatSecret};
 constexpr Type kUrl{"URL", ParseUrl, FormatText};
 constexpr Type kBaseUrl{"URL", ParseBaseUrl, FormatText};
@@ -387,9 +405,57 @@ std::vector<Setting> BuildSettings() {
   page_key.log_key = "paging_key_file";
 
   std::vector<Setting> settings = {
-      NonEmpty(Entry("listen", kAddress, &Config::listen, "0.0.0.0:50051",
-                     "Address the gRPC server listens on. Port 0 lets the OS choose; the bound "
-                     "address is printed on stdout as `rollcall listening on HOST:PORT`.")),
+      ShownDefault(
+          NonEmpty(Entry("listen", kAddress, &Config::listen, "0.0.0.0:50051",
+                         "Address the gRPC server listens on. Port 0 lets the OS choose; the "
+                         "bound address is printed on stdout as `rollcall listening on "
+                         "HOST:PORT`.")),
+          "0.0.0.0:50051 with TLS; 127.0.0.1:50051 (off the network) with plaintext"),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("tls_cert_file", kText, &Config::tls_cert_file, "",
+                         "PEM certificate chain the gRPC port serves TLS with (a mounted "
+                         "Kubernetes TLS Secret's tls.crt); needs tls_key_file. Re-read every "
+                         "tls_reload_interval when it changes: new connections get the new "
+                         "certificate, open ones go on. Required unless plaintext is true."),
+                   "PATH"),
+              "(none)"),
+          "(none)"),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("tls_key_file", kText, &Config::tls_key_file, "",
+                         "PEM private key of tls_cert_file (tls.key); re-read with it."),
+                   "PATH"),
+              "(none)"),
+          "(none)"),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("tls_client_ca_file", kText, &Config::tls_client_ca_file, "",
+                         "PEM bundle of the CAs that issue client certificates: turns on mutual "
+                         "TLS, and a client without a certificate from one of them cannot "
+                         "connect. Re-read with the certificate."),
+                   "PATH"),
+              "(none: clients are not asked for a certificate)"),
+          "(none)"),
+      DurationEntry("tls_reload_interval", &Config::tls_reload_interval, "60s",
+                    Zero::kNotAllowed,
+                    "How often the TLS certificate, key and client CA files are checked for "
+                    "changes (whole seconds; at least 1s)."),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("caller_policy_file", kText, &Config::caller_policy_file, "",
+                         "JSON file naming the callers (client certificate identities: a SPIFFE "
+                         "ID or other URI SAN, a DNS SAN, or the subject) and whose meetings "
+                         "each may read (README, \"Caller policy\"); any other caller gets "
+                         "PERMISSION_DENIED (CALLER_NOT_ALLOWED). Needs tls_client_ca_file. "
+                         "Re-read when it changes (checked at most once a second)."),
+                   "PATH"),
+              "(none: every caller that connects may read everything)"),
+          "(none)"),
+      Entry("plaintext", kBool, &Config::plaintext, "false",
+            "Serve gRPC without TLS: anyone who reaches the port can read every report Rollcall "
+            "can. Only for tests and local use; logged as a warning at start-up. Without "
+            "TLS files it must be set explicitly, and then listen defaults to 127.0.0.1:50051."),
       Hint(Entry("cloud", kCloud, &Config::cloud, "global",
                  "The Microsoft cloud: global, usgov (GCC High, L4), usgov-dod (L5) or china. It "
                  "sets authority_host, graph_base_url and graph_scope to that cloud's unless they "
@@ -608,6 +674,35 @@ absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text) {
   return number * unit;
 }
 
+absl::Status CheckTransportSecurity(const Config& config) {
+  const bool cert = !config.tls_cert_file.empty();
+  const bool key = !config.tls_key_file.empty();
+  if (cert != key) {
+    return Invalid(cert ? "ROLLCALL_TLS_CERT_FILE is set without ROLLCALL_TLS_KEY_FILE: set both"
+                        : "ROLLCALL_TLS_KEY_FILE is set without ROLLCALL_TLS_CERT_FILE: set both");
+  }
+  if (cert && config.plaintext) {
+    return Invalid(
+        "ROLLCALL_PLAINTEXT=true and ROLLCALL_TLS_CERT_FILE/ROLLCALL_TLS_KEY_FILE are both set: "
+        "choose TLS (unset ROLLCALL_PLAINTEXT) or plaintext (unset the TLS files)");
+  }
+  if (!cert && !config.plaintext) {
+    return Invalid(
+        "no transport security: set ROLLCALL_TLS_CERT_FILE and ROLLCALL_TLS_KEY_FILE (TLS, and "
+        "ROLLCALL_TLS_CLIENT_CA_FILE for mutual TLS), or ROLLCALL_PLAINTEXT=true to serve "
+        "without TLS (tests and local use only)");
+  }
+  if (!config.tls_client_ca_file.empty() && !cert) {
+    return Invalid("ROLLCALL_TLS_CLIENT_CA_FILE needs TLS: set ROLLCALL_TLS_CERT_FILE and "
+                   "ROLLCALL_TLS_KEY_FILE (and not ROLLCALL_PLAINTEXT)");
+  }
+  if (!config.caller_policy_file.empty() && config.tls_client_ca_file.empty()) {
+    return Invalid("ROLLCALL_CALLER_POLICY_FILE needs mutual TLS to know who calls: set "
+                   "ROLLCALL_TLS_CLIENT_CA_FILE (and ROLLCALL_TLS_CERT_FILE, ROLLCALL_TLS_KEY_FILE)");
+  }
+  return absl::OkStatus();
+}
+
 bool UsesPlainHttp(const Config& config) {
   return absl::StartsWithIgnoreCase(config.graph_base_url, "http://") ||
          absl::StartsWithIgnoreCase(config.authority_host, "http://");
@@ -693,6 +788,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
     set_by_user.insert(setting->name);
   }
 
+  // Plaintext stays off the network unless an address is asked for.
+  if (config.plaintext && set_by_user.count("listen") == 0) config.listen = "127.0.0.1:50051";
   if (config.graph_max_backoff < config.graph_initial_backoff) {
     return absl::InvalidArgumentError(absl::StrCat(
         "graph_max_backoff (", absl::FormatDuration(config.graph_max_backoff),

@@ -43,8 +43,21 @@ struct Config {
   // --help or -h was given: print ConfigHelp() and exit; nothing else was parsed.
   bool help = false;
 
-  // gRPC address, HOST:PORT ("[::1]:50051" for IPv6). Port 0 lets the OS choose.
+  // gRPC address, HOST:PORT ("[::1]:50051" for IPv6). Port 0 lets the OS choose. When not set
+  // and plaintext is on, 127.0.0.1:50051 (off the network) instead of 0.0.0.0:50051.
   std::string listen;
+  // Inbound transport security (issue 11). TLS from a PEM certificate chain and key, re-read
+  // every tls_reload_interval when they change; with tls_client_ca_file, mutual TLS: every
+  // client must present a certificate that CA issued. caller_policy_file (requires mutual TLS)
+  // says which callers may read whose reports (service/caller_policy.h). plaintext: no TLS at
+  // all, only when asked for (a warning at start-up). CheckTransportSecurity says which
+  // combinations are accepted.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  absl::Duration tls_reload_interval;
+  std::string caller_policy_file;
+  bool plaintext = false;
   // The Microsoft cloud: "global", "usgov" (GCC High, L4), "usgov-dod" (L5) or "china". It
   // picks the authority host, Graph's host and the token scope unless those are set; a host set
   // to another cloud's is refused (tokens of one cloud are not accepted by another).
@@ -141,6 +154,12 @@ std::vector<std::pair<std::string, std::string>> ConfigLogFields(const Config& c
 // sizes as plain bytes or with a KiB / MiB / GiB suffix ("65536", "64KiB", "256MiB", "1GiB").
 absl::StatusOr<absl::Duration> ParseDurationSetting(absl::string_view text);
 absl::StatusOr<uint64_t> ParseSizeSetting(absl::string_view text);
+
+// The transport settings' rules, checked by RollcallServer::Start: tls_cert_file and
+// tls_key_file together, or plaintext, but not both and not neither; tls_client_ca_file only
+// with TLS; caller_policy_file only with tls_client_ca_file. INVALID_ARGUMENT saying which
+// settings to set. (Whether the files exist and parse is checked when the server starts.)
+absl::Status CheckTransportSecurity(const Config& config);
 
 // Whether Graph or the token endpoint is reached over plain http:// (accepted only for a loopback
 // host, in tests; the server warns at start-up).

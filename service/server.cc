@@ -9,11 +9,20 @@
 #include <limits>
 #include <utility>
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 
 namespace rollcall::service {
 namespace {
@@ -32,7 +41,115 @@ void LogGrpcLine(gpr_log_func_args* args) {
                {"source", absl::StrCat(args->file == nullptr ? "" : args->file, ":", args->line)}});
 }
 
+// A PEM file's objects, read with OpenSSL, so that a wrong path or a broken file stops the
+// start with a message naming the setting (gRPC's file watcher would only log and serve
+// nothing). Each check returns the problem, or OK.
+using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+absl::Status PemProblem(absl::string_view setting, const std::string& path,
+                        absl::string_view what) {
+  ERR_clear_error();
+  return absl::InvalidArgumentError(absl::StrCat(setting, " ", path, ": ", what));
+}
+
+absl::StatusOr<std::unique_ptr<X509, decltype(&X509_free)>> ReadCertificates(
+    absl::string_view setting, const std::string& path, int* count) {
+  Bio bio(BIO_new_file(path.c_str(), "r"), BIO_free);
+  if (bio == nullptr) return PemProblem(setting, path, "cannot be read (missing?)");
+  std::unique_ptr<X509, decltype(&X509_free)> first(nullptr, X509_free);
+  *count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (first == nullptr) {
+      first.reset(cert);
+    } else {
+      X509_free(cert);
+    }
+    ++*count;
+  }
+  if (*count == 0) return PemProblem(setting, path, "holds no PEM certificate");
+  ERR_clear_error();  // the end of the file
+  return first;
+}
+
+absl::Status CheckTlsFiles(const Config& config) {
+  int count = 0;
+  auto cert = ReadCertificates("tls_cert_file", config.tls_cert_file, &count);
+  if (!cert.ok()) return cert.status();
+  Bio bio(BIO_new_file(config.tls_key_file.c_str(), "r"), BIO_free);
+  if (bio == nullptr) {
+    return PemProblem("tls_key_file", config.tls_key_file, "cannot be read (missing?)");
+  }
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  if (key == nullptr) {
+    return PemProblem("tls_key_file", config.tls_key_file,
+                      "holds no unencrypted PEM private key");
+  }
+  if (X509_check_private_key(cert->get(), key.get()) != 1) {
+    return PemProblem("tls_key_file", config.tls_key_file,
+                      absl::StrCat("is not the key of the certificate in tls_cert_file ",
+                                   config.tls_cert_file));
+  }
+  if (!config.tls_client_ca_file.empty()) {
+    auto ca = ReadCertificates("tls_client_ca_file", config.tls_client_ca_file, &count);
+    if (!ca.ok()) return ca.status();
+  }
+  return absl::OkStatus();
+}
+
+ServiceOptions ServiceOptionsFor(const Config& config,
+                                 std::shared_ptr<const PageTokenSigner> page_tokens,
+                                 std::shared_ptr<CallerPolicyFile> caller_policy) {
+  ServiceOptions options;
+  options.default_deadline = config.default_deadline;
+  options.ttl = TtlPolicy{config.cache_ttl, config.cache_ttl_recent, config.recent_report_age};
+  options.reports_list_ttl = config.reports_list_ttl;
+  options.meeting_lookup_ttl = config.meeting_lookup_ttl;
+  options.page_tokens = std::move(page_tokens);
+  options.caller_policy = std::move(caller_policy);
+  return options;
+}
+
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
+    const Config& config, Logger* logger) {
+  absl::Status status = CheckTransportSecurity(config);
+  if (!status.ok()) return status;
+  if (config.plaintext) {
+    logger->Warn("plaintext: the gRPC port serves without TLS, and anyone who reaches it can "
+                 "read every report Rollcall can read; for tests and local use only (set "
+                 "ROLLCALL_TLS_CERT_FILE and ROLLCALL_TLS_KEY_FILE to serve TLS)",
+                 {{"listen", config.listen}});
+    return grpc::InsecureServerCredentials();
+  }
+  status = CheckTlsFiles(config);
+  if (!status.ok()) return status;
+  // Whole seconds, at least one.
+  const auto interval = static_cast<unsigned int>(std::clamp<int64_t>(
+      absl::ToInt64Seconds(absl::Ceil(config.tls_reload_interval, absl::Seconds(1))), 1,
+      std::numeric_limits<int>::max()));
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      config.tls_key_file, config.tls_cert_file, config.tls_client_ca_file, interval);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!config.tls_client_ca_file.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::experimental::TlsServerCredentials(options);
+  if (credentials == nullptr) {
+    return absl::InvalidArgumentError("gRPC refused the TLS settings");
+  }
+  logger->Info(config.tls_client_ca_file.empty() ? "serving TLS" : "serving mutual TLS",
+               {{"tls_cert_file", config.tls_cert_file},
+                {"tls_client_ca_file", config.tls_client_ca_file},
+                {"tls_reload_interval", absl::StrCat(interval, "s")}});
+  return credentials;
+}
 
 void RouteGrpcLogs(Logger* logger) {
   g_grpc_logger.store(logger, std::memory_order_release);
@@ -41,12 +158,14 @@ void RouteGrpcLogs(Logger* logger) {
 
 RollcallServer::RollcallServer(const Config& config,
                                std::shared_ptr<const PageTokenSigner> page_tokens,
+                               std::shared_ptr<CallerPolicyFile> caller_policy,
                                std::shared_ptr<graph::GraphClient> graph,
                                const common::Clock* clock, Logger* logger,
                                const ServerTuning& tuning, std::shared_ptr<Metrics> metrics)
     : clock_(clock),
       logger_(logger),
       graph_(graph),
+      caller_policy_(caller_policy),
       metrics_(metrics != nullptr ? std::move(metrics) : std::make_shared<Metrics>(tuning.version)),
       executor_(std::make_unique<UpstreamExecutor>(
           config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue), clock)),
@@ -55,11 +174,7 @@ RollcallServer::RollcallServer(const Config& config,
                                config.negative_cache_ttl, config.stale_if_error},
           clock, executor_.get(), logger)),
       service_(std::make_unique<AttendanceReportServiceImpl>(
-          ServiceOptions{config.default_deadline,
-                         TtlPolicy{config.cache_ttl, config.cache_ttl_recent,
-                                   config.recent_report_age},
-                         config.reports_list_ttl, config.meeting_lookup_ttl,
-                         std::move(page_tokens)},
+          ServiceOptionsFor(config, std::move(page_tokens), std::move(caller_policy)),
           std::move(graph), cache_.get(), clock, logger, metrics_.get())) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
@@ -68,6 +183,11 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   // Both are process-wide switches that take effect for servers built after them.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  // Transport security first: a server that may not serve says so before anything else.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(config, logger);
+  if (!credentials.ok()) return credentials.status();
 
   std::shared_ptr<const PageTokenSigner> page_tokens;
   if (config.page_token_key_file.empty()) {
@@ -81,7 +201,21 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
     if (!signer.ok()) return signer.status();
     page_tokens = std::make_shared<const PageTokenSigner>(*std::move(signer));
   }
+  std::shared_ptr<CallerPolicyFile> caller_policy;
+  if (!config.caller_policy_file.empty()) {
+    absl::StatusOr<std::unique_ptr<CallerPolicyFile>> file = CallerPolicyFile::Open(
+        config.caller_policy_file, clock, logger, tuning.caller_policy_poll_interval);
+    if (!file.ok()) return file.status();
+    caller_policy = std::move(*file);
+    logger->Info("caller policy loaded",
+                 {{"file", config.caller_policy_file},
+                  {"callers", absl::StrCat(caller_policy->Current()->size())}});
+  } else if (!config.tls_client_ca_file.empty()) {
+    logger->Warn("tls_client_ca_file without caller_policy_file: every client with a "
+                 "certificate from that CA may read every report Rollcall can read");
+  }
   auto server = absl::WrapUnique(new RollcallServer(config, std::move(page_tokens),
+                                                    std::move(caller_policy),
                                                     std::move(graph), clock, logger, tuning,
                                                     std::move(metrics)));
 
@@ -103,8 +237,7 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   }
 
   grpc::ServerBuilder builder;
-  // TLS is a later issue: plaintext until then (see the comment on Start in server.h).
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(config.listen, *credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(tuning.max_receive_message_bytes);
   if (config.max_connection_age > absl::ZeroDuration()) {
@@ -267,6 +400,10 @@ std::vector<prometheus::MetricFamily> RollcallServer::CollectStats() const {
                             n(executor_->queued())));
   out.push_back(GaugeFamily("rollcall_upstream_running", "Loads running on upstream threads.",
                             n(executor_->running())));
+  out.push_back(CounterFamily("rollcall_caller_denied_total",
+                              "Calls the caller policy refused (PERMISSION_DENIED, "
+                              "CALLER_NOT_ALLOWED), before any cache or Graph access.",
+                              n(service.caller_denied)));
   out.push_back(CounterFamily("rollcall_upstream_rejected_total",
                               "Cache misses refused at once because the upstream queue was full "
                               "(RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).",

@@ -13,6 +13,7 @@
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "service/attendance_service.h"
+#include "service/caller_policy.h"
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -29,6 +30,14 @@ inline constexpr char kServiceName[] = "rollcall.v1.AttendanceReportService";
 // be non-null and stay valid until the process exits (gRPC threads may log late).
 void RouteGrpcLogs(Logger* logger);
 
+// The gRPC port's credentials for `config`: plaintext (with a warning through `logger`) or TLS
+// from the certificate and key files, re-read every tls_reload_interval, and mutual TLS with
+// tls_client_ca_file. Errors: INVALID_ARGUMENT from CheckTransportSecurity, or naming the
+// setting and file that is missing, holds no PEM certificate or key, or whose key is not the
+// certificate's.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
+    const Config& config, Logger* logger);
+
 struct ServerTuning {
   // When config.max_connection_age closes a connection, how long its calls in flight get.
   absl::Duration max_connection_age_grace = absl::Seconds(30);
@@ -37,6 +46,8 @@ struct ServerTuning {
   // The metrics endpoint's limits (its address is config.metrics_listen).
   std::size_t metrics_max_request_bytes = 8 * 1024;
   absl::Duration metrics_connection_timeout = absl::Seconds(5);
+  // How often, at most, a call looks whether the caller policy file changed.
+  absl::Duration caller_policy_poll_interval = absl::Seconds(1);
   // The version rollcall_build_info reports.
   std::string version = ROLLCALL_VERSION;
 };
@@ -48,11 +59,15 @@ class RollcallServer {
   // outlive the server. `metrics` is the Metrics object the server exposes and whose
   // rpc_observer() its service reports to; when null the server makes its own (pass one made
   // earlier when the Graph client must report to it too, as main.cc does). Errors: UNAVAILABLE
-  // when an address cannot be bound.
+  // when an address cannot be bound; INVALID_ARGUMENT for transport settings that do not fit
+  // together (CheckTransportSecurity), or a TLS file or the caller policy file that is missing
+  // or does not parse (the message names the setting and the file).
   //
-  // Transport security: insecure (plaintext) credentials for now. Inbound TLS/mTLS and caller
-  // allow-lists are a later issue (see ARCHITECTURE.md, "confused deputy"); until then, expose
-  // the port only inside the cluster's network policy.
+  // Transport security: TLS from config.tls_cert_file/tls_key_file through gRPC's file watcher
+  // (re-read every tls_reload_interval: new connections get the new certificate, open ones
+  // keep theirs); with tls_client_ca_file, mutual TLS (a client without a certificate from
+  // that CA cannot connect); with caller_policy_file, the service checks each call's caller
+  // (caller_policy.h). Plaintext only with config.plaintext, and a warning.
   static absl::StatusOr<std::unique_ptr<RollcallServer>> Start(
       const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,
       Logger* logger, const ServerTuning& tuning = ServerTuning(),
@@ -102,11 +117,15 @@ class RollcallServer {
   const AttendanceReportServiceImpl& service() const { return *service_; }
   const UpstreamExecutor& executor() const { return *executor_; }
 
+  // The caller policy in force; null without caller_policy_file.
+  CallerPolicyFile* caller_policy() const { return caller_policy_.get(); }
+
   // The counters and gauges read from the components' Stats at each scrape.
   std::vector<prometheus::MetricFamily> CollectStats() const;
 
  private:
   RollcallServer(const Config& config, std::shared_ptr<const PageTokenSigner> page_tokens,
+                 std::shared_ptr<CallerPolicyFile> caller_policy,
                  std::shared_ptr<graph::GraphClient> graph,
                  const common::Clock* clock, Logger* logger, const ServerTuning& tuning,
                  std::shared_ptr<Metrics> metrics);
@@ -116,6 +135,7 @@ class RollcallServer {
   const common::Clock* const clock_;
   Logger* const logger_;
   const std::shared_ptr<graph::GraphClient> graph_;  // for its Stats()
+  const std::shared_ptr<CallerPolicyFile> caller_policy_;  // shared with the service
   // Before the service, which reports to it; shared with whoever else reports to it.
   const std::shared_ptr<Metrics> metrics_;
   // Declared in dependency order: destroyed metrics endpoint and server first, executor last.

@@ -107,7 +107,8 @@ def main():
             "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": SECRET,
             "AZURE_AUTHORITY_HOST": emulator.address + "/",
             "ROLLCALL_GRAPH_BASE_URL": emulator.address, "ROLLCALL_CA_BUNDLE": ca,
-            "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_LOG_LEVEL": "warn"})
+            "ROLLCALL_LISTEN": "127.0.0.1:0", "ROLLCALL_PLAINTEXT": "true",
+            "ROLLCALL_LOG_LEVEL": "warn"})
         peer = peer_go.start_peer(work, tools, emulator.address, ca, TENANT, CLIENT_ID, SECRET,
                                   cpu=None)
         try:

@@ -228,6 +228,9 @@ absl::StatusOr<std::unique_ptr<RollcallProcess>> RollcallProcess::Start(
       {"ROLLCALL_CA_BUNDLE", graph.ca_path()},
       {"ROLLCALL_LISTEN", "127.0.0.1:0"},
   };
+  // The tests' clients speak plaintext, on loopback; a test that serves TLS sets the TLS files
+  // (and then plaintext, which may not go with them, is not set).
+  full_env["ROLLCALL_PLAINTEXT"] = env.count("ROLLCALL_TLS_CERT_FILE") == 0 ? "true" : "";
   for (const auto& [k, v] : env) full_env[k] = v;
   std::unique_ptr<RollcallProcess> server(new RollcallProcess());
   auto process = ChildProcess::Start({ROLLCALL_SERVER_BINARY}, full_env);

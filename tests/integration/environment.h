@@ -100,6 +100,8 @@ class FakeGraph {
 class RollcallProcess {
  public:
   // Starts rollcall_server against `graph` with the default credentials, `env` overriding.
+  // It serves plaintext (ROLLCALL_PLAINTEXT=true) unless `env` sets ROLLCALL_TLS_CERT_FILE;
+  // stub(), NewStub() and CheckHealth() speak plaintext.
   static absl::StatusOr<std::unique_ptr<RollcallProcess>> Start(
       const FakeGraph& graph, const std::map<std::string, std::string>& env = {});
 

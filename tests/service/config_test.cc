@@ -321,7 +321,75 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{}, {{"ROLLCALL_HTTP_TIMEOUT", "30"}}, "ROLLCALL_HTTP_TIMEOUT"},
         BadCase{{}, {{"ROLLCALL_CACHE_MAX_BYTES", "lots"}}, "ROLLCALL_CACHE_MAX_BYTES"},
         BadCase{{}, {{"AZURE_AUTHORITY_HOST", "nope"}}, "AZURE_AUTHORITY_HOST"},
+        BadCase{{"--plaintext=maybe"}, {}, "--plaintext"},
+        BadCase{{}, {{"ROLLCALL_PLAINTEXT", "yes please"}}, "ROLLCALL_PLAINTEXT"},
+        BadCase{{"--tls_reload_interval=0s"}, {}, "--tls_reload_interval"},
         BadCase{{"-listen=1"}, {}, "unexpected argument #1"}));
+
+TEST(ConfigTest, TransportSecuritySettings) {
+  absl::StatusOr<Config> config = Load({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->plaintext);
+  EXPECT_EQ(config->tls_reload_interval, absl::Seconds(60));
+  EXPECT_EQ(config->listen, "0.0.0.0:50051");
+
+  // Plaintext keeps the default address off the network; an explicit one is kept.
+  config = Load({}, {{"ROLLCALL_PLAINTEXT", "true"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->plaintext);
+  EXPECT_EQ(config->listen, "127.0.0.1:50051");
+  config = Load({"--plaintext=TRUE", "--listen=0.0.0.0:7000"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "0.0.0.0:7000");
+  config = Load({"--plaintext=false"}, {{"ROLLCALL_PLAINTEXT", "true"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->plaintext);
+  EXPECT_EQ(config->listen, "0.0.0.0:50051");
+
+  config = Load({"--tls_cert_file=/t/tls.crt", "--tls_reload_interval=2s"},
+                {{"ROLLCALL_TLS_KEY_FILE", "/t/tls.key"},
+                 {"ROLLCALL_TLS_CLIENT_CA_FILE", "/t/ca.crt"},
+                 {"ROLLCALL_CALLER_POLICY_FILE", "/p/callers.json"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls_cert_file, "/t/tls.crt");
+  EXPECT_EQ(config->tls_key_file, "/t/tls.key");
+  EXPECT_EQ(config->tls_client_ca_file, "/t/ca.crt");
+  EXPECT_EQ(config->caller_policy_file, "/p/callers.json");
+  EXPECT_EQ(config->tls_reload_interval, absl::Seconds(2));
+  EXPECT_TRUE(CheckTransportSecurity(*config).ok());
+}
+
+TEST(ConfigTest, CheckTransportSecurityNamesWhatToSet) {
+  const auto problem = [](const Config& config) {
+    const absl::Status status = CheckTransportSecurity(config);
+    EXPECT_TRUE(status.ok() || status.code() == absl::StatusCode::kInvalidArgument) << status;
+    return std::string(status.message());
+  };
+  Config config;  // neither TLS nor plaintext
+  EXPECT_THAT(problem(config), HasSubstr("ROLLCALL_TLS_CERT_FILE"));
+  EXPECT_THAT(problem(config), HasSubstr("ROLLCALL_PLAINTEXT=true"));
+
+  config.plaintext = true;
+  EXPECT_EQ(problem(config), "");
+  config.tls_client_ca_file = "/ca.pem";
+  EXPECT_THAT(problem(config), HasSubstr("ROLLCALL_TLS_CLIENT_CA_FILE needs TLS"));
+  config.tls_client_ca_file.clear();
+
+  config.tls_cert_file = "/tls.crt";
+  EXPECT_THAT(problem(config), HasSubstr("without ROLLCALL_TLS_KEY_FILE"));
+  config.tls_key_file = "/tls.key";
+  EXPECT_THAT(problem(config), HasSubstr("both set"));
+  config.plaintext = false;
+  EXPECT_EQ(problem(config), "");
+  config.tls_cert_file.clear();
+  EXPECT_THAT(problem(config), HasSubstr("without ROLLCALL_TLS_CERT_FILE"));
+  config.tls_cert_file = "/tls.crt";
+
+  config.caller_policy_file = "/callers.json";
+  EXPECT_THAT(problem(config), HasSubstr("ROLLCALL_CALLER_POLICY_FILE needs mutual TLS"));
+  config.tls_client_ca_file = "/ca.pem";
+  EXPECT_EQ(problem(config), "");
+}
 
 TEST(ConfigTest, SecretIsNeverAFlagAndNeverEchoed) {
   for (const auto& args : std::vector<std::vector<std::string>>{
@@ -361,7 +429,16 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
     std::string default_text;
   };
   const std::vector<Expected> expected = {
-      {"--listen=HOST:PORT", "ROLLCALL_LISTEN", "0.0.0.0:50051"},
+      {"--listen=HOST:PORT", "ROLLCALL_LISTEN",
+       "0.0.0.0:50051 with TLS; 127.0.0.1:50051 (off the network) with plaintext"},
+      {"--tls_cert_file=PATH", "ROLLCALL_TLS_CERT_FILE", "(none)"},
+      {"--tls_key_file=PATH", "ROLLCALL_TLS_KEY_FILE", "(none)"},
+      {"--tls_client_ca_file=PATH", "ROLLCALL_TLS_CLIENT_CA_FILE",
+       "(none: clients are not asked for a certificate)"},
+      {"--tls_reload_interval=DURATION", "ROLLCALL_TLS_RELOAD_INTERVAL", "60s"},
+      {"--caller_policy_file=PATH", "ROLLCALL_CALLER_POLICY_FILE",
+       "(none: every caller that connects may read everything)"},
+      {"--plaintext=true|false", "ROLLCALL_PLAINTEXT", "false"},
       {"--cloud=global|usgov|usgov-dod|china", "ROLLCALL_CLOUD", "global"},
       {"--graph_base_url=URL", "ROLLCALL_GRAPH_BASE_URL", "https://graph.microsoft.com"},
       {"--graph_version=VERSION", "ROLLCALL_GRAPH_VERSION", "v1.0"},
@@ -447,7 +524,7 @@ TEST(ConfigTest, ErrorsNeverEchoTheValue) {
         "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
         "upstream_queue", "graph_max_attempts", "graph_initial_backoff", "graph_max_backoff",
         "default_deadline", "shutdown_grace", "max_connection_age", "metrics_listen",
-        "log_level"}) {
+        "log_level", "plaintext", "tls_reload_interval"}) {
     absl::StatusOr<Config> config = Load({absl::StrCat("--", name, "=", kValue)});
     ASSERT_FALSE(config.ok()) << name;
     EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

@@ -20,6 +20,7 @@ int main() {
   Logger logger(LogLevel::kError, rollcall::common::SystemClock());
   Config config;
   config.listen = "127.0.0.1:0";
+  config.plaintext = true;
   config.metrics_listen = "127.0.0.1:0";
   auto graph = std::make_shared<test::FakeGraphClient>();
   absl::StatusOr<std::unique_ptr<RollcallServer>> server =

@@ -3,6 +3,7 @@
 
 #include "service/server.h"
 
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -97,6 +99,7 @@ class ServerTest : public ::testing::Test {
  protected:
   ServerTest() {
     config_.listen = "127.0.0.1:0";
+    config_.plaintext = true;  // the in-process client speaks plaintext
     config_.upstream_concurrency = 4;
     config_.default_deadline = absl::Seconds(7);
   }
@@ -897,6 +900,7 @@ TEST_F(MetricsServerTest, ExposesEveryMetricAndTheyMove) {
       "rollcall_cache_negative_hits_total",
       "rollcall_cache_reloads_total",
       "rollcall_cache_stale_served_total",
+      "rollcall_caller_denied_total",
       "rollcall_calls_in_flight",
       "rollcall_graph_bad_responses_total",
       "rollcall_graph_call_duration_seconds",
@@ -967,6 +971,7 @@ TEST(ServerStartTest, BusyMetricsPortIsAnError) {
   auto graph = std::make_shared<test::FakeGraphClient>();
   Config config;
   config.listen = "127.0.0.1:0";
+  config.plaintext = true;
   config.metrics_listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<RollcallServer>> first =
       RollcallServer::Start(config, graph, common::SystemClock(), &logger);
@@ -982,6 +987,7 @@ TEST(ServerStartTest, BusyPortIsAnError) {
   auto graph = std::make_shared<test::FakeGraphClient>();
   Config config;
   config.listen = "127.0.0.1:0";
+  config.plaintext = true;
   absl::StatusOr<std::unique_ptr<RollcallServer>> first =
       RollcallServer::Start(config, graph, common::SystemClock(), &logger);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -989,6 +995,67 @@ TEST(ServerStartTest, BusyPortIsAnError) {
   absl::StatusOr<std::unique_ptr<RollcallServer>> second =
       RollcallServer::Start(config, graph, common::SystemClock(), &logger);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(ServerStartTest, RefusesToStartWithoutTransportSecurity) {
+  Logger logger(LogLevel::kError, common::SystemClock(), [](absl::string_view) {});
+  auto graph = std::make_shared<test::FakeGraphClient>();
+  Config config;
+  config.listen = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<RollcallServer>> server =
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("ROLLCALL_TLS_CERT_FILE"));
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("ROLLCALL_PLAINTEXT=true"));
+}
+
+TEST(ServerStartTest, PlaintextIsAWarning) {
+  std::vector<std::string> lines;
+  common::Mutex mu;
+  Logger logger(LogLevel::kInfo, common::SystemClock(), [&](absl::string_view line) {
+    common::MutexLock lock(&mu);
+    lines.emplace_back(line);
+  });
+  auto graph = std::make_shared<test::FakeGraphClient>();
+  Config config;
+  config.listen = "127.0.0.1:0";
+  config.plaintext = true;
+  absl::StatusOr<std::unique_ptr<RollcallServer>> server =
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
+  ASSERT_TRUE(server.ok()) << server.status();
+  common::MutexLock lock(&mu);
+  bool warned = false;
+  for (const std::string& line : lines) {
+    if (absl::StrContains(line, "\"warn\"") && absl::StrContains(line, "plaintext")) warned = true;
+  }
+  EXPECT_TRUE(warned) << absl::StrJoin(lines, "\n");
+}
+
+TEST(ServerStartTest, MissingOrBrokenTlsFilesNameTheSetting) {
+  Logger logger(LogLevel::kError, common::SystemClock(), [](absl::string_view) {});
+  auto graph = std::make_shared<test::FakeGraphClient>();
+  const std::string dir = ::testing::TempDir();
+  const std::string junk = dir + "/rollcall_junk.pem";
+  {
+    std::ofstream out(junk);
+    out << "not a certificate\n";
+  }
+  Config config;
+  config.listen = "127.0.0.1:0";
+  config.tls_cert_file = dir + "/rollcall_no_such_cert.pem";
+  config.tls_key_file = junk;
+  absl::StatusOr<std::unique_ptr<RollcallServer>> server =
+      RollcallServer::Start(config, graph, common::SystemClock(), &logger);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("tls_cert_file"));
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("rollcall_no_such_cert.pem"));
+
+  config.tls_cert_file = junk;
+  server = RollcallServer::Start(config, graph, common::SystemClock(), &logger);
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("holds no PEM certificate"));
 }
 
 }  // namespace
