@@ -1,7 +1,8 @@
 // rollcall_server: wires the real Graph client into the gRPC server. All logic lives in
 // rollcall_service and rollcall_graph_client; this file only parses, builds and waits.
 //
-// Signals: SIGTERM and SIGINT shut down gracefully; SIGHUP is logged and ignored.
+// Signals: SIGTERM and SIGINT shut down gracefully; SIGHUP is logged and ignored (files that may
+// change are re-read when they do).
 //
 // Exit codes: 0 after a graceful shutdown (SIGTERM / SIGINT) or --help; 2 for a configuration
 // or credential problem (the message says what to fix); 1 when the server cannot start.
@@ -48,8 +49,8 @@ int Run(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  // SIGHUP's default action would kill the process; there is nothing to reload yet, so the
-  // loop below logs it and goes on serving.
+  // SIGHUP's default action would kill the process; what can change is re-read on its own
+  // (TLS files, caller policy, secret file), so the loop below logs it and goes on serving.
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -71,6 +72,13 @@ int Run(int argc, char** argv) {
   if (config->help) {
     std::fputs(rollcall::service::ConfigHelp().c_str(), stdout);
     return 0;
+  }
+  // A setting error, like the ones LoadConfig reports: exit 2 before anything starts.
+  if (absl::Status transport = rollcall::service::CheckTransportSecurity(*config);
+      !transport.ok()) {
+    std::fprintf(stderr, "rollcall_server: %s\nRun rollcall_server --help for the settings.\n",
+                 std::string(transport.message()).c_str());
+    return 2;
   }
   if (!config->ca_bundle.empty() && access(config->ca_bundle.c_str(), R_OK) != 0) {
     std::fprintf(stderr, "rollcall_server: ca_bundle %s is not a readable file\n",
@@ -178,7 +186,8 @@ int Run(int argc, char** argv) {
   while (true) {
     if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;  // cannot happen
     if (signal_number != SIGHUP) break;
-    logger.Info("SIGHUP ignored: nothing to reload yet");
+    logger.Info("SIGHUP ignored: the TLS files and the caller policy are re-read when they "
+                "change, and the client secret file at each token request");
   }
   logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                                 {"grace", absl::FormatDuration(config->shutdown_grace)}});
