@@ -72,8 +72,13 @@ absl::StatusOr<std::unique_ptr<TokenCredential>> MakeTokenCredential(
   if (!authenticator.ok()) return authenticator.status();
   auto grant = std::make_unique<ClientCredentialsGrant>(config, *std::move(authenticator),
                                                         std::move(transport), clock);
-  return std::unique_ptr<TokenCredential>(std::make_unique<CachingTokenCredential>(
-      std::move(grant), CachingOptions{config.refresh_margin, config.retry}, clock));
+  CachingOptions options;
+  options.refresh_margin = config.refresh_margin;
+  options.retry = config.retry;
+  options.background_refresh = config.background_refresh;
+  options.observer = config.credential_observer;
+  return std::unique_ptr<TokenCredential>(
+      std::make_unique<CachingTokenCredential>(std::move(grant), std::move(options), clock));
 }
 
 }  // namespace rollcall::graph

@@ -1,8 +1,8 @@
 #pragma once
 // App-only tokens for Microsoft Graph. A TokenCredential is what the Graph stub asks for a
 // token; every credential is a CachingTokenCredential (caching_token_credential.h) — the token
-// cache, single-flight refresh, proactive refresh ahead of expiry, retry of transient failures
-// — over a TokenGrant (token_grant.h): the client-credentials grant (client_credentials_grant.h)
+// cache, single-flight refresh, refresh ahead of expiry (by a background thread, unless turned
+// off), retry of transient failures, a readiness signal (CredentialObserver) — over a TokenGrant (token_grant.h): the client-credentials grant (client_credentials_grant.h)
 // with the ClientAuthenticator of one way to authenticate (client_authenticators.h: a secret,
 // a secret file, a federated token; certificate_authenticator.h: a certificate).
 
@@ -29,8 +29,9 @@ struct AccessToken {
 class TokenCredential {
  public:
   virtual ~TokenCredential() = default;
-  // Thread-safe. A cached token when one is fresh; otherwise one token request (with its
-  // retries) for all concurrent callers, bounded by `deadline`. Errors carry ErrorDetails:
+  // Thread-safe. A cached token when one is fresh (with a background refresher: while it is
+  // usable at all); otherwise one token request (with its retries) for all concurrent callers,
+  // bounded by `deadline`. Errors carry ErrorDetails:
   //   FAILED_PRECONDITION  CREDENTIALS_REJECTED (the AADSTS code and what to fix in the message)
   //   UNAVAILABLE          TOKEN_ENDPOINT_ERROR (the endpoint failed or was unreachable; the
   //                        last attempt's error, with RetryInfo when it sent Retry-After)
@@ -41,6 +42,22 @@ class TokenCredential {
   virtual absl::StatusOr<AccessToken> GetToken(absl::Time deadline) = 0;
   // Forget `token` if it is the cached one (Graph rejected it); the next GetToken fetches anew.
   virtual void Invalidate(const std::string& token) = 0;
+};
+
+// Told whether the credential holds a usable token: what a readiness check reports (the
+// service maps it to gRPC health SERVING / NOT_SERVING). Only a credential with a background
+// refresher (TokenCredentialConfig::background_refresh) calls it, always on that refresher's
+// thread, one call at a time, in order, never while the credential holds its lock (so it may
+// call GetToken), and only on a change. Before the first call a credential counts as unusable.
+//   true   the first token was obtained, or a token again after a false;
+//   false  the cached token expired (it is no longer handed out) without a successful refresh,
+//          or the identity platform refused the credential (CREDENTIALS_REJECTED: a refresh
+//          failed for good; the old token, while still valid, keeps being served).
+// Implementations must be thread-safe against the rest of the program and return promptly.
+class CredentialObserver {
+ public:
+  virtual ~CredentialObserver() = default;
+  virtual void OnTokenUsable(bool usable) = 0;
 };
 
 // How a certificate's client assertion is signed.
@@ -75,8 +92,15 @@ struct TokenCredentialConfig {
   std::string scope = "https://graph.microsoft.com/.default";
   // Refresh this long before expires_on.
   absl::Duration refresh_margin = absl::Minutes(5);
-  // How transient token-endpoint failures are retried when no usable token is cached.
+  // How transient token-endpoint failures are retried when no usable token is cached (a
+  // caller's fetch); its jitter also spreads the background refresher's backoff.
   RetryOptions retry;
+  // A background thread fetches the first token as soon as the credential is made and then
+  // refreshes each token ahead of its expiry, so that no GetToken waits while a token is
+  // cached (caching_token_credential.h). Off: the caller that finds the token due refreshes it.
+  bool background_refresh = true;
+  // Told whether a usable token is held (readiness); may be null. Needs background_refresh.
+  std::shared_ptr<CredentialObserver> credential_observer;
   // Told of every exchange with the token endpoint (endpoint "token"); may be null.
   std::shared_ptr<GraphCallObserver> observer;
 };
@@ -85,7 +109,9 @@ struct TokenCredentialConfig {
 // the client id or every way to authenticate is missing (naming every variable that could be
 // set), when the secret file cannot be read or is empty, and when the certificate file is
 // unusable (CertificateAuthenticator::Create lists why). `transport` and
-// `clock` must outlive the credential; `clock` is the one deadlines are on.
+// `clock` must outlive the credential; `clock` is the one deadlines are on. With
+// background_refresh the first token request starts before this returns (on the refresher's
+// thread; this does not wait for it).
 absl::StatusOr<std::unique_ptr<TokenCredential>> MakeTokenCredential(
     const TokenCredentialConfig& config, std::shared_ptr<HttpTransport> transport,
     const common::Clock* clock);

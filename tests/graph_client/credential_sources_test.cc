@@ -119,6 +119,7 @@ class CredentialSourcesTest : public ::testing::Test {
     config.tenant_id = "contoso.onmicrosoft.com";
     config.client_id = kClientId;
     config.retry.max_attempts = 1;
+    config.background_refresh = false;  // every token request is one the test makes
     return config;
   }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }

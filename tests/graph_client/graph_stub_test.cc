@@ -440,6 +440,7 @@ class NewEndpointTest : public StubTest {
     config.client_id = "app";
     config.client_secret = "secret";
     config.retry = retry_;
+    config.background_refresh = false;  // token requests only when a Graph call needs one
     auto credential = MakeTokenCredential(config, transport_, &clock_);
     EXPECT_TRUE(credential.ok()) << credential.status();
     GraphStubOptions options;

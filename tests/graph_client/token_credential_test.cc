@@ -50,6 +50,9 @@ class CredentialTest : public ::testing::Test {
     options.client_id = "00001111-aaaa-2222-bbbb-3333cccc4444";
     options.client_secret = kSecret;
     options.retry.jitter = [] { return 0.0; };  // waits are exactly half the backoff step
+    // These tests drive refreshes through GetToken: the background refresher would send token
+    // requests of its own (caching_token_credential_test.cc tests it).
+    options.background_refresh = false;
     return options;
   }
 
@@ -248,6 +251,27 @@ TEST_F(CredentialTest, ErrorsAreNotCached) {
   transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("t", 3600)));
   EXPECT_EQ(credential->GetToken(Later()).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(credential->GetToken(Later())->token, "t");
+}
+
+TEST_F(CredentialTest, ByDefaultTheFirstTokenIsFetchedInTheBackground) {
+  class Ready final : public CredentialObserver {
+   public:
+    void OnTokenUsable(bool usable) override {
+      if (usable) ready.Notify();
+    }
+    Notification ready;
+  };
+  auto observer = std::make_shared<Ready>();
+  TokenCredentialConfig options = Options();
+  options.background_refresh = TokenCredentialConfig().background_refresh;  // the default: on
+  options.credential_observer = observer;
+  transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody("early", 3600)));
+  auto credential = Make(options);
+  observer->ready.WaitForNotification();  // no caller asked
+  EXPECT_EQ(transport_->request_count(), 1u);
+  // Even a caller out of time gets it.
+  EXPECT_EQ(credential->GetToken(clock_.Now())->token, "early");
+  EXPECT_EQ(transport_->request_count(), 1u);
 }
 
 // ---------------------------------------------------------------------------------------------
