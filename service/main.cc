@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/mutex.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
@@ -34,6 +35,43 @@
 #include "service/server.h"
 
 namespace {
+
+// Readiness from the credential: health NOT_SERVING until its first token, and again while it
+// holds no usable one (the token endpoint down past the token's expiry, or the credentials
+// rejected). The credential's refresher thread calls OnTokenUsable, possibly before the server
+// exists (then the state waits for Attach) and until Detach.
+class Readiness final : public rollcall::graph::CredentialObserver {
+ public:
+  explicit Readiness(rollcall::service::Logger* logger) : logger_(logger) {}
+
+  void OnTokenUsable(bool usable) override {
+    rollcall::common::MutexLock lock(&mu_);
+    usable_ = usable;
+    if (usable) {
+      logger_->Info("the credential holds a token: health SERVING");
+    } else {
+      logger_->Warn("the credential holds no usable token: health NOT_SERVING until it does");
+    }
+    if (server_ != nullptr) server_->SetReady(usable);
+  }
+
+  void Attach(rollcall::service::RollcallServer* server) {
+    rollcall::common::MutexLock lock(&mu_);
+    server_ = server;
+    server_->SetReady(usable_);
+  }
+
+  void Detach() {
+    rollcall::common::MutexLock lock(&mu_);
+    server_ = nullptr;
+  }
+
+ private:
+  rollcall::service::Logger* const logger_;
+  rollcall::common::Mutex mu_;
+  bool usable_ ABSL_GUARDED_BY(mu_) = false;
+  rollcall::service::RollcallServer* server_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
 
 using rollcall::service::Config;
 using rollcall::service::Logger;
@@ -126,6 +164,8 @@ int Run(int argc, char** argv) {
   rollcall::graph::TokenCredentialConfig credential_options;
   credential_options.retry = retry;
   credential_options.observer = metrics;
+  const auto readiness = std::make_shared<Readiness>(&logger);
+  credential_options.credential_observer = readiness;
   credential_options.authority_host = config->authority_host;
   credential_options.tenant_id = config->tenant_id;
   credential_options.client_id = config->client_id;
@@ -163,11 +203,17 @@ int Run(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<rollcall::service::RollcallServer>> server =
       rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger,
-                                               rollcall::service::ServerTuning(), metrics);
+                                               [] {
+                                                 rollcall::service::ServerTuning tuning;
+                                                 tuning.serving_at_start = false;
+                                                 return tuning;
+                                               }(),
+                                               metrics);
   if (!server.ok()) {
     logger.Error("cannot start the gRPC server", {{"error", server.status().message()}});
     return 1;
   }
+  readiness->Attach(server->get());
   const std::string address =
       absl::StrCat(rollcall::service::ListenHost(config->listen), ":", (*server)->port());
   // Integration tests read this line; keep its shape.
@@ -192,6 +238,8 @@ int Run(int argc, char** argv) {
   logger.Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                                 {"grace", absl::FormatDuration(config->shutdown_grace)}});
   const bool stopped = (*server)->Shutdown(clock->Now() + config->shutdown_grace);
+  // The credential's refresher may still report until the server (which owns it) is gone.
+  readiness->Detach();
 
   const auto cache = (*server)->cache().GetStats();
   const auto service = (*server)->service().GetStats();

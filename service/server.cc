@@ -261,8 +261,9 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   }
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   if (health != nullptr) {
-    health->SetServingStatus("", true);
-    health->SetServingStatus(rollcall::v1::AttendanceReportService::service_full_name(), true);
+    health->SetServingStatus("", tuning.serving_at_start);
+    health->SetServingStatus(rollcall::v1::AttendanceReportService::service_full_name(),
+                             tuning.serving_at_start);
   }
   return server;
 }
@@ -284,6 +285,17 @@ bool RollcallServer::Shutdown(absl::Time deadline) {
   shutdown_done_ = true;
   shutdown_cv_.SignalAll();
   return result;
+}
+
+void RollcallServer::SetReady(bool ready) {
+  common::MutexLock lock(&mu_);
+  // Under mu_: a shutdown that starts after this check waits for it, then sets NOT_SERVING for
+  // good.
+  if (shutdown_started_ || server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", ready);
+  health->SetServingStatus(rollcall::v1::AttendanceReportService::service_full_name(), ready);
 }
 
 void RollcallServer::Wait() {

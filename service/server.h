@@ -50,6 +50,9 @@ struct ServerTuning {
   absl::Duration caller_policy_poll_interval = absl::Seconds(1);
   // The version rollcall_build_info reports.
   std::string version = ROLLCALL_VERSION;
+  // Health SERVING as soon as the server listens. False: NOT_SERVING until SetReady(true)
+  // (rollcall_server: until the credential holds its first token).
+  bool serving_at_start = true;
 };
 
 class RollcallServer {
@@ -109,6 +112,11 @@ class RollcallServer {
   // `deadline` (they end by their own deadlines; the destructor waits for them).
   // Thread-safe; the first call does the work, later calls wait for it and return its result.
   bool Shutdown(absl::Time deadline);
+
+  // Readiness: health SERVING (overall and for the service) or NOT_SERVING, e.g. while the
+  // credential has no usable token. Ignored once shutdown has begun (health stays NOT_SERVING).
+  // Thread-safe; any thread.
+  void SetReady(bool ready);
 
   // Blocks until Shutdown() has been called and the server has stopped.
   void Wait();

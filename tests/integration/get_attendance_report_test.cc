@@ -189,6 +189,17 @@ TEST_F(GetAttendanceReportTest, UnknownReportIsNotFoundWithGraphCodeAndRequestId
 TEST_F(GetAttendanceReportTest, InvalidIdsGetInvalidArgumentAndNoGraphCall) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
+  // The credential fetches its first token at start, in the background: wait for it (health
+  // turns SERVING), so that what follows is counted from there.
+  bool serving = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!serving && absl::Now() < deadline) {
+    ASSERT_TRUE(server->CheckHealth("", absl::Seconds(5), &serving).ok());
+    if (!serving) absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(serving);
+  const int tokens = graph_->Counter("token");
+  EXPECT_EQ(tokens, 1);
   const std::string oversized(1025, 'm');
   const std::vector<std::pair<GetAttendanceReportRequest, std::string>> cases = {
       {Request("", kDocsMeeting, kDocsReport), "user_id"},
@@ -206,7 +217,7 @@ TEST_F(GetAttendanceReportTest, InvalidIdsGetInvalidArgumentAndNoGraphCall) {
     EXPECT_EQ(ErrorInfoOf(status).metadata().at("field"), field);
   }
   EXPECT_EQ(GraphCalls(*graph_), 0);
-  EXPECT_EQ(graph_->Counter("token"), 0);
+  EXPECT_EQ(graph_->Counter("token"), tokens);
 }
 
 // Acceptance 4: IDs holding '/', '?', '#', '%', '..' or spaces reach Graph exactly, as one path
@@ -260,7 +271,11 @@ TEST_F(GetAttendanceReportTest, WrongSecretNamesAadstsCodeAndWhatToFix) {
   EXPECT_EQ(info.reason(), "CREDENTIALS_REJECTED");
   EXPECT_EQ(info.metadata().at("aadsts_code"), "AADSTS7000215");
   EXPECT_EQ(GraphCalls(*graph_), 0);
-  EXPECT_EQ(graph_->Counter("token"), 1);
+  // The credential's first try at start (in the background), and the call's own unless it
+  // joined that one: a refused credential is asked again by the next caller (backing off from
+  // refusals is issue 12's).
+  EXPECT_GE(graph_->Counter("token"), 1);
+  EXPECT_LE(graph_->Counter("token"), 2);
 
   ASSERT_TRUE(server->process().Stop().has_value());
   const std::string log = server->Stderr();
