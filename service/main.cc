@@ -17,6 +17,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,9 @@ int Run(int argc, char** argv) {
   // environment, so no child process, /proc/<pid>/environ reader or crash dump of the
   // environment sees them.
   for (const char* name : {"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}) {
+    // Overwritten in place first: unsetenv alone leaves the bytes where the kernel put the
+    // environment, which /proc/<pid>/environ shows to anyone who may read it.
+    if (char* value = std::getenv(name)) std::memset(value, 0, std::strlen(value));
     unsetenv(name);
   }
   if (!config.ok()) {

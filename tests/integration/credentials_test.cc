@@ -364,5 +364,57 @@ TEST(CredentialsTest, AnEndpointEchoingTheSecretLeavesNoTraceOfIt) {
   EXPECT_THAT((*server)->Stderr(), Not(HasSubstr(encoded)));
 }
 
+// Health says whether the credential holds a token: NOT_SERVING until the first one (here the
+// token endpoint answers only after 1.5 s), SERVING then, and NOT_SERVING again once the
+// credential is refused (the secret revoked) and its token has run out.
+TEST(CredentialsTest, HealthFollowsTheCredential) {
+  auto graph = FakeGraph::Start({"--token-lifetime", "3"});
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  FaultSpec slow;
+  slow.action = "delay";
+  slow.kind = "token";
+  slow.delay_ms = 1500;
+  ASSERT_TRUE((*graph)->AddFault(slow).ok());
+  auto server = RollcallProcess::Start(**graph);
+  ASSERT_TRUE(server.ok()) << server.status();
+  bool serving = true;
+  ASSERT_TRUE((*server)->CheckHealth("", absl::Seconds(5), &serving).ok());
+  EXPECT_FALSE(serving) << "SERVING before the first token";
+
+  const auto await = [&](bool want) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    bool now = !want;
+    while (absl::Now() < deadline) {
+      EXPECT_TRUE((*server)->CheckHealth("", absl::Seconds(5), &now).ok());
+      if (now == want) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  };
+  EXPECT_TRUE(await(true)) << "never SERVING after the first token";
+  EXPECT_TRUE(GetDocsReport(**server).ok());
+
+  // The app's secret is revoked: the next refresh is refused, and once the 3-second token has
+  // run out the replica says it cannot serve.
+  ASSERT_TRUE((*graph)->PostJson("/_emulator/credentials", R"({"secrets": ["another"]})").ok());
+  EXPECT_TRUE(await(false)) << "still SERVING with refused credentials";
+  ASSERT_TRUE((*server)->process().Stop().has_value());
+  EXPECT_THAT((*server)->Stderr(), HasSubstr("holds no usable token"));
+}
+
+// The secret is read once and wiped from the process's environment: /proc/<pid>/environ (what
+// the kernel shows of it) holds no trace.
+TEST(CredentialsTest, TheSecretLeavesTheProcessEnvironment) {
+  auto graph = FakeGraph::Start();
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  auto server = RollcallProcess::Start(**graph);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(GetDocsReport(**server).ok());
+  const std::string environ = Read(absl::StrCat("/proc/", (*server)->process().pid(), "/environ"));
+  ASSERT_FALSE(environ.empty());
+  EXPECT_THAT(environ, HasSubstr("AZURE_TENANT_ID="));
+  EXPECT_THAT(environ, Not(HasSubstr(kClientSecret)));
+}
+
 }  // namespace
 }  // namespace rollcall::testing
