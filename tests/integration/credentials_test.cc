@@ -108,17 +108,10 @@ std::unique_ptr<grpc::ClientContext> Context() {
   return context;
 }
 
-GetAttendanceReportRequest DocsRequest() {
-  GetAttendanceReportRequest request;
-  request.set_user_id(kDocsUser);
-  request.set_meeting_id(kDocsMeeting);
-  request.set_report_id(kDocsReport);
-  return request;
-}
-
 grpc::Status GetDocsReport(RollcallProcess& server) {
   GetAttendanceReportResponse response;
-  grpc::Status status = server.stub().GetAttendanceReport(Context().get(), DocsRequest(), &response);
+  grpc::Status status =
+      server.stub().GetAttendanceReport(Context().get(), DocsReportRequest(), &response);
   if (status.ok()) EXPECT_EQ(response.report().id(), kDocsReport);
   return status;
 }
@@ -159,8 +152,9 @@ TEST(CredentialsTest, CertificateAssertionsSignedPs256OrRs256FetchAReport) {
   ASSERT_TRUE(graph.ok()) << graph.status();
   for (const std::string algorithm : {"ps256", "rs256"}) {
     SCOPED_TRACE(algorithm);
-    auto server = StartServer(**graph, {{"AZURE_CLIENT_CERTIFICATE_PATH", folder / "rollcall-app.pem"},
-                                        {"ROLLCALL_CLIENT_ASSERTION_ALGORITHM", algorithm}});
+    auto server =
+        StartServer(**graph, {{"AZURE_CLIENT_CERTIFICATE_PATH", folder / "rollcall-app.pem"},
+                              {"ROLLCALL_CLIENT_ASSERTION_ALGORITHM", algorithm}});
     ASSERT_NE(server, nullptr);
     const grpc::Status status = GetDocsReport(*server);
     ASSERT_TRUE(status.ok()) << status.error_message() << server->Stderr();
@@ -217,6 +211,17 @@ class FederatedTest : public ::testing::Test {
     return StartServer(*graph_, {{"AZURE_FEDERATED_TOKEN_FILE", token_file_}});
   }
 
+  // With `token` projected, a call is refused as AADSTS`aadsts`, the message saying `hint`.
+  void ExpectRefused(const std::string& token, const std::string& aadsts,
+                     const std::string& hint) {
+    Write(token_file_, token);
+    auto server = Server();
+    ASSERT_NE(server, nullptr);
+    const grpc::Status status = GetDocsReport(*server);
+    ExpectRejected(status, aadsts);
+    EXPECT_THAT(status.error_message(), HasSubstr(hint));
+  }
+
   Folder folder_;
   std::unique_ptr<FakeGraph> graph_;
   std::string token_file_;
@@ -239,7 +244,7 @@ TEST_F(FederatedTest, TheProjectedTokenIsSentAndReadAfreshForEachTokenRequest) {
   ASSERT_NE(second, first);
   Write(token_file_, second);
   ASSERT_TRUE(graph_->PostJson("/_emulator/expire-tokens", "{}").ok());
-  GetAttendanceReportRequest basic = DocsRequest();
+  GetAttendanceReportRequest basic = DocsReportRequest();
   basic.set_view(rollcall::v1::REPORT_VIEW_BASIC);  // not cached yet: Graph is called
   GetAttendanceReportResponse response;
   status = server->stub().GetAttendanceReport(Context().get(), basic, &response);
@@ -250,29 +255,19 @@ TEST_F(FederatedTest, TheProjectedTokenIsSentAndReadAfreshForEachTokenRequest) {
 }
 
 TEST_F(FederatedTest, ABadSignatureIsAadsts700027) {
-  Write(token_file_, FederatedToken(folder_, folder_ / "another-cluster.key", kAudience));
-  auto server = Server();
-  ASSERT_NE(server, nullptr);
-  ExpectRejected(GetDocsReport(*server), "700027");
+  ExpectRefused(FederatedToken(folder_, folder_ / "another-cluster.key", kAudience), "700027",
+                "federated");
 }
 
 TEST_F(FederatedTest, AnExpiredAssertionIsAadsts500133) {
-  Write(token_file_, FederatedToken(folder_, folder_ / "kubernetes.key", kAudience,
-                                    absl::Hours(-2), absl::Hours(-1)));
-  auto server = Server();
-  ASSERT_NE(server, nullptr);
-  const grpc::Status status = GetDocsReport(*server);
-  ExpectRejected(status, "500133");
-  EXPECT_THAT(status.error_message(), HasSubstr("clock"));
+  ExpectRefused(FederatedToken(folder_, folder_ / "kubernetes.key", kAudience, absl::Hours(-2),
+                               absl::Hours(-1)),
+                "500133", "clock");
 }
 
 TEST_F(FederatedTest, AWrongAudienceIsAadsts70021) {
-  Write(token_file_, FederatedToken(folder_, folder_ / "kubernetes.key", "api://not-entra"));
-  auto server = Server();
-  ASSERT_NE(server, nullptr);
-  const grpc::Status status = GetDocsReport(*server);
-  ExpectRejected(status, "70021");
-  EXPECT_THAT(status.error_message(), HasSubstr("federated"));
+  ExpectRefused(FederatedToken(folder_, folder_ / "kubernetes.key", "api://not-entra"), "70021",
+                "federated");
 }
 
 TEST(CredentialsTest, ASecretFileRotatedWhileServingFailsNoCall) {
@@ -295,7 +290,7 @@ TEST(CredentialsTest, ASecretFileRotatedWhileServingFailsNoCall) {
     while (!stop.load()) {
       GetAttendanceReportResponse response;
       const grpc::Status status =
-          stub->GetAttendanceReport(Context().get(), DocsRequest(), &response);
+          stub->GetAttendanceReport(Context().get(), DocsReportRequest(), &response);
       ++calls;
       if (!status.ok() && failures.fetch_add(1) == 0) first_failure = status.error_message();
     }

@@ -24,6 +24,20 @@
 
 namespace rollcall::testing {
 
+rollcall::v1::GetAttendanceReportRequest ReportRequest(const std::string& user,
+                                                       const std::string& meeting,
+                                                       const std::string& report) {
+  rollcall::v1::GetAttendanceReportRequest request;
+  request.set_user_id(user);
+  request.set_meeting_id(meeting);
+  request.set_report_id(report);
+  return request;
+}
+
+rollcall::v1::GetAttendanceReportRequest DocsReportRequest() {
+  return ReportRequest(kDocsUser, kDocsMeeting, kDocsReport);
+}
+
 google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
   google::rpc::Status details;
   google::rpc::ErrorInfo info;

@@ -47,6 +47,13 @@ struct FaultSpec {
   std::string Json() const;
 };
 
+// A GetAttendanceReportRequest for the report `report` of `meeting` organized by `user`.
+rollcall::v1::GetAttendanceReportRequest ReportRequest(const std::string& user,
+                                                       const std::string& meeting,
+                                                       const std::string& report);
+// The docs' example report (kDocsUser, kDocsMeeting, kDocsReport).
+rollcall::v1::GetAttendanceReportRequest DocsReportRequest();
+
 // The google.rpc.ErrorInfo of a reply's details (empty when it has none).
 google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status);
 

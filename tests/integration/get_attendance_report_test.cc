@@ -27,16 +27,7 @@ using ::google::protobuf::util::TimeUtil;
 using rollcall::v1::GetAttendanceReportRequest;
 using rollcall::v1::GetAttendanceReportResponse;
 
-GetAttendanceReportRequest Request(const std::string& user, const std::string& meeting,
-                                   const std::string& report) {
-  GetAttendanceReportRequest request;
-  request.set_user_id(user);
-  request.set_meeting_id(meeting);
-  request.set_report_id(report);
-  return request;
-}
 
-GetAttendanceReportRequest DocsRequest() { return Request(kDocsUser, kDocsMeeting, kDocsReport); }
 
 grpc::Status Call(RollcallProcess& server, const GetAttendanceReportRequest& request,
                   GetAttendanceReportResponse* response) {
@@ -79,7 +70,7 @@ TEST_F(GetAttendanceReportTest, ServesTheDocsExampleReportOverGrpc) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   GetAttendanceReportResponse response;
-  grpc::Status status = Call(*server, DocsRequest(), &response);
+  grpc::Status status = Call(*server, DocsReportRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
 
   const auto& report = response.report();
@@ -110,7 +101,7 @@ TEST_F(GetAttendanceReportTest, ServesTheDocsExampleReportOverGrpc) {
 TEST_F(GetAttendanceReportTest, BasicViewLeavesRecordsOutAndAsksGraphWithoutExpand) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
-  auto request = DocsRequest();
+  auto request = DocsReportRequest();
   request.set_view(rollcall::v1::REPORT_VIEW_BASIC);
   GetAttendanceReportResponse response;
   ASSERT_TRUE(Call(*server, request, &response).ok());
@@ -139,7 +130,7 @@ TEST_F(GetAttendanceReportTest, HundredConcurrentMissesMakeOneGraphCallThenHit) 
   std::vector<grpc::ClientContext> contexts(kCalls);
   std::vector<GetAttendanceReportResponse> responses(kCalls);
   std::vector<grpc::Status> statuses(kCalls);
-  const auto request = DocsRequest();
+  const auto request = DocsReportRequest();
   for (int i = 0; i < kCalls; ++i) {
     contexts[i].set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
     server->stub().async()->GetAttendanceReport(&contexts[i], &request, &responses[i],
@@ -174,7 +165,8 @@ TEST_F(GetAttendanceReportTest, UnknownReportIsNotFoundWithGraphCodeAndRequestId
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   GetAttendanceReportResponse response;
-  grpc::Status status = Call(*server, Request(kDocsUser, kDocsMeeting, "no-such-report"), &response);
+  grpc::Status status =
+      Call(*server, ReportRequest(kDocsUser, kDocsMeeting, "no-such-report"), &response);
   ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
   const auto info = ErrorInfoOf(status);
   EXPECT_EQ(info.reason(), "REPORT_NOT_FOUND");
@@ -202,12 +194,12 @@ TEST_F(GetAttendanceReportTest, InvalidIdsGetInvalidArgumentAndNoGraphCall) {
   EXPECT_EQ(tokens, 1);
   const std::string oversized(1025, 'm');
   const std::vector<std::pair<GetAttendanceReportRequest, std::string>> cases = {
-      {Request("", kDocsMeeting, kDocsReport), "user_id"},
-      {Request(kDocsUser, "", kDocsReport), "meeting_id"},
-      {Request(kDocsUser, kDocsMeeting, ""), "report_id"},
-      {Request(kDocsUser, oversized, kDocsReport), "meeting_id"},
-      {Request(kDocsUser, "line\nbreak", kDocsReport), "meeting_id"},
-      {Request(kDocsUser, kDocsMeeting, std::string("nul\0byte", 8)), "report_id"},
+      {ReportRequest("", kDocsMeeting, kDocsReport), "user_id"},
+      {ReportRequest(kDocsUser, "", kDocsReport), "meeting_id"},
+      {ReportRequest(kDocsUser, kDocsMeeting, ""), "report_id"},
+      {ReportRequest(kDocsUser, oversized, kDocsReport), "meeting_id"},
+      {ReportRequest(kDocsUser, "line\nbreak", kDocsReport), "meeting_id"},
+      {ReportRequest(kDocsUser, kDocsMeeting, std::string("nul\0byte", 8)), "report_id"},
   };
   for (const auto& [request, field] : cases) {
     GetAttendanceReportResponse response;
@@ -235,7 +227,7 @@ TEST_F(GetAttendanceReportTest, HostileMeetingIdsReachGraphAsOneExactSegment) {
                                                R"(","totalParticipantCount":7,"attendanceRecords":[]})"))
                     .ok());
     GetAttendanceReportResponse response;
-    grpc::Status status = Call(*server, Request(kDocsUser, id, report_id), &response);
+    grpc::Status status = Call(*server, ReportRequest(kDocsUser, id, report_id), &response);
     ASSERT_TRUE(status.ok()) << id << ": " << status.error_message();
     EXPECT_EQ(response.report().id(), report_id) << id;
     EXPECT_EQ(response.report().total_participant_count(), 7) << id;
@@ -261,7 +253,7 @@ TEST_F(GetAttendanceReportTest, WrongSecretNamesAadstsCodeAndWhatToFix) {
   auto server = StartServer({{"AZURE_CLIENT_SECRET", wrong_secret}});
   ASSERT_NE(server, nullptr);
   GetAttendanceReportResponse response;
-  grpc::Status status = Call(*server, DocsRequest(), &response);
+  grpc::Status status = Call(*server, DocsReportRequest(), &response);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("AADSTS7000215"));
@@ -287,8 +279,8 @@ TEST_F(GetAttendanceReportTest, LogsHoldNeitherTheSecretNorAnyToken) {
   auto server = StartServer({{"ROLLCALL_LOG_LEVEL", "debug"}});
   ASSERT_NE(server, nullptr);
   GetAttendanceReportResponse response;
-  ASSERT_TRUE(Call(*server, DocsRequest(), &response).ok());
-  ASSERT_FALSE(Call(*server, Request(kDocsUser, kDocsMeeting, "missing"), &response).ok());
+  ASSERT_TRUE(Call(*server, DocsReportRequest(), &response).ok());
+  ASSERT_FALSE(Call(*server, ReportRequest(kDocsUser, kDocsMeeting, "missing"), &response).ok());
   ASSERT_TRUE(server->process().Stop().has_value());
   const std::string log = server->Stderr();
   EXPECT_FALSE(log.empty()) << "the server logs its start and its Graph calls";
@@ -305,7 +297,7 @@ TEST_F(GetAttendanceReportTest, SigtermStopsTheServerCleanly) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   GetAttendanceReportResponse response;
-  ASSERT_TRUE(Call(*server, DocsRequest(), &response).ok());
+  ASSERT_TRUE(Call(*server, DocsReportRequest(), &response).ok());
   auto exit_status = server->process().Stop();
   ASSERT_TRUE(exit_status.has_value()) << "did not exit after SIGTERM";
   EXPECT_TRUE(WIFEXITED(*exit_status));

@@ -71,17 +71,8 @@ std::string ReasonOf(const grpc::Status& status) {
   return "";
 }
 
-GetAttendanceReportRequest Request(const std::string& user, const std::string& meeting,
-                                   const std::string& report) {
-  GetAttendanceReportRequest request;
-  request.set_user_id(user);
-  request.set_meeting_id(meeting);
-  request.set_report_id(report);
-  return request;
-}
-GetAttendanceReportRequest DocsRequest() { return Request(kDocsUser, kDocsMeeting, kDocsReport); }
 GetAttendanceReportRequest OtherRequest() {
-  return Request(kOtherUser, kOtherMeeting, kOtherReport);
+  return ReportRequest(kOtherUser, kOtherMeeting, kOtherReport);
 }
 
 // The test's PKI, made once per process in a temporary directory.
@@ -225,26 +216,26 @@ FakeGraph* InboundTest::graph_ = nullptr;
 
 TEST_F(InboundTest, PlaintextClientCannotConnect) {
   auto stub = Stub(grpc::InsecureChannelCredentials());
-  const grpc::Status status = Get(*stub, DocsRequest(), nullptr, absl::Seconds(5));
+  const grpc::Status status = Get(*stub, DocsReportRequest(), nullptr, absl::Seconds(5));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
 TEST_F(InboundTest, ClientWithoutCertificateCannotConnect) {
   auto stub = Stub(pki_->Client(""));
-  const grpc::Status status = Get(*stub, DocsRequest(), nullptr, absl::Seconds(5));
+  const grpc::Status status = Get(*stub, DocsReportRequest(), nullptr, absl::Seconds(5));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
 TEST_F(InboundTest, ClientCertificateFromAnotherCaCannotConnect) {
   // Same subject as the caller allowed everything, but issued by a CA the server does not trust.
   auto stub = Stub("impostor");
-  const grpc::Status status = Get(*stub, DocsRequest(), nullptr, absl::Seconds(5));
+  const grpc::Status status = Get(*stub, DocsReportRequest(), nullptr, absl::Seconds(5));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
 TEST_F(InboundTest, CallerThePolicyDoesNotNameIsDenied) {
   auto stub = Stub("stranger");
-  const grpc::Status status = Get(*stub, DocsRequest());
+  const grpc::Status status = Get(*stub, DocsReportRequest());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
   EXPECT_EQ(ReasonOf(status), "CALLER_NOT_ALLOWED");
   EXPECT_THAT(status.error_message(), HasSubstr("spiffe://rollcall.test/ns/x/sa/stranger"));
@@ -265,7 +256,7 @@ TEST_F(InboundTest, RestrictedCallerReadsOnlyItsUsersEvenFromTheCache) {
   const int graph_calls = graph_->Counter("report");
 
   // The payroll caller reads its user's report...
-  status = Get(*payroll, DocsRequest(), &response);
+  status = Get(*payroll, DocsReportRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.report().id(), kDocsReport);
 
@@ -322,7 +313,7 @@ TEST_F(InboundTest, RestrictedCallerReadsOnlyItsUsersEvenFromTheCache) {
 
 TEST_F(InboundTest, RotatingTheCertificateLosesNoCallAndNewConnectionsGetTheNewOne) {
   auto caller = Stub("all");
-  ASSERT_TRUE(Get(*caller, DocsRequest()).ok());
+  ASSERT_TRUE(Get(*caller, DocsReportRequest()).ok());
 
   // One connection calling every 50 ms throughout.
   std::atomic<bool> stop{false};
@@ -331,7 +322,7 @@ TEST_F(InboundTest, RotatingTheCertificateLosesNoCallAndNewConnectionsGetTheNewO
   std::string first_failure;
   std::thread client([&] {
     while (!stop.load()) {
-      const grpc::Status status = Get(*caller, DocsRequest(), nullptr, absl::Seconds(5));
+      const grpc::Status status = Get(*caller, DocsReportRequest(), nullptr, absl::Seconds(5));
       calls.fetch_add(1);
       if (!status.ok() && failures.fetch_add(1) == 0) {
         first_failure = absl::StrCat(status.error_code(), " ", status.error_message());
@@ -357,7 +348,7 @@ TEST_F(InboundTest, RotatingTheCertificateLosesNoCallAndNewConnectionsGetTheNewO
   grpc::Status rotated;
   while (absl::Now() < give_up) {
     auto stub = Stub(pki_->Client("all"), kRotatedServerName);
-    rotated = Get(*stub, DocsRequest(), nullptr, absl::Seconds(3));
+    rotated = Get(*stub, DocsReportRequest(), nullptr, absl::Seconds(3));
     if (rotated.ok()) break;
     absl::SleepFor(absl::Milliseconds(200));
   }
@@ -365,7 +356,7 @@ TEST_F(InboundTest, RotatingTheCertificateLosesNoCallAndNewConnectionsGetTheNewO
   // And a new connection expecting the old name no longer verifies.
   {
     auto stub = Stub(pki_->Client("all"), kServerName);
-    const grpc::Status old = Get(*stub, DocsRequest(), nullptr, absl::Seconds(3));
+    const grpc::Status old = Get(*stub, DocsReportRequest(), nullptr, absl::Seconds(3));
     EXPECT_EQ(old.error_code(), grpc::StatusCode::UNAVAILABLE) << old.error_message();
   }
 
