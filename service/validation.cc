@@ -73,7 +73,8 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value,
     if (code_point == common::utf8::kInvalid) {
       return InvalidField(field, absl::StrCat("is not valid UTF-8 (at byte ", at, ")"));
     }
-    if (code_point < 0x20 || code_point == 0x7f) {
+    // C0, DEL and C1 (U+0080..U+009F): control characters all.
+    if (code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f)) {
       return InvalidField(field,
                           absl::StrCat("contains a control character (at byte ", at, ")"));
     }

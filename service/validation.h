@@ -88,8 +88,8 @@ absl::Status ParseRequest(const grpc::ByteBuffer& request, grpc::Slice* storage,
 
 // Checks a request. The source: either user_id and meeting_id, or virtual_event_session (kind
 // WEBINAR or TOWN_HALL, event_id, session_id), not both. Every ID, report_id included:
-// required, at most kMaxIdBytes bytes, valid UTF-8, no control characters (U+0000..U+001F,
-// U+007F). Any other byte is allowed ('/', '?', '#', '%', "..", spaces): the Graph client
+// required, at most kMaxIdBytes bytes, valid UTF-8, no control characters (C0 U+0000..U+001F,
+// DEL U+007F, C1 U+0080..U+009F). Any other byte is allowed ('/', '?', '#', '%', "..", spaces): the Graph client
 // percent-encodes each ID as one path segment. view: a known ReportView value.
 // Errors: INVALID_ARGUMENT with ErrorDetails reason INVALID_ID and metadata field=<field name>
 // ("virtual_event_session.event_id" for a nested one), the message naming the field; the

@@ -58,7 +58,8 @@ constexpr char kBaseUrl[] = "https://graph.example/v1.0";
 constexpr std::size_t kMaxIdBytes = 1024;
 
 // ---------------------------------------------------------------------------------------------
-// The contract of ValidateRequest, restated independently of service/utf8.cc.
+// The contract of ValidateRequest, restated independently of service/utf8.cc: IDs of 1..1024
+// bytes of UTF-8 without control characters (C0, DEL, C1).
 
 // Length of the well-formed UTF-8 sequence at text[pos] (RFC 3629, table 3-7 of Unicode), or 0.
 std::size_t Utf8SequenceLength(absl::string_view text, std::size_t pos, uint32_t* code_point) {
@@ -97,7 +98,9 @@ bool IdIsAcceptable(absl::string_view id) {
   for (std::size_t pos = 0; pos < id.size();) {
     uint32_t code_point = 0;
     const std::size_t length = Utf8SequenceLength(id, pos, &code_point);
-    if (length == 0 || code_point < 0x20 || code_point == 0x7F) return false;
+    if (length == 0 || code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F)) {
+      return false;
+    }
     pos += length;
   }
   return true;

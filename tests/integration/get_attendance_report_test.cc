@@ -5,6 +5,8 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
+#include <csignal>
+
 #include <atomic>
 #include <string>
 #include <vector>
@@ -302,6 +304,25 @@ TEST_F(GetAttendanceReportTest, SigtermStopsTheServerCleanly) {
   ASSERT_TRUE(exit_status.has_value()) << "did not exit after SIGTERM";
   EXPECT_TRUE(WIFEXITED(*exit_status));
   EXPECT_EQ(WEXITSTATUS(*exit_status), 0);
+}
+
+// SIGHUP (what `kill -HUP` and some supervisors send to ask for a reload) never stops the
+// server: what can change is re-read on its own, so it is logged and the server goes on.
+TEST_F(GetAttendanceReportTest, SighupIsLoggedAndTheServerKeepsServing) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Call(*server, DocsReportRequest(), &response).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(kill(server->process().pid(), SIGHUP), 0);
+    // A call after each signal: the process must still be there to answer it.
+    ASSERT_TRUE(Call(*server, DocsReportRequest(), &response).ok()) << "after SIGHUP " << i;
+  }
+  auto exit_status = server->process().Stop();
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_TRUE(WIFEXITED(*exit_status));
+  EXPECT_EQ(WEXITSTATUS(*exit_status), 0);
+  EXPECT_THAT(server->Stderr(), ::testing::HasSubstr("SIGHUP ignored"));
 }
 
 }  // namespace

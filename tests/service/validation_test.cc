@@ -46,6 +46,8 @@ TEST(ValidationTest, AcceptsCharactersThatOnlyEncodingMakesSafe) {
     EXPECT_TRUE(ValidateRequest(request).ok()) << id;
   }
   GetAttendanceReportRequest request = Valid();
+  request.set_meeting_id("no\xc2\xa0" "break");  // U+00A0, just past C1: not a control
+  EXPECT_TRUE(ValidateRequest(request).ok());
   request.set_user_id(std::string(kMaxIdBytes, 'u'));  // exactly the limit
   EXPECT_TRUE(ValidateRequest(request).ok());
 }
@@ -69,7 +71,11 @@ TEST(ValidationTest, RejectsOversizedIds) {
 TEST(ValidationTest, RejectsControlCharacters) {
   for (const std::string& id :
        {std::string("a\nb"), std::string("a\rb"), std::string("\t"), std::string("a\x7f"),
-        std::string("nul\0byte", 8), std::string("\x1b[31m")}) {
+        std::string("nul\0byte", 8), std::string("\x1b[31m"),
+        // C1 controls, U+0080 (first), U+0085 (NEL, a line break to some logs), U+009B (CSI,
+        // a terminal escape) and U+009F (last), each two bytes of UTF-8.
+        std::string("a\xc2\x80"), std::string("line\xc2\x85" "break"),
+        std::string("\xc2\x9b" "31m"), std::string("\xc2\x9fz")}) {
     GetAttendanceReportRequest request = Valid();
     request.set_user_id(id);
     ExpectInvalid(request, "user_id");
