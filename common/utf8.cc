@@ -62,4 +62,12 @@ bool IsValid(absl::string_view text) {
   return true;
 }
 
+std::string Truncate(absl::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t cut = max_bytes;
+  // Back over continuation bytes (10xxxxxx) to the start of the sequence the cut falls in.
+  while (cut > 0 && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "...";
+}
+
 }  // namespace rollcall::common::utf8

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/error_details.h"
+#include "common/utf8.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/url_encoding.h"
 
@@ -154,7 +155,8 @@ std::string FirstLineWithoutSecrets(absl::string_view description, absl::string_
     return absl::StrCat(aadsts_code, aadsts_code.empty() ? "" : ": ",
                         "[the description is withheld: it repeated a credential]");
   }
-  return std::string(description.substr(0, description.find_first_of("\r\n")));
+  // Capped like Graph's text (graph_errors.cc): the error must fit a client's metadata limit.
+  return common::utf8::Truncate(description.substr(0, description.find_first_of("\r\n")), 1024);
 }
 
 }  // namespace
@@ -255,17 +257,21 @@ absl::Status ClientCredentialsGrant::MapTokenError(const HttpResponse& response,
   std::string summary;  // "(invalid_client, AADSTS7000215: Invalid client secret ...)"
   if (has_body) {
     if (!body.aadsts_code.empty()) {
-      details.metadata[std::string(common::meta::kAadstsCode)] = body.aadsts_code;
+      details.metadata[std::string(common::meta::kAadstsCode)] =
+          common::utf8::Truncate(body.aadsts_code, 32);
     }
     // Every field the endpoint sent that reaches the error is screened: one that repeats a
     // credential is left out.
-    if (EchoesSecret(body.error, secrets)) body.error = "[withheld]";
+    // Screened whole, then capped: a cut could otherwise leave a credential's first bytes.
+    body.error = EchoesSecret(body.error, secrets) ? "[withheld]"
+                                                   : common::utf8::Truncate(body.error, 128);
     details.metadata[std::string(common::meta::kOauthError)] = body.error;
     if (!body.trace_id.empty() && !EchoesSecret(body.trace_id, secrets)) {
-      details.metadata[std::string(kAadTraceId)] = body.trace_id;
+      details.metadata[std::string(kAadTraceId)] = common::utf8::Truncate(body.trace_id, 128);
     }
     if (!body.correlation_id.empty() && !EchoesSecret(body.correlation_id, secrets)) {
-      details.metadata[std::string(kAadCorrelationId)] = body.correlation_id;
+      details.metadata[std::string(kAadCorrelationId)] =
+          common::utf8::Truncate(body.correlation_id, 128);
     }
     summary = absl::StrCat(" (", body.error,
                            body.error_description.empty() ? "" : ", ",

@@ -5,10 +5,17 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "graph_client/json_reader.h"
 
 namespace rollcall::graph {
 namespace {
+
+// What of Graph's error text reaches a caller (README, "Errors"): the message, and each of the
+// code, request IDs and date. A few KiB in all, so that any error fits a default client's 8 KiB
+// of response metadata, the message and ErrorInfo together.
+constexpr std::size_t kMaxMessageBytes = 1024;
+constexpr std::size_t kMaxCodeBytes = 128;
 
 namespace rj = rapidjson;
 
@@ -21,14 +28,19 @@ bool ParseGraphErrorBody(absl::string_view json, GraphErrorBody* out) {
   const rj::Value* error = json::FindMember(doc, "error", /*ignore_case=*/true);
   if (error == nullptr || !error->IsObject()) return false;
   GraphErrorBody body;
-  body.code = json::StringMember(*error, "code", true);
-  body.message = json::StringMember(*error, "message", true);
+  // Graph's text goes into a status message and ErrorInfo metadata that clients receive as
+  // HTTP/2 headers (gRPC's default limit: 8 KiB for all of them): capped, whatever was sent.
+  body.code = common::utf8::Truncate(json::StringMember(*error, "code", true), kMaxCodeBytes);
+  body.message =
+      common::utf8::Truncate(json::StringMember(*error, "message", true), kMaxMessageBytes);
   // errors.md's JSON says innerError, its table innererror; the SDK model says Date, the
   // service sends date: match all of them case-insensitively.
   if (const rj::Value* inner = json::FindMember(*error, "innererror", true)) {
-    body.request_id = json::StringMember(*inner, "request-id", true);
-    body.client_request_id = json::StringMember(*inner, "client-request-id", true);
-    body.date = json::StringMember(*inner, "date", true);
+    body.request_id =
+        common::utf8::Truncate(json::StringMember(*inner, "request-id", true), kMaxCodeBytes);
+    body.client_request_id = common::utf8::Truncate(
+        json::StringMember(*inner, "client-request-id", true), kMaxCodeBytes);
+    body.date = common::utf8::Truncate(json::StringMember(*inner, "date", true), kMaxCodeBytes);
   }
   *out = std::move(body);
   return true;
@@ -43,12 +55,16 @@ common::ErrorDetails GraphDetails(const HttpResponse& response,
   metadata[std::string(common::meta::kHttpStatus)] = absl::StrCat(response.status);
   if (!body.code.empty()) metadata[std::string(common::meta::kGraphCode)] = body.code;
   std::string request_id = body.request_id;
-  if (request_id.empty()) request_id = response.Header("request-id").value_or("");
+  if (request_id.empty()) {
+    request_id = common::utf8::Truncate(response.Header("request-id").value_or(""), kMaxCodeBytes);
+  }
   if (!request_id.empty()) metadata[std::string(common::meta::kGraphRequestId)] = request_id;
   metadata[std::string(common::meta::kGraphClientRequestId)] =
       body.client_request_id.empty() ? std::string(client_request_id) : body.client_request_id;
   std::string date = body.date;
-  if (date.empty()) date = response.Header("date").value_or("");
+  if (date.empty()) {
+    date = common::utf8::Truncate(response.Header("date").value_or(""), kMaxCodeBytes);
+  }
   if (!date.empty()) metadata[std::string(common::meta::kGraphDate)] = date;
   return details;
 }

@@ -8,6 +8,9 @@
 
 #include "common/error_details.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/graph_examples.h"
@@ -129,6 +132,30 @@ TEST(GraphHttpError, TheBodyWinsOverHeadersAndRetryAfterIsKept) {
   EXPECT_EQ(Meta(bare, "graph_date"), "d2");
   EXPECT_EQ(Meta(bare, "graph_code"), "<absent>");
   EXPECT_FALSE(common::GetErrorDetails(bare).retry_after.has_value());
+}
+
+// Graph's text is capped: a 1 MiB message (and as long a code and request-id) still makes an
+// error that fits a client's 8 KiB of response metadata, with its code and reason intact.
+TEST(GraphHttpError, HugeTextFromGraphIsCapped) {
+  const std::string huge(1 << 20, 'x');
+  const std::string accented = std::string(1023, 'a') + "\xc3\xa9" + huge;  // é across the cut
+  absl::Status status = GraphHttpError(
+      Response(404, absl::StrCat(R"({"error":{"code":")", huge, R"(","message":")", accented,
+                                 R"(","innerError":{"request-id":")", huge, R"(","date":")",
+                                 huge, R"("}}})"),
+               {{"request-id", huge}}),
+      "sent", std::nullopt);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(status), "REPORT_NOT_FOUND");
+  EXPECT_LT(Message(status).size(), 1500u);
+  EXPECT_TRUE(absl::EndsWith(Message(status), "...)")) << Message(status).substr(0, 200);
+  EXPECT_TRUE(common::utf8::IsValid(Message(status))) << "cut inside a UTF-8 sequence";
+  std::size_t metadata_bytes = 0;
+  for (const auto& [key, value] : common::GetErrorDetails(status).metadata) {
+    EXPECT_LE(value.size(), 131u) << key;
+    metadata_bytes += key.size() + value.size();
+  }
+  EXPECT_LT(Message(status).size() + metadata_bytes, 4096u);
 }
 
 TEST(GraphHttpError, TheReportsWordsAreTheDefault) {

@@ -306,6 +306,35 @@ TEST_F(GetAttendanceReportTest, SigtermStopsTheServerCleanly) {
   EXPECT_EQ(WEXITSTATUS(*exit_status), 0);
 }
 
+// A Graph 404 whose message is 1 MiB reaches a client with gRPC's default limits as NOT_FOUND
+// with its ErrorInfo, Graph's text cut: never as RESOURCE_EXHAUSTED for oversized metadata,
+// which a client would retry.
+TEST_F(GetAttendanceReportTest, AHugeGraphErrorReachesADefaultClientAsItsCode) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  FaultSpec fault;
+  fault.kind = "report";
+  fault.status = 404;
+  fault.content_type = "application/json";
+  fault.body = absl::StrCat(R"({"error":{"code":"NotFound","message":")",
+                            std::string(1 << 20, 'm'),
+                            R"(","innerError":{"request-id":"rid-1","date":"2026-12-01"}}})");
+  ASSERT_TRUE(graph_->AddFault(fault).ok());
+  GetAttendanceReportResponse response;
+  // A new stub: a channel with every default, as a client would make it.
+  auto stub = server->NewStub();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  const grpc::Status status = stub->GetAttendanceReport(&context, DocsReportRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+      << status.error_message().substr(0, 200);
+  EXPECT_LT(status.error_message().size(), 2048u);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("mmm..."));
+  const auto info = ErrorInfoOf(status);
+  EXPECT_EQ(info.reason(), "REPORT_NOT_FOUND");
+  EXPECT_EQ(info.metadata().at("graph_request_id"), "rid-1");
+}
+
 // SIGHUP (what `kill -HUP` and some supervisors send to ask for a reload) never stops the
 // server: what can change is re-read on its own, so it is logged and the server goes on.
 TEST_F(GetAttendanceReportTest, SighupIsLoggedAndTheServerKeepsServing) {
