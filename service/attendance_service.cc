@@ -63,12 +63,7 @@ SourceIds SourceIdsOf(absl::string_view user_id, absl::string_view meeting_id,
 
 template <typename Request>
 SourceIds SourceIdsOf(const Request& request) {
-  SessionFields session;
-  session.present = request.has_virtual_event_session();
-  session.kind = request.virtual_event_session().kind();
-  session.event_id = request.virtual_event_session().event_id();
-  session.session_id = request.virtual_event_session().session_id();
-  return SourceIdsOf(request.user_id(), request.meeting_id(), session);
+  return SourceIdsOf(request.user_id(), request.meeting_id(), SessionFieldsOf(request));
 }
 
 // What the caller policy checks: the organizer's user ID, or a virtual event session.

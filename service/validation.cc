@@ -195,21 +195,11 @@ absl::Status ValidateSource(absl::string_view user_id, absl::string_view meeting
   return ValidateId("virtual_event_session.session_id", session.session_id);
 }
 
-SessionFields SessionOf(bool present, const rollcall::v1::VirtualEventSession& session) {
-  SessionFields fields;
-  fields.present = present;
-  fields.kind = session.kind();
-  fields.event_id = session.event_id();
-  fields.session_id = session.session_id();
-  return fields;
-}
-
 template <typename Request>
 absl::Status ValidateReportRequest(const Request& request) {
   if (absl::Status s =
           ValidateSource(request.user_id(), request.meeting_id(),
-                         SessionOf(request.has_virtual_event_session(),
-                                   request.virtual_event_session()));
+                         SessionFieldsOf(request));
       !s.ok()) {
     return s;
   }
@@ -314,14 +304,13 @@ absl::Status ValidateRequest(const RequestFields& request) {
 absl::Status ValidateRequest(const rollcall::v1::GetAttendanceReportRequest& request) {
   return ValidateRequest(
       RequestFields{request.user_id(), request.meeting_id(), request.report_id(), request.view(),
-                    SessionOf(request.has_virtual_event_session(),
-                              request.virtual_event_session())});
+                    SessionFieldsOf(request)});
 }
 
 absl::Status ValidateRequest(const rollcall::v1::ListAttendanceReportsRequest& request) {
   return ValidateSource(
       request.user_id(), request.meeting_id(),
-      SessionOf(request.has_virtual_event_session(), request.virtual_event_session()));
+      SessionFieldsOf(request));
 }
 
 absl::Status ValidateRequest(const rollcall::v1::ListAttendanceRecordsRequest& request) {

@@ -32,6 +32,17 @@ struct SessionFields {
   absl::string_view session_id;
 };
 
+// The virtual_event_session of any request message that has one, viewing the message.
+template <typename Request>
+SessionFields SessionFieldsOf(const Request& request) {
+  SessionFields fields;
+  fields.present = request.has_virtual_event_session();
+  fields.kind = request.virtual_event_session().kind();
+  fields.event_id = request.virtual_event_session().event_id();
+  fields.session_id = request.virtual_event_session().session_id();
+  return fields;
+}
+
 // A request's fields, viewing the bytes they were parsed from (valid while those are).
 struct RequestFields {
   absl::string_view user_id;

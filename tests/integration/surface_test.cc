@@ -279,18 +279,22 @@ TEST(SurfaceTest, PageTokensAreBoundToTheReportAndTheKeyAndWorkAcrossProcesses) 
   }
 }
 
+// Resolves the docs' join link as its organizer.
+grpc::Status ResolveDocsLink(RollcallProcess& server, ResolveOnlineMeetingResponse* resolved) {
+  ResolveOnlineMeetingRequest resolve;
+  resolve.set_user_id(kLinkUser);
+  resolve.set_join_web_url(kDocsJoinUrl);
+  return server.stub().ResolveOnlineMeeting(Context().get(), resolve, resolved);
+}
+
 TEST(SurfaceTest, TheDocsJoinLinkResolvesAndItsReportsListAndGetWithOneListCall) {
   auto graph = FakeGraph::Start();
   ASSERT_TRUE(graph.ok()) << graph.status();
   auto server = StartServer(**graph);
   ASSERT_NE(server, nullptr);
 
-  ResolveOnlineMeetingRequest resolve;
-  resolve.set_user_id(kLinkUser);
-  resolve.set_join_web_url(kDocsJoinUrl);
   ResolveOnlineMeetingResponse resolved;
-  const grpc::Status status =
-      server->stub().ResolveOnlineMeeting(Context().get(), resolve, &resolved);
+  const grpc::Status status = ResolveDocsLink(*server, &resolved);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(resolved.meeting().id(), kLinkMeeting);
   EXPECT_EQ(resolved.meeting().join_web_url(), kDocsJoinUrl);
@@ -338,12 +342,8 @@ TEST(SurfaceTest, ResolvingWithoutOnlineMeetingsReadAllNamesThePermission) {
   ASSERT_TRUE(graph.ok()) << graph.status();
   auto server = StartServer(**graph);
   ASSERT_NE(server, nullptr);
-  ResolveOnlineMeetingRequest resolve;
-  resolve.set_user_id(kLinkUser);
-  resolve.set_join_web_url(kDocsJoinUrl);
   ResolveOnlineMeetingResponse resolved;
-  const grpc::Status status =
-      server->stub().ResolveOnlineMeeting(Context().get(), resolve, &resolved);
+  const grpc::Status status = ResolveDocsLink(*server, &resolved);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(ErrorInfoOf(status).reason(), "GRAPH_FORBIDDEN");
   EXPECT_THAT(status.error_message(), HasSubstr("OnlineMeetings.Read.All"));
