@@ -144,6 +144,9 @@ struct PagedRead {
   const GraphCallWording* wording = nullptr;
   // Bound on the bodies together (REPORT_TOO_LARGE beyond), or none.
   std::optional<std::size_t> max_bytes;
+  // What the parsers may build (REPORT_TOO_LARGE beyond), and what the bounds speak of.
+  LoadBudget* budget = nullptr;
+  absl::string_view subject;
   absl::Time deadline;
 };
 
@@ -154,6 +157,8 @@ class GraphClientImpl final : public GraphClient {
       : base_url_(StripTrailingSlashes(options.base_url)),
         origin_(UrlOrigin(base_url_)),
         max_report_bytes_(options.max_report_bytes),
+        max_report_records_(options.max_report_records),
+        max_report_memory_(options.max_report_memory),
         stub_(std::move(stub)),
         counters_(std::move(counters)),
         clock_(clock) {}
@@ -213,14 +218,17 @@ class GraphClientImpl final : public GraphClient {
     read.link_name = "attendanceRecords@odata.nextLink";
     read.wording = &(*shape)->report;
     read.max_bytes = max_report_bytes_;
+    LoadBudget budget = Budget();
+    read.budget = &budget;
+    read.subject = "the attendance report";
     read.deadline = deadline;
     return ReadPages(
                read,
                [&](absl::string_view body, std::string* next_link) {
-                 return ParseAttendanceReport(body, report, next_link);
+                 return ParseAttendanceReport(body, report, next_link, &budget);
                },
                [&](absl::string_view body, std::string* next_link) {
-                 return ParseAttendanceRecordsPage(body, report, next_link);
+                 return ParseAttendanceRecordsPage(body, report, next_link, &budget);
                })
         .status();
   }
@@ -236,9 +244,12 @@ class GraphClientImpl final : public GraphClient {
     read.first_expected = read.page_expected = "a meetingAttendanceReport collection";
     read.link_name = "@odata.nextLink";
     read.wording = &(*shape)->reports;
+    LoadBudget budget = Budget();
+    read.budget = &budget;
+    read.subject = "the meeting's list of attendance reports";
     read.deadline = deadline;
     const auto parse = [&](absl::string_view body, std::string* next_link) {
-      return ParseAttendanceReportsPage(body, out->mutable_reports(), next_link);
+      return ParseAttendanceReportsPage(body, out->mutable_reports(), next_link, &budget);
     };
     return ReadPages(read, parse, parse).status();
   }
@@ -264,10 +275,14 @@ class GraphClientImpl final : public GraphClient {
     read.first_expected = read.page_expected = "an onlineMeeting collection";
     read.link_name = "@odata.nextLink";
     read.wording = &wording;
+    LoadBudget budget = Budget();
+    read.budget = &budget;
+    read.subject = "the user's list of online meetings";
     read.deadline = deadline;
-    google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting> meetings;
+    google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting> meetings(
+        meeting->GetArena());
     const auto parse = [&](absl::string_view body, std::string* next_link) {
-      return ParseOnlineMeetingsPage(body, &meetings, next_link);
+      return ParseOnlineMeetingsPage(body, &meetings, next_link, &budget);
     };
     absl::StatusOr<Exchange> last = ReadPages(read, parse, parse);
     if (!last.ok()) return last.status();
@@ -316,7 +331,12 @@ class GraphClientImpl final : public GraphClient {
       std::string next_link;
       const absl::Status parsed = first ? parse_first(exchange->response.body, &next_link)
                                         : parse_page(exchange->response.body, &next_link);
-      if (!parsed.ok()) return BadBody(*exchange, expected, parsed);
+      if (!parsed.ok()) {
+        if (read.budget != nullptr && read.budget->exceeded != LoadBudget::Exceeded::kNone) {
+          return BeyondBudget(*exchange, *read.budget, read.subject, parsed);
+        }
+        return BadBody(*exchange, expected, parsed);
+      }
       if (next_link.empty()) return exchange;
       if (page == kMaxPages) {
         return BadResponse(*exchange, absl::StrCat("Graph's ", read.link_name,
@@ -375,6 +395,31 @@ class GraphClientImpl final : public GraphClient {
                      common::reason::kReportTooLarge));
   }
 
+  LoadBudget Budget() const {
+    LoadBudget budget;
+    budget.max_records = max_report_records_;
+    budget.max_memory = max_report_memory_;
+    return budget;
+  }
+
+  // FAILED_PRECONDITION REPORT_TOO_LARGE: reading `subject` passed max_report_records or
+  // max_report_memory (`why` says which, and where). Like max_report_bytes: the deployment's
+  // bound, not a bad response, and a retry would read as much again.
+  static absl::Status BeyondBudget(const Exchange& exchange, const LoadBudget& budget,
+                                   absl::string_view subject, const absl::Status& why) {
+    const bool records = budget.exceeded == LoadBudget::Exceeded::kRecords;
+    const absl::string_view setting = records ? "max_report_records" : "max_report_memory";
+    const std::string bound = records ? absl::StrCat(budget.max_records)
+                                      : absl::StrCat(budget.max_memory, " bytes");
+    return common::MakeError(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(subject, " is larger than ", setting, " (", bound, ") allows: ",
+                     why.message(), "; reading stopped there. Raise ", setting,
+                     " to serve it"),
+        GraphDetails(exchange.response, exchange.client_request_id,
+                     common::reason::kReportTooLarge));
+  }
+
   // A 200 whose body is not what Graph documents. Counted in bad_responses.
   absl::Status BadBody(const Exchange& exchange, absl::string_view expected,
                        const absl::Status& why) {
@@ -393,6 +438,8 @@ class GraphClientImpl final : public GraphClient {
   const std::string base_url_;
   const std::string origin_;
   const std::size_t max_report_bytes_;
+  const int64_t max_report_records_;
+  const std::size_t max_report_memory_;
   const std::shared_ptr<GraphStub> stub_;
   const std::shared_ptr<GraphCounters> counters_;
   const common::Clock* const clock_;

@@ -54,6 +54,13 @@ struct GraphClientOptions {
   // (REPORT_TOO_LARGE) instead of growing without end. Each single body is bounded by the
   // transport's own cap.
   std::size_t max_report_bytes = std::size_t{256} << 20;
+  // Bounds on what one load builds while it reads Graph's bodies (json_mapping.h's
+  // LoadBudget): the records of one report across its pages, counted as they are parsed, and
+  // the memory of one load (a page's parsed document plus the message built so far, which
+  // the server builds on an arena). Past either: FAILED_PRECONDITION (REPORT_TOO_LARGE), the
+  // parse stopped there.
+  int64_t max_report_records = 100'000;
+  std::size_t max_report_memory = std::size_t{256} << 20;
   // How 429, 503, 504 and connections that failed before any response byte are retried: a
   // Retry-After from Graph sets the wait, otherwise exponential backoff with jitter. No wait or
   // attempt ever runs past the caller's deadline. See retry_policy.h.
@@ -82,7 +89,8 @@ class GraphClient {
   // (or under /solutions/virtualEvents/{webinars|townhalls}/{event}/sessions/{session} for a
   // virtual event session), following any attendanceRecords@odata.nextLink until the records
   // are complete, in Graph's order; the bodies of all the pages together are bounded by
-  // options.max_report_bytes (beyond: FAILED_PRECONDITION REPORT_TOO_LARGE).
+  // options.max_report_bytes, their records by max_report_records and what reading them holds by
+  // max_report_memory (beyond any: FAILED_PRECONDITION REPORT_TOO_LARGE).
   //
   // Each GET (the report's and every page's) is retried on its own under options.retry, on
   // 429, 503, 504 and transport failures before any response byte; its retries carry the same
@@ -99,7 +107,8 @@ class GraphClient {
   //   network, a body cut short), INTERNAL (GRAPH_BAD_RESPONSE: a body that is not the JSON
   //   Graph documents, an HTML page, too large or too deeply nested; never retried),
   //   FAILED_PRECONDITION (GRAPH_UNAUTHORIZED after the second 401, or the credential's
-  //   errors; REPORT_TOO_LARGE past max_report_bytes, never retried), DEADLINE_EXCEEDED (an
+  //   errors; REPORT_TOO_LARGE past max_report_bytes, max_report_records or max_report_memory,
+  //   never retried), DEADLINE_EXCEEDED (an
   //   attempt ran out of time). A 403's message says what to grant for the report's source:
   //   for a webinar or town hall, the artifact permission and the organizer rule Graph
   //   documents for /solutions/virtualEvents (no access policy).
@@ -127,7 +136,7 @@ class GraphClient {
   // (cleared first; cleared again on an error); touches no other field. Retries, deadline and
   // errors as GetAttendanceReport, but a 404 is NOT_FOUND with reason MEETING_NOT_FOUND, the
   // messages speak of the meeting or session, and max_report_bytes does not apply (each body is
-  // bounded by the transport's cap).
+  // bounded by the transport's cap; max_report_memory does, when *out is on an arena).
   virtual absl::Status ListAttendanceReports(const MeetingRef& ref, absl::Time deadline,
                                              rollcall::v1::ListAttendanceReportsResponse* out) = 0;
 

@@ -29,6 +29,81 @@ using json::AsView;
 using json::Path;
 using json::PathError;
 
+// --- The load's memory budget while a message is mapped ---------------------------------------
+// Each entry point given a LoadBudget and a message on an arena sets this thread's budget
+// (BudgetScope) for the time it maps, so that every loop of the mappers below can stop once the
+// arena has grown past it, without the budget threading through every signature.
+struct MappingBudget {
+  LoadBudget* load;
+  const pb::Arena* arena;
+  uint64_t max_arena_bytes;  // the load's memory less the parsed page's
+};
+thread_local MappingBudget* t_budget = nullptr;
+
+class BudgetScope {
+ public:
+  explicit BudgetScope(MappingBudget* budget) : previous_(t_budget) {
+    if (budget->load != nullptr && budget->arena != nullptr) t_budget = budget;
+  }
+  ~BudgetScope() { t_budget = previous_; }
+  BudgetScope(const BudgetScope&) = delete;
+  BudgetScope& operator=(const BudgetScope&) = delete;
+
+ private:
+  MappingBudget* const previous_;
+};
+
+uint64_t ArenaBytes(const pb::Arena* arena) {
+  return arena == nullptr ? 0 : arena->SpaceAllocated();
+}
+
+absl::Status MemoryExceeded(LoadBudget* budget) {
+  budget->exceeded = LoadBudget::Exceeded::kMemory;
+  return absl::ResourceExhaustedError(
+      absl::StrCat("holding it would take more than ", budget->max_memory, " bytes of memory"));
+}
+
+// Whether the message being mapped on this thread has outgrown its budget (then noted in it).
+bool OverBudget() {
+  MappingBudget* budget = t_budget;
+  if (budget == nullptr) return false;
+  if (budget->load->exceeded != LoadBudget::Exceeded::kMemory &&
+      budget->arena->SpaceAllocated() > budget->max_arena_bytes) {
+    budget->load->exceeded = LoadBudget::Exceeded::kMemory;
+  }
+  return budget->load->exceeded == LoadBudget::Exceeded::kMemory;
+}
+
+absl::Status OverBudgetError() { return MemoryExceeded(t_budget->load); }
+
+// Parses `json` into *parsed within what is left of *budget (when not null) while `arena` (the
+// message's; may be null) holds what it holds, counting the elements of `records_member` as
+// records. Sets *mapping to the budget the message's mapping then has.
+absl::Status ParseWithin(absl::string_view json, absl::string_view records_member,
+                         const pb::Arena* arena, LoadBudget* budget, json::ParsedJson* parsed,
+                         MappingBudget* mapping) {
+  *mapping = MappingBudget{budget, arena, 0};
+  if (budget == nullptr) return json::Parse(json, parsed);
+  json::ParseLimits limits;
+  limits.records_member = records_member;
+  limits.max_records = budget->max_records - budget->records;
+  const uint64_t held = ArenaBytes(arena);
+  limits.max_bytes = held < budget->max_memory ? budget->max_memory - held : 0;
+  json::ParseCounts counts;
+  absl::Status status = json::Parse(json, parsed, limits, &counts);
+  budget->records += counts.records;
+  if (status.code() == absl::StatusCode::kResourceExhausted) {
+    if (counts.records > limits.max_records) {
+      budget->exceeded = LoadBudget::Exceeded::kRecords;
+      return absl::ResourceExhaustedError(
+          absl::StrCat("it holds more than ", budget->max_records, " attendance records"));
+    }
+    return MemoryExceeded(budget);
+  }
+  mapping->max_arena_bytes = budget->max_memory - counts.bytes;
+  return status;
+}
+
 // Converts any JSON value to google.protobuf.Value (numbers become doubles, as in proto3 JSON).
 // Recursion is bounded by json::kMaxDepth.
 void ToProtoValue(const rj::Value& json, pb::Value* out) {
@@ -48,12 +123,16 @@ void ToProtoValue(const rj::Value& json, pb::Value* out) {
       break;
     case rj::kArrayType: {
       pb::ListValue* list = out->mutable_list_value();
-      for (const auto& element : json.GetArray()) ToProtoValue(element, list->add_values());
+      for (const auto& element : json.GetArray()) {
+        if (OverBudget()) break;  // MapMembers reports it
+        ToProtoValue(element, list->add_values());
+      }
       break;
     }
     case rj::kObjectType: {
       auto* fields = out->mutable_struct_value()->mutable_fields();
       for (const auto& member : json.GetObject()) {
+        if (OverBudget()) break;  // MapMembers reports it
         ToProtoValue(member.value, &(*fields)[std::string(json::AsView(member.name))]);
       }
       break;
@@ -163,6 +242,7 @@ absl::Status MapList(const rj::Value& value, const Path& path, absl::string_view
   for (const auto& element : value.GetArray()) {
     absl::Status status = map(element, list->Add(), here.Element(index++));
     if (!status.ok()) return status;
+    if (OverBudget()) return OverBudgetError();
   }
   return absl::OkStatus();
 }
@@ -182,9 +262,10 @@ absl::Status MapMembers(const rj::Value& json, const Path& path, KnownFn known,
     Known result = known(name, member.value);
     if (!result.has_value()) {
       unknown(name, member.value);
-      continue;
+    } else if (!result->ok()) {
+      return *std::move(result);
     }
-    if (!result->ok()) return *std::move(result);
+    if (OverBudget()) return OverBudgetError();
   }
   return absl::OkStatus();
 }
@@ -521,10 +602,13 @@ absl::Status ReadNextLink(const rj::Value& object, absl::string_view name, std::
 // when absent). A bad page leaves *out as it was.
 template <typename Message, typename Map>
 absl::Status ParseCollectionPage(absl::string_view json, pb::RepeatedPtrField<Message>* out,
-                                 Map map, std::string* next_link) {
+                                 Map map, std::string* next_link, LoadBudget* budget,
+                                 absl::string_view records_member) {
   if (next_link != nullptr) next_link->clear();
   json::ParsedJson parsed;
-  absl::Status status = json::Parse(json, &parsed);
+  MappingBudget mapping;
+  absl::Status status =
+      ParseWithin(json, records_member, out->GetArena(), budget, &parsed, &mapping);
   const rj::Document& doc = parsed.doc;
   if (!status.ok()) return status;
   if (!doc.IsObject()) return PathError(Path{}, "expected an object");
@@ -540,11 +624,13 @@ absl::Status ParseCollectionPage(absl::string_view json, pb::RepeatedPtrField<Me
 
   // Mapped straight into *out, and cut back to its old size when an element fails: no scratch
   // copy, and on an arena nothing is moved.
+  const BudgetScope scope(&mapping);
   const int before = out->size();
   out->Reserve(before + static_cast<int>(value->Size()));
   int64_t index = 0;
   for (const auto& element : value->GetArray()) {
     status = map(element, out->Add(), here.Element(index++));
+    if (status.ok() && OverBudget()) status = OverBudgetError();
     if (!status.ok()) {
       out->DeleteSubrange(before, out->size() - before);
       return status;
@@ -558,13 +644,18 @@ absl::Status ParseCollectionPage(absl::string_view json, pb::RepeatedPtrField<Me
 
 absl::Status ParseAttendanceReport(absl::string_view json,
                                    rollcall::v1::MeetingAttendanceReport* report,
-                                   std::string* records_next_link) {
+                                   std::string* records_next_link, LoadBudget* budget) {
   report->Clear();
   if (records_next_link != nullptr) records_next_link->clear();
   json::ParsedJson parsed;
-  absl::Status status = json::Parse(json, &parsed);
+  MappingBudget mapping;
+  absl::Status status =
+      ParseWithin(json, "attendanceRecords", report->GetArena(), budget, &parsed, &mapping);
   const rj::Document& doc = parsed.doc;
-  if (status.ok()) status = MapReport(doc, report, Path{});
+  if (status.ok()) {
+    const BudgetScope scope(&mapping);
+    status = MapReport(doc, report, Path{});
+  }
   if (status.ok()) {
     status = ReadNextLink(doc, "attendanceRecords@odata.nextLink", records_next_link);
   }
@@ -582,22 +673,23 @@ absl::StatusOr<rollcall::v1::MeetingAttendanceReport> ParseAttendanceReport(
 
 absl::Status ParseAttendanceRecordsPage(absl::string_view json,
                                         rollcall::v1::MeetingAttendanceReport* report,
-                                        std::string* next_link) {
-  return ParseCollectionPage(json, report->mutable_attendance_records(), MapRecord, next_link);
+                                        std::string* next_link, LoadBudget* budget) {
+  return ParseCollectionPage(json, report->mutable_attendance_records(), MapRecord, next_link,
+                             budget, "value");
 }
 
 absl::Status ParseAttendanceReportsPage(
     absl::string_view json,
     google::protobuf::RepeatedPtrField<rollcall::v1::MeetingAttendanceReport>* reports,
-    std::string* next_link) {
-  return ParseCollectionPage(json, reports, MapReport, next_link);
+    std::string* next_link, LoadBudget* budget) {
+  return ParseCollectionPage(json, reports, MapReport, next_link, budget, "");
 }
 
 absl::Status ParseOnlineMeetingsPage(
     absl::string_view json,
     google::protobuf::RepeatedPtrField<rollcall::v1::OnlineMeeting>* meetings,
-    std::string* next_link) {
-  return ParseCollectionPage(json, meetings, MapOnlineMeeting, next_link);
+    std::string* next_link, LoadBudget* budget) {
+  return ParseCollectionPage(json, meetings, MapOnlineMeeting, next_link, budget, "");
 }
 
 }  // namespace rollcall::graph

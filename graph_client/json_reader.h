@@ -4,7 +4,9 @@
 // JSON paths for error messages. Private to graph_client/ (and its tests): nothing outside sees
 // RapidJSON. Pure functions; a ParsedJson is used by one thread at a time.
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,10 +32,36 @@ struct ParsedJson {
   rapidjson::Document doc;
 };
 
+// What a document costs, as Parse counts it: its copy of the input, plus this much for each
+// value and each member name (RapidJSON's 16-byte value, once on its parse stack and once in
+// the finished document; strings stay in the copy).
+inline constexpr std::size_t kDocumentBytesPerValue = 32;
+
+// Bounds Parse enforces while it reads, before the document grows past them.
+struct ParseLimits {
+  // The elements of the array under this member of the top-level object are counted as
+  // records ("attendanceRecords", "value"); empty: none are.
+  absl::string_view records_member;
+  int64_t max_records = std::numeric_limits<int64_t>::max();
+  // What the document may cost (kDocumentBytesPerValue above).
+  std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
+};
+
+// What Parse counted (also when it stopped at a limit).
+struct ParseCounts {
+  int64_t records = 0;
+  std::size_t bytes = 0;
+};
+
 // Parses `json` into *out. INVALID_ARGUMENT when it is not one well-formed UTF-8 JSON value
 // (a NUL byte included) or nests deeper than kMaxDepth. Numbers are converted exactly:
 // integers stay integers while they fit 64 bits; a number out of double's range is an error.
 absl::Status Parse(absl::string_view json, ParsedJson* out);
+// The same within `limits`: RESOURCE_EXHAUSTED ("more than N records", "more than N bytes")
+// as soon as a record or a value passes them, the parse stopped there. *counts (when not null)
+// gets what was counted.
+absl::Status Parse(absl::string_view json, ParsedJson* out, const ParseLimits& limits,
+                   ParseCounts* counts);
 
 inline absl::string_view AsView(const rapidjson::Value& string_value) {
   return absl::string_view(string_value.GetString(), string_value.GetStringLength());

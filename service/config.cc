@@ -544,6 +544,15 @@ std::vector<Setting> BuildSettings() {
                  "Largest attendance report accepted from Graph: the sum of its pages' bodies "
                  "(the report and every page of its records). A larger one is refused with "
                  "FAILED_PRECONDITION (REPORT_TOO_LARGE)."),
+      CountEntry("max_report_records", &Config::max_report_records, "100000", 1, 100'000'000,
+                 "Most attendance records accepted in one report, counted across its pages as "
+                 "they are parsed (Teams meetings and town halls have at most tens of "
+                 "thousands). A larger one is refused with FAILED_PRECONDITION "
+                 "(REPORT_TOO_LARGE) as soon as the count passes it."),
+      BytesEntry("max_report_memory", &Config::max_report_memory, "256MiB", 1 << 20,
+                 "Most memory one Graph answer may take while it is read: the page being "
+                 "parsed (its copy and 32 bytes per JSON value) plus the message built so far. "
+                 "Past it the read stops with FAILED_PRECONDITION (REPORT_TOO_LARGE)."),
       BytesEntry("cache_max_bytes", &Config::cache_max_bytes, "256MiB", 0,
                  "Memory bound of the report cache (least recently used entries are evicted); "
                  "0 turns caching off."),

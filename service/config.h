@@ -90,6 +90,9 @@ struct Config {
   uint64_t max_response_bytes = 0;
   // Bound on one report's pages together (graph::GraphClientOptions::max_report_bytes).
   uint64_t max_report_bytes = 0;
+  // Bounds on what reading one Graph answer builds (graph::GraphClientOptions).
+  int max_report_records = 0;
+  uint64_t max_report_memory = 0;
   uint64_t cache_max_bytes = 0;
   // TTL of a report whose meeting ended at least recent_report_age ago.
   absl::Duration cache_ttl;

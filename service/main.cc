@@ -199,6 +199,8 @@ int Run(int argc, char** argv) {
   rollcall::graph::GraphClientOptions graph_options;
   graph_options.base_url = rollcall::service::GraphUrl(*config);
   graph_options.max_report_bytes = static_cast<std::size_t>(config->max_report_bytes);
+  graph_options.max_report_records = config->max_report_records;
+  graph_options.max_report_memory = static_cast<std::size_t>(config->max_report_memory);
   graph_options.retry = retry;
   graph_options.observer = metrics;
   std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(

@@ -169,7 +169,11 @@ absl::StatusOr<CachedReport> ReportLoader::LoadReportsList(absl::string_view key
                                                            absl::Time deadline) {
   return Run("reports_list", {{"user_id", ref.user_id}, {"meeting_id", ref.meeting_id}},
              deadline, [&]() -> absl::StatusOr<Fetched> {
-               rollcall::v1::ListAttendanceReportsResponse response;
+               // On an arena, like a report: what Graph's answer costs counts against
+               // max_report_memory as it is built.
+               google::protobuf::Arena arena;
+               auto& response = *google::protobuf::Arena::CreateMessage<
+                   rollcall::v1::ListAttendanceReportsResponse>(&arena);
                absl::Status status = graph_->ListAttendanceReports(ref, deadline, &response);
                if (!status.ok()) return status;
                const absl::Time fetched = clock_->Now();
@@ -186,7 +190,9 @@ absl::StatusOr<CachedReport> ReportLoader::LoadMeeting(absl::string_view key,
                                                        absl::Duration ttl, absl::Time deadline) {
   return Run("meeting_lookup", {{"user_id", user_id}, {"join_web_url", join_web_url}}, deadline,
              [&]() -> absl::StatusOr<Fetched> {
-               rollcall::v1::ResolveOnlineMeetingResponse response;
+               google::protobuf::Arena arena;
+               auto& response = *google::protobuf::Arena::CreateMessage<
+                   rollcall::v1::ResolveOnlineMeetingResponse>(&arena);
                absl::Status status = graph_->FindOnlineMeeting(user_id, join_web_url, deadline,
                                                                response.mutable_meeting());
                if (!status.ok()) return status;

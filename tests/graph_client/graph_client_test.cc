@@ -1141,6 +1141,46 @@ TEST_F(GraphClientTest, MaxReportBytesBoundsTheReportsPagesTogether) {
   EXPECT_EQ(transport_->request_count(), 1u);
 }
 
+TEST_F(GraphClientTest, MaxReportRecordsAndMemoryStopTheReadWhereTheyArePassed) {
+  const std::string page2 = std::string(kReportUrl) + "/attendanceRecords?$skiptoken=p2";
+  const std::string first = R"({"id":"r","attendanceRecords":[{"role":"Organizer"}],
+      "attendanceRecords@odata.nextLink":")" + page2 + "\"}";
+  const std::string second = RecordsPage({"Presenter", "Attendee"}, "");
+  const auto script = [&] {
+    transport_ = std::make_shared<FakeHttpTransport>();
+    transport_->Enqueue(FakeHttpTransport::Json(200, first));
+    transport_->Enqueue(FakeHttpTransport::Json(200, second));
+    transport_->Enqueue(Report());  // a retry would get this: there must be none
+  };
+
+  options_.max_report_records = 3;  // exactly the records of both pages
+  script();
+  absl::StatusOr<rollcall::v1::MeetingAttendanceReport> report = Get();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->attendance_records_size(), 3);
+
+  options_.max_report_records = 2;  // passed on the second page
+  script();
+  auto client = Make();
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "REPORT_TOO_LARGE");
+  EXPECT_THAT(Message(status), HasSubstr("max_report_records (2) allows: it holds more than 2 "
+                                         "attendance records"));
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(client->Stats().bad_responses, 0u);
+  EXPECT_EQ(client->Stats().retries, 0u);
+
+  options_.max_report_records = 100;
+  options_.max_report_memory = first.size();  // the first page's copy and nothing more
+  script();
+  status = Get().status();
+  EXPECT_EQ(Reason(status), "REPORT_TOO_LARGE");
+  EXPECT_THAT(Message(status), HasSubstr("max_report_memory (" + std::to_string(first.size()) +
+                                         " bytes) allows"));
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
 // --- each call's errors -----------------------------------------------------------------------
 
 TEST_F(GraphClientTest, ReportErrorsOfVirtualEventsSpeakOfTheirSession) {

@@ -13,6 +13,7 @@
 #include "google/protobuf/text_format.h"
 #include "graph_client/date_time.h"
 #include "graph_client/graph_errors.h"
+#include "graph_client/json_reader.h"
 #include "graph_client/token_response.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -979,6 +980,126 @@ TEST(OnlineMeeting, WrongTypesNameThePath) {
     ASSERT_EQ(meeting.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Message(meeting.status()), HasSubstr(message));
   }
+}
+
+// --- LoadBudget: what a load may build, counted while it is parsed ----------------------------
+
+
+// {"id":"r","attendanceRecords":[{},{},…]} with `n` empty records (and a next link when given).
+std::string EmptyRecordsReport(int n, const std::string& next_link = "") {
+  std::string json = R"({"id":"r","attendanceRecords":[)";
+  for (int i = 0; i < n; ++i) json += i == 0 ? "{}" : ",{}";
+  json += "]";
+  if (!next_link.empty()) json += R"(,"attendanceRecords@odata.nextLink":")" + next_link + "\"";
+  return json + "}";
+}
+
+std::string EmptyRecordsPage(int n) {
+  std::string json = R"({"value":[)";
+  for (int i = 0; i < n; ++i) json += i == 0 ? "{}" : ",{}";
+  return json + "]}";
+}
+
+TEST(LoadBudget, RecordsAreCountedAcrossPagesAndTheBoundIsExact) {
+  google::protobuf::Arena arena;
+  auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  LoadBudget budget;
+  budget.max_records = 5;
+  std::string next;
+  ASSERT_TRUE(ParseAttendanceReport(EmptyRecordsReport(3, "https://x/p2"),
+                                                     report, &next, &budget)
+                  .ok());
+  EXPECT_EQ(budget.records, 3);
+  // Two more: exactly the bound, served.
+  ASSERT_TRUE(
+      ParseAttendanceRecordsPage(EmptyRecordsPage(2), report, &next, &budget)
+          .ok());
+  EXPECT_EQ(report->attendance_records_size(), 5);
+  EXPECT_EQ(budget.exceeded, LoadBudget::Exceeded::kNone);
+  // One more: refused, the page left out.
+  absl::Status status =
+      ParseAttendanceRecordsPage(EmptyRecordsPage(1), report, &next, &budget);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(Message(status), HasSubstr("more than 5 attendance records"));
+  EXPECT_EQ(budget.exceeded, LoadBudget::Exceeded::kRecords);
+  EXPECT_EQ(report->attendance_records_size(), 5);
+}
+
+TEST(LoadBudget, AMillionEmptyRecordsStopAtTheRecordBoundWhileParsing) {
+  const std::string body = EmptyRecordsReport(1'000'000);
+  google::protobuf::Arena arena;
+  auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  LoadBudget budget;
+  budget.max_records = 1000;
+  absl::Status status = ParseAttendanceReport(body, report, nullptr, &budget);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(budget.records, 1001);  // the parse stopped at the first record past the bound
+  EXPECT_EQ(report->attendance_records_size(), 0);
+  // Nothing was mapped: the arena holds the report alone.
+  EXPECT_LT(arena.SpaceAllocated(), 64u << 10);
+}
+
+TEST(LoadBudget, TheParsedDocumentIsChargedAsItGrows) {
+  // One record with 200,000 empty intervals: one record, 200,000 values.
+  std::string body = R"({"id":"r","attendanceRecords":[{"attendanceIntervals":[)";
+  for (int i = 0; i < 200'000; ++i) body += i == 0 ? "{}" : ",{}";
+  body += "]}]}";
+  MeetingAttendanceReport report;  // not on an arena: only the document is counted
+  LoadBudget budget;
+  budget.max_memory = body.size() + 100'000 * json::kDocumentBytesPerValue;
+  absl::Status status = ParseAttendanceReport(body, &report, nullptr, &budget);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(Message(status),
+              HasSubstr("more than " + std::to_string(budget.max_memory) + " bytes of memory"));
+  EXPECT_EQ(budget.exceeded, LoadBudget::Exceeded::kMemory);
+  EXPECT_EQ(budget.records, 1);
+  EXPECT_EQ(report.ByteSizeLong(), 0u);
+}
+
+TEST(LoadBudget, TheMessageIsChargedAsItIsMappedOnItsArena) {
+  // Within the document's share, but the records it becomes are larger than the rest.
+  const std::string body = EmptyRecordsReport(100'000);
+  const std::size_t document = body.size() + (100'000 + 4) * 32;
+  for (const bool fits : {true, false}) {
+    SCOPED_TRACE(fits);
+    google::protobuf::Arena arena;
+    auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+    LoadBudget budget;
+    budget.max_memory = document + (fits ? 64u << 20 : 1u << 20);
+    absl::Status status = ParseAttendanceReport(body, report, nullptr, &budget);
+    if (fits) {
+      ASSERT_TRUE(status.ok()) << status;
+      EXPECT_EQ(report->attendance_records_size(), 100'000);
+      continue;
+    }
+    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(budget.exceeded, LoadBudget::Exceeded::kMemory);
+    EXPECT_EQ(report->attendance_records_size(), 0);
+    // Stopped within about one block of the bound, not after the whole list.
+    EXPECT_LT(arena.SpaceAllocated(), (1u << 20) + (256u << 10));
+  }
+}
+
+TEST(LoadBudget, UnknownPropertiesAreChargedToo) {
+  // A huge array kept in additional_properties grows the message value by value.
+  std::string body = R"({"id":"r","attendanceRecords":[{"extra":[)";
+  for (int i = 0; i < 100'000; ++i) body += i == 0 ? "0" : ",0";
+  body += "]}]}";
+  google::protobuf::Arena arena;
+  auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  LoadBudget budget;
+  budget.max_memory = body.size() + (100'000 + 8) * 32 + (512u << 10);
+  absl::Status status = ParseAttendanceReport(body, report, nullptr, &budget);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(report->attendance_records_size(), 0);
+  EXPECT_LT(arena.SpaceAllocated(), (512u << 10) + (256u << 10));
+}
+
+TEST(LoadBudget, WithoutABudgetNothingIsBounded) {
+  google::protobuf::Arena arena;
+  auto* report = google::protobuf::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  ASSERT_TRUE(ParseAttendanceReport(EmptyRecordsReport(10'000), report).ok());
+  EXPECT_EQ(report->attendance_records_size(), 10'000);
 }
 
 }  // namespace

@@ -304,14 +304,34 @@ grpc::Status RollcallProcess::CheckHealth(const std::string& service, absl::Dura
   return status;
 }
 
-int64_t RollcallProcess::ResidentBytes() const {
-  std::ifstream status(absl::StrCat("/proc/", process_.pid(), "/status"));
+namespace {
+
+// A "Name: N kB" line of /proc/<pid>/status, in bytes; -1 if unknown.
+int64_t StatusBytes(int pid, const char* format) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
     int64_t kib = 0;
-    if (std::sscanf(line.c_str(), "VmRSS: %" SCNd64 " kB", &kib) == 1) return kib * 1024;
+    if (std::sscanf(line.c_str(), format, &kib) == 1) return kib * 1024;
   }
   return -1;
+}
+
+}  // namespace
+
+int64_t RollcallProcess::ResidentBytes() const {
+  return StatusBytes(process_.pid(), "VmRSS: %" SCNd64 " kB");
+}
+
+int64_t RollcallProcess::PeakResidentBytes() const {
+  return StatusBytes(process_.pid(), "VmHWM: %" SCNd64 " kB");
+}
+
+bool RollcallProcess::ResetPeakResidentBytes() const {
+  std::ofstream clear_refs(absl::StrCat("/proc/", process_.pid(), "/clear_refs"));
+  clear_refs << "5";
+  clear_refs.flush();
+  return clear_refs.good();
 }
 
 absl::StatusOr<std::string> RollcallProcess::ReadMetricsAddress() {

@@ -126,6 +126,10 @@ class RollcallProcess {
 
   // The server's resident set size (VmRSS of /proc/<pid>/status), in bytes; -1 if unknown.
   int64_t ResidentBytes() const;
+  // Its peak since it started or since the last ResetPeakResidentBytes (VmHWM), in bytes.
+  int64_t PeakResidentBytes() const;
+  // Starts the peak over from the present size (writes 5 to /proc/<pid>/clear_refs).
+  bool ResetPeakResidentBytes() const;
 
   // The second stdout line the server prints when --metrics_listen is set
   // ("rollcall metrics on HOST:PORT"): HOST:PORT.

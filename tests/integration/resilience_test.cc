@@ -591,6 +591,78 @@ TEST_F(ResilienceTest, DeeplyNestedBodyIsInternalAndTheServerKeepsServing) {
   EXPECT_EQ(graph_->Counter("report"), 2);
 }
 
+// A body of a million empty records is 3 MB, and once cost about 55 times that in memory
+// (183 MiB) before anything counted it. Records are now counted while the body is parsed
+// (max_report_records), and what the parsed page and the report built from it hold is bounded
+// by max_report_memory. Each server's peak resident set (VmHWM) is measured over its own warm
+// state: under each bound the call fails REPORT_TOO_LARGE and the peak stays within the bound
+// plus the body's own copies; with both bounds out of the way the same body costs far more,
+// which is what the bounds prevent.
+TEST_F(ResilienceTest, AMillionEmptyRecordsCostNoMoreThanTheConfiguredBound) {
+  constexpr int kRecords = 1'000'000;
+  AddReport("big");  // what Graph answers for it once the fault is spent
+  std::string body = R"({"id":"big","attendanceRecords":[)";
+  body.reserve(body.size() + 3 * kRecords + 2);
+  for (int i = 0; i < kRecords; ++i) body += i == 0 ? "{}" : ",{}";
+  body += "]}";
+  constexpr int64_t kMiB = 1 << 20;
+  // What the bounds do not cover: the transport's copy of the body (the parser's copy is
+  // charged), the reply and gRPC's and libcurl's buffers.
+  const int64_t slack = static_cast<int64_t>(body.size()) + 16 * kMiB;
+
+  struct Case {
+    const char* name;
+    std::map<std::string, std::string> env;
+    grpc::StatusCode code;
+    const char* message;
+    int64_t bound;  // most the peak may grow; 0: none, the peak must grow more than 100 MiB
+  };
+  const Case cases[] = {
+      {"the default max_report_records (100000)", {}, grpc::StatusCode::FAILED_PRECONDITION,
+       "max_report_records (100000) allows", 32 * kMiB},
+      {"max_report_memory=32MiB",
+       {{"ROLLCALL_MAX_REPORT_RECORDS", "100000000"}, {"ROLLCALL_MAX_REPORT_MEMORY", "32MiB"}},
+       grpc::StatusCode::FAILED_PRECONDITION, "max_report_memory (33554432 bytes) allows",
+       32 * kMiB + slack},
+      {"no bound in the way",
+       {{"ROLLCALL_MAX_REPORT_RECORDS", "100000000"}, {"ROLLCALL_MAX_REPORT_MEMORY", "4GiB"}},
+       grpc::StatusCode::OK, "", 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    RollcallProcess* server = StartServer(c.env);
+    ASSERT_NE(server, nullptr);
+    ExpectFreshReport(*server);  // warm: connections, token, threads
+    FaultSpec hostile;
+    hostile.status = 200;
+    hostile.path_contains = "/attendanceReports/big";
+    hostile.body = body;
+    AddFault(hostile);
+    ASSERT_TRUE(server->ResetPeakResidentBytes());
+    const int64_t before = server->PeakResidentBytes();
+    ASSERT_GT(before, 0);
+
+    GetAttendanceReportResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    const grpc::Status status =
+        server->stub().GetAttendanceReport(&context, Request("big"), &response);
+    const int64_t grown = server->PeakResidentBytes() - before;
+    std::cerr << c.name << ": peak resident set grew " << grown / kMiB << " MiB\n";
+    EXPECT_EQ(status.error_code(), c.code) << Describe(status);
+    if (c.code == grpc::StatusCode::OK) {
+      EXPECT_EQ(response.report().attendance_records_size(), kRecords);
+      EXPECT_GT(grown, 100 * kMiB);
+    } else {
+      EXPECT_EQ(ReasonOf(status), "REPORT_TOO_LARGE");
+      EXPECT_THAT(status.error_message(), ::testing::HasSubstr(c.message));
+      EXPECT_LE(grown, c.bound);
+      ExpectFreshReport(*server, "big");  // nothing was cached, and it keeps serving
+    }
+    ASSERT_TRUE(graph_->ClearFaults().ok());
+  }
+}
+
 // An identity is an open type: Graph may send any members, nested. graph_client's JSON reader
 // takes documents up to 32 levels deep (json_mapping.h; the root object is level 1): here the
 // root, attendanceRecords, the record and the identity are 4 levels, and a member nested

@@ -41,6 +41,8 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(config->graph_version, "v1.0");
   EXPECT_EQ(GraphUrl(*config), "https://graph.microsoft.com/v1.0");
   EXPECT_EQ(config->max_report_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config->max_report_records, 100'000);
+  EXPECT_EQ(config->max_report_memory, uint64_t{256} << 20);
   EXPECT_EQ(config->reports_list_ttl, absl::Seconds(60));
   EXPECT_EQ(config->meeting_lookup_ttl, absl::Hours(1));
   EXPECT_EQ(config->page_token_key_file, "");
@@ -459,6 +461,8 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--http_timeout=DURATION", "ROLLCALL_HTTP_TIMEOUT", "30s"},
       {"--max_response_bytes=SIZE", "ROLLCALL_MAX_RESPONSE_BYTES", "64MiB"},
       {"--max_report_bytes=SIZE", "ROLLCALL_MAX_REPORT_BYTES", "64MiB"},
+      {"--max_report_records=N", "ROLLCALL_MAX_REPORT_RECORDS", "100000"},
+      {"--max_report_memory=SIZE", "ROLLCALL_MAX_REPORT_MEMORY", "256MiB"},
       {"--cache_max_bytes=SIZE", "ROLLCALL_CACHE_MAX_BYTES", "256MiB"},
       {"--cache_ttl=DURATION", "ROLLCALL_CACHE_TTL", "1h"},
       {"--cache_ttl_recent=DURATION", "ROLLCALL_CACHE_TTL_RECENT", "60s"},
@@ -518,7 +522,8 @@ TEST(ConfigTest, DefaultsParseFromTheHelpText) {
 TEST(ConfigTest, ErrorsNeverEchoTheValue) {
   constexpr char kValue[] = "Zq9-not-a-valid-anything";
   for (const char* name :
-       {"listen", "cloud", "graph_base_url", "graph_version", "max_report_bytes", "reports_list_ttl",
+       {"listen", "cloud", "graph_base_url", "graph_version", "max_report_bytes", "max_report_records",
+        "max_report_memory", "reports_list_ttl",
         "meeting_lookup_ttl", "client_assertion_algorithm", "authority_host", "http_connect_timeout", "http_timeout",
         "max_response_bytes", "cache_max_bytes", "cache_ttl", "cache_ttl_recent",
         "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
