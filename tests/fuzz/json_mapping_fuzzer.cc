@@ -14,6 +14,9 @@
 //   - a token response that parses has a non-empty token, type Bearer, lifetimes in (0, 366 d];
 //   - error-body parsers that return false leave their output alone; an AADSTS code is
 //     "AADSTS" and digits;
+//   - under a small LoadBudget (on an arena), a report either parses to exactly what it parses to
+//     without one, fails with the same INVALID_ARGUMENT, or stops RESOURCE_EXHAUSTED naming the
+//     bound it passed, leaving the report empty;
 //   - a date-time that parses, formatted again with 9 fractional digits, parses to the same
 //     instant.
 
@@ -28,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
@@ -260,6 +264,35 @@ void CheckReport(absl::string_view input) {
   CheckWireRoundTrip(*report);
 }
 
+void CheckBudgetedReport(absl::string_view input) {
+  const auto plain = rollcall::graph::ParseAttendanceReport(input);
+  pb::Arena arena;
+  auto* report = pb::Arena::CreateMessage<MeetingAttendanceReport>(&arena);
+  rollcall::graph::LoadBudget budget;
+  budget.max_records = 3;
+  budget.max_memory = input.size() + (32 << 10);
+  const absl::Status status = rollcall::graph::ParseAttendanceReport(input, report, nullptr, &budget);
+  using Exceeded = rollcall::graph::LoadBudget::Exceeded;
+  if (status.ok()) {
+    FUZZ_CHECK(plain.ok(), "only the budgeted parse succeeded: %s", plain.status().ToString().c_str());
+    FUZZ_CHECK(Equal(*report, *plain), "the budget changed the report");
+    FUZZ_CHECK(report->attendance_records_size() <= 3 && budget.exceeded == Exceeded::kNone,
+               "a report past its budget was accepted");
+    return;
+  }
+  FUZZ_CHECK(report->ByteSizeLong() == 0, "a failed budgeted parse left a partial report");
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    FUZZ_CHECK(!plain.ok() && plain.status() == status,
+               "the budgeted parse failed otherwise: %s", status.ToString().c_str());
+    return;
+  }
+  FUZZ_CHECK(status.code() == absl::StatusCode::kResourceExhausted &&
+                 budget.exceeded != Exceeded::kNone,
+             "budgeted parse failed with %s", status.ToString().c_str());
+  FUZZ_CHECK(budget.exceeded != Exceeded::kRecords || budget.records == 4,
+             "the record bound was passed by %lld records", static_cast<long long>(budget.records));
+}
+
 void CheckRecordsPage(absl::string_view input) {
   MeetingAttendanceReport report;
   report.set_id("existing");
@@ -421,6 +454,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   CheckReport(input);
+  CheckBudgetedReport(input);
   CheckRecordsPage(input);
   CheckReportsPage(input);
   CheckMeetingsPage(input);
