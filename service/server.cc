@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "service/reflection_v1.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
@@ -239,6 +240,8 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, *credentials, &server->port_);
   builder.RegisterService(server->service_.get());
+  server->reflection_v1_ = std::make_unique<ReflectionV1Service>(ReflectedServiceNames());
+  builder.RegisterService(server->reflection_v1_.get());
   builder.SetMaxReceiveMessageSize(tuning.max_receive_message_bytes);
   if (config.max_connection_age > absl::ZeroDuration()) {
     // gRPC takes milliseconds as an int: about 24 days at most.

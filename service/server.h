@@ -17,6 +17,7 @@
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/reflection_v1.h"
 #include "service/report_cache.h"
 #include "service/upstream_executor.h"
 
@@ -150,6 +151,7 @@ class RollcallServer {
   std::unique_ptr<UpstreamExecutor> executor_;
   std::unique_ptr<ReportCache> cache_;
   std::unique_ptr<AttendanceReportServiceImpl> service_;
+  std::unique_ptr<ReflectionV1Service> reflection_v1_;  // v1alpha comes from gRPC's plugin
   std::unique_ptr<grpc::Server> server_;
   // The Stats collectable reads the members above; the endpoint holds it weakly and is stopped
   // (in Shutdown) before any of them goes.
