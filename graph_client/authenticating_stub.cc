@@ -19,6 +19,7 @@ AuthenticatingStub::AuthenticatingStub(std::shared_ptr<GraphStub> inner,
 absl::StatusOr<HttpResponse> AuthenticatingStub::Get(GraphContext& context,
                                                      const GraphRequest& request) {
   for (;;) {
+    context.token_backoff.reset();
     absl::StatusOr<AccessToken> token = credential_->GetToken(request.deadline);
     if (!token.ok()) return token.status();
 
@@ -32,15 +33,30 @@ absl::StatusOr<HttpResponse> AuthenticatingStub::Get(GraphContext& context,
     authenticated.client_request_id = request.client_request_id;
     authenticated.deadline = request.deadline;
     absl::StatusOr<HttpResponse> response = inner_->Get(context, authenticated);
-    if (!response.ok() || response->status != 401 || context.token_renewed) return response;
+    if (!response.ok()) return response;
+    const long status = response->status;
+    if (status != 401) {
+      // Graph authenticated the token (a 403 or 404 is about the resource, not the token); a
+      // 429 or a 5xx may come before it looked.
+      if (status != 429 && status < 500) credential_->Accepted(token->token);
+      return response;
+    }
 
-    // Graph refused a token we took for valid (revoked, or our clock is off): drop it and, time
-    // permitting, try once more with a new one. A second 401 is the caller's error; that token
-    // stays cached, so the next call starts with it rather than fetch yet another.
-    credential_->Invalidate(token->token);
+    // Graph refused a token we took for valid (revoked, or our clock is off): the credential
+    // drops it, and time permitting we try once more with a new one. If Graph refused a
+    // replacement as well, the credential backs off instead of fetching tokens Graph would
+    // refuse too: the 401 is final, and the caller is told until when.
+    const Invalidation invalidation = credential_->Invalidate(token->token);
+    if (invalidation.outcome == Invalidation::Outcome::kBackingOff) {
+      context.token_backoff = TokenBackoff{invalidation.backoff_until, invalidation.backoff};
+      return response;
+    }
+    if (invalidation.outcome == Invalidation::Outcome::kDropped && counters_ != nullptr) {
+      GraphCounters::Increment(counters_->token_refreshes);
+    }
+    if (context.token_renewed) return response;
     context.token_renewed = true;
     if (clock_->Now() + kMinAttemptTime > request.deadline) return response;
-    if (counters_ != nullptr) GraphCounters::Increment(counters_->token_refreshes);
   }
 }
 

@@ -26,6 +26,17 @@ constexpr absl::Duration kRefreshAttemptTimeout = absl::Seconds(30);
 // The refresher starts no two attempts closer than this, however short the token's lifetime.
 constexpr absl::Duration kMinRefreshInterval = absl::Seconds(1);
 
+// Once Graph refuses a token fetched to replace a refused one, refusals fetch no new token
+// for this long, doubling with each replacement refused in a row, up to the cap.
+constexpr absl::Duration kRefusalBackoffInitial = absl::Seconds(30);
+constexpr absl::Duration kRefusalBackoffMax = absl::Minutes(5);
+
+absl::Duration RefusalBackoff(int refusals) {
+  absl::Duration backoff = kRefusalBackoffInitial;
+  for (int i = 1; i < refusals && backoff < kRefusalBackoffMax; ++i) backoff *= 2;
+  return std::min(backoff, kRefusalBackoffMax);
+}
+
 absl::Status DeadlineError(absl::string_view message) {
   return common::MakeError(absl::StatusCode::kDeadlineExceeded, message,
                            {std::string(common::reason::kTokenEndpointError), {}, std::nullopt});
@@ -162,6 +173,15 @@ absl::StatusOr<AccessToken> CachingTokenCredential::Publish(absl::StatusOr<Cache
     retry_at_ = absl::InfinitePast();
     refresh_failures_ = 0;
     cached_ = *std::move(fetched);
+    // A token fetched because Invalidate dropped the last one is on probation; one fetched for
+    // any other reason (the first, a refresh) ends the back-off.
+    cached_->replacement = replacing_;
+    replacing_ = false;
+    if (!cached_->replacement) {
+      refusals_ = 0;
+      refused_until_ = absl::InfinitePast();
+    }
+    UpdateRefusalWatch();
     last_result_ = cached_->token;
     last_result_shared_ = true;
     return last_result_;
@@ -247,12 +267,46 @@ void CachingTokenCredential::RefreshLoop() {
   mu_.Unlock();
 }
 
-void CachingTokenCredential::Invalidate(const std::string& token) {
+void CachingTokenCredential::UpdateRefusalWatch() {
+  watching_refusals_.store(
+      replacing_ || refusals_ > 0 || (cached_.has_value() && cached_->replacement),
+      std::memory_order_relaxed);
+}
+
+Invalidation CachingTokenCredential::Invalidate(const std::string& token) {
   common::MutexLock lock(&mu_);
-  if (cached_.has_value() && cached_->token.token == token) {
-    cached_.reset();
-    fetched_.SignalAll();  // the refresher fetches anew
+  if (!cached_.has_value() || cached_->token.token != token) {
+    return {Invalidation::Outcome::kStale};
   }
+  const absl::Time now = clock_->Now();
+  if (cached_->replacement) {
+    // Graph refused the token fetched to replace a refused one: another would fare no better.
+    // Keep it, and fetch none for a while.
+    cached_->replacement = false;  // after the window, a refusal drops it again
+    ++refusals_;
+    refused_backoff_ = RefusalBackoff(refusals_);
+    refused_until_ = now + refused_backoff_;
+    UpdateRefusalWatch();
+  }
+  if (now < refused_until_) {
+    return {Invalidation::Outcome::kBackingOff, refused_until_, refused_backoff_};
+  }
+  cached_.reset();
+  replacing_ = true;
+  UpdateRefusalWatch();
+  fetched_.SignalAll();  // the refresher fetches anew
+  return {Invalidation::Outcome::kDropped};
+}
+
+void CachingTokenCredential::Accepted(const std::string& token) {
+  // Mutex-free on the common path: a Graph answer while nothing is on probation or backing off.
+  if (!watching_refusals_.load(std::memory_order_relaxed)) return;
+  common::MutexLock lock(&mu_);
+  if (!cached_.has_value() || cached_->token.token != token) return;  // an older token
+  cached_->replacement = false;
+  refusals_ = 0;
+  refused_until_ = absl::InfinitePast();
+  UpdateRefusalWatch();
 }
 
 }  // namespace rollcall::graph

@@ -30,9 +30,23 @@
 // In both modes a refresh without a usable token retries the grant's transient failures under
 // `retry`, within the caller's deadline, and returns the last attempt's error.
 //
+// Graph refusing tokens (Invalidate, after a 401). The first refusal of the cached token drops
+// it, so the next GetToken (or, with the refresher, the refresher at once) fetches a
+// replacement. If Graph refuses that replacement too, fetching more will not help (the app's
+// token is for the wrong audience or tenant, say): Invalidate then backs off. It keeps the token
+// cached, fetches nothing and returns kBackingOff with the end of a window of 30 s, doubling
+// with each replacement refused in a row up to 5 min. Refusals within the window change
+// nothing; the first refusal after it drops the token again (one more fetch). The back-off ends
+// (back to 30 s, and a refusal drops the token at once) when Graph accepts the cached token
+// (Accepted) or when a token is fetched for another reason than a refusal (the first token, a
+// refresh ahead of expiry). Everything is on the injected clock; N concurrent callers refused
+// together cause at most one fetch.
+//
 // The observer (CredentialObserver, token_credential.h) is told of changes in whether a usable
 // token is held; it needs the background refresher, and runs on its thread, never under mu_.
+// Graph refusing tokens does not change it (the token endpoint still issues them).
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,14 +85,19 @@ class CachingTokenCredential final : public TokenCredential {
   CachingTokenCredential& operator=(const CachingTokenCredential&) = delete;
 
   absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override;
-  // Also wakes the refresher, which fetches a new token at once (unless it is backing off).
-  void Invalidate(const std::string& token) override;
+  // See "Graph refusing tokens" above. A drop also wakes the refresher, which fetches a new
+  // token at once (unless its own backoff after failed token requests is running).
+  Invalidation Invalidate(const std::string& token) override;
+  void Accepted(const std::string& token) override;
 
  private:
   struct CachedToken {
     AccessToken token;
     absl::Time refresh_on;    // fresh while now < refresh_on
     absl::Time usable_until;  // handed out while now < usable_until
+    // Fetched because Invalidate dropped the token before it, and not yet accepted by Graph
+    // nor refused: a refusal of it starts (or lengthens) the back-off.
+    bool replacement = false;
   };
 
   // Under mu_, what a caller does first: a result when it is done (a fresh or, with the
@@ -111,6 +130,8 @@ class CachingTokenCredential final : public TokenCredential {
   void RefreshLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Whether a usable token is held at `now`, as the observer is told.
   bool Usable(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Under mu_, after any change to the refusal state: whether Accepted has anything to end.
+  void UpdateRefusalWatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<TokenGrant> grant_;
   const absl::Duration refresh_margin_;
@@ -137,6 +158,18 @@ class CachingTokenCredential final : public TokenCredential {
   absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int refresh_failures_ ABSL_GUARDED_BY(mu_) = 0;  // the refresher's, since the last token
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Graph refusing tokens (see the file comment). Invalidate dropped the cached token: the next
+  // token fetched is a replacement.
+  bool replacing_ ABSL_GUARDED_BY(mu_) = false;
+  // Replacements refused in a row (each starts a window twice as long, up to the cap), and the
+  // current window: while now < refused_until_, Invalidate keeps the cached token.
+  int refusals_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time refused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Duration refused_backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  // Whether Accepted may have something to end (replacing_, a replacement cached, or
+  // refusals_): read without mu_ so that Accepted costs one load on every Graph answer.
+  // Written only under mu_.
+  std::atomic<bool> watching_refusals_{false};
 
   std::thread refresher_;  // last: started once everything above is set up
 };

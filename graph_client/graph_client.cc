@@ -365,14 +365,15 @@ class GraphClientImpl final : public GraphClient {
     request.endpoint = endpoint;
     request.client_request_id = NewClientRequestId();
     request.deadline = deadline;
-    absl::StatusOr<HttpResponse> response = stub_->Get(request);
+    GraphContext context;
+    absl::StatusOr<HttpResponse> response = stub_->Get(context, request);
     if (!response.ok()) return ForCaller(response.status());
 
     Exchange exchange{*std::move(response), std::move(request.client_request_id)};
     const HttpResponse& answer = exchange.response;
     if (answer.status != 200) {
       return GraphHttpError(answer, exchange.client_request_id,
-                            RetryAfterOf(answer, clock_->Now()), wording);
+                            RetryAfterOf(answer, clock_->Now()), wording, context.token_backoff);
     }
     if (!IsJsonContentType(answer)) {
       return BadBody(exchange, expected,

@@ -78,7 +78,7 @@ struct GraphClientStats {
   uint64_t server_errors = 0;      // 5xx responses
   uint64_t transport_errors = 0;   // connect, TLS, reset, timeout
   uint64_t bad_responses = 0;      // bodies that were not what Graph documents
-  uint64_t token_refreshes = 0;    // tokens dropped after a 401 and fetched again
+  uint64_t token_refreshes = 0;    // tokens dropped after a 401 (each fetched again)
 };
 
 class GraphClient {
@@ -97,7 +97,9 @@ class GraphClient {
   // client-request-id and a "Retry-Attempt: n" header. Every request, wait and token fetch is
   // bounded by `deadline`; when the next attempt cannot fit, the call ends at once with the last
   // error Graph (or the network) gave, not DEADLINE_EXCEEDED. A 401 drops the token, fetches a
-  // new one and repeats the request once.
+  // new one and repeats the request once; once Graph refuses such a new token too, the
+  // credential backs off (caching_token_credential.h): 401s fetch no token for a while and
+  // fail at once, their message saying until when.
   //
   // Thread-safe. Errors (with ErrorDetails):
   //   INVALID_ARGUMENT (INVALID_ID, metadata "field" naming the request field: an ID is empty;
@@ -106,12 +108,13 @@ class GraphClient {
   //   holding Graph's Retry-After when it sent one), UNAVAILABLE (GRAPH_UNAVAILABLE: 5xx,
   //   network, a body cut short), INTERNAL (GRAPH_BAD_RESPONSE: a body that is not the JSON
   //   Graph documents, an HTML page, too large or too deeply nested; never retried),
-  //   FAILED_PRECONDITION (GRAPH_UNAUTHORIZED after the second 401, or the credential's
-  //   errors; REPORT_TOO_LARGE past max_report_bytes, max_report_records or max_report_memory,
-  //   never retried), DEADLINE_EXCEEDED (an
-  //   attempt ran out of time). A 403's message says what to grant for the report's source:
-  //   for a webinar or town hall, the artifact permission and the organizer rule Graph
-  //   documents for /solutions/virtualEvents (no access policy).
+  //   FAILED_PRECONDITION (GRAPH_UNAUTHORIZED after the second 401 or a 401 during the
+  //   back-off, its message saying what to check and when a token is fetched next; or the
+  //   credential's errors; REPORT_TOO_LARGE past max_report_bytes, max_report_records or
+  //   max_report_memory, never retried), DEADLINE_EXCEEDED (an attempt ran out of time). A
+  //   403's message says what to grant for the report's source: for a webinar or town hall,
+  //   the artifact permission and the organizer rule Graph documents for
+  //   /solutions/virtualEvents (no access policy).
   //
   // Fills *report (cleared first, and cleared again on an error). A report allocated on a
   // protobuf Arena gets its records, intervals and strings from the arena: the server builds

@@ -1,10 +1,12 @@
 #include "graph_client/graph_errors.h"
 
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/utf8.h"
 #include "graph_client/json_reader.h"
 
@@ -18,6 +20,23 @@ constexpr std::size_t kMaxMessageBytes = 1024;
 constexpr std::size_t kMaxCodeBytes = 128;
 
 namespace rj = rapidjson;
+
+// What a 401 asks the operator to check. Graph answers 401 to a token it does not take: one for
+// another resource (the scope), from another tenant or cloud, or revoked.
+constexpr absl::string_view kUnauthorizedHint =
+    "Check that graph_scope is Graph's (graph_base_url's origin + \"/.default\", e.g. "
+    "https://graph.microsoft.com/.default: a token for any other audience is refused), that "
+    "AZURE_TENANT_ID is the tenant whose meetings are read and AZURE_CLIENT_ID an app "
+    "registered in it, and that the app has its application permissions "
+    "(OnlineMeetingArtifact.Read.All; OnlineMeetings.Read.All for join links) with admin "
+    "consent.";
+
+// "2023-11-14T22:13:50Z": `t` rounded up to the second, so "not before" stays true.
+std::string UtcSeconds(absl::Time t) {
+  const absl::Time rounded =
+      absl::UnixEpoch() + absl::Ceil(t - absl::UnixEpoch(), absl::Seconds(1));
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", rounded, absl::UTCTimeZone());
+}
 
 }  // namespace
 
@@ -71,7 +90,8 @@ common::ErrorDetails GraphDetails(const HttpResponse& response,
 
 absl::Status GraphHttpError(const HttpResponse& response, absl::string_view client_request_id,
                             std::optional<absl::Duration> retry_after,
-                            const GraphCallWording& wording) {
+                            const GraphCallWording& wording,
+                            const std::optional<TokenBackoff>& token_backoff) {
   GraphErrorBody body;
   const bool has_body = ParseGraphErrorBody(response.body, &body);
   const std::string said =
@@ -90,8 +110,19 @@ absl::Status GraphHttpError(const HttpResponse& response, absl::string_view clie
                  absl::StrCat("Graph rejected the request: ", said));
   }
   if (status == 401) {
+    // Never the token itself: Graph's error text does not echo it, and nothing else here has it.
+    std::string backoff;
+    if (token_backoff.has_value()) {
+      backoff = absl::StrCat(
+          " Graph refused the token fetched to replace a refused one too, so Rollcall keeps it "
+          "and will not fetch another token before ",
+          UtcSeconds(token_backoff->until), " (a back-off of ",
+          absl::FormatDuration(token_backoff->length),
+          ", longer each time Graph refuses a new token).");
+    }
     return error(absl::StatusCode::kFailedPrecondition, common::reason::kGraphUnauthorized,
-                 absl::StrCat("Graph did not accept Rollcall's access token: ", said));
+                 absl::StrCat("Graph did not accept Rollcall's access token: ", said, ".",
+                              backoff, " ", kUnauthorizedHint));
   }
   if (status == 403) {
     return error(absl::StatusCode::kPermissionDenied, common::reason::kGraphForbidden,

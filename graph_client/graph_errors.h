@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/error_details.h"
+#include "graph_client/graph_stub.h"
 #include "graph_client/http_transport.h"
 
 namespace rollcall::graph {
@@ -63,14 +64,18 @@ inline constexpr GraphCallWording kAttendanceReportWording = {
 
 // A non-200 answer from Graph as a canonical status with ErrorDetails; RetryInfo holds
 // `retry_after` (Graph's own delay, uncapped) when set:
-//   400 INVALID_ARGUMENT GRAPH_BAD_REQUEST, 401 FAILED_PRECONDITION GRAPH_UNAUTHORIZED,
+//   400 INVALID_ARGUMENT GRAPH_BAD_REQUEST,
+//   401 FAILED_PRECONDITION GRAPH_UNAUTHORIZED (with what to check: audience, tenant,
+//       permission; with `token_backoff`, GraphContext's, also that Graph refused a freshly
+//       fetched token too and that no token is fetched before token_backoff->until),
 //   403 PERMISSION_DENIED GRAPH_FORBIDDEN (with `wording`'s hint of what to fix),
 //   404 NOT_FOUND with `wording`'s reason (REPORT_NOT_FOUND for a report),
 //   429 RESOURCE_EXHAUSTED GRAPH_THROTTLED, 5xx UNAVAILABLE GRAPH_UNAVAILABLE,
 //   anything else UNKNOWN GRAPH_ERROR.
 absl::Status GraphHttpError(const HttpResponse& response, absl::string_view client_request_id,
                             std::optional<absl::Duration> retry_after,
-                            const GraphCallWording& wording = kAttendanceReportWording);
+                            const GraphCallWording& wording = kAttendanceReportWording,
+                            const std::optional<TokenBackoff>& token_backoff = std::nullopt);
 
 // A failed HttpTransport::Send as a Rollcall error: a body over the size cap is INTERNAL
 // GRAPH_BAD_RESPONSE; a body cut short is UNAVAILABLE GRAPH_UNAVAILABLE; the deadline passing

@@ -14,6 +14,7 @@
 //   - Nothing runs past request.deadline, an instant of the clock the stack was built with.
 //   - Thread-safe: one stub serves concurrent calls; per-call state lives in GraphContext.
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,14 @@ struct GraphRequest {
   absl::Time deadline = absl::InfiniteFuture();
 };
 
+// Why a 401 is final beyond Graph's words: Graph refused the token fetched to replace a refused
+// one too, and the credential fetches no new token before `until` (TokenCredential::Invalidate,
+// kBackingOff). `length` is the back-off window's.
+struct TokenBackoff {
+  absl::Time until;
+  absl::Duration length;
+};
+
 // What the layers of one call share on the way down. One per call of the top of the stack;
 // never shared between threads.
 struct GraphContext {
@@ -47,6 +56,9 @@ struct GraphContext {
   // Whether AuthenticatingStub has already fetched a new token after a 401 in this call: it
   // does so once per call, so a second 401 is final however the retries fell.
   bool token_renewed = false;
+  // Set by AuthenticatingStub when the answer it returns is a 401 on which the credential backs
+  // off: what the caller's GRAPH_UNAUTHORIZED says (GraphHttpError). Cleared at each attempt.
+  std::optional<TokenBackoff> token_backoff;
 };
 
 class GraphStub {

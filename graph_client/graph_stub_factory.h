@@ -4,7 +4,7 @@
 //   RetryingStub        retries 429/503/504 and failures before any response byte; each
 //     |                 attempt goes down the whole stack again
 //   AuthenticatingStub  a token per attempt (so a wait may bring a refreshed one); one repeat
-//     |                 with a new token after a 401
+//     |                 with a new token after a 401 (none while the credential backs off)
 //   MeteredStub         counts and observes every HTTP exchange, the 401 repeat included
 //   RestStub            one GET over the transport
 //

@@ -26,6 +26,25 @@ struct AccessToken {
   std::optional<absl::Time> refresh_on = std::nullopt;
 };
 
+// What TokenCredential::Invalidate did with a token Graph refused (answered 401 to).
+struct Invalidation {
+  enum class Outcome {
+    // It was the cached token and is dropped: the next GetToken fetches a new one.
+    kDropped,
+    // It is not (or no longer) the cached token: nothing was dropped, and the next GetToken
+    // returns the token cached or being fetched since.
+    kStale,
+    // Graph refused the token fetched to replace a refused one, too: that token stays cached
+    // and no new token is fetched before `backoff_until` (Invalidate does nothing until then).
+    kBackingOff,
+  };
+  Outcome outcome = Outcome::kDropped;
+  // With kBackingOff: when a refusal may fetch a new token again, and the length of this
+  // back-off window.
+  absl::Time backoff_until = absl::InfinitePast();
+  absl::Duration backoff = absl::ZeroDuration();
+};
+
 class TokenCredential {
  public:
   virtual ~TokenCredential() = default;
@@ -40,8 +59,16 @@ class TokenCredential {
   //                        deadline: the kubelet may be about to write it)
   //   DEADLINE_EXCEEDED    the deadline passed first
   virtual absl::StatusOr<AccessToken> GetToken(absl::Time deadline) = 0;
-  // Forget `token` if it is the cached one (Graph rejected it); the next GetToken fetches anew.
-  virtual void Invalidate(const std::string& token) = 0;
+  // Thread-safe. Graph answered 401 to `token`. Forgets it if it is the cached one, so the
+  // next GetToken fetches anew (kDropped), unless Graph keeps refusing tokens: once a token
+  // fetched because of an Invalidate is refused too, the credential keeps it and fetches no
+  // other for a back-off window (kBackingOff; CachingTokenCredential says how long). Never
+  // blocks on a token request.
+  virtual Invalidation Invalidate(const std::string& token) = 0;
+  // Thread-safe. Graph accepted `token` (answered a request made with it with anything but a
+  // 401, a 429 or a 5xx): ends any back-off, so that a later 401 fetches a new token at once.
+  // Cheap when there is no back-off to end. A credential that never backs off ignores it.
+  virtual void Accepted(const std::string& token) { (void)token; }
 };
 
 // Told whether the credential holds a usable token: what a readiness check reports (the

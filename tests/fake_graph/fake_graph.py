@@ -60,6 +60,9 @@ DEFAULT_DATASET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data
 
 GRAPH_HOST = "https://graph.microsoft.com"  # used in @odata.context, as Graph itself writes it
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's resource app ID
+# The challenge on Graph's 401s.
+GRAPH_WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/'
+                          'common/oauth2/authorize", client_id="' + GRAPH_APP_ID + '"')
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 GRAPH_CONTENT_TYPE = "application/json; odata.metadata=minimal"
@@ -108,6 +111,9 @@ DEFAULT_MAX_REPORTS_LISTED = 50
 # from the code table of Graph's concepts/errors.md.
 GRAPH_FAULT_ERRORS = {
     400: ("BadRequest", "Bad request."),
+    # Graph's words for a token it will not take because it is for another resource: a fault
+    # of this status makes Graph refuse every token, however fresh.
+    401: ("InvalidAuthenticationToken", "Access token validation failure. Invalid audience."),
     403: ("Forbidden", "Forbidden."),
     500: ("generalException", "An unspecified error has occurred."),
     502: ("generalException", "An unspecified error has occurred."),
@@ -1710,9 +1716,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "unknown": "Access token validation failure."}[state]
         if message:
             self.extra_counters.append("unauthorized")
-            return self._graph_error(401, "InvalidAuthenticationToken", message, headers=[(
-                "WWW-Authenticate", 'Bearer realm="", authorization_uri="https://login.'
-                'microsoftonline.com/common/oauth2/authorize", client_id="' + GRAPH_APP_ID + '"')])
+            return self._graph_error(401, "InvalidAuthenticationToken", message,
+                                     headers=[("WWW-Authenticate", GRAPH_WWW_AUTHENTICATE)])
 
         options: dict[str, str] = {}
         for key, value in query:
@@ -1870,6 +1875,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             response = Response(429, to_json_bytes(body), GRAPH_CONTENT_TYPE, headers)
         else:
             code, message = GRAPH_FAULT_ERRORS.get(status, GRAPH_FAULT_ERRORS[500])
+            if status == 401 and not any(k.lower() == "www-authenticate" for k, _ in headers):
+                headers.append(("WWW-Authenticate", GRAPH_WWW_AUTHENTICATE))
             response = self._graph_error(status, code, message, headers)
         return response
 

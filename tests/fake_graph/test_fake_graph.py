@@ -1259,6 +1259,26 @@ class FaultTest(EmulatorTestCase):
         self.assertGraphError(reply, 503, "serviceNotAvailable")
         self.assertGraphError(self.e.get(report_path(), self.token), 504, "generalException")
 
+    def test_401_refuses_every_token_in_graphs_words(self) -> None:
+        # What "Graph refuses every token" looks like: fresh tokens are refused too, the token
+        # endpoint is untouched, and the body and challenge are Graph's own for a 401.
+        self.faults({"kind": "graph", "status": 401, "seconds": 60})
+        for token in (self.token, self.e.token(), self.e.token()):
+            reply = self.e.get(report_path(), token)
+            error = self.assertGraphError(reply, 401, "InvalidAuthenticationToken")
+            self.assertEqual(error["message"],
+                             "Access token validation failure. Invalid audience.")
+            self.assertIn("Bearer", reply.headers["WWW-Authenticate"])
+            self.assertNotIn(token, reply.body.decode())
+        self.assertEqual(self.e.get(report_path(tail="/attendanceRecords"), self.token).status,
+                         401)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual((counters["token"], counters["token_error"]), (2, 0))
+        self.assertEqual((counters["report"], counters["records"], counters["fault"]), (3, 1, 4))
+        self.assertEqual(counters["unauthorized"], 0)  # injected, not the emulator's own check
+        self.assertEqual(self.e.control("DELETE", "faults"), {"cleared": 1})
+        self.assertEqual(self.e.get(report_path(), self.token).status, 200)
+
     def test_path_and_kind_filters(self) -> None:
         self.faults({"path_contains": "no-such-thing", "status": 500},
                     {"kind": "records", "status": 500})

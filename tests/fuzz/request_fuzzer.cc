@@ -187,7 +187,9 @@ class FixedCredential final : public rollcall::graph::TokenCredential {
   absl::StatusOr<rollcall::graph::AccessToken> GetToken(absl::Time) override {
     return rollcall::graph::AccessToken{"fuzz-token", absl::InfiniteFuture()};
   }
-  void Invalidate(const std::string&) override {}
+  rollcall::graph::Invalidation Invalidate(const std::string&) override {
+    return {rollcall::graph::Invalidation::Outcome::kStale};
+  }
 };
 
 struct Graph {

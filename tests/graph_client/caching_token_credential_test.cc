@@ -179,6 +179,130 @@ TEST_F(CachingCredentialTest, AtMostOneProactiveRefreshPerThirtySeconds) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Graph refusing tokens: Invalidate after a 401.
+
+using Outcome = Invalidation::Outcome;
+
+TEST_F(CachingCredentialTest, ARefusedReplacementIsKeptAndNothingIsFetchedPerCall) {
+  auto credential = Make();
+  const absl::Time deadline = clock_.Now() + absl::Hours(2);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-1");
+  // The first refusal drops the token: one replacement is fetched.
+  EXPECT_EQ(credential->Invalidate("token-1").outcome, Outcome::kDropped);
+  EXPECT_EQ(credential->Invalidate("token-1").outcome, Outcome::kStale);  // already dropped
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-2");
+  EXPECT_EQ(credential->Invalidate("token-1").outcome, Outcome::kStale);  // already replaced
+
+  // Graph refuses the replacement too: it is kept, and 30 s of refusals fetch nothing.
+  const absl::Time refused = clock_.Now();
+  for (int call = 0; call < 10; ++call) {
+    const Invalidation invalidation = credential->Invalidate("token-2");
+    EXPECT_EQ(invalidation.outcome, Outcome::kBackingOff) << call;
+    EXPECT_EQ(invalidation.backoff_until, refused + absl::Seconds(30)) << call;
+    EXPECT_EQ(invalidation.backoff, absl::Seconds(30)) << call;
+    EXPECT_EQ(credential->GetToken(deadline)->token, "token-2") << call;
+    clock_.Advance(absl::Seconds(2));
+  }
+  EXPECT_EQ(grant_->requests(), 2);
+  EXPECT_TRUE(clock_.sleeps().empty());
+}
+
+TEST_F(CachingCredentialTest, EachWindowEndsWithOneFetchAndTheNextWindowIsTwiceAsLong) {
+  auto credential = Make(absl::Hours(2));  // no refresh ahead of expiry in these 20 minutes
+  const absl::Time deadline = clock_.Now() + absl::Hours(2);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-1");
+  ASSERT_EQ(credential->Invalidate("token-1").outcome, Outcome::kDropped);
+  std::string token = credential->GetToken(deadline)->token;  // token-2
+  std::vector<absl::Duration> windows;
+  for (int round = 0; round < 6; ++round) {
+    const Invalidation invalidation = credential->Invalidate(token);
+    ASSERT_EQ(invalidation.outcome, Outcome::kBackingOff) << round;
+    windows.push_back(invalidation.backoff);
+    EXPECT_EQ(invalidation.backoff_until, clock_.Now() + invalidation.backoff) << round;
+    // Just before the window ends, a refusal still changes nothing ...
+    clock_.Advance(invalidation.backoff - absl::Milliseconds(1));
+    EXPECT_EQ(credential->Invalidate(token).outcome, Outcome::kBackingOff) << round;
+    EXPECT_EQ(credential->GetToken(deadline)->token, token);
+    // ... once it has, the next one drops the token: one more fetch.
+    clock_.Advance(absl::Milliseconds(1));
+    const int requests = grant_->requests();
+    EXPECT_EQ(credential->Invalidate(token).outcome, Outcome::kDropped) << round;
+    token = credential->GetToken(deadline)->token;
+    EXPECT_EQ(grant_->requests(), requests + 1) << round;
+  }
+  EXPECT_THAT(windows, ElementsAre(absl::Seconds(30), absl::Minutes(1), absl::Minutes(2),
+                                   absl::Minutes(4), absl::Minutes(5), absl::Minutes(5)));
+  EXPECT_EQ(token, "token-8");
+}
+
+TEST_F(CachingCredentialTest, GraphAcceptingTheTokenEndsTheBackoff) {
+  auto credential = Make();
+  const absl::Time deadline = clock_.Now() + absl::Hours(2);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-1");
+  ASSERT_EQ(credential->Invalidate("token-1").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-2");
+  ASSERT_EQ(credential->Invalidate("token-2").outcome, Outcome::kBackingOff);
+  clock_.Advance(absl::Seconds(30));
+  ASSERT_EQ(credential->Invalidate("token-2").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-3");
+  ASSERT_EQ(credential->Invalidate("token-3").backoff, absl::Minutes(1));  // the second window
+
+  credential->Accepted("token-2");  // an older token says nothing of the cached one
+  EXPECT_EQ(credential->Invalidate("token-3").outcome, Outcome::kBackingOff);
+
+  // Graph takes the kept token (a call succeeds): a later 401 on it replaces it at once, and
+  // the back-off starts over at 30 s.
+  credential->Accepted("token-3");
+  EXPECT_EQ(credential->Invalidate("token-3").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-4");
+  EXPECT_EQ(credential->Invalidate("token-4").backoff, absl::Seconds(30));
+  EXPECT_EQ(grant_->requests(), 4);
+
+  // A replacement Graph accepts is an ordinary token: its first refusal drops it.
+  credential->Accepted("token-4");
+  EXPECT_EQ(credential->Invalidate("token-4").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-5");
+  credential->Accepted("token-5");
+  EXPECT_EQ(credential->Invalidate("token-5").outcome, Outcome::kDropped);
+  EXPECT_EQ(credential->GetToken(deadline)->token, "token-6");
+}
+
+TEST_F(CachingCredentialTest, ATokenFetchedAheadOfExpiryEndsTheBackoff) {
+  auto credential = Make();  // 1 h tokens, refreshed 5 minutes early
+  const absl::Time deadline = clock_.Now() + absl::Hours(3);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-1");
+  ASSERT_EQ(credential->Invalidate("token-1").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-2");
+  ASSERT_EQ(credential->Invalidate("token-2").outcome, Outcome::kBackingOff);
+  clock_.Advance(absl::Seconds(30));
+  ASSERT_EQ(credential->Invalidate("token-2").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-3");
+  ASSERT_EQ(credential->Invalidate("token-3").backoff, absl::Minutes(1));
+
+  // token-3 is kept past its refresh point: the refresh is not a replacement.
+  clock_.Advance(absl::Minutes(56));
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-4");
+  EXPECT_EQ(credential->Invalidate("token-4").outcome, Outcome::kDropped);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-5");
+  EXPECT_EQ(credential->Invalidate("token-5").backoff, absl::Seconds(30));  // started over
+  EXPECT_EQ(grant_->requests(), 5);
+}
+
+TEST_F(CachingCredentialTest, ARefusalAfterAFailedReplacementFetchStillCountsTheReplacement) {
+  auto credential = Make();
+  const absl::Time deadline = clock_.Now() + absl::Minutes(1);
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-1");
+  ASSERT_EQ(credential->Invalidate("token-1").outcome, Outcome::kDropped);
+  grant_->FailNext(common::MakeError(absl::StatusCode::kFailedPrecondition, "AADSTS7000215",
+                                     {"CREDENTIALS_REJECTED", {}, std::nullopt}));
+  EXPECT_EQ(credential->GetToken(deadline).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The token that finally comes is still the replacement of a refused one.
+  ASSERT_EQ(credential->GetToken(deadline)->token, "token-3");
+  EXPECT_EQ(credential->Invalidate("token-3").outcome, Outcome::kBackingOff);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The background refresher.
 
 absl::Status Down() {
@@ -432,6 +556,47 @@ TEST_F(BackgroundRefreshTest, InvalidateFetchesANewTokenAtOnceWithoutFlappingRea
   EXPECT_EQ(grant_->requests(), 2);
   EXPECT_EQ(Now(*credential)->token, "token-2");
   EXPECT_THAT(observer_->calls(), ElementsAre(true));
+}
+
+TEST_F(BackgroundRefreshTest, ConcurrentCallersRefusedTogetherCauseOneReplacement) {
+  auto credential = Start();
+  watched_.AwaitIdle();
+  ASSERT_EQ(grant_->requests(), 1);
+  constexpr int kCallers = 10;
+  std::vector<Outcome> last(kCallers, Outcome::kDropped);
+  std::vector<int> attempts(kCallers, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      // As AuthenticatingStub does when Graph refuses every token: a token, a 401, and one
+      // repeat with a new token unless the credential backs off.
+      for (int attempt = 0; attempt < 2 && last[i] != Outcome::kBackingOff; ++attempt) {
+        absl::StatusOr<AccessToken> token = credential->GetToken(clock_.Now() + absl::Minutes(1));
+        ASSERT_TRUE(token.ok()) << token.status();
+        last[i] = credential->Invalidate(token->token).outcome;
+        ++attempts[i];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  watched_.AwaitIdle();
+  // token-1 and its one replacement; every caller ends on the back-off.
+  EXPECT_EQ(grant_->requests(), 2);
+  for (int i = 0; i < kCallers; ++i) EXPECT_EQ(last[i], Outcome::kBackingOff) << i;
+  EXPECT_EQ(Now(*credential)->token, "token-2");
+  EXPECT_THAT(observer_->calls(), ElementsAre(true));  // readiness did not flap
+
+  // Once the window has passed, one of them replaces the token once more, the refresher
+  // fetching it.
+  clock_.Advance(absl::Seconds(30));
+  watched_.AwaitIdle();
+  EXPECT_EQ(credential->Invalidate("token-2").outcome, Outcome::kDropped);
+  absl::StatusOr<AccessToken> token = credential->GetToken(clock_.Now() + absl::Minutes(1));
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->token, "token-3");
+  EXPECT_EQ(credential->Invalidate("token-3").backoff, absl::Minutes(1));
+  watched_.AwaitIdle();
+  EXPECT_EQ(grant_->requests(), 3);
 }
 
 TEST_F(BackgroundRefreshTest, TheDestructorStopsTheRefresherWhileItWaits) {

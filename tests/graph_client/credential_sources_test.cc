@@ -145,12 +145,16 @@ class CredentialSourcesTest : public ::testing::Test {
     return credential.ok() ? *std::move(credential) : nullptr;
   }
   // Gets a token (answered with `token`) and returns the request's form body; then forgets the
-  // token so that the next call makes another request.
+  // token so that the next call makes another request: Graph took it, then refused it (a token
+  // refused without being taken first would soon be kept: the credential's back-off).
   std::string FetchBody(TokenCredential& credential, const std::string& token = "t") {
     transport_->Enqueue(FakeHttpTransport::Json(200, TokenBody(token)));
     auto got = credential.GetToken(clock_.Now() + absl::Minutes(1));
     EXPECT_TRUE(got.ok()) << got.status();
-    if (got.ok()) credential.Invalidate(got->token);
+    if (got.ok()) {
+      credential.Accepted(got->token);
+      EXPECT_EQ(credential.Invalidate(got->token).outcome, Invalidation::Outcome::kDropped);
+    }
     return transport_->requests().back().body;
   }
   static void ExpectNotIn(const absl::Status& status, const std::string& secret) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -41,6 +42,7 @@ using ::rollcall::testing::Meta;
 using ::rollcall::testing::ReadExample;
 using ::rollcall::testing::Reason;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // ---------------------------------------------------------------------------------------------
 // EncodePathSegment
@@ -144,7 +146,8 @@ TEST(UrlHelpers, JoinWebUrlLiteralDoublesQuotesThenEscapesAllButUnreserved) {
 // ---------------------------------------------------------------------------------------------
 // GraphClient
 
-// Hands out "token-1" until that is invalidated, then "token-2", and so on.
+// Hands out "token-1" until that is invalidated, then "token-2", and so on; after BackOff,
+// keeps its token and answers kBackingOff instead.
 class FixedCredential final : public TokenCredential {
  public:
   absl::StatusOr<AccessToken> GetToken(absl::Time deadline) override {
@@ -153,10 +156,17 @@ class FixedCredential final : public TokenCredential {
     if (!error_.ok()) return error_;
     return AccessToken{token_, absl::InfiniteFuture()};
   }
-  void Invalidate(const std::string& token) override {
+  Invalidation Invalidate(const std::string& token) override {
     common::MutexLock lock(&mu_);
     invalidated_.push_back(token);
-    if (token == token_) token_ = "token-" + std::to_string(++generation_);
+    if (token != token_) return {Invalidation::Outcome::kStale};
+    if (backoff_.has_value()) return *backoff_;
+    token_ = "token-" + std::to_string(++generation_);
+    return {Invalidation::Outcome::kDropped};
+  }
+  void BackOff(absl::Time until, absl::Duration length) {
+    common::MutexLock lock(&mu_);
+    backoff_ = Invalidation{Invalidation::Outcome::kBackingOff, until, length};
   }
   void Fail(absl::Status error) {
     common::MutexLock lock(&mu_);
@@ -176,6 +186,7 @@ class FixedCredential final : public TokenCredential {
   int generation_ ABSL_GUARDED_BY(mu_) = 1;
   std::string token_ ABSL_GUARDED_BY(mu_) = "token-1";
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::optional<Invalidation> backoff_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> invalidated_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Time> deadlines_ ABSL_GUARDED_BY(mu_);
 };
@@ -406,11 +417,41 @@ TEST_F(GraphClientTest, ASecondUnauthorizedIsTheCallersError) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(status), "GRAPH_UNAUTHORIZED");
   EXPECT_THAT(Message(status), HasSubstr("Signature invalid."));
+  EXPECT_THAT(Message(status), HasSubstr("Check that graph_scope is Graph's"));
+  EXPECT_THAT(Message(status), Not(HasSubstr("will not fetch")));
   EXPECT_EQ(transport_->request_count(), 2u);
   EXPECT_EQ(credential_->deadlines().size(), 2u);
-  // The token fetched for the repeat stays: the next call starts with it.
+  // The refusal of the repeat's token is told to the credential too, which decides whether to
+  // keep it (a CachingTokenCredential backs off) or drop it (this one does: counted).
+  EXPECT_EQ(credential_->invalidated(), (std::vector<std::string>{"token-1", "token-2"}));
+  EXPECT_EQ(client->Stats().token_refreshes, 2u);
+}
+
+TEST_F(GraphClientTest, AnUnauthorizedDuringTheCredentialsBackoffSaysUntilWhen) {
+  const HttpResponse unauthorized = FakeHttpTransport::Json(
+      401, R"({"error":{"code":"InvalidAuthenticationToken",)"
+           R"("message":"Access token validation failure. Invalid audience."}})");
+  transport_->SetHandler([&](const HttpRequest&) { return unauthorized; });
+  credential_->BackOff(clock_.Now() + absl::Seconds(30) + absl::Milliseconds(1),
+                       absl::Seconds(30));
+  auto client = Make();
+  absl::Status status = client->GetAttendanceReport(kRef, true, deadline_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(status), "GRAPH_UNAUTHORIZED");
+  // Graph's words, the back-off (the instant rounded up to the second: 22:13:20Z + 30.001 s)
+  // and what to fix.
+  EXPECT_THAT(Message(status), HasSubstr("Invalid audience."));
+  EXPECT_THAT(Message(status),
+              HasSubstr("Graph refused the token fetched to replace a refused one too, so "
+                        "Rollcall keeps it and will not fetch another token before "
+                        "2023-11-14T22:13:51Z (a back-off of 30s"));
+  EXPECT_THAT(Message(status), HasSubstr("AZURE_TENANT_ID"));
+  EXPECT_THAT(Message(status), Not(HasSubstr("token-1")));
+  // No repeat: the credential would hand out the same token.
+  EXPECT_EQ(transport_->request_count(), 1u);
   EXPECT_EQ(credential_->invalidated(), std::vector<std::string>{"token-1"});
-  EXPECT_EQ(client->Stats().token_refreshes, 1u);
+  EXPECT_EQ(client->Stats().token_refreshes, 0u);  // nothing was dropped
+  EXPECT_TRUE(clock_.sleeps().empty());
 }
 
 TEST_F(GraphClientTest, UnauthorizedIsNotRepeatedWithoutTimeForIt) {
@@ -896,7 +937,9 @@ class FailingAfterFirstToken final : public TokenCredential {
     return common::MakeError(absl::StatusCode::kUnavailable, "token endpoint down",
                      {"TOKEN_ENDPOINT_ERROR", {}, std::nullopt});
   }
-  void Invalidate(const std::string&) override {}
+  Invalidation Invalidate(const std::string&) override {
+    return {Invalidation::Outcome::kStale};
+  }
 
  private:
   std::atomic<int> calls_{0};

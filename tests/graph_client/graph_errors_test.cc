@@ -112,6 +112,32 @@ TEST(GraphHttpError, EveryStatusHasItsCodeAndReason) {
   }
 }
 
+TEST(GraphHttpError, AnUnauthorizedSaysWhatToCheckAndWhenATokenIsFetchedNext) {
+  const std::string body =
+      R"({"error":{"code":"InvalidAuthenticationToken","message":"Invalid audience."}})";
+  absl::Status plain = GraphHttpError(Response(401, body), "cid", std::nullopt);
+  EXPECT_THAT(Message(plain), HasSubstr("Graph did not accept Rollcall's access token: HTTP 401 "
+                                        "(InvalidAuthenticationToken: Invalid audience.). Check "
+                                        "that graph_scope is Graph's"));
+  EXPECT_THAT(Message(plain), HasSubstr("AZURE_TENANT_ID"));
+  EXPECT_THAT(Message(plain), HasSubstr("OnlineMeetingArtifact.Read.All"));
+  EXPECT_THAT(Message(plain), ::testing::Not(HasSubstr("back-off")));
+
+  // 2024-01-01T00:00:00.25Z: "not before" rounds up to the next second.
+  const absl::Time until = absl::FromUnixSeconds(1704067200) + absl::Milliseconds(250);
+  absl::Status backing_off = GraphHttpError(Response(401, body), "cid", std::nullopt,
+                                            kAttendanceReportWording,
+                                            TokenBackoff{until, absl::Minutes(2)});
+  EXPECT_EQ(backing_off.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(backing_off), "GRAPH_UNAUTHORIZED");  // the same reason, back-off or not
+  EXPECT_EQ(common::GetErrorDetails(backing_off).retry_after, std::nullopt);
+  EXPECT_THAT(Message(backing_off),
+              HasSubstr("(InvalidAuthenticationToken: Invalid audience.). Graph refused the "
+                        "token fetched to replace a refused one too, so Rollcall keeps it and "
+                        "will not fetch another token before 2024-01-01T00:00:01Z (a back-off "
+                        "of 2m, longer each time Graph refuses a new token). Check that"));
+}
+
 TEST(GraphHttpError, TheBodyWinsOverHeadersAndRetryAfterIsKept) {
   absl::Status status = GraphHttpError(
       Response(429,

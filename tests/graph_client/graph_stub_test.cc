@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -38,10 +39,12 @@ namespace {
 
 using ::rollcall::testing::FakeClock;
 using ::rollcall::testing::FakeHttpTransport;
+using ::rollcall::testing::Message;
 using ::rollcall::testing::Meta;
 using ::rollcall::testing::ReadExample;
 using ::rollcall::testing::Reason;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 constexpr char kBase[] = "https://graph.microsoft.com/v1.0";
 constexpr char kUser[] = "16664f75-11dc-4870-bec6-38c1aaa81431";
@@ -88,9 +91,15 @@ class CountingCredential final : public TokenCredential {
     if (!error_.ok()) return error_;
     return AccessToken{absl::StrCat("token-", generation_), absl::InfiniteFuture()};
   }
-  void Invalidate(const std::string& token) override {
+  Invalidation Invalidate(const std::string& token) override {
     common::MutexLock lock(&mu_);
-    if (token == absl::StrCat("token-", generation_)) ++generation_;
+    if (token != absl::StrCat("token-", generation_)) return {Invalidation::Outcome::kStale};
+    ++generation_;
+    return {Invalidation::Outcome::kDropped};
+  }
+  void Accepted(const std::string& token) override {
+    common::MutexLock lock(&mu_);
+    accepted_.push_back(token);
   }
   void Fail(absl::Status error) {
     common::MutexLock lock(&mu_);
@@ -100,12 +109,17 @@ class CountingCredential final : public TokenCredential {
     common::MutexLock lock(&mu_);
     return requests_;
   }
+  std::vector<std::string> accepted() const {
+    common::MutexLock lock(&mu_);
+    return accepted_;
+  }
 
  private:
   mutable common::Mutex mu_;
   int generation_ ABSL_GUARDED_BY(mu_) = 1;
   int requests_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> accepted_ ABSL_GUARDED_BY(mu_);
 };
 
 class RecordingObserver final : public GraphCallObserver {
@@ -272,6 +286,20 @@ TEST_F(StubTest, AuthenticatingStubRenewsTheTokenOnceAfterA401) {
             (HttpHeaders{{"Authorization", "Bearer token-2"}, {"X-Extra", "1"}}));
   EXPECT_EQ(credential->requests(), 2);
   EXPECT_EQ(counters->Snapshot().token_refreshes, 1u);
+  EXPECT_THAT(credential->accepted(), ElementsAre("token-2"));
+}
+
+TEST_F(StubTest, AuthenticatingStubTellsTheCredentialWhichTokensGraphTook) {
+  auto credential = std::make_shared<CountingCredential>();
+  const std::vector<long> statuses = {200, 403, 404, 400, 429, 503, 500};
+  auto inner = std::make_shared<ScriptedStub>([&](const GraphRequest&, int call) {
+    return absl::StatusOr<HttpResponse>(Answer(statuses.at(call)));
+  });
+  AuthenticatingStub stub(inner, credential, &clock_);
+  for (long status : statuses) EXPECT_EQ(stub.Get(Request(deadline_))->status, status);
+  // A 403, 404 or 400 is about the request, after Graph authenticated the token; a 429 or a
+  // 5xx may come before it looked.
+  EXPECT_THAT(credential->accepted(), ElementsAre("token-1", "token-1", "token-1", "token-1"));
 }
 
 TEST_F(StubTest, AuthenticatingStubReturnsTheSecond401AndCredentialErrors) {
@@ -279,8 +307,11 @@ TEST_F(StubTest, AuthenticatingStubReturnsTheSecond401AndCredentialErrors) {
   auto inner = std::make_shared<ScriptedStub>(
       [](const GraphRequest&, int) { return absl::StatusOr<HttpResponse>(Answer(401)); });
   AuthenticatingStub stub(inner, credential, &clock_);
-  EXPECT_EQ(stub.Get(Request(deadline_))->status, 401);
+  GraphContext context;
+  EXPECT_EQ(stub.Get(context, Request(deadline_))->status, 401);
   EXPECT_EQ(inner->requests.size(), 2u);
+  EXPECT_FALSE(context.token_backoff.has_value());  // this credential never backs off
+  EXPECT_TRUE(credential->accepted().empty());
 
   // Once per call: a context that already renewed does not renew again.
   GraphContext renewed;
@@ -416,10 +447,12 @@ absl::StatusOr<std::vector<std::string>> ListReportIds(GraphStub& stub, const st
   request.endpoint = "attendance_reports_list";
   request.client_request_id = NewClientRequestId();
   request.deadline = deadline;
-  absl::StatusOr<HttpResponse> response = stub.Get(request);
+  GraphContext context;
+  absl::StatusOr<HttpResponse> response = stub.Get(context, request);
   if (!response.ok()) return ForCaller(response.status());
   if (response->status != 200) {
-    return GraphHttpError(*response, request.client_request_id, std::nullopt);
+    return GraphHttpError(*response, request.client_request_id, std::nullopt,
+                          kAttendanceReportWording, context.token_backoff);
   }
   json::ParsedJson parsed;
   absl::Status status = json::Parse(response->body, &parsed);
@@ -445,7 +478,35 @@ class NewEndpointTest : public StubTest {
     EXPECT_TRUE(credential.ok()) << credential.status();
     GraphStubOptions options;
     options.retry = retry_;
+    options.counters = counters_;
     stub_ = MakeGraphStub(options, transport_, std::move(*credential), &clock_);
+  }
+
+  // Answers token requests itself and every Graph request with `graph` (changed at will).
+  void AnswerEveryGraphRequestWith(HttpResponse graph) {
+    {
+      common::MutexLock lock(&mu_);
+      every_graph_answer_ = std::move(graph);
+    }
+    transport_->SetHandler([this](const HttpRequest& request) -> absl::StatusOr<HttpResponse> {
+      common::MutexLock lock(&mu_);
+      if (absl::StrContains(request.url, "/oauth2/v2.0/token")) {
+        ++token_requests_;
+        return Answer(200, absl::StrCat(R"({"token_type":"Bearer","expires_in":3600,)",
+                                        R"("access_token":"token-)", token_requests_, "\"}"));
+      }
+      graph_requests_.push_back(request);
+      return every_graph_answer_;
+    });
+  }
+
+  int token_requests() {
+    common::MutexLock lock(&mu_);
+    return token_requests_;
+  }
+  std::size_t graph_requests() {
+    common::MutexLock lock(&mu_);
+    return graph_requests_.size();
   }
 
   // Answers token requests itself and Graph requests with `graph`, in order.
@@ -464,9 +525,11 @@ class NewEndpointTest : public StubTest {
   }
 
   std::shared_ptr<FakeHttpTransport> transport_ = std::make_shared<FakeHttpTransport>();
+  std::shared_ptr<GraphCounters> counters_ = std::make_shared<GraphCounters>();
   std::shared_ptr<GraphStub> stub_;
   common::Mutex mu_;
   std::vector<HttpResponse> graph_answers_;
+  HttpResponse every_graph_answer_ ABSL_GUARDED_BY(mu_);
   int token_requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<HttpRequest> graph_requests_ ABSL_GUARDED_BY(mu_);
 };
@@ -520,6 +583,100 @@ TEST_F(NewEndpointTest, MapsGraphsErrorsLikeTheClient) {
   EXPECT_EQ(Reason(status), "REPORT_NOT_FOUND");
   EXPECT_EQ(Meta(status, "graph_request_id"), "rid-9");
   EXPECT_EQ(Meta(status, "graph_code"), "NotFound");
+}
+
+// Graph's 401 for a token of another audience (its text for that case).
+HttpResponse WrongAudience() {
+  return Answer(401, R"({"error":{"code":"InvalidAuthenticationToken",)"
+                     R"("message":"Access token validation failure. Invalid audience."}})");
+}
+
+TEST_F(NewEndpointTest, AGraphRefusingEveryTokenCostsTwoTokenRequestsOverTenCalls) {
+  AnswerEveryGraphRequestWith(WrongAudience());
+  const absl::Time start = clock_.Now();
+  for (int call = 0; call < 10; ++call) {
+    absl::Status status = ListReportIds(*stub_, kUser, kMeeting, deadline_).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << call;
+    EXPECT_EQ(Reason(status), "GRAPH_UNAUTHORIZED") << call;
+    // Every caller, the first included, is told that Rollcall backs off and until when.
+    EXPECT_THAT(Message(status), HasSubstr(absl::StrCat(
+                                      "will not fetch another token before ",
+                                      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                                       start + absl::Seconds(30),
+                                                       absl::UTCTimeZone()),
+                                      " (a back-off of 30s")))
+        << call;
+    EXPECT_THAT(Message(status), HasSubstr("Invalid audience."));
+    EXPECT_FALSE(absl::StrContains(Message(status), "token-")) << "never the token itself";
+  }
+  // The first token, and the one replacement the first call's 401 allowed; the first call
+  // sent two requests, each other one.
+  EXPECT_EQ(token_requests(), 2);
+  EXPECT_EQ(graph_requests(), 11u);
+  EXPECT_EQ(counters_->Snapshot().token_refreshes, 1u);  // one token dropped
+  EXPECT_TRUE(clock_.sleeps().empty());
+}
+
+TEST_F(NewEndpointTest, AfterTheBackoffOneMoreTokenIsFetchedAndTheNextWindowIsLonger) {
+  AnswerEveryGraphRequestWith(WrongAudience());
+  ASSERT_FALSE(ListReportIds(*stub_, kUser, kMeeting, deadline_).ok());
+  ASSERT_EQ(token_requests(), 2);
+
+  clock_.Advance(absl::Seconds(30));  // the window has passed
+  const absl::Time deadline = clock_.Now() + absl::Seconds(30);
+  absl::Status status = ListReportIds(*stub_, kUser, kMeeting, deadline).status();
+  EXPECT_EQ(token_requests(), 3);  // one more, refused too
+  EXPECT_THAT(Message(status), HasSubstr("(a back-off of 1m,"));
+  for (int call = 0; call < 5; ++call) {
+    EXPECT_EQ(Reason(ListReportIds(*stub_, kUser, kMeeting, deadline).status()),
+              "GRAPH_UNAUTHORIZED");
+  }
+  EXPECT_EQ(token_requests(), 3);
+  EXPECT_EQ(counters_->Snapshot().token_refreshes, 2u);
+}
+
+TEST_F(NewEndpointTest, ACallGraphAcceptsEndsTheBackoff) {
+  AnswerEveryGraphRequestWith(WrongAudience());
+  ASSERT_FALSE(ListReportIds(*stub_, kUser, kMeeting, deadline_).ok());
+  ASSERT_EQ(token_requests(), 2);
+
+  // Graph takes the kept token again (say, it was a passing fault of Graph's).
+  AnswerEveryGraphRequestWith(Answer(200, R"({"value":[]})"));
+  ASSERT_TRUE(ListReportIds(*stub_, kUser, kMeeting, deadline_).ok());
+  EXPECT_EQ(token_requests(), 2);
+
+  // A later 401 on it is a new story: the token is replaced at once, within the old window.
+  AnswerEveryGraphRequestWith(WrongAudience());
+  absl::Status status = ListReportIds(*stub_, kUser, kMeeting, deadline_).status();
+  EXPECT_EQ(token_requests(), 3);
+  // ... and the back-off that follows starts again at 30 s.
+  EXPECT_THAT(Message(status), HasSubstr("(a back-off of 30s,"));
+  EXPECT_EQ(graph_requests(), 2u + 1u + 2u);
+}
+
+TEST_F(NewEndpointTest, ConcurrentCallersRefusedTogetherShareOneReplacement) {
+  AnswerEveryGraphRequestWith(WrongAudience());
+  constexpr int kCallers = 8;
+  constexpr int kCallsEach = 5;
+  std::vector<absl::Status> last(kCallers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      for (int call = 0; call < kCallsEach; ++call) {
+        last[i] = ListReportIds(*stub_, kUser, kMeeting, deadline_).status();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(token_requests(), 2);  // whatever the interleaving
+  for (const absl::Status& status : last) {
+    EXPECT_EQ(Reason(status), "GRAPH_UNAUTHORIZED");
+    EXPECT_THAT(Message(status), HasSubstr("will not fetch another token before"));
+  }
+  // Each call sent one request, or two when its first token had just been replaced.
+  EXPECT_GE(graph_requests(), static_cast<std::size_t>(kCallers * kCallsEach));
+  EXPECT_LE(graph_requests(), static_cast<std::size_t>(kCallers * kCallsEach + kCallers));
+  EXPECT_EQ(counters_->Snapshot().token_refreshes, 1u);
 }
 
 }  // namespace

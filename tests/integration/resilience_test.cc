@@ -754,6 +754,59 @@ TEST_F(ResilienceTest, TokenRejectedTwiceIsFailedPreconditionAfterOneRefetch) {
   EXPECT_EQ(graph_->Counter("report"), 2);
 }
 
+TEST_F(ResilienceTest, AGraphRefusingEveryTokenCostsTwoTokenRequestsOverTenCalls) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  // Graph refuses every token, however fresh, as it does one for another audience (the
+  // emulator's built-in 401: "Access token validation failure. Invalid audience.").
+  FaultSpec refuse_all;
+  refuse_all.kind = "graph";
+  refuse_all.status = 401;
+  refuse_all.seconds = 600;
+  AddFault(refuse_all);
+
+  // The back-off's first window is 30 s of the server's (wall) clock; ten calls of one or two
+  // loopback requests each take a small fraction of it even under ASan and ctest -j. A window
+  // running out would show as a third token request, not pass unnoticed.
+  std::vector<std::string> messages;
+  for (int call = 0; call < 10; ++call) {
+    GetAttendanceReportResponse response;
+    const grpc::Status status = Call(server->stub(), Request(kDocsReport), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << call << ": " << Describe(status);
+    EXPECT_EQ(ReasonOf(status), "GRAPH_UNAUTHORIZED") << call;
+    // Every caller, the first included, is told that Rollcall backs off, until when, and
+    // what to fix.
+    EXPECT_THAT(status.error_message(),
+                ::testing::ContainsRegex("Graph refused the token fetched to replace a refused "
+                                         "one too, so Rollcall keeps it and will not fetch "
+                                         "another token before "
+                                         "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \\(a back-off "
+                                         "of 30s,"))
+        << call;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("Invalid audience.")) << call;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("AZURE_TENANT_ID")) << call;
+    messages.push_back(status.error_message());
+  }
+  // The first token (at start) and the one replacement the first call's 401 allowed; the first
+  // call sent two report requests, every other call one.
+  EXPECT_EQ(graph_->Counter("token"), 2) << "a token Graph keeps refusing is not refetched";
+  EXPECT_EQ(graph_->Counter("report"), 11);
+  EXPECT_EQ(graph_->Counter("token_error"), 0);
+
+  // No token in any message or in the server's log.
+  auto tokens = graph_->GetJson("/_emulator/tokens");
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  ASSERT_TRUE(tokens->IsArray());
+  ASSERT_EQ(tokens->Size(), 2u);
+  const std::string log = server->Stderr();
+  for (const auto& token : tokens->GetArray()) {
+    const std::string issued = token.GetString();
+    for (const std::string& message : messages) EXPECT_FALSE(absl::StrContains(message, issued));
+    EXPECT_FALSE(absl::StrContains(log, issued));
+  }
+}
+
 // --- Caching what Graph said ----------------------------------------------------------------
 
 TEST_F(ResilienceTest, NotFoundIsCachedForTheNegativeTtl) {
