@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -993,6 +995,181 @@ TEST(CurlTransportProxy, GraphAndTokenErrorsNameTheRefusingProxy) {
     EXPECT_THAT(request, Not(HasSubstr("static-token")));
     EXPECT_THAT(request, Not(HasSubstr("secret-1")));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile upstreams: what a compromised or misbehaving Graph (or anything on its path) may
+// send, and the exact outcome of each. (An untrusted certificate is
+// CurlTransportTls.VerifiesThePeerAndTheHostName.)
+
+// A redirect from Graph, to any origin, is not followed: the bearer token (and the client
+// secret, for the token endpoint) never reaches the other server, and the call fails clearly.
+TEST(HostileUpstream, RedirectsAreNotFollowedAndCredentialsStayHome) {
+  LocalHttpServer elsewhere([](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(200, R"({"id":"r"})",
+                                           {{"Content-Type", "application/json"}})};
+  });
+  for (const int redirect : {301, 302, 303, 307, 308}) {
+    SCOPED_TRACE(redirect);
+    const std::string target = elsewhere.Url("/stolen");
+    // The transport alone hands the 3xx back as it is.
+    LocalHttpServer graph([&](const LocalHttpServer::Request& request) {
+      if (request.method == "POST") {
+        return Reply{LocalHttpServer::Response(
+            200, R"({"token_type":"Bearer","expires_in":3599,"access_token":"home-token"})",
+            {{"Content-Type", "application/json"}})};
+      }
+      return Reply{LocalHttpServer::Response(redirect, "", {{"Location", target}})};
+    });
+    absl::StatusOr<HttpResponse> response = MakeCurlTransport({})->Send(Get(graph.Url("/x")));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->status, redirect);
+    EXPECT_EQ(response->Header("location"), target);
+
+    std::unique_ptr<GraphClient> client = GraphClientOver(graph);
+    ASSERT_NE(client, nullptr);
+    absl::Status status =
+        client->GetAttendanceReport({"u", "m", "r"}, true, absl::Now() + absl::Seconds(10))
+            .status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnknown) << status;
+    EXPECT_EQ(::rollcall::testing::Reason(status), "GRAPH_ERROR");
+    EXPECT_THAT(Message(status), HasSubstr("redirect, which Rollcall does not follow"));
+    EXPECT_THAT(Message(status), HasSubstr("HTTP " + std::to_string(redirect)));
+    EXPECT_THAT(Message(status), Not(HasSubstr("home-token")));
+    // Graph saw the token; the other server saw nothing at all.
+    const auto requests = graph.requests();
+    ASSERT_EQ(requests.size(), 3u);  // the token, /x, the report: no retry of a redirect
+    EXPECT_EQ(requests[2].Header("authorization"), "Bearer home-token");
+  }
+
+  // The token endpoint redirecting the POST (307 and 308 would repeat it, secret and all).
+  for (const int redirect : {302, 307, 308}) {
+    SCOPED_TRACE(redirect);
+    LocalHttpServer login([&](const LocalHttpServer::Request&) {
+      return Reply{LocalHttpServer::Response(redirect, "",
+                                             {{"Location", elsewhere.Url("/token")}})};
+    });
+    std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
+    TokenCredentialConfig options;
+    options.authority_host = login.Url("/");
+    options.tenant_id = "tenant-1";
+    options.client_id = "client-1";
+    options.client_secret = "home-secret";
+    options.background_refresh = false;
+    options.retry.max_attempts = 1;
+    auto credential = MakeTokenCredential(options, transport, common::SystemClock());
+    ASSERT_TRUE(credential.ok()) << credential.status();
+    absl::Status status = (*credential)->GetToken(absl::Now() + absl::Seconds(10)).status();
+    EXPECT_FALSE(status.ok());
+    EXPECT_EQ(::rollcall::testing::Reason(status), "TOKEN_ENDPOINT_ERROR") << status;
+    EXPECT_THAT(Message(status), HasSubstr(std::to_string(redirect)));
+    EXPECT_THAT(Message(status), Not(HasSubstr("home-secret")));
+    EXPECT_EQ(login.requests().size(), 1u);
+  }
+  EXPECT_EQ(elsewhere.connections_accepted(), 0);
+  EXPECT_TRUE(elsewhere.requests().empty());
+}
+
+// The peak resident set size of this process, in bytes.
+std::size_t PeakRss() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+// About 1 MiB of gzip that inflates to 1 GiB of zeros (a valid stream, CRC and all), made by
+// Python's zlib: deflate cannot do better than about 1:1030, so this is the bomb's usual form.
+std::string GzipBomb() {
+  char dir_template[] = "/tmp/rollcall-bomb-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) return "";
+  const std::string dir = dir_template;
+  {
+    std::ofstream script(dir + "/bomb.py");
+    script << R"py(import struct, sys, zlib
+chunk = bytes(1 << 20)
+count = 1024
+deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+assert block == deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+crc = 0
+for _ in range(count):
+    crc = zlib.crc32(chunk, crc)
+with open(sys.argv[1], "wb") as out:
+    out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + block * count + b"\x03\x00" +
+              struct.pack("<II", crc, (count << 20) & 0xFFFFFFFF))
+)py";
+  }
+  const std::string command =
+      std::string(ROLLCALL_PYTHON3) + " " + dir + "/bomb.py " + dir + "/bomb.gz";
+  std::string bomb;
+  if (std::system(command.c_str()) == 0) {
+    std::ifstream in(dir + "/bomb.gz", std::ios::binary);
+    bomb.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::system(("rm -rf " + dir).c_str());
+  return bomb;
+}
+
+TEST(HostileUpstream, AGzipBombIsCutAtTheByteCapInBoundedMemory) {
+  const std::string bomb = GzipBomb();
+  ASSERT_GT(bomb.size(), 500u << 10) << "python3 could not make the gzip bomb";
+  ASSERT_LT(bomb.size(), 2u << 20);
+  LocalHttpServer server([&](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(
+        200, bomb, {{"Content-Type", "application/json"}, {"Content-Encoding", "gzip"}})};
+  });
+  CurlTransportOptions options;
+  options.max_response_bytes = 4u << 20;  // above the compressed size: the inflated one trips it
+  auto transport = MakeCurlTransport(options);
+  const std::size_t rss_before = PeakRss();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response = transport->Send(Get(server.Url("/report")));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("response body exceeds 4194304 bytes"));
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_THAT(server.requests()[0].Header("accept-encoding"), HasSubstr("gzip"));
+  // Inflating stopped at the cap: far from 1 GiB in memory, and no time spent on the rest.
+  EXPECT_LT(PeakRss() - rss_before, std::size_t{64} << 20);
+  EXPECT_LT(took, absl::Seconds(5));
+}
+
+TEST(HostileUpstream, AnEndlessBodyIsCutAtTheByteCap) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n1\r\n[\r\n";
+    reply.forever = "1000\r\n" + std::string(0x1000, ' ') + "\r\n";  // never the last chunk
+    return reply;
+  });
+  CurlTransportOptions options;
+  options.max_response_bytes = 1u << 20;
+  auto transport = MakeCurlTransport(options);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get(server.Url("/endless"), absl::Seconds(30)));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("response body exceeds 1048576 bytes"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST(HostileUpstream, AnEndlessTrickleIsCutAtTheDeadline) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n";
+    reply.forever = "1\r\n \r\n";  // a byte every 20 ms: never idle, never done
+    reply.forever_interval_ms = 20;
+    return reply;
+  });
+  auto transport = MakeCurlTransport({});
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get(server.Url("/trickle"), absl::Milliseconds(600)));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_GE(took, absl::Milliseconds(550));
+  EXPECT_LT(took, absl::Seconds(5));
 }
 
 }  // namespace
