@@ -5,6 +5,12 @@
 // same for every request are set once when a handle is made, and every option that differs
 // between requests (URL, method, body, headers, timeout, callback data) is set again before
 // each transfer, so nothing from one request leaks into the next without curl_easy_reset.
+//
+// The proxy is CurlTransportOptions::proxy and nothing else: CURLOPT_PROXY is set before every
+// transfer ("" for none) and CURLOPT_NOPROXY to "", so libcurl never reads HTTPS_PROXY,
+// ALL_PROXY or NO_PROXY from the environment by itself. Which requests use it is decided here
+// (https:// to a host that no_proxy does not name), so that an error knows whether the proxy was
+// in the way and says so, naming the proxy without its credentials.
 
 #include <curl/curl.h>
 
@@ -13,6 +19,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +29,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/mutex.h"
 #include "graph_client/http_transport.h"
 #include "graph_client/url_encoding.h"
@@ -131,6 +139,63 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
   return bytes;
 }
 
+// A URL parsed by libcurl's own parser, so that what is shown of it is what libcurl uses.
+class ParsedUrl {
+ public:
+  explicit ParsedUrl(const std::string& url) : url_(curl_url()) {
+    ok_ = url_ != nullptr &&
+          curl_url_set(url_, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+  }
+  ~ParsedUrl() { curl_url_cleanup(url_); }
+  ParsedUrl(const ParsedUrl&) = delete;
+  ParsedUrl& operator=(const ParsedUrl&) = delete;
+
+  bool ok() const { return ok_; }
+  // The part, or "" when it is missing.
+  std::string Get(CURLUPart part) const {
+    if (!ok_) return "";
+    char* value = nullptr;
+    if (curl_url_get(url_, part, &value, 0) != CURLUE_OK || value == nullptr) return "";
+    std::string out(value);
+    curl_free(value);
+    return out;
+  }
+
+ private:
+  CURLU* const url_;
+  bool ok_ = false;
+};
+
+struct ProxyParts {
+  std::string scheme;  // lower-case
+  std::string host;    // IPv6 in brackets
+  std::string port;    // always set
+};
+
+// The parts of a proxy URL as libcurl reads CURLOPT_PROXY (no scheme: http://; no port: 1080,
+// or 443 for an HTTPS proxy); nullopt when libcurl would refuse it.
+std::optional<ProxyParts> ParseProxy(absl::string_view url) {
+  if (url.empty()) return std::nullopt;
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
+  }
+  std::string text(url);
+  if (!absl::StrContains(text, "://")) text = absl::StrCat("http://", text);
+  const ParsedUrl parsed(text);
+  if (!parsed.ok()) return std::nullopt;
+  ProxyParts parts;
+  parts.scheme = absl::AsciiStrToLower(parsed.Get(CURLUPART_SCHEME));
+  parts.host = parsed.Get(CURLUPART_HOST);
+  parts.port = parsed.Get(CURLUPART_PORT);
+  bool known = false;
+  for (absl::string_view scheme : {"http", "https", "socks4", "socks4a", "socks5", "socks5h"}) {
+    known = known || parts.scheme == scheme;
+  }
+  if (!known || parts.host.empty()) return std::nullopt;
+  if (parts.port.empty()) parts.port = parts.scheme == "https" ? "443" : "1080";
+  return parts;
+}
+
 // Milliseconds for curl's timeouts: rounded up, and at least 1 (0 would mean "none").
 long ToCurlMillis(absl::Duration d) {
   const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)));
@@ -139,7 +204,8 @@ long ToCurlMillis(absl::Duration d) {
 
 class CurlTransport final : public HttpTransport {
  public:
-  explicit CurlTransport(const CurlTransportOptions& options) : options_(options) {}
+  explicit CurlTransport(const CurlTransportOptions& options)
+      : options_(options), proxy_address_(ProxyAddress(options.proxy.url)) {}
 
   ~CurlTransport() override {
     common::MutexLock lock(&pool_mu_);
@@ -167,6 +233,19 @@ class CurlTransport final : public HttpTransport {
       }
     }
 
+    // The proxy, for an https:// request to a host NO_PROXY does not name. http:// is only
+    // ever a loopback test server's, and goes direct: a proxy would see its bearer token.
+    bool via_proxy = false;
+    if (!options_.proxy.url.empty() && absl::StartsWithIgnoreCase(request.url, "https://")) {
+      const ParsedUrl url(request.url);
+      via_proxy = !BypassesProxy(url.Get(CURLUPART_HOST), options_.proxy.no_proxy);
+      if (via_proxy && proxy_address_.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "HTTP ", request.method, " to ", UrlOrigin(request.url),
+            ": the HTTPS proxy's URL is not a proxy URL (http://HOST:PORT); it is not shown"));
+      }
+    }
+
     std::unique_ptr<EasyHandle> handle = Acquire();
     if (handle == nullptr || handle->curl == nullptr) {
       return absl::ResourceExhaustedError("could not create a libcurl easy handle");
@@ -185,6 +264,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ToCurlMillis(timeout));
+    // "" is no proxy at all, whatever the environment says.
+    curl_easy_setopt(curl, CURLOPT_PROXY, via_proxy ? options_.proxy.url.c_str() : "");
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
     if (is_get) {
@@ -205,6 +286,14 @@ class CurlTransport final : public HttpTransport {
                       absl::StartsWithIgnoreCase(request.url, "https:") ? CURLINFO_APPCONNECT_TIME_T
                                                                         : CURLINFO_CONNECT_TIME_T,
                       &connected_after);
+    // Through a proxy: whether its TCP connection was made, and its answer to CONNECT (0: none).
+    ProxyOutcome proxy;
+    if (via_proxy) {
+      curl_off_t tcp_connected_after = 0;
+      curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &tcp_connected_after);
+      proxy.reached = tcp_connected_after > 0;
+      curl_easy_getinfo(curl, CURLINFO_HTTP_CONNECTCODE, &proxy.connect_status);
+    }
     // Bytes of status line and headers received (1xx responses included): zero means the
     // server never answered.
     long header_bytes = 0;
@@ -216,14 +305,26 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
     if (!is_get) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
     curl_slist_free_all(headers);
-    const std::string error_text = handle->error[0] != '\0' ? handle->error
-                                                            : curl_easy_strerror(code);
+    std::string error_text = handle->error[0] != '\0' ? handle->error
+                                                      : curl_easy_strerror(code);
     Release(std::move(handle));
 
     if (code != CURLE_OK) {
+      if (via_proxy && MayShowProxyCredentials(error_text)) error_text = curl_easy_strerror(code);
       const bool answered = header_bytes > 0 || !transfer.body.empty();
-      return MapCurlError(code, transfer, request, error_text, connected_after > 0,
-                          timeout > options_.connect_timeout, answered);
+      absl::Status error =
+          via_proxy ? MapProxyError(code, request, error_text, proxy,
+                                    timeout > options_.connect_timeout)
+                    : absl::OkStatus();
+      if (!error.ok()) return error;
+      error = MapCurlError(code, transfer, request, error_text, connected_after > 0,
+                           timeout > options_.connect_timeout, answered);
+      if (!via_proxy) return error;
+      // Said where it went, so that a TLS or timeout error behind a proxy is not looked for
+      // on the direct path alone.
+      absl::Status through(error.code(), absl::StrCat(error.message(), " (through the HTTPS proxy ",
+                                                      proxy_address_, ")"));
+      return WithTransportFailure(std::move(through), GetTransportFailure(error));
     }
     HttpResponse response;
     response.status = status;
@@ -233,6 +334,81 @@ class CurlTransport final : public HttpTransport {
   }
 
  private:
+  struct ProxyOutcome {
+    bool reached = false;     // the TCP connection to the proxy was made
+    long connect_status = 0;  // the proxy's HTTP status for CONNECT; 0: none arrived
+  };
+
+  // Whether `text` (libcurl's error text) might hold the proxy URL's user name or password.
+  bool MayShowProxyCredentials(absl::string_view text) const {
+    const std::string& url = options_.proxy.url;
+    const std::size_t scheme_end = url.find("://");
+    const std::size_t start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+    const std::size_t at = url.find('@', start);
+    if (at == std::string::npos) return false;  // no credentials in it
+    for (absl::string_view part : absl::StrSplit(
+             absl::string_view(url).substr(start, at - start), absl::ByAnyChar(":@"))) {
+      if (!part.empty() && absl::StrContains(text, part)) return true;
+    }
+    return absl::StrContains(text, "@");
+  }
+
+  // The status for a transfer through the proxy that failed because of the proxy: it refused
+  // CONNECT, or could not be reached. OK when the failure was past the proxy. Either way the
+  // request never reached the server, so it is safe to try again (kBeforeResponse).
+  absl::Status MapProxyError(CURLcode code, const HttpRequest& request,
+                             const std::string& error_text, const ProxyOutcome& proxy,
+                             bool connect_timeout_first) const {
+    const std::string head = absl::StrCat("HTTP ", request.method, " to ", UrlOrigin(request.url),
+                                          " failed: ");
+    const auto before_response = [](absl::Status status) {
+      return WithTransportFailure(std::move(status), TransportFailure::kBeforeResponse);
+    };
+    if (proxy.connect_status != 0 &&
+        (proxy.connect_status < 200 || proxy.connect_status > 299)) {
+      absl::string_view hint;
+      switch (proxy.connect_status) {
+        case 407:
+          hint = ": it wants credentials (a user name and password in the proxy URL), or "
+                 "refused the ones given";
+          break;
+        case 403:
+          hint = ": its policy does not allow this host";
+          break;
+        case 502:
+        case 503:
+        case 504:
+          hint = ": it could not reach the host";
+          break;
+        default:
+          break;
+      }
+      return before_response(absl::UnavailableError(absl::StrCat(
+          head, "the HTTPS proxy ", proxy_address_, " refused CONNECT (HTTP ",
+          proxy.connect_status, ")", hint)));
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT && !proxy.reached && !connect_timeout_first) {
+      // The caller's deadline ran out first: late, not unreachable.
+      return absl::DeadlineExceededError(absl::StrCat(
+          head, "the deadline passed while connecting to the HTTPS proxy ", proxy_address_,
+          " (", error_text, ")"));
+    }
+    const bool unreachable =
+        code == CURLE_COULDNT_RESOLVE_PROXY ||
+        (!proxy.reached && (code == CURLE_COULDNT_CONNECT || code == CURLE_OPERATION_TIMEDOUT));
+    if (unreachable) {
+      return before_response(absl::UnavailableError(absl::StrCat(
+          head, "could not reach the HTTPS proxy ", proxy_address_, " (", error_text, ")")));
+    }
+#if LIBCURL_VERSION_NUM >= 0x074900  // 7.73.0: CURLE_PROXY, a failed proxy handshake
+    if (code == CURLE_PROXY) {
+      return before_response(absl::UnavailableError(absl::StrCat(
+          head, "the HTTPS proxy ", proxy_address_, " failed the handshake (", error_text, ")")));
+    }
+#endif
+    return absl::OkStatus();
+  }
+
   // The status for a failed transfer. `connected`: the connection (and TLS session) was
   // established; `connect_timeout_first`: the connect timeout was shorter than the total one;
   // `answered`: at least one byte of the response arrived.
@@ -316,7 +492,14 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_bundle_path.empty()) {
       curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle_path.c_str());
+      curl_easy_setopt(curl, CURLOPT_PROXY_CAINFO, options_.ca_bundle_path.c_str());
     }
+    // The proxy is the program's decision (options_.proxy, set per request): libcurl reads no
+    // NO_PROXY of its own ("" matches no host), and CURLOPT_PROXY is always set, to "" for none,
+    // which keeps it from reading HTTPS_PROXY and ALL_PROXY.
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "");
+    // A proxy's answer to CONNECT is not the server's response: its headers stay out of it.
+    curl_easy_setopt(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ToCurlMillis(options_.connect_timeout));
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(std::min<std::size_t>(
@@ -345,12 +528,24 @@ class CurlTransport final : public HttpTransport {
   }
 
   const CurlTransportOptions options_;
+  const std::string proxy_address_;  // HOST:PORT of options_.proxy.url, without credentials
   SharedCache share_;  // declared before the pool: destroyed after every handle
   common::Mutex pool_mu_;
   std::vector<std::unique_ptr<EasyHandle>> idle_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace
+
+std::string ProxyAddress(absl::string_view url) {
+  const std::optional<ProxyParts> parts = ParseProxy(url);
+  return parts.has_value() ? absl::StrCat(parts->host, ":", parts->port) : "";
+}
+
+std::string ProxyUrlForLog(absl::string_view url) {
+  const std::optional<ProxyParts> parts = ParseProxy(url);
+  return parts.has_value() ? absl::StrCat(parts->scheme, "://", parts->host, ":", parts->port)
+                           : "";
+}
 
 std::unique_ptr<HttpTransport> MakeCurlTransport(const CurlTransportOptions& options) {
   GlobalInitOnce();

@@ -141,6 +141,13 @@ absl::Status GraphHttpError(const HttpResponse& response, absl::string_view clie
     return error(absl::StatusCode::kUnavailable, common::reason::kGraphUnavailable,
                  absl::StrCat("Graph is unavailable: ", said));
   }
+  if (status >= 300 && status <= 399) {
+    // The transport never follows a redirect: the token would go wherever it points.
+    return error(absl::StatusCode::kUnknown, common::reason::kGraphError,
+                 absl::StrCat("Graph answered with a redirect, which Rollcall does not follow "
+                              "(the access token is sent to Graph's own origin only): ",
+                              said));
+  }
   return error(absl::StatusCode::kUnknown, common::reason::kGraphError,
                absl::StrCat("Graph answered with an unexpected status: ", said));
 }

@@ -4,6 +4,7 @@
 // response size. Retry, logging and metrics wrap this interface rather than live inside it.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 
@@ -79,6 +81,40 @@ class HttpTransport {
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 
+// The outbound proxy, decided by the program (main reads the environment once, with
+// ProxyFromEnvironment, logs it and passes it here) rather than by libcurl behind its back:
+// the transport turns libcurl's own reading of HTTPS_PROXY, ALL_PROXY and NO_PROXY off, so a
+// transport made without a proxy uses none, whatever the environment says.
+struct ProxySettings {
+  // The proxy of https:// requests (Graph and the token endpoint): http://HOST:PORT, also with
+  // user:password@ (never logged or put in an error), or https://, socks4://, socks4a://,
+  // socks5://, socks5h://; without a scheme, http://. Empty: no proxy. Plain http:// requests
+  // (loopback test servers only) never use it.
+  std::string url;
+  // Hosts reached directly: names separated by commas or spaces (each covers its subdomains; a
+  // leading dot or "*." is ignored), IP addresses, CIDR ranges (10.0.0.0/8), or "*" for all.
+  std::string no_proxy;
+  // The variables they were read from ("HTTPS_PROXY", "no_proxy"), for the start-up log.
+  std::string url_variable;
+  std::string no_proxy_variable;
+};
+
+// The variables libcurl reads for https:// URLs, in its order: https_proxy, HTTPS_PROXY,
+// all_proxy, ALL_PROXY (the first one set and not empty), and no_proxy, NO_PROXY.
+ProxySettings ProxyFromEnvironment(
+    const std::function<std::optional<std::string>(const std::string& name)>& getenv);
+
+// "HOST:PORT" of a proxy URL with its user name and password left out, the port libcurl uses
+// when the URL gives none (1080, 443 for https://) filled in; "" when `url` is not a proxy URL
+// libcurl accepts (and then nothing of it may be shown: it may hold a password).
+std::string ProxyAddress(absl::string_view url);
+// "SCHEME://HOST:PORT" of a proxy URL, without credentials, for logs; "" as ProxyAddress.
+std::string ProxyUrlForLog(absl::string_view url);
+
+// Whether `host` (a name, or an IP address, IPv6 without brackets) is reached directly under
+// the NO_PROXY list `no_proxy`, as ProxySettings::no_proxy describes it.
+bool BypassesProxy(absl::string_view host, absl::string_view no_proxy);
+
 struct CurlTransportOptions {
   // PEM bundle of CAs to trust; empty means the system's default store.
   std::string ca_bundle_path;
@@ -91,6 +127,12 @@ struct CurlTransportOptions {
   // the wall clock still gives the request the time it has left. Never null; outlives the
   // transport.
   const common::Clock* clock = common::SystemClock();
+  // The proxy of https:// requests; none by default (the environment is never read here).
+  // When a request goes through it, a failure of the proxy is named as one: "the HTTPS proxy
+  // HOST:PORT refused CONNECT (HTTP 407)", "could not reach the HTTPS proxy HOST:PORT"
+  // (UNAVAILABLE, before any response). Its URL must be one ProxyAddress accepts; otherwise
+  // every request through it fails with INVALID_ARGUMENT.
+  ProxySettings proxy;
 };
 
 std::unique_ptr<HttpTransport> MakeCurlTransport(const CurlTransportOptions& options);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <limits>
 #include <set>
 #include <variant>
@@ -127,8 +128,20 @@ std::string FormatText(const Setting& setting, const Config& config) {
   return value.empty() && !setting.log_when_empty.empty() ? setting.log_when_empty : value;
 }
 
+// Whether `text` holds a C0 control character or DEL: no path, ID, scope or secret does, and
+// one that does is most likely a value pasted with its line break (or into the wrong place).
+bool HasControlCharacter(absl::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 absl::Status ParseText(const Setting& setting, absl::string_view text, Config* config) {
   if (text.empty() && setting.min > 0) return Invalid("must not be empty");
+  if (HasControlCharacter(text)) {
+    return Invalid("must not contain control characters (a line break or a tab pasted with it?)");
+  }
   Member<std::string>(setting, config) = std::string(text);
   return absl::OkStatus();
 }
@@ -635,7 +648,54 @@ const Setting* FindSetting(absl::string_view name) {
   return nullptr;
 }
 
+// Every name a setting goes by: "--cache_ttl or ROLLCALL_CACHE_TTL", "--authority_host,
+// ROLLCALL_AUTHORITY_HOST or AZURE_AUTHORITY_HOST", "AZURE_CLIENT_SECRET (environment only)".
+std::string NamesOf(const Setting& setting) {
+  std::vector<std::string> names;
+  if (setting.flag_allowed) names.push_back(absl::StrCat("--", setting.name));
+  names.insert(names.end(), setting.env.begin(), setting.env.end());
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : i + 1 == names.size() ? " or " : ", ", names[i]);
+  }
+  if (!setting.flag_allowed) absl::StrAppend(&out, " (environment only)");
+  return out;
+}
+
+std::string NamesOf(absl::string_view name) {
+  const Setting* setting = FindSetting(name);
+  return setting == nullptr ? std::string(name) : NamesOf(*setting);
+}
+
+// The error for a value of `setting` read from `where` (the flag or the variable): what is
+// wrong and every name of the setting, never the value (it may be a secret pasted in the wrong
+// place). `problem` comes from a parser, which never quotes the text either.
+absl::Status BadValue(const Setting& setting, absl::string_view where,
+                      absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", problem, " (setting ",
+                                                 setting.name, ": ", NamesOf(setting),
+                                                 "; the value given is not shown)"));
+}
+
+// An error about settings whose values are each valid but not together: the sentence names
+// them, and the names they are set by follow.
+absl::Status Conflict(absl::string_view sentence,
+                      std::initializer_list<absl::string_view> settings) {
+  std::vector<std::string> names;
+  for (absl::string_view name : settings) names.push_back(NamesOf(name));
+  return absl::InvalidArgumentError(
+      absl::StrCat(sentence, " (set by ", absl::StrJoin(names, "; "), ")"));
+}
+
 }  // namespace
+
+std::vector<SettingNames> ConfigSettingNames() {
+  std::vector<SettingNames> out;
+  for (const Setting& setting : Settings()) {
+    out.push_back({setting.name, setting.flag_allowed, setting.env});
+  }
+  return out;
+}
 
 Config::Config() {
   for (const Setting& setting : Settings()) {
@@ -751,11 +811,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
       std::optional<std::string> value = getenv(env_name);
       if (!value.has_value() || value->empty()) continue;
       absl::Status status = setting.type->parse(setting, *value, &config);
-      if (!status.ok()) {
-        return absl::InvalidArgumentError(
-            setting.secret ? absl::StrCat(env_name, " is invalid")
-                           : absl::StrCat(env_name, ": ", status.message()));
-      }
+      if (!status.ok()) return BadValue(setting, env_name, status.message());
       set_by_user.insert(setting.name);
       break;
     }
@@ -782,45 +838,44 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
           "--", name, " is not accepted: set ", setting->env.front(),
           " in the environment instead, so the value cannot show in the process list"));
     }
+    const std::string flag = absl::StrCat("--", name);
     std::string value;
     if (eq != absl::string_view::npos) {
       value = std::string(body.substr(eq + 1));
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      return BadValue(*setting, flag, "needs a value (--name=value or --name value)");
     }
     absl::Status status = setting->type->parse(*setting, value, &config);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", status.message()));
-    }
+    if (!status.ok()) return BadValue(*setting, flag, status.message());
     set_by_user.insert(setting->name);
   }
 
   // Plaintext stays off the network unless an address is asked for.
   if (config.plaintext && set_by_user.count("listen") == 0) config.listen = "127.0.0.1:50051";
   if (config.graph_max_backoff < config.graph_initial_backoff) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "graph_max_backoff (", absl::FormatDuration(config.graph_max_backoff),
-        ") must not be shorter than graph_initial_backoff (",
-        absl::FormatDuration(config.graph_initial_backoff), ")"));
+    return Conflict("graph_max_backoff must not be shorter than graph_initial_backoff",
+                    {"graph_max_backoff", "graph_initial_backoff"});
   }
   // Tokens and reports travel only over TLS; plain http:// only to this machine, for tests.
   for (const auto& [name, url] : {std::pair<const char*, const std::string*>{
                                       "graph_base_url", &config.graph_base_url},
                                   {"authority_host", &config.authority_host}}) {
     if (absl::StartsWithIgnoreCase(*url, "http://") && !IsLoopbackUrl(*url)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, " must be an https:// URL: tokens and reports must not cross the network in "
-          "the clear (http:// is accepted only for a loopback host, in tests)"));
+      return Conflict(absl::StrCat(name, " must be an https:// URL: tokens and reports must not "
+                                   "cross the network in the clear (http:// is accepted only "
+                                   "for a loopback host, in tests)"),
+                      {name});
     }
   }
   for (absl::string_view version : {"/v1.0", "/beta"}) {
     if (absl::EndsWithIgnoreCase(config.graph_base_url, version)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "graph_base_url ends in the Graph version ", version.substr(1),
-          "; give the root alone (https://graph.microsoft.com) and the version as "
-          "graph_version"));
+      return Conflict(absl::StrCat("graph_base_url ends in the Graph version ",
+                                   version.substr(1),
+                                   "; give the root alone (https://graph.microsoft.com) and "
+                                   "the version as graph_version"),
+                      {"graph_base_url", "graph_version"});
     }
   }
   // The cloud's hosts, where not set; and no host of another cloud.
@@ -839,15 +894,17 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
   };
   const Cloud* graph_cloud = cloud_of(config.graph_base_url, false);
   if (graph_cloud != nullptr && graph_cloud != cloud) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "graph_base_url is the ", graph_cloud->name, " cloud's Graph but cloud is ", cloud->name,
-        ": set cloud=", graph_cloud->name, ", or leave graph_base_url unset"));
+    return Conflict(absl::StrCat("graph_base_url is the ", graph_cloud->name,
+                                 " cloud's Graph but cloud is ", cloud->name, ": set cloud=",
+                                 graph_cloud->name, ", or leave graph_base_url unset"),
+                    {"graph_base_url", "cloud"});
   }
   const Cloud* login_cloud = cloud_of(config.authority_host, true);
   if (login_cloud != nullptr && login_cloud->login != cloud->login) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "authority_host is the ", login_cloud->name, " cloud's identity platform but cloud is ",
-        cloud->name, ": tokens of one cloud are not accepted by another"));
+    return Conflict(absl::StrCat("authority_host is the ", login_cloud->name,
+                                 " cloud's identity platform but cloud is ", cloud->name,
+                                 ": tokens of one cloud are not accepted by another"),
+                    {"authority_host", "cloud"});
   }
 
   if (set_by_user.count("graph_scope") == 0) {
@@ -857,9 +914,11 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const Ge
   } else {
     const Cloud* scope_cloud = cloud_of(config.graph_scope, false);
     if (scope_cloud != nullptr && graph_cloud != nullptr && scope_cloud != graph_cloud) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "graph_scope is for the ", scope_cloud->name, " cloud's Graph but graph_base_url is "
-          "the ", graph_cloud->name, " cloud's: a token for one is refused by the other"));
+      return Conflict(absl::StrCat("graph_scope is for the ", scope_cloud->name,
+                                   " cloud's Graph but graph_base_url is the ",
+                                   graph_cloud->name,
+                                   " cloud's: a token for one is refused by the other"),
+                      {"graph_scope", "graph_base_url"});
     }
   }
   return config;

@@ -137,10 +137,23 @@ using GetEnv = std::function<std::optional<std::string>(const std::string& name)
 
 // Parses `args` (the command line WITHOUT the program name, i.e. argv[1..]) over the
 // environment read through `getenv`. Errors: INVALID_ARGUMENT naming the flag or variable at
-// fault (an unknown flag, a missing or bad value, --client_secret). Error messages name the
-// setting and say what it must be; they never contain the value given. With --help anywhere, returns {help = true} and
-// defaults without looking further.
+// fault (an unknown flag, a missing or bad value, --client_secret). Error messages start with
+// the flag or variable that was read, say what form the value must have and end with every
+// name of the setting ("(setting cache_ttl: --cache_ttl or ROLLCALL_CACHE_TTL; the value given
+// is not shown)"); they never contain the value given, nor any part of it, since a value may be
+// a secret pasted into the wrong place. (An unknown flag's name is shown, escaped and capped at
+// 64 bytes.) Text settings (paths, IDs, the scope, the secrets) refuse control characters.
+// With --help anywhere, returns {help = true} and defaults without looking further.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args, const GetEnv& getenv);
+
+// The names of every setting, in the table's (and --help's) order: its name, whether it is a
+// flag too (--name), and its environment variables, highest priority first.
+struct SettingNames {
+  std::string name;
+  bool flag = true;
+  std::vector<std::string> env;
+};
+std::vector<SettingNames> ConfigSettingNames();
 
 // A GetEnv over the process environment.
 GetEnv ProcessEnv();

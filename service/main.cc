@@ -123,8 +123,22 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (!config->ca_bundle.empty() && access(config->ca_bundle.c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "rollcall_server: ca_bundle %s is not a readable file\n",
-                 config->ca_bundle.c_str());
+    // Like every setting error: the setting's names, not its value.
+    std::fprintf(stderr,
+                 "rollcall_server: ca_bundle (--ca_bundle or ROLLCALL_CA_BUNDLE) is not a "
+                 "readable file (the path given is not shown)\n");
+    return 2;
+  }
+  // The outbound proxy, read here once, as libcurl would have read it, and passed to the
+  // transport, which reads nothing of the environment itself: logged below, and named in errors.
+  const rollcall::graph::ProxySettings proxy =
+      rollcall::graph::ProxyFromEnvironment(rollcall::service::ProcessEnv());
+  if (!proxy.url.empty() && rollcall::graph::ProxyAddress(proxy.url).empty()) {
+    std::fprintf(stderr,
+                 "rollcall_server: %s is not a proxy URL: expected http://HOST:PORT (or "
+                 "http://USER:PASSWORD@HOST:PORT, https://, socks5://, socks5h://); the value is "
+                 "not shown, as it may hold a password\n",
+                 proxy.url_variable.c_str());
     return 2;
   }
 
@@ -136,6 +150,20 @@ int Run(int argc, char** argv) {
     const auto fields = rollcall::service::ConfigLogFields(*config);
     std::vector<LogField> views(fields.begin(), fields.end());
     logger.Info("starting", views);
+  }
+  // Which proxy Graph and token traffic use (without its user name and password), so that
+  // no proxy is ever used without the log saying so.
+  if (proxy.url.empty()) {
+    logger.Info("outbound proxy: none, Graph and the token endpoint are reached directly",
+                {{"proxy", "none"},
+                 {"proxy_variables", "HTTPS_PROXY, https_proxy, ALL_PROXY, all_proxy: not set"}});
+  } else {
+    logger.Info("outbound proxy: Graph and the token endpoint are reached through it",
+                {{"proxy", rollcall::graph::ProxyUrlForLog(proxy.url)},
+                 {"proxy_variable", proxy.url_variable},
+                 {"no_proxy", proxy.no_proxy.empty() ? "(none)" : proxy.no_proxy},
+                 {"no_proxy_variable",
+                  proxy.no_proxy_variable.empty() ? "(not set)" : proxy.no_proxy_variable}});
   }
   if (config->cloud == "china") {
     logger.Warn("Microsoft documents the attendance report APIs as not available in the China "
@@ -156,6 +184,7 @@ int Run(int argc, char** argv) {
   transport_options.total_timeout = config->http_timeout;
   transport_options.max_response_bytes = static_cast<std::size_t>(config->max_response_bytes);
   transport_options.clock = clock;  // the clock every deadline below is on
+  transport_options.proxy = proxy;
   std::shared_ptr<rollcall::graph::HttpTransport> transport =
       rollcall::graph::MakeCurlTransport(transport_options);
 

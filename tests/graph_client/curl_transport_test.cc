@@ -1,19 +1,30 @@
 // The libcurl transport against a plaintext HTTP server on a loopback port chosen by the OS,
 // and the whole graph_client stack (curl, credential, client) against the same server.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "common/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -545,6 +556,620 @@ TEST(GraphClientOverCurl, RetriesThrottlingAndKeepsTheClientRequestId) {
   EXPECT_EQ(requests[2].Header("retry-attempt"), "1");
   EXPECT_EQ(requests[1].Header("client-request-id"), requests[2].Header("client-request-id"));
   EXPECT_EQ(client->Stats().throttled, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbound proxy: only the one the options name, named in every error it causes.
+
+// A forward proxy on 127.0.0.1, on a port the OS chooses. With refuse_status 0 it opens the
+// tunnel each CONNECT asks for (to 127.0.0.1, whatever the host: the test servers are all
+// there) and relays bytes both ways; otherwise it answers every CONNECT with that status, a
+// Proxy-Authenticate header and an HTML body, and closes.
+class TestProxy {
+ public:
+  static constexpr char kRefusalBody[] = "<html>squid-says-no: this body must not be echoed</html>";
+
+  explicit TestProxy(int refuse_status) : refuse_status_(refuse_status) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      std::perror("TestProxy");
+      std::abort();
+    }
+    port_ = ntohs(addr.sin_port);
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~TestProxy() {
+    stopping_ = true;
+    accept_thread_.join();
+    std::vector<std::thread> threads;
+    {
+      common::MutexLock lock(&mu_);
+      threads.swap(threads_);
+    }
+    for (std::thread& thread : threads) thread.join();
+    ::close(listen_fd_);
+  }
+
+  int port() const { return port_; }
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The head (request line and headers) of every request the proxy received.
+  std::vector<std::string> requests() const {
+    common::MutexLock lock(&mu_);
+    return requests_;
+  }
+  int connections() const {
+    common::MutexLock lock(&mu_);
+    return connections_;
+  }
+
+ private:
+  // Whether `fd` has something to read within 50 ms; false as soon as the proxy stops.
+  bool Readable(int fd) const {
+    pollfd p{fd, POLLIN, 0};
+    while (!stopping_) {
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+
+  void AcceptLoop() {
+    while (Readable(listen_fd_)) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      common::MutexLock lock(&mu_);
+      ++connections_;
+      threads_.emplace_back([this, fd] {
+        Serve(fd);
+        ::close(fd);
+      });
+    }
+  }
+
+  static bool SendAll(int fd, const std::string& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  void Serve(int client) {
+    std::string head;
+    char buffer[16384];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      if (!Readable(client)) return;
+      const ssize_t n = ::recv(client, buffer, sizeof(buffer), 0);
+      if (n <= 0) return;
+      head.append(buffer, static_cast<std::size_t>(n));
+    }
+    head.resize(head.find("\r\n\r\n"));
+    {
+      common::MutexLock lock(&mu_);
+      requests_.push_back(head);
+    }
+    if (refuse_status_ != 0) {
+      const std::string body = kRefusalBody;
+      SendAll(client, "HTTP/1.1 " + std::to_string(refuse_status_) +
+                          " Refused\r\nProxy-Authenticate: Basic realm=\"rollcall-test\"\r\n"
+                          "Content-Type: text/html\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+      return;
+    }
+    // "CONNECT host:port HTTP/1.1"
+    const std::size_t space = head.find(' ');
+    const std::string authority = head.substr(space + 1, head.find(' ', space + 1) - space - 1);
+    const int port = std::atoi(authority.substr(authority.rfind(':') + 1).c_str());
+    const int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (head.rfind("CONNECT ", 0) != 0 ||
+        ::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      SendAll(client, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+      ::close(upstream);
+      return;
+    }
+    SendAll(client, "HTTP/1.1 200 Connection established\r\n\r\n");
+    pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+    while (!stopping_) {
+      if (::poll(fds, 2, 50) <= 0) continue;
+      bool open = true;
+      for (int i = 0; i < 2 && open; ++i) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = ::recv(fds[i].fd, buffer, sizeof(buffer), 0);
+        open = n > 0 && SendAll(fds[1 - i].fd, std::string(buffer, static_cast<std::size_t>(n)));
+      }
+      if (!open) break;
+    }
+    ::close(upstream);
+  }
+
+  const int refuse_status_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+  mutable common::Mutex mu_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
+  int connections_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A port nothing listens on (it did a moment ago).
+int ClosedPort() {
+  LocalHttpServer closed([](const LocalHttpServer::Request&) { return Reply{}; });
+  return closed.port();
+}
+
+constexpr char kProxyUser[] = "proxyuser";
+constexpr char kProxyPassword[] = "pr0xy-pa55w0rd";
+
+std::string ProxyUrlWithCredentials(const std::string& address) {
+  return std::string("http://") + kProxyUser + ":" + kProxyPassword + "@" + address;
+}
+
+void ExpectNoProxyCredentials(const std::string& text) {
+  EXPECT_THAT(text, Not(HasSubstr(kProxyPassword)));
+  EXPECT_THAT(text, Not(HasSubstr(kProxyUser)));
+  EXPECT_THAT(text, Not(HasSubstr("@")));
+}
+
+TEST(CurlTransportProxy, TunnelsHttpsThroughTheProxyItIsGiven) {
+  TlsTestServer server;
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+  TestProxy proxy(0);
+  CurlTransportOptions options;
+  options.ca_bundle_path = server.cert_path();
+  options.proxy.url = ProxyUrlWithCredentials(proxy.Address());
+  auto transport = MakeCurlTransport(options);
+  const std::string url = "https://localhost:" + std::to_string(server.port()) + "/";
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<HttpResponse> response = transport->Send(Get(url));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->body, "tls-ok");
+    // The proxy's "200 Connection established" is not the server's response.
+    for (const auto& [name, value] : response->headers) EXPECT_NE(name, "proxy-authenticate");
+  }
+  // One tunnel per request (the server closes each connection), each asked for with the
+  // credentials of the URL (Basic), which go to the proxy and only there.
+  const std::vector<std::string> requests = proxy.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const std::string& request : requests) {
+    EXPECT_THAT(request,
+                HasSubstr("CONNECT localhost:" + std::to_string(server.port()) + " HTTP/1.1"));
+    EXPECT_THAT(request,
+                HasSubstr("Proxy-Authorization: Basic cHJveHl1c2VyOnByMHh5LXBhNTV3MHJk"));
+  }
+}
+
+TEST(CurlTransportProxy, ARefusedConnectNamesTheProxyAndItsStatusNotItsBody) {
+  for (const int refusal : {407, 403, 502}) {
+    SCOPED_TRACE(refusal);
+    TestProxy proxy(refusal);
+    CurlTransportOptions options;
+    options.proxy.url = ProxyUrlWithCredentials(proxy.Address());
+    auto transport = MakeCurlTransport(options);
+    HttpRequest request = Get("https://graph.example.test/v1.0/users/u");
+    request.headers = {{"Authorization", "Bearer SECRET-TOKEN"}};
+    absl::StatusOr<HttpResponse> response = transport->Send(request);
+    ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+    const std::string message = Message(response.status());
+    EXPECT_THAT(message, HasSubstr("https://graph.example.test"));
+    EXPECT_THAT(message, HasSubstr("the HTTPS proxy " + proxy.Address() +
+                                   " refused CONNECT (HTTP " + std::to_string(refusal) + ")"));
+    EXPECT_THAT(message, Not(HasSubstr("squid-says-no")));
+    EXPECT_THAT(message, Not(HasSubstr("whole body")));
+    EXPECT_THAT(message, Not(HasSubstr("SECRET-TOKEN")));
+    ExpectNoProxyCredentials(message);
+    // Graph never saw the request: safe to try again.
+    EXPECT_EQ(GetTransportFailure(response.status()), TransportFailure::kBeforeResponse);
+    ASSERT_EQ(proxy.requests().size(), 1u);
+    // The token is for Graph, inside the tunnel: never in the CONNECT the proxy reads.
+    EXPECT_THAT(proxy.requests()[0], Not(HasSubstr("SECRET-TOKEN")));
+  }
+}
+
+TEST(CurlTransportProxy, AnUnreachableProxyIsNamedAsSuch) {
+  const std::string address = "127.0.0.1:" + std::to_string(ClosedPort());
+  CurlTransportOptions options;
+  options.proxy.url = ProxyUrlWithCredentials(address);
+  auto transport = MakeCurlTransport(options);
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get("https://graph.example.test/v1.0/users/u"));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("could not reach the HTTPS proxy " + address));
+  ExpectNoProxyCredentials(Message(response.status()));
+  EXPECT_EQ(GetTransportFailure(response.status()), TransportFailure::kBeforeResponse);
+}
+
+TEST(CurlTransportProxy, AProxyUrlThatIsNotOneIsRefusedWithoutShowingIt) {
+  CurlTransportOptions options;
+  options.proxy.url = std::string("ftp://") + kProxyUser + ":" + kProxyPassword + "@proxy:21";
+  auto transport = MakeCurlTransport(options);
+  absl::StatusOr<HttpResponse> response = transport->Send(Get("https://graph.example.test/"));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("not a proxy URL"));
+  ExpectNoProxyCredentials(Message(response.status()));
+}
+
+TEST(CurlTransportProxy, NoProxyHostsAndPlainHttpGoDirect) {
+  TlsTestServer tls;
+  ASSERT_NO_FATAL_FAILURE(tls.Start());
+  LocalHttpServer plain([](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(200, "direct")};
+  });
+  TestProxy proxy(407);  // any request that goes through it fails
+  const std::string tls_url = "https://localhost:" + std::to_string(tls.port()) + "/";
+  for (const char* no_proxy : {"localhost", ".localhost", "example.test, localhost", "*"}) {
+    SCOPED_TRACE(no_proxy);
+    CurlTransportOptions options;
+    options.ca_bundle_path = tls.cert_path();
+    options.proxy.url = "http://" + proxy.Address();
+    options.proxy.no_proxy = no_proxy;
+    absl::StatusOr<HttpResponse> response = MakeCurlTransport(options)->Send(Get(tls_url));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->body, "tls-ok");
+  }
+  // http:// (a loopback test server; a proxy would read its bearer token) never uses it.
+  CurlTransportOptions options;
+  options.proxy.url = "http://" + proxy.Address();
+  absl::StatusOr<HttpResponse> response = MakeCurlTransport(options)->Send(Get(plain.Url("/")));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "direct");
+  EXPECT_EQ(proxy.connections(), 0);
+
+  // A NO_PROXY that names other hosts leaves this one on the proxy.
+  options.ca_bundle_path = tls.cert_path();
+  options.proxy.no_proxy = "example.test,10.0.0.0/8,notlocalhost";
+  response = MakeCurlTransport(options)->Send(Get(tls_url));
+  EXPECT_THAT(Message(response.status()), HasSubstr("refused CONNECT (HTTP 407)"));
+  EXPECT_EQ(proxy.connections(), 1);
+}
+
+// Sets environment variables for one scope and puts back what was there.
+class ScopedEnvironment {
+ public:
+  explicit ScopedEnvironment(const std::vector<std::pair<std::string, std::string>>& vars) {
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name.c_str());
+      saved_.emplace_back(name, old == nullptr ? std::nullopt : std::optional<std::string>(old));
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  ~ScopedEnvironment() {
+    for (const auto& [name, value] : saved_) {
+      if (value.has_value()) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// libcurl would read these variables by itself; the transport uses only what its options say,
+// so the proxy in use is always the one main read, logged and named in errors.
+TEST(CurlTransportProxy, TheEnvironmentIsNeverReadByTheTransport) {
+  TlsTestServer tls;
+  ASSERT_NO_FATAL_FAILURE(tls.Start());
+  TestProxy proxy(407);
+  const std::string url = "http://" + proxy.Address();
+  ScopedEnvironment environment({{"https_proxy", url},
+                                 {"HTTPS_PROXY", url},
+                                 {"all_proxy", url},
+                                 {"ALL_PROXY", url},
+                                 {"no_proxy", "nothing.test"},
+                                 {"NO_PROXY", "nothing.test"}});
+  CurlTransportOptions options;
+  options.ca_bundle_path = tls.cert_path();
+  absl::StatusOr<HttpResponse> response = MakeCurlTransport(options)->Send(
+      Get("https://localhost:" + std::to_string(tls.port()) + "/"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(proxy.connections(), 0);
+}
+
+TEST(CurlTransportProxy, TheEnvironmentIsReadInLibcurlsOrder) {
+  std::map<std::string, std::string> vars = {{"HTTPS_PROXY", "http://upper:1"},
+                                             {"https_proxy", "http://lower:2"},
+                                             {"ALL_PROXY", "http://all:3"},
+                                             {"NO_PROXY", ".corp.example"},
+                                             {"no_proxy", ""}};
+  const auto env = [&vars](const std::string& name) -> std::optional<std::string> {
+    const auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  ProxySettings proxy = ProxyFromEnvironment(env);
+  EXPECT_EQ(proxy.url, "http://lower:2");
+  EXPECT_EQ(proxy.url_variable, "https_proxy");
+  EXPECT_EQ(proxy.no_proxy, ".corp.example");  // an empty no_proxy counts as unset
+  EXPECT_EQ(proxy.no_proxy_variable, "NO_PROXY");
+  vars.erase("https_proxy");
+  EXPECT_EQ(ProxyFromEnvironment(env).url_variable, "HTTPS_PROXY");
+  vars.erase("HTTPS_PROXY");
+  EXPECT_EQ(ProxyFromEnvironment(env).url, "http://all:3");
+  vars.clear();
+  proxy = ProxyFromEnvironment(env);
+  EXPECT_EQ(proxy.url, "");
+  EXPECT_EQ(proxy.no_proxy, "");
+  EXPECT_EQ(proxy.url_variable, "");
+}
+
+TEST(CurlTransportProxy, AddressesNeverShowCredentials) {
+  EXPECT_EQ(ProxyAddress("http://proxyuser:pr0xy-pa55w0rd@proxy.corp.example:3128"),
+            "proxy.corp.example:3128");
+  EXPECT_EQ(ProxyUrlForLog("http://proxyuser:pr0xy-pa55w0rd@proxy.corp.example:3128/"),
+            "http://proxy.corp.example:3128");
+  EXPECT_EQ(ProxyAddress("http://u%40corp:p%3Ass@10.1.2.3:8080"), "10.1.2.3:8080");
+  EXPECT_EQ(ProxyAddress("proxy.corp.example:8080"), "proxy.corp.example:8080");  // http://
+  EXPECT_EQ(ProxyUrlForLog("proxy.corp.example:8080"), "http://proxy.corp.example:8080");
+  EXPECT_EQ(ProxyAddress("http://proxy.corp.example"), "proxy.corp.example:1080");  // libcurl's
+  EXPECT_EQ(ProxyAddress("https://proxy.corp.example"), "proxy.corp.example:443");
+  EXPECT_EQ(ProxyAddress("socks5h://[::1]:1080"), "[::1]:1080");
+  for (const char* bad : {"", "ftp://u:p@proxy:21", "http://", "http://pro xy:1",
+                          "http://proxy:1\n", "file:///etc/passwd"}) {
+    EXPECT_EQ(ProxyAddress(bad), "") << absl::CHexEscape(bad);
+    EXPECT_EQ(ProxyUrlForLog(bad), "") << absl::CHexEscape(bad);
+  }
+}
+
+TEST(CurlTransportProxy, NoProxyMatching) {
+  EXPECT_TRUE(BypassesProxy("graph.microsoft.com", "*"));
+  EXPECT_TRUE(BypassesProxy("graph.microsoft.com", "microsoft.com"));
+  EXPECT_TRUE(BypassesProxy("graph.microsoft.com", ".microsoft.com"));
+  EXPECT_TRUE(BypassesProxy("graph.microsoft.com", "*.microsoft.com"));
+  EXPECT_TRUE(BypassesProxy("Graph.Microsoft.com.", "x.test, GRAPH.microsoft.com"));
+  EXPECT_TRUE(BypassesProxy("microsoft.com", ".microsoft.com"));
+  EXPECT_FALSE(BypassesProxy("graph.microsoft.com", "soft.com"));
+  EXPECT_FALSE(BypassesProxy("graph.microsoft.com.evil.test", "microsoft.com"));
+  EXPECT_FALSE(BypassesProxy("graph.microsoft.com", ""));
+  EXPECT_FALSE(BypassesProxy("graph.microsoft.com", "*.test, x"));
+  EXPECT_TRUE(BypassesProxy("10.1.2.3", "10.0.0.0/8"));
+  EXPECT_TRUE(BypassesProxy("10.1.2.3", "example.test 10.1.2.3"));
+  EXPECT_FALSE(BypassesProxy("11.1.2.3", "10.0.0.0/8"));
+  EXPECT_FALSE(BypassesProxy("10.1.2.3", "1.2.3"));  // an address never matches as a name
+  EXPECT_TRUE(BypassesProxy("::1", "::1"));
+  EXPECT_TRUE(BypassesProxy("[fd00::5]", "fd00::/8"));
+  EXPECT_FALSE(BypassesProxy("fe80::1", "fd00::/8"));
+}
+
+// The whole stack behind a proxy that refuses CONNECT: the token endpoint's error and Graph's
+// each name the proxy, never its credentials or its page.
+TEST(CurlTransportProxy, GraphAndTokenErrorsNameTheRefusingProxy) {
+  TestProxy proxy(407);
+  CurlTransportOptions transport_options;
+  transport_options.proxy.url = ProxyUrlWithCredentials(proxy.Address());
+  std::shared_ptr<HttpTransport> transport = MakeCurlTransport(transport_options);
+  const std::string says = "the HTTPS proxy " + proxy.Address() + " refused CONNECT (HTTP 407)";
+
+  TokenCredentialConfig credential_options;
+  credential_options.authority_host = "https://login.example.test/";
+  credential_options.tenant_id = "tenant-1";
+  credential_options.client_id = "client-1";
+  credential_options.client_secret = "secret-1";
+  credential_options.background_refresh = false;
+  credential_options.retry.max_attempts = 1;
+  auto credential = MakeTokenCredential(credential_options, transport, common::SystemClock());
+  ASSERT_TRUE(credential.ok()) << credential.status();
+  absl::Status token = (*credential)->GetToken(absl::Now() + absl::Seconds(10)).status();
+  EXPECT_EQ(token.code(), absl::StatusCode::kUnavailable) << token;
+  EXPECT_EQ(::rollcall::testing::Reason(token), "TOKEN_ENDPOINT_ERROR");
+  EXPECT_THAT(Message(token), HasSubstr(says));
+  EXPECT_THAT(Message(token), Not(HasSubstr("squid-says-no")));
+  ExpectNoProxyCredentials(Message(token));
+
+  class StaticCredential final : public TokenCredential {
+   public:
+    absl::StatusOr<AccessToken> GetToken(absl::Time) override {
+      return AccessToken{"static-token", absl::Now() + absl::Hours(1)};
+    }
+    void Invalidate(const std::string&) override {}
+  };
+  GraphClientOptions options;
+  options.base_url = "https://graph.example.test/v1.0";
+  options.retry.max_attempts = 1;
+  auto client = MakeGraphClient(options, transport, std::make_shared<StaticCredential>(),
+                                common::SystemClock());
+  absl::Status graph =
+      client->GetAttendanceReport({"u", "m", "r"}, true, absl::Now() + absl::Seconds(10))
+          .status();
+  EXPECT_EQ(graph.code(), absl::StatusCode::kUnavailable) << graph;
+  EXPECT_EQ(::rollcall::testing::Reason(graph), "GRAPH_UNAVAILABLE");
+  EXPECT_THAT(Message(graph), HasSubstr(says));
+  EXPECT_THAT(Message(graph), Not(HasSubstr("squid-says-no")));
+  ExpectNoProxyCredentials(Message(graph));
+  for (const std::string& request : proxy.requests()) {
+    EXPECT_THAT(request, Not(HasSubstr("static-token")));
+    EXPECT_THAT(request, Not(HasSubstr("secret-1")));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile upstreams: what a compromised or misbehaving Graph (or anything on its path) may
+// send, and the exact outcome of each. (An untrusted certificate is
+// CurlTransportTls.VerifiesThePeerAndTheHostName.)
+
+// A redirect from Graph, to any origin, is not followed: the bearer token (and the client
+// secret, for the token endpoint) never reaches the other server, and the call fails clearly.
+TEST(HostileUpstream, RedirectsAreNotFollowedAndCredentialsStayHome) {
+  LocalHttpServer elsewhere([](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(200, R"({"id":"r"})",
+                                           {{"Content-Type", "application/json"}})};
+  });
+  for (const int redirect : {301, 302, 303, 307, 308}) {
+    SCOPED_TRACE(redirect);
+    const std::string target = elsewhere.Url("/stolen");
+    // The transport alone hands the 3xx back as it is.
+    LocalHttpServer graph([&](const LocalHttpServer::Request& request) {
+      if (request.method == "POST") {
+        return Reply{LocalHttpServer::Response(
+            200, R"({"token_type":"Bearer","expires_in":3599,"access_token":"home-token"})",
+            {{"Content-Type", "application/json"}})};
+      }
+      return Reply{LocalHttpServer::Response(redirect, "", {{"Location", target}})};
+    });
+    absl::StatusOr<HttpResponse> response = MakeCurlTransport({})->Send(Get(graph.Url("/x")));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->status, redirect);
+    EXPECT_EQ(response->Header("location"), target);
+
+    std::unique_ptr<GraphClient> client = GraphClientOver(graph);
+    ASSERT_NE(client, nullptr);
+    absl::Status status =
+        client->GetAttendanceReport({"u", "m", "r"}, true, absl::Now() + absl::Seconds(10))
+            .status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnknown) << status;
+    EXPECT_EQ(::rollcall::testing::Reason(status), "GRAPH_ERROR");
+    EXPECT_THAT(Message(status), HasSubstr("redirect, which Rollcall does not follow"));
+    EXPECT_THAT(Message(status), HasSubstr("HTTP " + std::to_string(redirect)));
+    EXPECT_THAT(Message(status), Not(HasSubstr("home-token")));
+    // Graph saw the token; the other server saw nothing at all.
+    const auto requests = graph.requests();
+    ASSERT_EQ(requests.size(), 3u);  // the token, /x, the report: no retry of a redirect
+    EXPECT_EQ(requests[2].Header("authorization"), "Bearer home-token");
+  }
+
+  // The token endpoint redirecting the POST (307 and 308 would repeat it, secret and all).
+  for (const int redirect : {302, 307, 308}) {
+    SCOPED_TRACE(redirect);
+    LocalHttpServer login([&](const LocalHttpServer::Request&) {
+      return Reply{LocalHttpServer::Response(redirect, "",
+                                             {{"Location", elsewhere.Url("/token")}})};
+    });
+    std::shared_ptr<HttpTransport> transport = MakeCurlTransport({});
+    TokenCredentialConfig options;
+    options.authority_host = login.Url("/");
+    options.tenant_id = "tenant-1";
+    options.client_id = "client-1";
+    options.client_secret = "home-secret";
+    options.background_refresh = false;
+    options.retry.max_attempts = 1;
+    auto credential = MakeTokenCredential(options, transport, common::SystemClock());
+    ASSERT_TRUE(credential.ok()) << credential.status();
+    absl::Status status = (*credential)->GetToken(absl::Now() + absl::Seconds(10)).status();
+    EXPECT_FALSE(status.ok());
+    EXPECT_EQ(::rollcall::testing::Reason(status), "TOKEN_ENDPOINT_ERROR") << status;
+    EXPECT_THAT(Message(status), HasSubstr(std::to_string(redirect)));
+    EXPECT_THAT(Message(status), Not(HasSubstr("home-secret")));
+    EXPECT_EQ(login.requests().size(), 1u);
+  }
+  EXPECT_EQ(elsewhere.connections_accepted(), 0);
+  EXPECT_TRUE(elsewhere.requests().empty());
+}
+
+// The peak resident set size of this process, in bytes.
+std::size_t PeakRss() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+// About 1 MiB of gzip that inflates to 1 GiB of zeros (a valid stream, CRC and all), made by
+// Python's zlib: deflate cannot do better than about 1:1030, so this is the bomb's usual form.
+std::string GzipBomb() {
+  char dir_template[] = "/tmp/rollcall-bomb-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) return "";
+  const std::string dir = dir_template;
+  {
+    std::ofstream script(dir + "/bomb.py");
+    script << R"py(import struct, sys, zlib
+chunk = bytes(1 << 20)
+count = 1024
+deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+assert block == deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+crc = 0
+for _ in range(count):
+    crc = zlib.crc32(chunk, crc)
+with open(sys.argv[1], "wb") as out:
+    out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + block * count + b"\x03\x00" +
+              struct.pack("<II", crc, (count << 20) & 0xFFFFFFFF))
+)py";
+  }
+  const std::string command =
+      std::string(ROLLCALL_PYTHON3) + " " + dir + "/bomb.py " + dir + "/bomb.gz";
+  std::string bomb;
+  if (std::system(command.c_str()) == 0) {
+    std::ifstream in(dir + "/bomb.gz", std::ios::binary);
+    bomb.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::system(("rm -rf " + dir).c_str());
+  return bomb;
+}
+
+TEST(HostileUpstream, AGzipBombIsCutAtTheByteCapInBoundedMemory) {
+  const std::string bomb = GzipBomb();
+  ASSERT_GT(bomb.size(), 500u << 10) << "python3 could not make the gzip bomb";
+  ASSERT_LT(bomb.size(), 2u << 20);
+  LocalHttpServer server([&](const LocalHttpServer::Request&) {
+    return Reply{LocalHttpServer::Response(
+        200, bomb, {{"Content-Type", "application/json"}, {"Content-Encoding", "gzip"}})};
+  });
+  CurlTransportOptions options;
+  options.max_response_bytes = 4u << 20;  // above the compressed size: the inflated one trips it
+  auto transport = MakeCurlTransport(options);
+  const std::size_t rss_before = PeakRss();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response = transport->Send(Get(server.Url("/report")));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("response body exceeds 4194304 bytes"));
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_THAT(server.requests()[0].Header("accept-encoding"), HasSubstr("gzip"));
+  // Inflating stopped at the cap: far from 1 GiB in memory, and no time spent on the rest.
+  EXPECT_LT(PeakRss() - rss_before, std::size_t{64} << 20);
+  EXPECT_LT(took, absl::Seconds(5));
+}
+
+TEST(HostileUpstream, AnEndlessBodyIsCutAtTheByteCap) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n1\r\n[\r\n";
+    reply.forever = "1000\r\n" + std::string(0x1000, ' ') + "\r\n";  // never the last chunk
+    return reply;
+  });
+  CurlTransportOptions options;
+  options.max_response_bytes = 1u << 20;
+  auto transport = MakeCurlTransport(options);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get(server.Url("/endless"), absl::Seconds(30)));
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted) << response.status();
+  EXPECT_THAT(Message(response.status()), HasSubstr("response body exceeds 1048576 bytes"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST(HostileUpstream, AnEndlessTrickleIsCutAtTheDeadline) {
+  LocalHttpServer server([](const LocalHttpServer::Request&) {
+    Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n";
+    reply.forever = "1\r\n \r\n";  // a byte every 20 ms: never idle, never done
+    reply.forever_interval_ms = 20;
+    return reply;
+  });
+  auto transport = MakeCurlTransport({});
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      transport->Send(Get(server.Url("/trickle"), absl::Milliseconds(600)));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_GE(took, absl::Milliseconds(550));
+  EXPECT_LT(took, absl::Seconds(5));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -545,6 +546,111 @@ TEST(ConfigTest, ErrorsNeverEchoTheValue) {
   EXPECT_THAT(std::string(ParseDurationSetting(kValue).status().message()),
               Not(HasSubstr(kValue)));
   EXPECT_THAT(std::string(ParseSizeSetting(kValue).status().message()), Not(HasSubstr(kValue)));
+}
+
+// The first 6-byte piece of `value` that `message` contains, or "" when it contains none.
+std::string PieceOfValueIn(const std::string& message, const std::string& value) {
+  constexpr std::size_t kPiece = 6;
+  for (std::size_t i = 0; i + kPiece <= value.size(); ++i) {
+    if (message.find(value.substr(i, kPiece)) != std::string::npos) {
+      return absl::CHexEscape(value.substr(i, kPiece));
+    }
+  }
+  return "";
+}
+
+// Every setting of the table, through every name it is read by (--name=value, --name value,
+// each environment variable), refuses a malformed value with INVALID_ARGUMENT whose message
+// starts with the name that was read, names the setting by all its names, and holds no part of
+// the value: a secret pasted into the wrong setting must not reach a terminal or a log.
+TEST(ConfigTest, EverySettingsErrorNamesItAndShowsNoPartOfTheValue) {
+  const std::string kShort = "s3cr3t-VALUE-\x01<>";
+  std::string long_value = kShort;
+  for (int i = 0; i < 250; ++i) long_value += "Qz7#";
+  long_value += "tail-\x7f-END";
+  ASSERT_GT(long_value.size(), 1000u);
+
+  const std::vector<SettingNames> settings = ConfigSettingNames();
+  // The table is all of --help: one entry per setting, and --help itself.
+  std::size_t help_entries = 0;
+  const std::string help = ConfigHelp();
+  for (std::size_t at = help.find("\n  "); at != std::string::npos;
+       at = help.find("\n  ", at + 1)) {
+    if (help[at + 3] != ' ') ++help_entries;
+  }
+  ASSERT_EQ(settings.size() + 1, help_entries);
+
+  std::size_t checked = 0;
+  for (const SettingNames& setting : settings) {
+    SCOPED_TRACE(setting.name);
+    ASSERT_FALSE(setting.env.empty());
+    for (const std::string& value : {kShort, long_value}) {
+      struct Attempt {
+        std::string where;  // the name that was read, which the message starts with
+        absl::StatusOr<Config> config;
+      };
+      std::vector<Attempt> attempts;
+      const std::string flag = "--" + setting.name;
+      if (setting.flag) {
+        attempts.push_back({flag, Load({flag + "=" + value})});
+        attempts.push_back({flag, Load({flag, value})});
+        std::string dashed = flag;  // --cache-ttl is --cache_ttl
+        std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
+        attempts.push_back({flag, Load({dashed + "=" + value})});
+      } else {
+        // Refused as a flag whatever the value, naming the variable to use instead.
+        attempts.push_back({flag, Load({flag + "=" + value})});
+      }
+      for (const std::string& env : setting.env) attempts.push_back({env, Load({}, {{env, value}})});
+
+      for (const Attempt& attempt : attempts) {
+        SCOPED_TRACE(attempt.where);
+        ASSERT_FALSE(attempt.config.ok());
+        EXPECT_EQ(attempt.config.status().code(), absl::StatusCode::kInvalidArgument);
+        const std::string message(attempt.config.status().message());
+        EXPECT_TRUE(absl::StartsWith(message, attempt.where)) << message;
+        if (setting.flag) EXPECT_THAT(message, HasSubstr(flag)) << message;
+        for (const std::string& env : setting.env) EXPECT_THAT(message, HasSubstr(env)) << message;
+        EXPECT_EQ(PieceOfValueIn(message, value), "") << absl::CHexEscape(message);
+        EXPECT_LT(message.size(), 600u) << message;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 4 * settings.size());
+}
+
+// A secret with a line break (a Kubernetes Secret made from a file that ends in one) is refused
+// at start-up instead of being sent to Entra ID, which would refuse it with a misleading
+// "invalid client secret".
+TEST(ConfigTest, ASecretWithALineBreakIsRefusedWithoutShowingIt) {
+  absl::StatusOr<Config> config = Load({}, {{"AZURE_CLIENT_SECRET", std::string(kSecret) + "\n"}});
+  ASSERT_FALSE(config.ok());
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, HasSubstr("AZURE_CLIENT_SECRET: must not contain control characters"));
+  EXPECT_EQ(PieceOfValueIn(message, kSecret), "") << message;
+  config = Load({}, {{"AZURE_CLIENT_SECRET", kSecret}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->client_secret, kSecret);
+}
+
+// Errors about two settings together name both, by flag and variable, and no value.
+TEST(ConfigTest, ConflictsNameBothSettingsAndNoValue) {
+  absl::StatusOr<Config> config =
+      Load({"--graph_initial_backoff=17m"}, {{"ROLLCALL_GRAPH_MAX_BACKOFF", "13m"}});
+  ASSERT_FALSE(config.ok());
+  const std::string message(config.status().message());
+  EXPECT_THAT(message, HasSubstr("graph_max_backoff must not be shorter than graph_initial_backoff"));
+  EXPECT_THAT(message, HasSubstr("--graph_max_backoff or ROLLCALL_GRAPH_MAX_BACKOFF"));
+  EXPECT_THAT(message, HasSubstr("--graph_initial_backoff or ROLLCALL_GRAPH_INITIAL_BACKOFF"));
+  EXPECT_THAT(message, Not(HasSubstr("17m")));
+  EXPECT_THAT(message, Not(HasSubstr("13m")));
+
+  config = Load({}, {{"AZURE_AUTHORITY_HOST", "http://login.s3cr3t-host.test/"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("--authority_host, ROLLCALL_AUTHORITY_HOST or AZURE_AUTHORITY_HOST"));
+  EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr("s3cr3t")));
 }
 
 TEST(ConfigTest, HelpAndLogFieldsNeverShowTheSecret) {

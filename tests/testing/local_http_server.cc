@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -199,6 +200,18 @@ void LocalHttpServer::Serve(int fd, int connection) {
       return;
     }
     if (!WriteAll(fd, reply.raw)) return;
+    if (!reply.forever.empty()) {
+      for (;;) {
+        {
+          common::MutexLock lock(&mu_);
+          if (stopping_) return;
+        }
+        if (!WriteAll(fd, reply.forever)) return;  // the client closed the connection
+        if (reply.forever_interval_ms > 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(reply.forever_interval_ms));
+        }
+      }
+    }
     if (reply.close) {
       ::shutdown(fd, SHUT_RDWR);  // the client reads end-of-stream; the fd closes on stop
       return;

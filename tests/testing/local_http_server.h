@@ -33,6 +33,10 @@ class LocalHttpServer {
     std::string raw;     // bytes to write: status line, headers, blank line, body
     bool stall = false;  // write nothing and hold the connection until the server stops
     bool close = false;  // after writing `raw` (which may be empty), close the connection
+    // When not empty: after `raw`, write this again and again, `forever_interval_ms` apart,
+    // until the client goes away or the server stops (a body that never ends).
+    std::string forever = "";
+    int forever_interval_ms = 0;
   };
 
   using Handler = std::function<Reply(const Request&)>;
