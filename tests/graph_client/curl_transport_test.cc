@@ -976,7 +976,7 @@ TEST(CurlTransportProxy, GraphAndTokenErrorsNameTheRefusingProxy) {
     absl::StatusOr<AccessToken> GetToken(absl::Time) override {
       return AccessToken{"static-token", absl::Now() + absl::Hours(1)};
     }
-    void Invalidate(const std::string&) override {}
+    Invalidation Invalidate(const std::string&) override { return {}; }
   };
   GraphClientOptions options;
   options.base_url = "https://graph.example.test/v1.0";
