@@ -15,7 +15,7 @@ ROLLCALL_TSAN_TARGETS=(common_tests service_tests graph_client_tests)
 
 # Debian packages the build, the tests and the demo use. Installed only when one is missing.
 ROLLCALL_DEBS=(
-  cmake ninja-build g++ pkg-config python3 openssl ca-certificates
+  cmake ninja-build g++ pkg-config python3 python3-venv openssl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libcurl4-openssl-dev rapidjson-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev
   prometheus-cpp-dev python3-prometheus-client
