@@ -18,6 +18,7 @@
 #include "graph_client/graph_stub_factory.h"
 #include "graph_client/json_mapping.h"
 #include "graph_client/retry_after.h"
+#include "graph_client/trace_context.h"
 #include "graph_client/url_encoding.h"
 
 namespace rollcall::graph {
@@ -365,6 +366,10 @@ class GraphClientImpl final : public GraphClient {
     request.endpoint = endpoint;
     request.client_request_id = NewClientRequestId();
     request.deadline = deadline;
+    // The caller's trace goes on to Graph with the request made for it.
+    if (const absl::string_view traceparent = CurrentTraceparent(); !traceparent.empty()) {
+      request.headers.emplace_back("traceparent", std::string(traceparent));
+    }
     GraphContext context;
     absl::StatusOr<HttpResponse> response = stub_->Get(context, request);
     if (!response.ok()) return ForCaller(response.status());

@@ -9,6 +9,7 @@
 #include "absl/base/optimization.h"
 #include "absl/time/clock.h"
 #include "common/error_details.h"
+#include "graph_client/trace_context.h"
 #include "service/record_pages.h"
 #include "service/status_mapping.h"
 #include "service/validation.h"
@@ -210,7 +211,7 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   // Only through a CallHandle that won the race to answer, or FinishNow.
   void Send(grpc::ByteBuffer* reply, grpc::Status status, CacheOutcome outcome) {
     if (reply != nullptr) response_->Swap(reply);
-    service_->Answered(method_, status.error_code(), outcome, arrival_);
+    service_->Answered(method_, status.error_code(), outcome, arrival_, *context_);
     Finish(std::move(status));
   }
 
@@ -366,7 +367,7 @@ class AttendanceReportServiceImpl::Stream final
   }
 
   void End(const grpc::Status& status) {
-    service_->Answered(Method::kStream, status.error_code(), outcome_, arrival_);
+    service_->Answered(Method::kStream, status.error_code(), outcome_, arrival_, *context_);
     Finish(status);
   }
 
@@ -609,7 +610,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AttendanceReportServiceImpl::StreamA
   }
   cache_->LoadOrJoin(
       key, CallDeadline(*context, arrival, options_.default_deadline),
-      ReportLoad(ReportRefOf(ids, parsed.report_id()), true),
+      Traced(*context, ReportLoad(ReportRefOf(ids, parsed.report_id()), true)),
       [handle = stream->handle()](absl::StatusOr<CacheResult> result) {
         if (handle.started->exchange(true)) return;  // cancelled first
         if (!result.ok()) {
@@ -637,6 +638,17 @@ bool AttendanceReportServiceImpl::AnswerFromCache(Call* call, const ReportKey& k
   return true;
 }
 
+ReportCache::Loader AttendanceReportServiceImpl::Traced(const grpc::ServerContextBase& context,
+                                                        ReportCache::Loader loader) {
+  std::string traceparent(TraceparentOf(context));
+  if (traceparent.empty()) return loader;
+  return [traceparent = std::move(traceparent), loader = std::move(loader)](
+             absl::string_view key, absl::Time deadline) {
+    const graph::TraceContextScope scope(traceparent);
+    return loader(key, deadline);
+  };
+}
+
 ReportCache::Loader AttendanceReportServiceImpl::ReportLoad(graph::ReportRef ref,
                                                             bool with_records) {
   // Runs with the latest deadline of the callers waiting for it, not only this one's.
@@ -652,7 +664,7 @@ void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::T
   const absl::Time deadline = CallDeadline(context, arrival, options_.default_deadline);
   const ReplySuffix* const stale_suffix = &suffixes_.from_cache_stale;
   cache_->LoadOrJoin(
-      key, deadline, std::move(loader),
+      key, deadline, Traced(context, std::move(loader)),
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor
       // refused this one).
       [handle = call->handle(), stale_suffix,
@@ -671,7 +683,8 @@ void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::T
 }
 
 void AttendanceReportServiceImpl::Answered(Method method, grpc::StatusCode code,
-                                           CacheOutcome outcome, absl::Time arrival) {
+                                           CacheOutcome outcome, absl::Time arrival,
+                                           const grpc::ServerContextBase& context) {
   const int index = static_cast<int>(code);
   if (index >= 0 && index < kStatusCodes) counters_.Add(kReplies + index);
   if (observer_ != nullptr) {
@@ -680,6 +693,7 @@ void AttendanceReportServiceImpl::Answered(Method method, grpc::StatusCode code,
     record.code = code;
     record.cache = outcome;
     record.latency = clock_->Now() - arrival;
+    record.context = &context;
     observer_->OnRpcDone(record);
   }
 }

@@ -185,10 +185,16 @@ class AttendanceReportServiceImpl final : public internal::RawService {
             Reply reply = nullptr);
   // The loader of an attendance report (with its records or not).
   ReportCache::Loader ReportLoad(graph::ReportRef ref, bool with_records);
+  // `loader` run under the caller's trace context (its valid traceparent, if it sent one), so
+  // that the Graph requests of the load carry it (graph_client/trace_context.h). A load joined
+  // by several callers carries the first one's.
+  static ReportCache::Loader Traced(const grpc::ServerContextBase& context,
+                                    ReportCache::Loader loader);
   void CallStarted();
   void CallDone();
   // Counts the answer and tells the observer, if any.
-  void Answered(Method method, grpc::StatusCode code, CacheOutcome outcome, absl::Time arrival);
+  void Answered(Method method, grpc::StatusCode code, CacheOutcome outcome, absl::Time arrival,
+                const grpc::ServerContextBase& context);
 
   const ServiceOptions options_;
   ReportCache* const cache_;

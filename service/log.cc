@@ -1,5 +1,7 @@
 #include "service/log.h"
 
+#include <cmath>
+
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
@@ -117,17 +119,37 @@ void Logger::Log(LogLevel level, absl::string_view msg, absl::Span<const LogFiel
   AppendJsonString(LogLevelName(level), &line);
   line.append(",\"msg\":");
   AppendJsonString(msg, &line);
-  if (!fields.empty()) {
-    line.append(",\"fields\":{");
-    bool first = true;
-    for (const auto& [key, value] : fields) {
-      if (!first) line.push_back(',');
-      first = false;
-      AppendJsonString(key, &line);
-      line.push_back(':');
-      AppendJsonString(IsSecretLogKey(key) ? kRedacted : value, &line);
+  for (const LogField& field : fields) {
+    line.push_back(',');
+    if (field.key == "ts" || field.key == "level" || field.key == "msg") {
+      AppendJsonString(absl::StrCat("field_", field.key), &line);
+    } else {
+      AppendJsonString(field.key, &line);
     }
-    line.push_back('}');
+    line.push_back(':');
+    if (IsSecretLogKey(field.key)) {
+      AppendJsonString(kRedacted, &line);
+      continue;
+    }
+    switch (field.kind) {
+      case LogField::Kind::kText:
+        AppendJsonString(field.text, &line);
+        break;
+      case LogField::Kind::kInteger:
+        absl::StrAppend(&line, field.integer);
+        break;
+      case LogField::Kind::kNumber:
+        // JSON has no NaN or infinity.
+        if (std::isfinite(field.number)) {
+          absl::StrAppend(&line, absl::SixDigits(field.number));
+        } else {
+          line.append("null");
+        }
+        break;
+      case LogField::Kind::kBoolean:
+        line.append(field.boolean ? "true" : "false");
+        break;
+    }
   }
   line.append("}\n");
   common::MutexLock lock(&mu_);

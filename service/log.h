@@ -1,6 +1,9 @@
 #pragma once
-// Rollcall's one logger: JSON lines on stderr, one object per event:
-//   {"ts":"2024-05-01T12:00:00.123456Z","level":"info","msg":"...","fields":{"k":"v",...}}
+// Rollcall's one logger: JSON lines on stderr, one flat object per event, each field at the top
+// level with its own JSON type:
+//   {"ts":"2024-05-01T12:00:00.123456Z","level":"info","msg":"graph call","endpoint":"report",
+//    "http_status":200,"latency_ms":12.5,...}
+// A field named ts, level or msg is written with a "field_" prefix, never over those three.
 //
 // Secrets never reach the logger: no caller may pass a client secret, a token or an
 // Authorization header as a field or inside a message. As defence in depth the logger also
@@ -11,6 +14,8 @@
 // always valid JSON whatever an untrusted ID contains.
 
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <functional>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -30,8 +35,29 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text);
 absl::string_view LogLevelName(LogLevel level);
 
-// One key/value pair. Values are strings; callers format numbers with absl::StrCat.
-using LogField = std::pair<absl::string_view, absl::string_view>;
+// One key and its value: text, a whole number, a number with a fraction, or a boolean, written
+// as the JSON type it is. Views: the text must outlive the Log call.
+struct LogField {
+  enum class Kind { kText, kInteger, kNumber, kBoolean };
+
+  LogField(absl::string_view k, absl::string_view v) : key(k), text(v) {}
+  LogField(absl::string_view k, const char* v) : key(k), text(v) {}
+  LogField(absl::string_view k, const std::string& v) : key(k), text(v) {}
+  template <typename Integer,
+            typename = std::enable_if_t<std::is_integral_v<Integer> &&
+                                        !std::is_same_v<Integer, bool>>>
+  LogField(absl::string_view k, Integer v)
+      : key(k), kind(Kind::kInteger), integer(static_cast<int64_t>(v)) {}
+  LogField(absl::string_view k, double v) : key(k), kind(Kind::kNumber), number(v) {}
+  LogField(absl::string_view k, bool v) : key(k), kind(Kind::kBoolean), boolean(v) {}
+
+  absl::string_view key;
+  Kind kind = Kind::kText;
+  absl::string_view text;
+  int64_t integer = 0;
+  double number = 0;
+  bool boolean = false;
+};
 
 class Logger {
  public:

@@ -33,6 +33,7 @@
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/request_log.h"
 #include "service/server.h"
 
 namespace {
@@ -148,7 +149,9 @@ int Run(int argc, char** argv) {
   rollcall::service::RouteGrpcLogs(&logger);
   {
     const auto fields = rollcall::service::ConfigLogFields(*config);
-    std::vector<LogField> views(fields.begin(), fields.end());
+    std::vector<LogField> views;
+    views.reserve(fields.size());
+    for (const auto& [name, value] : fields) views.emplace_back(name, value);
     logger.Info("starting", views);
   }
   // Which proxy Graph and token traffic use (without its user name and password), so that
@@ -177,6 +180,9 @@ int Run(int argc, char** argv) {
   // What /metrics exposes, made before the Graph client so that the client can report each
   // exchange to it; declared before the client and the server, so it outlives both.
   const auto metrics = std::make_shared<rollcall::service::Metrics>(ROLLCALL_VERSION);
+  // Each exchange with Graph and the token endpoint: a log line, then the metrics.
+  const auto graph_log =
+      std::make_shared<rollcall::service::RequestLog>(&logger, nullptr, metrics.get());
 
   rollcall::graph::CurlTransportOptions transport_options;
   transport_options.ca_bundle_path = config->ca_bundle;
@@ -196,7 +202,7 @@ int Run(int argc, char** argv) {
 
   rollcall::graph::TokenCredentialConfig credential_options;
   credential_options.retry = retry;
-  credential_options.observer = metrics;
+  credential_options.observer = graph_log;
   const auto readiness = std::make_shared<Readiness>(&logger);
   credential_options.credential_observer = readiness;
   credential_options.authority_host = config->authority_host;
@@ -231,7 +237,7 @@ int Run(int argc, char** argv) {
   graph_options.max_report_records = config->max_report_records;
   graph_options.max_report_memory = static_cast<std::size_t>(config->max_report_memory);
   graph_options.retry = retry;
-  graph_options.observer = metrics;
+  graph_options.observer = graph_log;
   std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(
       graph_options, transport,
       std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
 #include "google/protobuf/arena.h"
+#include "graph_client/trace_context.h"
 
 namespace rollcall::service {
 namespace {
@@ -94,7 +96,7 @@ absl::StatusOr<CachedReport> ReportLoader::Run(
   }
   graph_fetches_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<Fetched> fetched = fetch();
-  const std::string latency_ms = absl::StrCat(absl::ToInt64Milliseconds(clock_->Now() - start));
+  const double latency_ms = absl::ToDoubleMilliseconds(clock_->Now() - start);
   std::vector<std::string> truncated;
   truncated.reserve(ids.size());
   std::vector<LogField> fields;
@@ -102,6 +104,8 @@ absl::StatusOr<CachedReport> ReportLoader::Run(
     truncated.push_back(TruncateForLog(value));
     fields.emplace_back(name, truncated.back());
   }
+  // The caller's trace, when it sent one (the load runs in its trace context).
+  const absl::string_view trace_id = graph::TraceIdOf(graph::CurrentTraceparent());
 
   if (!fetched.ok()) {
     const absl::Status& status = fetched.status();
@@ -114,25 +118,31 @@ absl::StatusOr<CachedReport> ReportLoader::Run(
     };
     const std::string code = absl::StatusCodeToString(status.code());
     const std::string graph_code = meta(common::meta::kGraphCode);
+    // What the caller also receives in ErrorInfo, for a support case to cite.
     const std::string request_id = meta(common::meta::kGraphRequestId);
-    const std::string http_status = meta(common::meta::kHttpStatus);
+    const std::string client_request_id = meta(common::meta::kGraphClientRequestId);
+    int64_t http_status = 0;
+    (void)absl::SimpleAtoi(meta(common::meta::kHttpStatus), &http_status);
     const std::string error = TruncateForLog(status.message(), 512);
     fields.insert(fields.end(), {{"call", what},
                                  {"code", code},
                                  {"reason", details.reason},
                                  {"graph_code", graph_code},
                                  {"graph_request_id", request_id},
+                                 {"graph_client_request_id", client_request_id},
                                  {"http_status", http_status},
                                  {"error", error},
                                  {"latency_ms", latency_ms}});
+    if (!trace_id.empty()) fields.emplace_back("trace_id", trace_id);
     logger_->Warn("graph fetch failed", fields);
     return status;
   }
   fields.emplace_back("call", what);
   for (const auto& [name, value] : fetched->log_fields) fields.emplace_back(name, value);
-  const std::string bytes = absl::StrCat(fetched->entry.bytes().size());
-  fields.emplace_back("bytes", bytes);
+  for (const auto& [name, count] : fetched->log_counts) fields.emplace_back(name, count);
+  fields.emplace_back("bytes", static_cast<int64_t>(fetched->entry.bytes().size()));
   fields.emplace_back("latency_ms", latency_ms);
+  if (!trace_id.empty()) fields.emplace_back("trace_id", trace_id);
   logger_->Info("graph fetch", fields);
   return std::move(fetched->entry);
 }
@@ -156,9 +166,10 @@ absl::StatusOr<CachedReport> ReportLoader::Load(absl::string_view key,
         if (!status.ok()) return status;
         const absl::Time fetched = clock_->Now();
         const absl::Duration ttl = ReportTtl(*report, fetched, ttl_);
-        std::string records = absl::StrCat(report->attendance_records_size());
+        const int64_t records = report->attendance_records_size();
         Fetched out{SerializeReport(key, report, fetched, ttl), {}};
-        out.log_fields = {{"records", std::move(records)}, {"ttl", absl::FormatDuration(ttl)}};
+        out.log_fields = {{"ttl", absl::FormatDuration(ttl)}};
+        out.log_counts = {{"records", records}};
         return out;
       });
 }
@@ -179,7 +190,7 @@ absl::StatusOr<CachedReport> ReportLoader::LoadReportsList(absl::string_view key
                const absl::Time fetched = clock_->Now();
                SetTimestamp(fetched, response.mutable_graph_fetch_time());
                Fetched out{SerializeMessage(key, response, fetched, ttl), {}};
-               out.log_fields = {{"reports", absl::StrCat(response.reports_size())}};
+               out.log_counts = {{"reports", response.reports_size()}};
                return out;
              });
 }

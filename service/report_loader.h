@@ -104,6 +104,7 @@ class ReportLoader {
   struct Fetched {
     CachedReport entry;
     std::vector<std::pair<std::string, std::string>> log_fields;
+    std::vector<std::pair<std::string, int64_t>> log_counts;  // written as JSON numbers
   };
   // The part every load shares: refuse after Abandon() or past `deadline`, count the Graph
   // call, run `fetch` (given the time it starts; it returns the entry or Graph's error), and

@@ -4,6 +4,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
 namespace rollcall::service {
@@ -35,7 +36,15 @@ struct RpcRecord {
   CacheOutcome cache = CacheOutcome::kNone;
   // From the call's arrival to its answer.
   absl::Duration latency;
+  // The call's context (its metadata, peer and auth context), valid during OnRpcDone; never
+  // null from the service. An observer that logs reads what it needs from it only when it
+  // writes a line, keeping hits free of the lookups.
+  const grpc::ServerContextBase* context = nullptr;
 };
+
+// The caller's W3C traceparent from `context`'s metadata when it sent a valid one, else "".
+// A view into the metadata, valid while the call is.
+absl::string_view TraceparentOf(const grpc::ServerContextBase& context);
 
 class RpcObserver {
  public:

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "service/reflection_v1.h"
+#include "service/request_log.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
@@ -168,6 +169,7 @@ RollcallServer::RollcallServer(const Config& config,
       graph_(graph),
       caller_policy_(caller_policy),
       metrics_(metrics != nullptr ? std::move(metrics) : std::make_shared<Metrics>(tuning.version)),
+      rpc_log_(std::make_unique<RequestLog>(logger, metrics_.get(), nullptr)),
       executor_(std::make_unique<UpstreamExecutor>(
           config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue), clock)),
       cache_(std::make_unique<ReportCache>(
@@ -176,7 +178,7 @@ RollcallServer::RollcallServer(const Config& config,
           clock, executor_.get(), logger)),
       service_(std::make_unique<AttendanceReportServiceImpl>(
           ServiceOptionsFor(config, std::move(page_tokens), std::move(caller_policy)),
-          std::move(graph), cache_.get(), clock, logger, metrics_.get())) {}
+          std::move(graph), cache_.get(), clock, logger, rpc_log_.get())) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
     const Config& config, std::shared_ptr<graph::GraphClient> graph, const common::Clock* clock,

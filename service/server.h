@@ -18,6 +18,7 @@
 #include "service/log.h"
 #include "service/metrics.h"
 #include "service/reflection_v1.h"
+#include "service/request_log.h"
 #include "service/report_cache.h"
 #include "service/upstream_executor.h"
 
@@ -147,6 +148,8 @@ class RollcallServer {
   const std::shared_ptr<CallerPolicyFile> caller_policy_;  // shared with the service
   // Before the service, which reports to it; shared with whoever else reports to it.
   const std::shared_ptr<Metrics> metrics_;
+  // The RPC observer the service is given: a log line per RPC, then the metrics.
+  const std::unique_ptr<RequestLog> rpc_log_;
   // Declared in dependency order: destroyed metrics endpoint and server first, executor last.
   std::unique_ptr<UpstreamExecutor> executor_;
   std::unique_ptr<ReportCache> cache_;

@@ -1226,6 +1226,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "kind": "other",
             "status": None,
             "fault": None,
+            "client_request_id": self.headers.get("client-request-id"),
+            "traceparent": self.headers.get("traceparent"),
         }
         self.extra_counters: list[str] = []
         route = Route("other")
@@ -2109,7 +2111,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                             "client-request-id": self.client_request_id}}})
         self.server.stats.record({"method": getattr(self, "command", None),
                                   "raw_path": None, "path_segments": None, "query": None,
-                                  "kind": "malformed", "status": code, "fault": None},
+                                  "kind": "malformed", "status": code, "fault": None,
+                                  "client_request_id": None, "traceparent": None},
                                  ["total", "bad_request"])
         self.send_response(code, message)
         self.send_header("Connection", "close")

@@ -1045,7 +1045,9 @@ class GraphTest(EmulatorTestCase):
         e = self.e
         e.token()
         e.token_request(client_secret="wrong")
-        e.get(report_path() + "?$expand=attendanceRecords", self.token)
+        trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        e.get(report_path() + "?$expand=attendanceRecords", self.token,
+              {"client-request-id": "rollcall-1", "traceparent": trace})
         e.get(report_path(report="missing"), self.token)
         e.get(report_path(report=REPORT2, tail="/attendanceRecords"), self.token)
         e.get(report_path(report=None), self.token)
@@ -1065,7 +1067,9 @@ class GraphTest(EmulatorTestCase):
         self.assertEqual(log[2]["query"], "$expand=attendanceRecords")
         self.assertEqual(log[2]["raw_path"], report_path())
         self.assertEqual(set(log[0]), {"method", "raw_path", "path_segments", "query", "kind",
-                                       "status", "fault"})
+                                       "status", "fault", "client_request_id", "traceparent"})
+        self.assertEqual((log[2]["client_request_id"], log[2]["traceparent"]), ("rollcall-1", trace))
+        self.assertEqual((log[3]["client_request_id"], log[3]["traceparent"]), (None, None))
         e.control("POST", "reset")
         self.assertEqual(set(e.control("GET", "counters").values()), {0})
         self.assertEqual(e.control("GET", "requests"), [])

@@ -17,6 +17,7 @@
 #include "common/mutex.h"
 #include "graph_client/date_time.h"
 #include "graph_client/graph_errors.h"
+#include "graph_client/trace_context.h"
 #include "graph_client/token_response.h"
 #include "graph_client/retry_after.h"
 #include "graph_client/url_encoding.h"
@@ -274,6 +275,46 @@ TEST_F(GraphClientTest, SendsTokenAcceptAndAFreshClientRequestId) {
   }
   EXPECT_EQ(ids.size(), 2u);
   EXPECT_EQ(credential_->deadlines(), std::vector<absl::Time>({deadline_, deadline_}));
+}
+
+TEST_F(GraphClientTest, TheCallersTraceContextGoesOnToGraphUnchanged) {
+  constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  for (int i = 0; i < 3; ++i) transport_->Enqueue(FakeHttpTransport::Json(200, R"({"id":"r"})"));
+  {
+    const TraceContextScope scope(kTraceparent);
+    EXPECT_EQ(CurrentTraceparent(), kTraceparent);
+    ASSERT_TRUE(Get().ok());
+    {
+      // Anything that is not a version-00 traceparent is dropped, never forwarded.
+      const TraceContextScope bad("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01");
+      EXPECT_EQ(CurrentTraceparent(), "");
+      ASSERT_TRUE(Get().ok());
+    }
+    EXPECT_EQ(CurrentTraceparent(), kTraceparent);  // restored
+  }
+  ASSERT_TRUE(Get().ok());
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[0], "traceparent"), kTraceparent);
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[1], "traceparent"), "");
+  EXPECT_EQ(FakeHttpTransport::HeaderOf(requests[2], "traceparent"), "");
+}
+
+TEST(TraceContext, OnlyVersion00TraceparentsAreValid) {
+  EXPECT_TRUE(IsValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  EXPECT_EQ(TraceIdOf("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            "4bf92f3577b34da6a3ce929d0e0e4736");
+  for (const char* bad : {
+           "", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+           "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // unknown version
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   // zero trace-id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   // zero parent-id
+           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",   // not hex
+           "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nx: y"}) {
+    EXPECT_FALSE(IsValidTraceparent(bad)) << bad;
+    EXPECT_EQ(TraceIdOf(bad), "") << bad;
+  }
 }
 
 TEST_F(GraphClientTest, ReturnsTheMappedReport) {

@@ -21,10 +21,13 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -141,6 +144,8 @@ struct LoggedRequest {
   std::string raw_path;
   int status = 0;     // 0 when a reset answered nothing
   std::string fault;  // "" when no fault applied
+  std::string client_request_id;  // the request's headers ("" when absent)
+  std::string traceparent;
 };
 std::vector<LoggedRequest> LoggedRequests(FakeGraph& graph, const std::string& kind = "") {
   std::vector<LoggedRequest> out;
@@ -156,6 +161,10 @@ std::vector<LoggedRequest> LoggedRequests(FakeGraph& graph, const std::string& k
     r.raw_path = entry["raw_path"].IsString() ? entry["raw_path"].GetString() : "";
     r.status = entry["status"].IsInt() ? entry["status"].GetInt() : 0;
     r.fault = entry["fault"].IsString() ? entry["fault"].GetString() : "";
+    for (auto [field, out] : {std::pair{"client_request_id", &r.client_request_id},
+                              std::pair{"traceparent", &r.traceparent}}) {
+      if (entry.HasMember(field) && entry[field].IsString()) *out = entry[field].GetString();
+    }
     out.push_back(std::move(r));
   }
   return out;
@@ -236,6 +245,96 @@ class ResilienceTest : public ::testing::Test {
   std::unique_ptr<FakeGraph> graph_;
   std::unique_ptr<RollcallProcess> server_;  // stopped before the emulator
 };
+
+// --- Following one request: the caller, the logs and Graph share its IDs ---------------------
+
+// The first of the server's log lines (JSON, one per line) whose msg is `msg` and whose text
+// holds every one of `needles`, parsed; waits for it a few seconds (the server writes it before
+// it answers, but stderr is read by another thread).
+rapidjson::Document LogLine(RollcallProcess& server, absl::string_view msg,
+                            std::vector<std::string> needles) {
+  rapidjson::Document found;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    for (absl::string_view line : absl::StrSplit(server.Stderr(), '\n')) {
+      rapidjson::Document doc;
+      if (doc.Parse(line.data(), line.size()).HasParseError() || !doc.IsObject() ||
+          !doc.HasMember("msg") || doc["msg"] != rapidjson::StringRef(msg.data(), msg.size())) {
+        continue;
+      }
+      bool all = true;
+      for (const std::string& needle : needles) all = all && absl::StrContains(line, needle);
+      if (all) return doc;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // stderr not read yet
+  }
+  ADD_FAILURE() << "no \"" << msg << "\" log line holding " << absl::StrJoin(needles, ", ");
+  return found;
+}
+
+TEST_F(ResilienceTest, AGraphErrorsIdsReachTheCallerAndTheLogsAndTheCallersTraceReachesGraph) {
+  RollcallProcess* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+  grpc::ClientContext context;
+  context.AddMetadata("traceparent", kTraceparent);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  GetAttendanceReportResponse response;
+  const grpc::Status status =
+      server->stub().GetAttendanceReport(&context, Request("no-such-report"), &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(status);
+
+  // The caller has both IDs, as ErrorInfo metadata.
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  const std::string request_id = info.metadata().at("graph_request_id");
+  const std::string client_request_id = info.metadata().at("graph_client_request_id");
+  ASSERT_FALSE(request_id.empty());
+  ASSERT_FALSE(client_request_id.empty());
+
+  // Graph got the client-request-id and the caller's traceparent, unchanged.
+  std::vector<LoggedRequest> reports = LoggedRequests(*graph_, "report");
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].client_request_id, client_request_id);
+  EXPECT_EQ(reports[0].traceparent, kTraceparent);
+
+  // The server's log: the Graph call, the failed load and the RPC each carry what ties them
+  // together, with typed values at the top level.
+  rapidjson::Document call = LogLine(*server, "graph call", {request_id, client_request_id});
+  ASSERT_TRUE(call.IsObject());
+  EXPECT_STREQ(call["endpoint"].GetString(), "attendance_report");
+  EXPECT_EQ(call["http_status"].GetInt(), 404);
+  EXPECT_TRUE(call["latency_ms"].IsNumber());
+  EXPECT_STREQ(call["graph_request_id"].GetString(), request_id.c_str());
+  EXPECT_STREQ(call["graph_client_request_id"].GetString(), client_request_id.c_str());
+  EXPECT_STREQ(call["trace_id"].GetString(), kTraceId);
+  rapidjson::Document failed =
+      LogLine(*server, "graph fetch failed", {request_id, client_request_id, kTraceId});
+  ASSERT_TRUE(failed.IsObject());
+  EXPECT_STREQ(failed["reason"].GetString(), "REPORT_NOT_FOUND");
+  EXPECT_EQ(failed["http_status"].GetInt(), 404);
+  rapidjson::Document rpc = LogLine(*server, "rpc", {"NOT_FOUND", kTraceId});
+  ASSERT_TRUE(rpc.IsObject());
+  EXPECT_STREQ(rpc["method"].GetString(), "GetAttendanceReport");
+  EXPECT_STREQ(rpc["cache"].GetString(), "miss");
+
+  // A hit costs nothing at the default level (info): no rpc line for it.
+  GetAttendanceReportResponse docs;
+  ASSERT_TRUE(Call(server->stub(), Request(kDocsReport), &docs).ok());
+  ASSERT_TRUE(Call(server->stub(), Request(kDocsReport), &docs).ok());
+  ASSERT_TRUE(docs.from_cache());
+  LogLine(*server, "rpc", {"\"cache\":\"miss\"", "\"code\":\"OK\""});
+  EXPECT_FALSE(absl::StrContains(server->Stderr(), "\"cache\":\"hit\""));
+
+  // No secret and no token in any line.
+  const std::string log = server->Stderr();
+  EXPECT_FALSE(absl::StrContains(log, kClientSecret));
+  auto tokens = graph_->GetJson("/_emulator/tokens");
+  ASSERT_TRUE(tokens.ok() && tokens->IsArray() && !tokens->Empty());
+  for (const auto& token : tokens->GetArray()) {
+    EXPECT_FALSE(absl::StrContains(log, token.GetString())) << "a token reached the log";
+  }
+}
 
 // --- Throttling and transient errors: retried, within the caller's deadline ------------------
 

@@ -1,5 +1,6 @@
 #include "service/log.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,24 @@ TEST_F(LogTest, WritesOneJsonLinePerEvent) {
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_EQ(lines_[0],
             "{\"ts\":\"2023-11-14T22:13:20.123456Z\",\"level\":\"info\",\"msg\":\"graph fetch\","
-            "\"fields\":{\"user_id\":\"u-1\",\"records\":\"2\"}}\n");
+            "\"user_id\":\"u-1\",\"records\":\"2\"}\n");
+}
+
+TEST_F(LogTest, FieldsKeepTheirJsonTypesAtTheTopLevel) {
+  Logger logger = MakeLogger(LogLevel::kInfo);
+  logger.Info("rpc", {{"method", "GetAttendanceReport"},
+                      {"http_status", 404},
+                      {"records", int64_t{1} << 40},
+                      {"latency_ms", 12.5},
+                      {"from_cache", true},
+                      {"ratio", std::nan("")},
+                      {"msg", "not the message"}});
+  ASSERT_EQ(lines_.size(), 1u);
+  EXPECT_EQ(lines_[0],
+            "{\"ts\":\"2023-11-14T22:13:20.123456Z\",\"level\":\"info\",\"msg\":\"rpc\","
+            "\"method\":\"GetAttendanceReport\",\"http_status\":404,\"records\":1099511627776,"
+            "\"latency_ms\":12.5,\"from_cache\":true,\"ratio\":null,"
+            "\"field_msg\":\"not the message\"}\n");
 }
 
 TEST_F(LogTest, HonoursTheThreshold) {
