@@ -57,7 +57,8 @@ for f in "$stage"/*.go; do  # a source file removed here goes from the stage too
 done
 rm -rf "$stage/gen.new"
 mkdir -p "$stage/gen.new"
-# The proto's go_package is rollcall.dev/gen/...; M= maps it into this module instead.
+# The proto's go_package is the Go client's (rollcall.dev/clients/go/...); M= maps it into this
+# module instead.
 map="Mrollcall/v1/attendance.proto=rollcall.dev/peer_go/gen/rollcallv1"
 PATH="$tools:$PATH" protoc -I"$root/proto" -I/usr/include \
   --go_out="$stage/gen.new" --go_opt=module=rollcall.dev/peer_go --go_opt="$map" \
