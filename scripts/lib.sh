@@ -56,6 +56,28 @@ rollcall_install_tools() {
   fi
 }
 
+# grpcurl and grpc-health-probe, pinned, built with `go install` into $ROLLCALL_BUILD/tools/bin
+# when missing (a minute or two the first time): the tools the README's commands use, and the
+# standard-tools test. Skipped, saying so, without Go.
+ROLLCALL_GRPCURL_MODULE=github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+ROLLCALL_HEALTH_PROBE_MODULE=github.com/grpc-ecosystem/grpc-health-probe@v0.4.62
+rollcall_install_go_tools() {
+  local bin="$ROLLCALL_BUILD/tools/bin" name module
+  if ! command -v go >/dev/null; then
+    rollcall_log "no Go toolchain: grpcurl and grpc-health-probe are not installed"
+    return 1
+  fi
+  mkdir -p "$bin"
+  for name in grpcurl grpc-health-probe; do
+    module=$ROLLCALL_GRPCURL_MODULE
+    [ "$name" = grpc-health-probe ] && module=$ROLLCALL_HEALTH_PROBE_MODULE
+    if [ ! -x "$bin/$name" ]; then
+      rollcall_log "installing $name (go install ${module##*@})"
+      GOBIN="$bin" GOFLAGS=-mod=mod go install "$module" >&2
+    fi
+  done
+}
+
 # The sanitizer stage's compiler flags. Every UndefinedBehaviorSanitizer finding is fatal
 # (-fno-sanitize-recover); pointer-overflow is left recoverable only so that
 # tests/sanitizer/ubsan.supp can silence one known RapidJSON 1.1.0 header bug, and

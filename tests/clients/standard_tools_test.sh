@@ -2,22 +2,12 @@
 # The tools people reach for first, against a live server (run under scripts/with_server):
 # grpcurl lists the services, gets the docs' report and calls Health through reflection (v1,
 # which grpcurl asks first, and v1alpha, called directly), and grpc-health-probe reports
-# SERVING for the server and for the service. Installs both (pinned) with `go install` into
-# $ROLLCALL_BUILD/tools/bin when they are missing.
+# SERVING for the server and for the service. Both are installed (pinned) into
+# $ROLLCALL_BUILD/tools/bin when missing (scripts/lib.sh, rollcall_install_go_tools).
 set -euo pipefail
-GRPCURL_VERSION=v1.9.4
-HEALTH_PROBE_VERSION=v0.4.62
+source "$(dirname "$0")/../../scripts/lib.sh"
+rollcall_install_go_tools
 bin="$ROLLCALL_BUILD/tools/bin"
-mkdir -p "$bin"
-install_tool() {
-  local name="$1" module="$2"
-  if [ ! -x "$bin/$name" ]; then
-    echo "installing $module (go install)" >&2
-    GOBIN="$bin" GOFLAGS=-mod=mod go install "$module" >&2
-  fi
-}
-install_tool grpcurl "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
-install_tool grpc-health-probe "github.com/grpc-ecosystem/grpc-health-probe@$HEALTH_PROBE_VERSION"
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
