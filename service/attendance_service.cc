@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/base/optimization.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/error_details.h"
 #include "graph_client/trace_context.h"
@@ -119,6 +120,18 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context, absl::Time a
   const std::chrono::system_clock::time_point deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return arrival + fallback;
   return arrival + (absl::FromChrono(deadline) - absl::Now());
+}
+
+// FAILED_PRECONDITION REPORT_TOO_LARGE: a reply of `bytes` is over max_send_message_bytes.
+// Refused before any of it is sent: gRPC's own cap would fail the call only after the service
+// had counted it answered, with no ErrorInfo and no word on what to do instead.
+absl::Status ReplyTooLarge(std::size_t bytes, std::size_t max_bytes) {
+  return common::MakeError(
+      absl::StatusCode::kFailedPrecondition,
+      absl::StrCat("the reply would be ", bytes, " bytes, more than max_send_message_bytes (",
+                   max_bytes, " bytes): page the report's records with ListAttendanceRecords "
+                   "or stream them with StreamAttendanceRecords"),
+      {std::string(common::reason::kReportTooLarge), {}, std::nullopt});
 }
 
 // `bytes` followed by the static `suffix`, sharing bytes' buffer.
@@ -631,6 +644,10 @@ bool AttendanceReportServiceImpl::AnswerFromCache(Call* call, const ReportKey& k
   if (hit.negative()) {
     // The stored google.rpc.Status is the reply's details, as it is.
     call->FinishNow(nullptr, hit.grpc_error(), CacheOutcome::kNegativeHit);
+  } else if (const std::size_t size = hit.bytes().size() + suffixes_.from_cache.size;
+             ABSL_PREDICT_FALSE(size > options_.max_reply_bytes)) {
+    call->FinishNow(nullptr, ToGrpcStatus(ReplyTooLarge(size, options_.max_reply_bytes)),
+                    CacheOutcome::kHit);
   } else {
     grpc::ByteBuffer reply = WithSuffix(hit.bytes(), suffixes_.from_cache);
     call->FinishNow(&reply, grpc::Status(), CacheOutcome::kHit);
@@ -667,12 +684,17 @@ void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::T
       key, deadline, Traced(context, std::move(loader)),
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor
       // refused this one).
-      [handle = call->handle(), stale_suffix,
+      [handle = call->handle(), stale_suffix, max_bytes = options_.max_reply_bytes,
        reply = std::move(reply)](absl::StatusOr<CacheResult> result) {
         if (!result.ok()) {
           handle.FinishError(ToGrpcStatus(result.status()), CacheOutcome::kMiss);
         } else if (reply != nullptr) {
           reply(handle, *result);
+        } else if (const std::size_t size =
+                       result->report.bytes().size() + (result->stale ? stale_suffix->size : 0);
+                   size > max_bytes) {
+          handle.FinishError(ToGrpcStatus(ReplyTooLarge(size, max_bytes)),
+                             result->stale ? CacheOutcome::kStale : CacheOutcome::kMiss);
         } else if (result->stale) {
           handle.FinishOk(WithSuffix(result->report.bytes(), *stale_suffix),
                           CacheOutcome::kStale);

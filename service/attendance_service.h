@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -71,6 +72,11 @@ struct ServiceOptions {
   // each RPC right after validation, before the cache (a denied call is PERMISSION_DENIED,
   // CALLER_NOT_ALLOWED, and never sees a cached report); without it, one branch.
   std::shared_ptr<CallerPolicyFile> caller_policy;
+  // The largest reply the service sends whole (config max_send_message_bytes): a cached
+  // report, list or meeting larger than this is answered FAILED_PRECONDITION
+  // (REPORT_TOO_LARGE) instead, before any byte of it is sent, and stays cached for
+  // ListAttendanceRecords and StreamAttendanceRecords, whose messages are small.
+  std::size_t max_reply_bytes = std::numeric_limits<int>::max();
 };
 
 // The RPCs, for metrics and logs.

@@ -104,8 +104,8 @@ struct Setting {
   std::string secret_noun;  // what the startup log calls a secret ("client secret")
   const Type* type = nullptr;
   Field field;
-  int64_t min = 0;  // counts and sizes: the bounds; durations: 0 allows zero, 1 does not;
-  int64_t max = 0;  // text and addresses: min 1 forbids empty
+  int64_t min = 0;  // counts and sizes: the bounds (a size's max 0: none); durations: 0
+  int64_t max = 0;  // allows zero, 1 does not; text and addresses: min 1 forbids empty
   std::string default_text;  // parsed into every Config; shown by --help
   std::string default_help;  // shown by --help instead of default_text, when set
   std::string hint;          // shown by --help instead of the type's hint, when set
@@ -199,6 +199,9 @@ absl::Status ParseBytes(const Setting& setting, absl::string_view text, Config* 
   if (!parsed.ok()) return parsed.status();
   if (*parsed < static_cast<uint64_t>(setting.min)) {
     return Invalid(absl::StrCat("must be at least ", setting.min, " bytes"));
+  }
+  if (setting.max > 0 && *parsed > static_cast<uint64_t>(setting.max)) {
+    return Invalid(absl::StrCat("must be at most ", setting.max, " bytes"));
   }
   Member<uint64_t>(setting, config) = *parsed;
   return absl::OkStatus();
@@ -369,6 +372,10 @@ Setting Hint(Setting setting, std::string hint) {
 // "token", "assertion"): their paths and choices are not secret.
 Setting LogKey(Setting setting, std::string key) {
   setting.log_key = std::move(key);
+  return setting;
+}
+Setting WithMax(Setting setting, int64_t max) {
+  setting.max = max;
   return setting;
 }
 Setting NonEmpty(Setting setting) {
@@ -616,6 +623,24 @@ std::vector<Setting> BuildSettings() {
                     "long, so that clients re-resolve and spread over new replicas; 0 keeps "
                     "connections open (with a proxy that balances each call). Costs every call "
                     "a few percent of CPU."),
+      CountEntry("max_concurrent_streams", &Config::max_concurrent_streams, "100", 1,
+                 std::numeric_limits<int>::max(),
+                 "Calls one client connection may have open at once (HTTP/2 "
+                 "SETTINGS_MAX_CONCURRENT_STREAMS); a client's further calls wait until one "
+                 "ends. Bounds what one connection can make the server hold, such as replies "
+                 "it does not read."),
+      BytesEntry("grpc_memory_quota", &Config::grpc_memory_quota, "256MiB", 1 << 20,
+                 "Byte budget of gRPC's resource quota: what gRPC itself allocates for calls "
+                 "and connections (call state, read buffers); under pressure it shrinks its "
+                 "buffers and may close connections. Replies are not charged to it: they "
+                 "share the cache's bytes."),
+      WithMax(BytesEntry("max_send_message_bytes", &Config::max_send_message_bytes, "64MiB",
+                         1 << 20,
+                         "Largest message the server sends. A whole report (GetAttendanceReport) "
+                         "larger than this is refused with FAILED_PRECONDITION "
+                         "(REPORT_TOO_LARGE) before any of it is sent; page or stream its "
+                         "records instead. At most 2GiB minus one byte."),
+              std::numeric_limits<int>::max()),
       page_key,
       LoggedWhenEmpty(
           ShownDefault(Entry("metrics_listen", kAddress, &Config::metrics_listen, "",

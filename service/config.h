@@ -127,6 +127,16 @@ struct Config {
   // over replicas Kubernetes added; zero keeps them open. gRPC's filter for it costs every call
   // a little (bench/README.md).
   absl::Duration max_connection_age;
+  // gRPC server limits (README, "Limits"). Calls one connection may have open at once (HTTP/2
+  // SETTINGS_MAX_CONCURRENT_STREAMS): a client's further calls wait in the client.
+  int max_concurrent_streams = 0;
+  // The byte budget of gRPC's resource quota: what gRPC itself allocates (per-call state, read
+  // buffers). Replies are not charged to it: they are the cache's bytes, shared.
+  uint64_t grpc_memory_quota = 0;
+  // Largest message the server sends. A whole report (GetAttendanceReport) larger than this is
+  // refused with FAILED_PRECONDITION (REPORT_TOO_LARGE) before anything is sent; gRPC enforces
+  // it on every other message. At most 2 GiB - 1 (gRPC takes an int).
+  uint64_t max_send_message_bytes = 0;
   // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none. Port 0 lets the OS
   // choose; the bound address is printed as `rollcall metrics on HOST:PORT`.
   std::string metrics_listen;

@@ -22,6 +22,7 @@
 #include "service/reflection_v1.h"
 #include "service/request_log.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -109,6 +110,7 @@ ServiceOptions ServiceOptionsFor(const Config& config,
   options.meeting_lookup_ttl = config.meeting_lookup_ttl;
   options.page_tokens = std::move(page_tokens);
   options.caller_policy = std::move(caller_policy);
+  options.max_reply_bytes = static_cast<std::size_t>(config.max_send_message_bytes);
   return options;
 }
 
@@ -245,6 +247,15 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   server->reflection_v1_ = std::make_unique<ReflectionV1Service>(ReflectedServiceNames());
   builder.RegisterService(server->reflection_v1_.get());
   builder.SetMaxReceiveMessageSize(tuning.max_receive_message_bytes);
+  // Limits (README, "Limits"). The service refuses a whole report over the send cap itself,
+  // with ErrorInfo; gRPC's own cap is the backstop for every other message.
+  builder.SetMaxSendMessageSize(static_cast<int>(
+      std::min<uint64_t>(config.max_send_message_bytes, std::numeric_limits<int>::max())));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
+  // The builder takes its own reference: the quota lives as long as the server.
+  grpc::ResourceQuota quota("rollcall_server");
+  quota.Resize(static_cast<std::size_t>(config.grpc_memory_quota));
+  builder.SetResourceQuota(quota);
   if (config.max_connection_age > absl::ZeroDuration()) {
     // gRPC takes milliseconds as an int: about 24 days at most.
     const auto millis = [](absl::Duration d) {

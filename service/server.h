@@ -1,7 +1,9 @@
 #pragma once
 // RollcallServer: the gRPC server with everything around the service: the upstream executor,
 // the report cache, health (grpc.health.v1), reflection, a maximum connection age so clients
-// rebalance across replicas, the Prometheus endpoint (metrics_listen), and graceful shutdown.
+// rebalance across replicas, gRPC's limits (max_concurrent_streams per connection, a resource
+// quota of grpc_memory_quota bytes, max_send_message_bytes), the Prometheus endpoint
+// (metrics_listen), and graceful shutdown.
 
 #include <memory>
 #include <string>

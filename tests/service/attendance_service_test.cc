@@ -13,6 +13,8 @@
 #include "absl/time/time.h"
 #include "common/error_details.h"
 #include "common/mutex.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
@@ -185,6 +187,73 @@ TEST_F(ObservedServiceTest, ANegativeHitRepliesWithTheStoredStatusAsItIs) {
   EXPECT_EQ(second.error_details(), first.error_details());
   EXPECT_EQ(graph_->call_count(), 1);
   EXPECT_EQ(cache_.GetStats().negative_hits, 1u);
+}
+
+// max_send_message_bytes: a whole report over it is refused with a clear error before any of it
+// is sent, from a load and from the cache alike, and stays cached for paging.
+TEST(ReplyCapTest, AReportOverTheCapIsRefusedWithReportTooLargeAndStaysPageable) {
+  rollcall::testing::FakeClock clock;
+  auto graph = std::make_shared<test::FakeGraphClient>();
+  Logger logger{LogLevel::kError, &clock, [](absl::string_view) {}};
+  RecordingObserver observer;
+  UpstreamExecutor executor{2, 10};
+  ReportCache cache{CacheOptions(), &clock, &executor};
+  ServiceOptions options{absl::Seconds(7),
+                         TtlPolicy{absl::Hours(1), absl::Seconds(60), absl::Hours(1)}};
+  options.max_reply_bytes = 64;  // the fake's report is larger; a page of one record is not
+  AttendanceReportServiceImpl service{options, graph, &cache, &clock, &logger, &observer};
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = rollcall::v1::AttendanceReportService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  for (const CacheOutcome outcome : {CacheOutcome::kMiss, CacheOutcome::kHit}) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    GetAttendanceReportResponse response;
+    const grpc::Status status = stub->GetAttendanceReport(&context, Request("big"), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << CacheOutcomeName(outcome) << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find("more than max_send_message_bytes (64 bytes)"),
+              std::string::npos)
+        << status.error_message();
+    EXPECT_NE(status.error_message().find("ListAttendanceRecords"), std::string::npos);
+    google::rpc::Status details;
+    ASSERT_TRUE(details.ParseFromString(status.error_details()));
+    google::rpc::ErrorInfo info;
+    ASSERT_GT(details.details_size(), 0);
+    ASSERT_TRUE(details.details(0).UnpackTo(&info));
+    EXPECT_EQ(info.reason(), common::reason::kReportTooLarge);
+  }
+  EXPECT_EQ(graph->call_count(), 1);  // the report was loaded once and is cached
+
+  // Its records page as usual, from the cache.
+  rollcall::v1::ListAttendanceRecordsRequest page_request;
+  page_request.set_user_id(Request("big").user_id());
+  page_request.set_meeting_id(Request("big").meeting_id());
+  page_request.set_report_id("big");
+  page_request.set_page_size(1);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  rollcall::v1::ListAttendanceRecordsResponse page;
+  const grpc::Status status = stub->ListAttendanceRecords(&context, page_request, &page);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(page.attendance_records_size(), 1);
+  EXPECT_EQ(graph->call_count(), 1);
+
+  const std::vector<RecordingObserver::Record> records = observer.records();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].code, grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(records[0].cache, CacheOutcome::kMiss);
+  EXPECT_EQ(records[1].code, grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(records[1].cache, CacheOutcome::kHit);
+  EXPECT_EQ(records[2].code, grpc::StatusCode::OK);
+  server->Shutdown();
+  executor.Shutdown();
 }
 
 }  // namespace

@@ -68,6 +68,12 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(config->upstream_queue, 256);
   EXPECT_EQ(config->shutdown_grace, absl::Seconds(20));
   EXPECT_EQ(config->max_connection_age, absl::Minutes(5));
+  EXPECT_EQ(config->max_concurrent_streams, 100);
+  EXPECT_EQ(config->grpc_memory_quota, uint64_t{256} << 20);
+  EXPECT_EQ(config->max_send_message_bytes, uint64_t{64} << 20);
+  // Every report max_report_bytes lets in can be sent whole: its protobuf form is smaller than
+  // Graph's JSON pages.
+  EXPECT_GE(config->max_send_message_bytes, config->max_report_bytes);
   EXPECT_EQ(config->metrics_listen, "");
   EXPECT_EQ(config->graph_max_attempts, 4);
   EXPECT_EQ(config->graph_initial_backoff, absl::Milliseconds(500));
@@ -128,6 +134,31 @@ TEST(ConfigTest, ResilienceSettingsFromTheEnvironment) {
     }
   }
   EXPECT_TRUE(logged);
+}
+
+TEST(ConfigTest, ServerLimits) {
+  absl::StatusOr<Config> config =
+      Load({"--max_concurrent_streams=8", "--grpc-memory-quota", "1GiB",
+            "--max_send_message_bytes=4MiB"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_concurrent_streams, 8);
+  EXPECT_EQ(config->grpc_memory_quota, uint64_t{1} << 30);
+  EXPECT_EQ(config->max_send_message_bytes, uint64_t{4} << 20);
+
+  config = Load({}, {{"ROLLCALL_MAX_CONCURRENT_STREAMS", "2147483647"},
+                     {"ROLLCALL_GRPC_MEMORY_QUOTA", "1MiB"},
+                     {"ROLLCALL_MAX_SEND_MESSAGE_BYTES", "2147483647"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_concurrent_streams, 2147483647);  // HTTP/2's own limit: no cap
+  EXPECT_EQ(config->grpc_memory_quota, uint64_t{1} << 20);
+  EXPECT_EQ(config->max_send_message_bytes, uint64_t{2147483647});  // gRPC takes an int
+
+  // The startup line logs them, in bytes.
+  std::map<std::string, std::string> logged;
+  for (const auto& [key, value] : ConfigLogFields(*config)) logged[key] = value;
+  EXPECT_EQ(logged["max_concurrent_streams"], "2147483647");
+  EXPECT_EQ(logged["grpc_memory_quota"], "1048576");
+  EXPECT_EQ(logged["max_send_message_bytes"], "2147483647");
 }
 
 TEST(ConfigTest, FlagsInBothForms) {
@@ -293,6 +324,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--upstream_queue=1000001"}, {}, "--upstream_queue"},
         BadCase{{"--shutdown_grace=-5s"}, {}, "--shutdown_grace"},
         BadCase{{"--max_connection_age=-1s"}, {}, "--max_connection_age"},
+        BadCase{{"--max_concurrent_streams=0"}, {}, "--max_concurrent_streams"},
+        BadCase{{"--max_concurrent_streams=-1"}, {}, "--max_concurrent_streams"},
+        BadCase{{"--max_concurrent_streams=2147483648"}, {}, "--max_concurrent_streams"},
+        BadCase{{"--max_concurrent_streams=lots"}, {}, "--max_concurrent_streams"},
+        BadCase{{}, {{"ROLLCALL_MAX_CONCURRENT_STREAMS", "1e3"}},
+                "ROLLCALL_MAX_CONCURRENT_STREAMS"},
+        BadCase{{"--grpc_memory_quota=0"}, {}, "--grpc_memory_quota"},
+        BadCase{{"--grpc_memory_quota=1023KiB"}, {}, "must be at least 1048576 bytes"},
+        BadCase{{"--grpc_memory_quota=256MB"}, {}, "--grpc_memory_quota"},
+        BadCase{{}, {{"ROLLCALL_GRPC_MEMORY_QUOTA", "-1"}}, "ROLLCALL_GRPC_MEMORY_QUOTA"},
+        BadCase{{"--max_send_message_bytes=64KiB"}, {}, "must be at least 1048576 bytes"},
+        BadCase{{"--max_send_message_bytes=2GiB"}, {}, "must be at most 2147483647 bytes"},
+        BadCase{{"--max_send_message_bytes=2147483648"}, {}, "--max_send_message_bytes"},
+        BadCase{{}, {{"ROLLCALL_MAX_SEND_MESSAGE_BYTES", "big"}},
+                "ROLLCALL_MAX_SEND_MESSAGE_BYTES"},
         BadCase{{"--metrics_listen=9090"}, {}, "--metrics_listen"},
         BadCase{{"--metrics_listen=localhost:http"}, {}, "--metrics_listen"},
         BadCase{{"--graph_max_attempts=0"}, {}, "--graph_max_attempts"},
@@ -480,6 +526,9 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--default_deadline=DURATION", "ROLLCALL_DEFAULT_DEADLINE", "30s"},
       {"--shutdown_grace=DURATION", "ROLLCALL_SHUTDOWN_GRACE", "20s"},
       {"--max_connection_age=DURATION", "ROLLCALL_MAX_CONNECTION_AGE", "5m"},
+      {"--max_concurrent_streams=N", "ROLLCALL_MAX_CONCURRENT_STREAMS", "100"},
+      {"--grpc_memory_quota=SIZE", "ROLLCALL_GRPC_MEMORY_QUOTA", "256MiB"},
+      {"--max_send_message_bytes=SIZE", "ROLLCALL_MAX_SEND_MESSAGE_BYTES", "64MiB"},
       {"--page_token_key_file=PATH", "ROLLCALL_PAGE_TOKEN_KEY_FILE",
        "(empty: a random key per process)"},
       {"--metrics_listen=HOST:PORT", "ROLLCALL_METRICS_LISTEN", "(empty: no metrics endpoint)"},
@@ -506,6 +555,13 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
   EXPECT_THAT(help, Not(HasSubstr("--client_secret=")));
   EXPECT_THAT(help, Not(HasSubstr("--client_certificate_password")));
   EXPECT_THAT(help, HasSubstr("never from a flag"));
+  // The limits say what they bound and what happens past them.
+  EXPECT_THAT(HelpEntry(help, "--max_concurrent_streams=N"),
+              HasSubstr("SETTINGS_MAX_CONCURRENT_STREAMS"));
+  EXPECT_THAT(HelpEntry(help, "--grpc_memory_quota=SIZE"),
+              HasSubstr("Replies are not charged to it"));
+  EXPECT_THAT(HelpEntry(help, "--max_send_message_bytes=SIZE"),
+              HasSubstr("FAILED_PRECONDITION (REPORT_TOO_LARGE)"));
 }
 
 // Every default --help shows is the value a Config starts with.
@@ -529,7 +585,8 @@ TEST(ConfigTest, ErrorsNeverEchoTheValue) {
         "max_response_bytes", "cache_max_bytes", "cache_ttl", "cache_ttl_recent",
         "recent_report_age", "negative_cache_ttl", "stale_if_error", "upstream_concurrency",
         "upstream_queue", "graph_max_attempts", "graph_initial_backoff", "graph_max_backoff",
-        "default_deadline", "shutdown_grace", "max_connection_age", "metrics_listen",
+        "default_deadline", "shutdown_grace", "max_connection_age", "max_concurrent_streams",
+        "grpc_memory_quota", "max_send_message_bytes", "metrics_listen",
         "log_level", "plaintext", "tls_reload_interval"}) {
     absl::StatusOr<Config> config = Load({absl::StrCat("--", name, "=", kValue)});
     ASSERT_FALSE(config.ok()) << name;
