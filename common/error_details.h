@@ -47,6 +47,9 @@ inline constexpr absl::string_view kMalformedRequest = "MALFORMED_REQUEST";
 // RESOURCE_EXHAUSTED, with RetryInfo: every upstream thread is busy and upstream_queue misses
 // already wait for one. Retry after the delay, with backoff.
 inline constexpr absl::string_view kUpstreamOverloaded = "UPSTREAM_OVERLOADED";
+// RESOURCE_EXHAUSTED, with RetryInfo: whole replies that clients have not read yet already hold
+// max_reply_memory; this one would add to them. Retry after the delay (or page the records).
+inline constexpr absl::string_view kRepliesBacklogged = "REPLIES_BACKLOGGED";
 // INVALID_ARGUMENT: a page_token this deployment did not mint for this request (altered, made
 // up, or minted for another report or with another signing key).
 inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";

@@ -134,6 +134,21 @@ absl::Status ReplyTooLarge(std::size_t bytes, std::size_t max_bytes) {
       {std::string(common::reason::kReportTooLarge), {}, std::nullopt});
 }
 
+// RESOURCE_EXHAUSTED REPLIES_BACKLOGGED: a reply of `bytes` would take the replies clients have
+// not read yet past max_reply_memory.
+absl::Status RepliesBacklogged(std::size_t bytes, std::size_t max_bytes) {
+  common::ErrorDetails details;
+  details.reason = std::string(common::reason::kRepliesBacklogged);
+  details.retry_after = absl::Seconds(1);
+  return common::MakeError(
+      absl::StatusCode::kResourceExhausted,
+      absl::StrCat("this server already holds max_reply_memory (", max_bytes,
+                   " bytes) of replies its clients have not read; this one (", bytes,
+                   " bytes) must wait: retry after the delay, or page the records with "
+                   "ListAttendanceRecords"),
+      details);
+}
+
 // `bytes` followed by the static `suffix`, sharing bytes' buffer.
 grpc::ByteBuffer WithSuffix(const grpc::Slice& bytes, const ReplySuffix& suffix) {
   const grpc::Slice slices[2] = {
@@ -223,6 +238,18 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
 
   // Only through a CallHandle that won the race to answer, or FinishNow.
   void Send(grpc::ByteBuffer* reply, grpc::Status status, CacheOutcome outcome) {
+    if (reply != nullptr) {
+      // A large reply is counted against max_reply_memory until the call ends (OnDone).
+      if (const std::size_t size = reply->Length();
+          ABSL_PREDICT_FALSE(size >= kHeldReplyBytes)) {
+        if (service_->HoldReply(size)) {
+          held_reply_bytes_ = size;
+        } else {
+          reply = nullptr;
+          status = ToGrpcStatus(RepliesBacklogged(size, service_->options_.max_reply_memory));
+        }
+      }
+    }
     if (reply != nullptr) response_->Swap(reply);
     service_->Answered(method_, status.error_code(), outcome, arrival_, *context_);
     Finish(std::move(status));
@@ -245,7 +272,9 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
 
   void OnDone() override {
     AttendanceReportServiceImpl* service = service_;
+    const std::size_t held = held_reply_bytes_;
     delete this;
+    if (held > 0) service->ReleaseReply(held);
     service->CallDone();
   }
 
@@ -262,6 +291,9 @@ class AttendanceReportServiceImpl::Call final : public grpc::ServerUnaryReactor 
   std::shared_ptr<std::atomic<bool>> shared_finished_;
   // See InternalInlineable. Written only by FinishNow, on the handler's thread.
   std::atomic<bool> answered_on_arrival_{false};
+  // What this call's reply counts against max_reply_memory (0: nothing); set in Send, read in
+  // OnDone, which gRPC runs after the Finish that Send makes.
+  std::size_t held_reply_bytes_ = 0;
 };
 
 void AttendanceReportServiceImpl::CallHandle::FinishOk(grpc::ByteBuffer reply,
@@ -754,6 +786,18 @@ void AttendanceReportServiceImpl::CallDone() {
   }
 }
 
+bool AttendanceReportServiceImpl::HoldReply(std::size_t bytes) {
+  const std::size_t before = held_reply_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (before + bytes <= options_.max_reply_memory) return true;
+  held_reply_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  counters_.Add(kRepliesRefused);
+  return false;
+}
+
+void AttendanceReportServiceImpl::ReleaseReply(std::size_t bytes) {
+  held_reply_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 AttendanceReportServiceImpl::Stats AttendanceReportServiceImpl::GetStats() const {
   Stats stats;
   stats.requests = counters_.Get(kRequests);
@@ -761,6 +805,8 @@ AttendanceReportServiceImpl::Stats AttendanceReportServiceImpl::GetStats() const
   stats.cache_hits = counters_.Get(kCacheHits);
   stats.refused_draining = counters_.Get(kRefusedDraining);
   stats.caller_denied = counters_.Get(kCallerDenied);
+  stats.replies_refused = counters_.Get(kRepliesRefused);
+  stats.held_reply_bytes = held_reply_bytes_.load(std::memory_order_relaxed);
   for (int i = 0; i < kStatusCodes; ++i) stats.replies_by_code[i] = counters_.Get(kReplies + i);
   const ReportLoader::Stats loader = loader_.GetStats();
   stats.graph_fetches = loader.graph_fetches;

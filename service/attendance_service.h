@@ -77,7 +77,16 @@ struct ServiceOptions {
   // (REPORT_TOO_LARGE) instead, before any byte of it is sent, and stays cached for
   // ListAttendanceRecords and StreamAttendanceRecords, whose messages are small.
   std::size_t max_reply_bytes = std::numeric_limits<int>::max();
+  // What whole replies of kHeldReplyBytes and more may hold together from the moment they are
+  // handed to gRPC until their call ends (config max_reply_memory): a client that does not read
+  // keeps its replies alive, and a reply whose report has left the cache is its own copy. A
+  // reply that would pass it is answered RESOURCE_EXHAUSTED (REPLIES_BACKLOGGED, retry after
+  // 1s) instead. Smaller replies (every page, stream message and most reports) are not counted.
+  std::size_t max_reply_memory = std::numeric_limits<std::size_t>::max();
 };
+
+// Replies from this size up count against ServiceOptions::max_reply_memory.
+inline constexpr std::size_t kHeldReplyBytes = 64 << 10;
 
 // The RPCs, for metrics and logs.
 enum class Method { kGet, kListReports, kListRecords, kStream, kResolve };
@@ -104,6 +113,8 @@ class AttendanceReportServiceImpl final : public internal::RawService {
     uint64_t cache_hits = 0;        // answered from a fresh cache entry on arrival (negative too)
     uint64_t refused_draining = 0;  // refused because the server is shutting down
     uint64_t caller_denied = 0;     // refused by the caller policy (CALLER_NOT_ALLOWED)
+    uint64_t replies_refused = 0;   // refused past max_reply_memory (REPLIES_BACKLOGGED)
+    uint64_t held_reply_bytes = 0;  // counted against max_reply_memory now
     uint64_t graph_fetches = 0;     // loader runs that called Graph
     uint64_t graph_errors = 0;      // of which failed
     // Calls answered, by the gRPC status code they got (CANCELLED or DEADLINE_EXCEEDED for
@@ -165,6 +176,7 @@ class AttendanceReportServiceImpl final : public internal::RawService {
     kCacheHits,
     kRefusedDraining,
     kCallerDenied,
+    kRepliesRefused,
     kReplies,  // + the status code: kStatusCodes slots
     kCounters = kReplies + kStatusCodes,
   };
@@ -198,6 +210,10 @@ class AttendanceReportServiceImpl final : public internal::RawService {
                                     ReportCache::Loader loader);
   void CallStarted();
   void CallDone();
+  // Counts `bytes` of a reply against max_reply_memory: false (nothing counted) when they would
+  // pass it. ReleaseReply gives them back when the call ends.
+  bool HoldReply(std::size_t bytes);
+  void ReleaseReply(std::size_t bytes);
   // Counts the answer and tells the observer, if any.
   void Answered(Method method, grpc::StatusCode code, CacheOutcome outcome, absl::Time arrival,
                 const grpc::ServerContextBase& context);
@@ -218,6 +234,8 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   // Calls received and not done with. Its waiters (AwaitNoCallsInFlight) are few and rare: a
   // call that brings it to zero takes mu_ to wake them only when one is waiting.
   std::atomic<std::size_t> calls_in_flight_{0};
+  // Bytes of the counted replies (ServiceOptions::max_reply_memory) whose calls have not ended.
+  std::atomic<std::size_t> held_reply_bytes_{0};
   mutable std::atomic<int> drain_waiters_{0};
   mutable common::Mutex mu_;
   mutable common::CondVar no_calls_{&mu_};

@@ -641,6 +641,12 @@ std::vector<Setting> BuildSettings() {
                          "(REPORT_TOO_LARGE) before any of it is sent; page or stream its "
                          "records instead. At most 2GiB minus one byte."),
               std::numeric_limits<int>::max()),
+      BytesEntry("max_reply_memory", &Config::max_reply_memory, "256MiB", 1 << 20,
+                 "Most memory whole replies of 64KiB and more may hold together from the "
+                 "moment they are sent until their calls end: a client that does not read keeps "
+                 "its replies, and a reply whose report has left the cache is its own copy. A "
+                 "reply past it is refused with RESOURCE_EXHAUSTED (REPLIES_BACKLOGGED, retry "
+                 "after 1s)."),
       page_key,
       LoggedWhenEmpty(
           ShownDefault(Entry("metrics_listen", kAddress, &Config::metrics_listen, "",

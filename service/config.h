@@ -137,6 +137,9 @@ struct Config {
   // refused with FAILED_PRECONDITION (REPORT_TOO_LARGE) before anything is sent; gRPC enforces
   // it on every other message. At most 2 GiB - 1 (gRPC takes an int).
   uint64_t max_send_message_bytes = 0;
+  // What whole replies of 64 KiB and more may hold together until their calls end
+  // (ServiceOptions::max_reply_memory).
+  uint64_t max_reply_memory = 0;
   // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none. Port 0 lets the OS
   // choose; the bound address is printed as `rollcall metrics on HOST:PORT`.
   std::string metrics_listen;

@@ -111,6 +111,7 @@ ServiceOptions ServiceOptionsFor(const Config& config,
   options.page_tokens = std::move(page_tokens);
   options.caller_policy = std::move(caller_policy);
   options.max_reply_bytes = static_cast<std::size_t>(config.max_send_message_bytes);
+  options.max_reply_memory = static_cast<std::size_t>(config.max_reply_memory);
   return options;
 }
 
@@ -432,6 +433,15 @@ std::vector<prometheus::MetricFamily> RollcallServer::CollectStats() const {
                               "Calls the caller policy refused (PERMISSION_DENIED, "
                               "CALLER_NOT_ALLOWED), before any cache or Graph access.",
                               n(service.caller_denied)));
+  out.push_back(CounterFamily("rollcall_replies_refused_total",
+                              "Whole replies refused because replies not yet read by their "
+                              "clients held max_reply_memory (RESOURCE_EXHAUSTED, "
+                              "REPLIES_BACKLOGGED).",
+                              n(service.replies_refused)));
+  out.push_back(GaugeFamily("rollcall_held_reply_bytes",
+                            "Bytes of whole replies of 64 KiB and more whose calls have not "
+                            "ended (bounded by max_reply_memory).",
+                            n(service.held_reply_bytes)));
   out.push_back(CounterFamily("rollcall_upstream_rejected_total",
                               "Cache misses refused at once because the upstream queue was full "
                               "(RESOURCE_EXHAUSTED, UPSTREAM_OVERLOADED).",

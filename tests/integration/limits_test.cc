@@ -435,6 +435,76 @@ TEST_F(LimitsTest, AReplyOverTheSendCapIsAClearErrorNotAHang) {
   EXPECT_EQ(streamed, kRecords);
 }
 
+// Unread calls for DIFFERENT reports: each reply is its own report once the 16 MiB cache has
+// evicted it, so max_concurrent_streams alone lets one connection pin 100 of them (about 130
+// MB; the DISABLED_ test below measures it). max_reply_memory counts the bytes of every whole
+// reply of 64 KiB and more until its call ends: with it at 16 MiB, at most 12 of these
+// 1.3 MB replies are held and the rest are refused at once (RESOURCE_EXHAUSTED,
+// REPLIES_BACKLOGGED), and memory grows by less than kMaxGrowthBytes; with it raised, all are
+// held and memory grows by more than 48 MB, so the bound is what holds it.
+TEST_F(LimitsTest, MaxReplyMemoryBoundsUnreadRepliesOfDifferentReports) {
+  constexpr int kReports = 48;
+  std::vector<GetAttendanceReportRequest> requests;
+  for (int i = 0; i < kReports; ++i) {
+    const std::string report = absl::StrCat("held-", i);
+    ASSERT_TRUE(AddGeneratedReport(*graph_, report, kRecords).ok());
+    requests.push_back(ReportRequest(kUser, kMeeting, report));
+  }
+  for (const bool bounded : {true, false}) {
+    SCOPED_TRACE(bounded ? "max_reply_memory 16MiB" : "max_reply_memory 1GiB");
+    std::unique_ptr<Server> server =
+        Server::Start(*graph_, {{"ROLLCALL_CACHE_MAX_BYTES", "16MiB"},
+                                // One load at a time, so that what loads hold while they parse
+                                // (max_report_memory each) does not hide what replies hold.
+                                {"ROLLCALL_UPSTREAM_CONCURRENCY", "1"},
+                                {"ROLLCALL_UPSTREAM_QUEUE", "64"},
+                                {"ROLLCALL_MAX_REPLY_MEMORY", bounded ? "16MiB" : "1GiB"}});
+    ASSERT_NE(server, nullptr);
+    int64_t reply_bytes = 0;
+    Warm(*server, &reply_bytes);
+    if (HasFatalFailure()) return;
+    const int64_t rss_before = server->Rss();
+    const bool peak_reset = ResetPeak(server->pid());
+    auto client = std::make_unique<UnreadClient>(server->process().address(), requests);
+    const auto refused = [&] {
+      return server->Metric(R"(rollcall_requests_total{code="RESOURCE_EXHAUSTED"})");
+    };
+    // Every call answered: the held ones OK (and still in flight), the others refused.
+    ASSERT_TRUE(WaitUntil([&] {
+      return server->AnsweredOk() - 2 + refused() == kReports &&
+             server->InFlight() == server->AnsweredOk() - 2;
+    }, absl::Minutes(2))) << "answered OK " << server->AnsweredOk() << ", refused "
+                          << refused() << ", in flight " << server->InFlight();
+    const double held = server->InFlight();
+    const int64_t peak = peak_reset ? server->Peak() : server->Rss();
+    std::printf("max_reply_memory %s: %d unread calls for different %" PRId64
+                "-byte reports: %.0f held, %.0f refused, held bytes %.1f MiB, RSS growth "
+                "%.1f MiB\n",
+                bounded ? "16MiB" : "1GiB", kReports, reply_bytes, held, refused(),
+                Mib(static_cast<int64_t>(server->Metric("rollcall_held_reply_bytes"))),
+                Mib(peak - rss_before));
+    if (bounded) {
+      EXPECT_LE(held, (16 << 20) / reply_bytes);
+      EXPECT_GE(held, (16 << 20) / reply_bytes - 1);
+      EXPECT_LE(server->Metric("rollcall_held_reply_bytes"), 16 << 20);
+      EXPECT_EQ(server->Metric("rollcall_replies_refused_total"), kReports - held);
+#ifndef ROLLCALL_LIMITS_UNDER_ASAN
+      EXPECT_LT(peak - rss_before, kMaxGrowthBytes);
+#endif
+    } else {
+      EXPECT_EQ(held, kReports);
+      EXPECT_EQ(refused(), 0);
+#ifndef ROLLCALL_LIMITS_UNDER_ASAN
+      EXPECT_GT(peak - rss_before, int64_t{48} << 20);
+#endif
+    }
+    client.reset();  // cancels them: the held bytes are given back
+    EXPECT_TRUE(WaitUntil([&] {
+      return server->InFlight() == 0 && server->Metric("rollcall_held_reply_bytes") == 0;
+    })) << "held " << server->Metric("rollcall_held_reply_bytes");
+  }
+}
+
 // Run by hand (it loads 200 reports of 1.3 MB from the emulator three times, over a minute):
 //   build/tests/integration/integration_tests --gtest_also_run_disabled_tests \
 //     --gtest_filter='LimitsTest.DISABLED_*'

@@ -529,6 +529,7 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--max_concurrent_streams=N", "ROLLCALL_MAX_CONCURRENT_STREAMS", "100"},
       {"--grpc_memory_quota=SIZE", "ROLLCALL_GRPC_MEMORY_QUOTA", "256MiB"},
       {"--max_send_message_bytes=SIZE", "ROLLCALL_MAX_SEND_MESSAGE_BYTES", "64MiB"},
+      {"--max_reply_memory=SIZE", "ROLLCALL_MAX_REPLY_MEMORY", "256MiB"},
       {"--page_token_key_file=PATH", "ROLLCALL_PAGE_TOKEN_KEY_FILE",
        "(empty: a random key per process)"},
       {"--metrics_listen=HOST:PORT", "ROLLCALL_METRICS_LISTEN", "(empty: no metrics endpoint)"},

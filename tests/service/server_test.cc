@@ -901,6 +901,8 @@ TEST_F(MetricsServerTest, ExposesEveryMetricAndTheyMove) {
       "rollcall_cache_reloads_total",
       "rollcall_cache_stale_served_total",
       "rollcall_caller_denied_total",
+      "rollcall_held_reply_bytes",
+      "rollcall_replies_refused_total",
       "rollcall_calls_in_flight",
       "rollcall_graph_bad_responses_total",
       "rollcall_graph_call_duration_seconds",
