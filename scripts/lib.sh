@@ -78,6 +78,55 @@ rollcall_install_go_tools() {
   done
 }
 
+# The deployment checks' tools (tests/deploy/, ctest label deploy), pinned, into
+# $ROLLCALL_BUILD/tools: kustomize and kube-score built with `go install` (the newest kustomize
+# that builds with Go 1.26: v5.8.3 asks for Go 1.27), kubernetes-validate (the Kubernetes API's
+# JSON schemas, offline) in a venv from tests/deploy/requirements.txt. Each is installed once,
+# under a lock (ctest runs the deploy tests in parallel); a failed install returns 1 and the
+# test that needed the tool reports itself skipped.
+ROLLCALL_KUSTOMIZE_MODULE=sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+ROLLCALL_KUBE_SCORE_MODULE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
+rollcall_install_deploy_tool() {
+  local name=$1 tools="$ROLLCALL_BUILD/tools" module
+  mkdir -p "$tools/bin"
+  (
+    flock 9
+    case "$name" in
+      kustomize|kube-score)
+        [ -x "$tools/bin/$name" ] && exit 0
+        module=$ROLLCALL_KUSTOMIZE_MODULE
+        [ "$name" = kube-score ] && module=$ROLLCALL_KUBE_SCORE_MODULE
+        if ! command -v go >/dev/null; then
+          rollcall_log "no Go toolchain: $name not installed"
+          exit 1
+        fi
+        rollcall_log "installing $name (go install $module)"
+        GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "$module" >&2
+        ;;
+      kubernetes-validate)
+        local req="$ROLLCALL_ROOT/tests/deploy/requirements.txt" venv="$tools/deploy-venv"
+        # Reinstalled when requirements.txt changes.
+        if [ -x "$venv/bin/kubernetes-validate" ] && cmp -s "$req" "$venv/requirements.txt"; then
+          exit 0
+        fi
+        rollcall_log "installing kubernetes-validate (pip, tests/deploy/requirements.txt)"
+        rm -rf "$venv"
+        python3 -m venv "$venv" &&
+          "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2 &&
+          cp "$req" "$venv/requirements.txt"
+        ;;
+      *) rollcall_log "unknown deploy tool $name"; exit 1 ;;
+    esac
+  ) 9>"$tools/.install-$name.lock"
+}
+rollcall_install_deploy_tools() {
+  local name ok=0
+  for name in kustomize kube-score kubernetes-validate; do
+    rollcall_install_deploy_tool "$name" || { ok=1; rollcall_log "$name not installed; the deploy tests that need it are skipped"; }
+  done
+  return $ok
+}
+
 # The sanitizer stage's compiler flags. Every UndefinedBehaviorSanitizer finding is fatal
 # (-fno-sanitize-recover); pointer-overflow is left recoverable only so that
 # tests/sanitizer/ubsan.supp can silence one known RapidJSON 1.1.0 header bug, and
