@@ -47,6 +47,7 @@
 #include "service/page_token.h"
 #include "service/reply_suffix.h"
 #include "service/report_cache.h"
+#include "service/redis_l2.h"
 #include "service/report_loader.h"
 #include "service/rpc_observer.h"
 #include "service/striped_counters.h"
@@ -71,6 +72,8 @@ struct ServiceOptions {
   // each RPC right after validation, before the cache (a denied call is PERMISSION_DENIED,
   // CALLER_NOT_ALLOWED, and never sees a cached report); without it, one branch.
   std::shared_ptr<CallerPolicyFile> caller_policy;
+  // The second cache tier (redis_l2.h); null: none. Every load goes through it.
+  std::shared_ptr<RedisL2> l2;
 };
 
 // The RPCs, for metrics and logs.
@@ -190,6 +193,8 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   // by several callers carries the first one's.
   static ReportCache::Loader Traced(const grpc::ServerContextBase& context,
                                     ReportCache::Loader loader);
+  // `loader` behind the L2 tier, when there is one.
+  ReportCache::Loader WithL2(ReportCache::Loader loader) const;
   void CallStarted();
   void CallDone();
   // Counts the answer and tells the observer, if any.
