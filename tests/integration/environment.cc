@@ -373,15 +373,19 @@ int FreeLoopbackPort() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RedisProcess>> RedisProcess::Start(int port) {
+absl::StatusOr<std::unique_ptr<RedisProcess>> RedisProcess::Start(int port,
+                                                                   const std::string& password) {
   if (port == 0) port = FreeLoopbackPort();
   if (port == 0) return absl::UnavailableError("no free loopback port");
   std::unique_ptr<RedisProcess> redis(new RedisProcess());
   redis->port_ = port;
-  auto process = ChildProcess::Start(
-      {"redis-server", "--port", absl::StrCat(port), "--bind", "127.0.0.1", "--save", "",
-       "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning", "--logfile",
-       "/dev/null", "--daemonize", "no"});
+  redis->password_ = password;
+  std::vector<std::string> argv = {
+      "redis-server", "--port", absl::StrCat(port), "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning", "--logfile",
+      "/dev/null", "--daemonize", "no"};
+  if (!password.empty()) argv.insert(argv.end(), {"--requirepass", password});
+  auto process = ChildProcess::Start(argv);
   if (!process.ok()) return process.status();
   redis->process_ = *std::move(process);
   for (int attempt = 0; attempt < 200; ++attempt) {
@@ -407,6 +411,11 @@ absl::StatusOr<std::string> RedisProcess::Command(const std::vector<std::string>
     return absl::UnavailableError("cannot connect to redis-server");
   }
   redisSetTimeout(context, tv);
+  if (!password_.empty()) {
+    auto* auth = static_cast<redisReply*>(redisCommand(context, "AUTH %b", password_.data(),
+                                                       password_.size()));
+    if (auth != nullptr) freeReplyObject(auth);
+  }
   std::vector<const char*> argv;
   std::vector<std::size_t> lengths;
   for (const std::string& arg : args) {

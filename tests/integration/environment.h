@@ -148,7 +148,9 @@ class RedisProcess {
  public:
   // On `port`, or on a free port the OS picked (bound then released) when 0. Returns once it
   // answers PING.
-  static absl::StatusOr<std::unique_ptr<RedisProcess>> Start(int port = 0);
+  // With `password`, Redis requires it (requirepass) and Command() sends AUTH.
+  static absl::StatusOr<std::unique_ptr<RedisProcess>> Start(int port = 0,
+                                                             const std::string& password = "");
   ~RedisProcess() { Kill(); }
 
   int port() const { return port_; }
@@ -164,6 +166,7 @@ class RedisProcess {
   RedisProcess() = default;
   ChildProcess process_;
   int port_ = 0;
+  std::string password_;
 };
 
 }  // namespace rollcall::testing

@@ -2,7 +2,13 @@
 // replicas, one redis-server of the test's own and the emulator. The emulator's `report`
 // counter is the number of Graph report GETs.
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -209,6 +215,45 @@ TEST_F(RedisTest, GarbageAndForeignValuesAreNeverServedAndAreOverwritten) {
   EXPECT_EQ(response.report().id(), "other");
   EXPECT_EQ(graph_->Counter("report"), 2);
   EXPECT_NE(b_->Stderr().find("redis value refused"), std::string::npos);
+}
+
+// A remembered 404 is shared too: B answers NOT_FOUND for what A was told, with no Graph call.
+TEST_F(RedisTest, NotFoundIsSharedForTheNegativeTtl) {
+  GetAttendanceReportResponse response;
+  grpc::Status status = Get(*a_, "no-such-report", &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_EQ(graph_->Counter("report"), 1);
+  status = Get(*b_, "no-such-report", &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "REPORT_NOT_FOUND");
+  EXPECT_EQ(graph_->Counter("report"), 1);
+}
+
+// AUTH from redis_password_file (one line: the password), never logged.
+TEST(RedisAuthTest, PasswordFileAuthenticatesAndIsNeverLogged) {
+  constexpr char kPassword[] = "redis-pa55:word-never-logged";
+  auto graph = FakeGraph::Start();
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  auto redis = RedisProcess::Start(0, kPassword);
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  char path[] = "/tmp/rollcall-redis-password-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << kPassword << "\n";
+  const std::map<std::string, std::string> env = {{"ROLLCALL_REDIS_URL", (*redis)->url()},
+                                                  {"ROLLCALL_REDIS_PASSWORD_FILE", path}};
+  auto a = RollcallProcess::Start(**graph, env);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = RollcallProcess::Start(**graph, env);
+  ASSERT_TRUE(b.ok()) << b.status();
+  GetAttendanceReportResponse response;
+  ASSERT_TRUE(Get(**a, kDocsReport, &response).ok());
+  ASSERT_TRUE(Get(**b, kDocsReport, &response).ok());
+  EXPECT_EQ((*graph)->Counter("report"), 1) << (*b)->Stderr();
+  EXPECT_EQ((*a)->Stderr().find(kPassword), std::string::npos);
+  EXPECT_EQ((*b)->Stderr().find(kPassword), std::string::npos);
+  std::remove(path);
 }
 
 }  // namespace
