@@ -19,6 +19,7 @@ ROLLCALL_DEBS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libcurl4-openssl-dev rapidjson-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev
   prometheus-cpp-dev python3-prometheus-client
+  libhiredis-dev redis-server
   clang libclang-rt-14-dev
 )
 

@@ -655,7 +655,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AttendanceReportServiceImpl::StreamA
   }
   cache_->LoadOrJoin(
       key, CallDeadline(*context, arrival, options_.default_deadline),
-      Traced(*context, ReportLoad(ReportRefOf(ids, parsed.report_id()), true)),
+      Traced(*context, WithL2(ReportLoad(ReportRefOf(ids, parsed.report_id()), true))),
       [handle = stream->handle()](absl::StatusOr<CacheResult> result) {
         if (handle.started->exchange(true)) return;  // cancelled first
         if (!result.ok()) {
@@ -698,6 +698,11 @@ ReportCache::Loader AttendanceReportServiceImpl::Traced(const grpc::ServerContex
   };
 }
 
+ReportCache::Loader AttendanceReportServiceImpl::WithL2(ReportCache::Loader loader) const {
+  if (options_.l2 == nullptr) return loader;
+  return RedisL2::Wrap(options_.l2, std::move(loader));
+}
+
 ReportCache::Loader AttendanceReportServiceImpl::ReportLoad(graph::ReportRef ref,
                                                             bool with_records) {
   // Runs with the latest deadline of the callers waiting for it, not only this one's.
@@ -713,7 +718,7 @@ void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::T
   const absl::Time deadline = CallDeadline(context, arrival, options_.default_deadline);
   const ReplySuffix* const stale_suffix = &suffixes_.from_cache_stale;
   cache_->LoadOrJoin(
-      key, deadline, Traced(context, std::move(loader)),
+      key, deadline, Traced(context, WithL2(std::move(loader))),
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor
       // refused this one).
       [handle = call->handle(), stale_suffix, max_bytes = options_.max_reply_bytes,

@@ -48,6 +48,7 @@
 #include "service/page_token.h"
 #include "service/reply_suffix.h"
 #include "service/report_cache.h"
+#include "service/redis_l2.h"
 #include "service/report_loader.h"
 #include "service/rpc_observer.h"
 #include "service/striped_counters.h"
@@ -83,6 +84,8 @@ struct ServiceOptions {
   // reply that would pass it is answered RESOURCE_EXHAUSTED (REPLIES_BACKLOGGED, retry after
   // 1s) instead. Smaller replies (every page, stream message and most reports) are not counted.
   std::size_t max_reply_memory = std::numeric_limits<std::size_t>::max();
+  // The second cache tier (redis_l2.h); null: none. Every load goes through it.
+  std::shared_ptr<RedisL2> l2;
 };
 
 // Replies from this size up count against ServiceOptions::max_reply_memory.
@@ -208,6 +211,8 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   // by several callers carries the first one's.
   static ReportCache::Loader Traced(const grpc::ServerContextBase& context,
                                     ReportCache::Loader loader);
+  // `loader` behind the L2 tier, when there is one.
+  ReportCache::Loader WithL2(ReportCache::Loader loader) const;
   void CallStarted();
   void CallDone();
   // Counts `bytes` of a reply against max_reply_memory: false (nothing counted) when they would

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "service/redis_l2.h"
 
 namespace rollcall::service {
 namespace {
@@ -297,7 +298,19 @@ std::string FormatBool(const Setting& setting, const Config& config) {
   return Member<bool>(setting, config) ? "true" : "false";
 }
 
+// redis://HOST[:PORT][/DB] or unix:///PATH (service/redis_l2.h); empty: no Redis.
+absl::Status ParseRedisUrlSetting(const Setting& setting, absl::string_view text,
+                                  Config* config) {
+  if (!text.empty()) {
+    absl::StatusOr<RedisAddress> address = ParseRedisUrl(text);
+    if (!address.ok()) return address.status();
+  }
+  Member<std::string>(setting, config) = std::string(text);
+  return absl::OkStatus();
+}
+
 constexpr Type kText{"TEXT", ParseText, FormatText};
+constexpr Type kRedisUrl{"URL", ParseRedisUrlSetting, FormatText};
 constexpr Type kBool{"true|false", ParseBool, FormatBool};
 constexpr Type kSecret{"", ParseText, FormatSecret};
 constexpr Type kUrl{"URL", ParseUrl, FormatText};
@@ -597,6 +610,33 @@ std::vector<Setting> BuildSettings() {
                     "How long past its expiry a cached report may still be served, marked "
                     "stale, when Graph fails (5xx, timeouts, throttling, broken bodies); 0 "
                     "turns this off."),
+      LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("redis_url", kRedisUrl, &Config::redis_url, "",
+                         "Redis as a second cache tier shared by every replica: "
+                         "redis://HOST[:PORT][/DB] or unix:///PATH. A miss looks there before "
+                         "Graph and a Graph load is written there; concurrent misses on "
+                         "different replicas make one Graph call. Redis down or slow is not an "
+                         "outage: loads go to Graph. rediss:// is refused (hiredis 0.14 has no "
+                         "TLS): use a local TLS proxy."),
+                   "URL"),
+              "(empty: no Redis)"),
+          "(off)"),
+      LogKey(LoggedWhenEmpty(
+          ShownDefault(
+              Hint(Entry("redis_password_file", kText, &Config::redis_password_file, "",
+                         "File holding Redis' AUTH password (one line), or an ACL user and its "
+                         "password (two lines); read for each new connection, never logged."),
+                   "PATH"),
+              "(none: no AUTH)"),
+          "(none)"), "redis_auth_file"),
+      DurationEntry("redis_timeout", &Config::redis_timeout, "100ms", Zero::kNotAllowed,
+                    "Timeout of each Redis connect and each command; past it the load goes to "
+                    "Graph and Redis is left alone for a short backoff."),
+      DurationEntry("redis_lease_ttl", &Config::redis_lease_ttl, "10s", Zero::kNotAllowed,
+                    "How long a replica loading a report from Graph holds its Redis lease: "
+                    "the others wait for its value meanwhile, and load themselves if it "
+                    "expires without one."),
       CountEntry("upstream_concurrency", &Config::upstream_concurrency, "8", 1, 256,
                  "Threads making Graph calls for cache misses."),
       CountEntry("upstream_queue", &Config::upstream_queue, "256", 0, 1000000,

@@ -110,6 +110,14 @@ struct Config {
   // How long past its expiry a cached report may still be served (marked stale) when Graph
   // fails; zero turns stale-if-error off.
   absl::Duration stale_if_error;
+  // The second cache tier, shared by replicas (service/redis_l2.h): redis://HOST[:PORT][/DB]
+  // or unix:///PATH; empty: no L2. The password file holds the password, or a user and a
+  // password on two lines. Each Redis connect and command gives up after redis_timeout; a
+  // replica loading a report from Graph holds its lease for at most redis_lease_ttl.
+  std::string redis_url;
+  std::string redis_password_file;
+  absl::Duration redis_timeout;
+  absl::Duration redis_lease_ttl;
   // Threads that make Graph calls (the upstream executor's size).
   int upstream_concurrency = 0;
   // Misses that may wait for one of those threads; a miss beyond them is refused at once

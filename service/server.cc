@@ -102,8 +102,10 @@ absl::Status CheckTlsFiles(const Config& config) {
 
 ServiceOptions ServiceOptionsFor(const Config& config,
                                  std::shared_ptr<const PageTokenSigner> page_tokens,
-                                 std::shared_ptr<CallerPolicyFile> caller_policy) {
+                                 std::shared_ptr<CallerPolicyFile> caller_policy,
+                                 std::shared_ptr<RedisL2> l2) {
   ServiceOptions options;
+  options.l2 = std::move(l2);
   options.default_deadline = config.default_deadline;
   options.ttl = TtlPolicy{config.cache_ttl, config.cache_ttl_recent, config.recent_report_age};
   options.reports_list_ttl = config.reports_list_ttl;
@@ -113,6 +115,29 @@ ServiceOptions ServiceOptionsFor(const Config& config,
   options.max_reply_bytes = static_cast<std::size_t>(config.max_send_message_bytes);
   options.max_reply_memory = static_cast<std::size_t>(config.max_reply_memory);
   return options;
+}
+
+// The L2 tier of redis_url (already checked by LoadConfig; the password file by Start); null
+// without one.
+std::shared_ptr<RedisL2> MakeL2(const Config& config, const common::Clock* clock,
+                                Logger* logger) {
+  if (config.redis_url.empty()) return nullptr;
+  absl::StatusOr<RedisAddress> address = ParseRedisUrl(config.redis_url);
+  if (!address.ok()) return nullptr;
+  RedisL2::Options options;
+  options.address = *address;
+  options.password_file = config.redis_password_file;
+  options.timeout = config.redis_timeout;
+  options.lease_ttl = config.redis_lease_ttl;
+  options.negative_ttl = config.negative_cache_ttl;
+  options.tenant = config.tenant_id;
+  options.replica_id = MakeReplicaId();
+  logger->Info("redis L2 cache on",
+               {{"redis_url", config.redis_url},
+                {"replica_id", options.replica_id},
+                {"redis_timeout", absl::FormatDuration(options.timeout)},
+                {"redis_lease_ttl", absl::FormatDuration(options.lease_ttl)}});
+  return std::make_shared<RedisL2>(std::move(options), clock, logger);
 }
 
 }  // namespace
@@ -173,6 +198,7 @@ RollcallServer::RollcallServer(const Config& config,
       caller_policy_(caller_policy),
       metrics_(metrics != nullptr ? std::move(metrics) : std::make_shared<Metrics>(tuning.version)),
       rpc_log_(std::make_unique<RequestLog>(logger, metrics_.get(), nullptr)),
+      l2_(MakeL2(config, clock, logger)),
       executor_(std::make_unique<UpstreamExecutor>(
           config.upstream_concurrency, static_cast<std::size_t>(config.upstream_queue), clock)),
       cache_(std::make_unique<ReportCache>(
@@ -180,7 +206,7 @@ RollcallServer::RollcallServer(const Config& config,
                                config.negative_cache_ttl, config.stale_if_error},
           clock, executor_.get(), logger)),
       service_(std::make_unique<AttendanceReportServiceImpl>(
-          ServiceOptionsFor(config, std::move(page_tokens), std::move(caller_policy)),
+          ServiceOptionsFor(config, std::move(page_tokens), std::move(caller_policy), l2_),
           std::move(graph), cache_.get(), clock, logger, rpc_log_.get())) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
@@ -206,6 +232,18 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
         PageTokenSigner::FromFile(config.page_token_key_file);
     if (!signer.ok()) return signer.status();
     page_tokens = std::make_shared<const PageTokenSigner>(*std::move(signer));
+  }
+  if (!config.redis_url.empty()) {
+    absl::StatusOr<RedisAddress> address = ParseRedisUrl(config.redis_url);
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redis_url: ", address.status().message()));
+    }
+    if (!config.redis_password_file.empty()) {
+      absl::StatusOr<RedisCredentials> credentials =
+          ReadRedisPasswordFile(config.redis_password_file);
+      if (!credentials.ok()) return credentials.status();
+    }
   }
   std::shared_ptr<CallerPolicyFile> caller_policy;
   if (!config.caller_policy_file.empty()) {
@@ -467,6 +505,29 @@ std::vector<prometheus::MetricFamily> RollcallServer::CollectStats() const {
   out.push_back(CounterFamily("rollcall_graph_bad_responses_total",
                               "Graph bodies that were not what Graph documents.",
                               n(graph.bad_responses)));
+  const RedisL2::Stats redis = l2_ != nullptr ? l2_->GetStats() : RedisL2::Stats();
+  out.push_back(CounterFamily("rollcall_redis_hits_total",
+                              "Loads answered from Redis (the L2 tier), without a Graph call.",
+                              n(redis.hits)));
+  out.push_back(CounterFamily("rollcall_redis_misses_total",
+                              "Loads that found no usable value in Redis.", n(redis.misses)));
+  out.push_back(CounterFamily("rollcall_redis_writes_total",
+                              "Values written to Redis after a Graph load (404s included).",
+                              n(redis.writes)));
+  out.push_back(CounterFamily("rollcall_redis_lease_waits_total",
+                              "Loads that waited for another replica's Graph load (its lease).",
+                              n(redis.lease_waits)));
+  out.push_back(CounterFamily("rollcall_redis_skipped_total",
+                              "Loads that went to Graph without trying Redis: it failed "
+                              "recently (circuit breaker open).",
+                              n(redis.skipped)));
+  std::vector<std::pair<std::string, double>> redis_errors;
+  for (int kind = 0; kind < RedisL2::kErrorKinds; ++kind) {
+    redis_errors.emplace_back(std::string(RedisL2::ErrorKindName(kind)), n(redis.errors[kind]));
+  }
+  out.push_back(LabelledFamily("rollcall_redis_errors_total", MetricType::Counter,
+                               "Redis failures, by kind; the load went on without Redis.", "kind",
+                               redis_errors));
   out.push_back(CounterFamily("rollcall_graph_token_refreshes_total",
                               "Tokens dropped after a Graph 401 and fetched again.",
                               n(graph.token_refreshes)));

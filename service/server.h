@@ -19,6 +19,7 @@
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/redis_l2.h"
 #include "service/reflection_v1.h"
 #include "service/request_log.h"
 #include "service/report_cache.h"
@@ -127,6 +128,8 @@ class RollcallServer {
 
   const ReportCache& cache() const { return *cache_; }
   const AttendanceReportServiceImpl& service() const { return *service_; }
+  // The L2 tier; null without redis_url.
+  const RedisL2* l2() const { return l2_.get(); }
   const UpstreamExecutor& executor() const { return *executor_; }
 
   // The caller policy in force; null without caller_policy_file.
@@ -152,6 +155,8 @@ class RollcallServer {
   const std::shared_ptr<Metrics> metrics_;
   // The RPC observer the service is given: a log line per RPC, then the metrics.
   const std::unique_ptr<RequestLog> rpc_log_;
+  // The L2 tier (null without redis_url); loads hold it too.
+  const std::shared_ptr<RedisL2> l2_;
   // Declared in dependency order: destroyed metrics endpoint and server first, executor last.
   std::unique_ptr<UpstreamExecutor> executor_;
   std::unique_ptr<ReportCache> cache_;

@@ -2,7 +2,13 @@
 
 #include "google/rpc/status.pb.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <stdlib.h>
@@ -342,6 +348,107 @@ absl::StatusOr<std::string> RollcallProcess::ReadMetricsAddress() {
     return absl::InternalError(absl::StrCat("unexpected stdout line: ", *line));
   }
   return line->substr(kPrefix.size());
+}
+
+// --- RedisProcess ---------------------------------------------------------------------------
+
+namespace {
+
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisProcess>> RedisProcess::Start(int port,
+                                                                   const std::string& password) {
+  if (port == 0) port = FreeLoopbackPort();
+  if (port == 0) return absl::UnavailableError("no free loopback port");
+  std::unique_ptr<RedisProcess> redis(new RedisProcess());
+  redis->port_ = port;
+  redis->password_ = password;
+  std::vector<std::string> argv = {
+      "redis-server", "--port", absl::StrCat(port), "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning", "--logfile",
+      "/dev/null", "--daemonize", "no"};
+  if (!password.empty()) argv.insert(argv.end(), {"--requirepass", password});
+  auto process = ChildProcess::Start(argv);
+  if (!process.ok()) return process.status();
+  redis->process_ = *std::move(process);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto pong = redis->Command({"PING"});
+    if (pong.ok() && *pong == "PONG") return redis;
+    usleep(50 * 1000);
+  }
+  return absl::UnavailableError(absl::StrCat("redis-server did not answer on port ", port));
+}
+
+std::string RedisProcess::url() const { return absl::StrCat("redis://127.0.0.1:", port_); }
+
+void RedisProcess::Kill() {
+  if (process_.pid() > 0) kill(process_.pid(), SIGKILL);
+  process_.Stop(absl::Seconds(5));
+}
+
+absl::StatusOr<std::string> RedisProcess::Command(const std::vector<std::string>& args) const {
+  const timeval tv{2, 0};
+  redisContext* context = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (context == nullptr || context->err != 0) {
+    if (context != nullptr) redisFree(context);
+    return absl::UnavailableError("cannot connect to redis-server");
+  }
+  redisSetTimeout(context, tv);
+  if (!password_.empty()) {
+    auto* auth = static_cast<redisReply*>(redisCommand(context, "AUTH %b", password_.data(),
+                                                       password_.size()));
+    if (auth != nullptr) freeReplyObject(auth);
+  }
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+  if (reply == nullptr) {
+    redisFree(context);
+    return absl::UnavailableError("redis-server did not answer");
+  }
+  std::string out;
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      out.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out = absl::StrCat("(error) ", std::string(reply->str, reply->len));
+      break;
+    case REDIS_REPLY_INTEGER:
+      out = absl::StrCat(reply->integer);
+      break;
+    case REDIS_REPLY_NIL:
+      out = "(nil)";
+      break;
+    default:
+      out = "(array)";
+  }
+  freeReplyObject(reply);
+  redisFree(context);
+  return out;
 }
 
 }  // namespace rollcall::testing

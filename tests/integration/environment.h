@@ -142,4 +142,31 @@ class RollcallProcess {
   std::unique_ptr<rollcall::v1::AttendanceReportService::Stub> stub_;
 };
 
+// A redis-server of the test's own, on 127.0.0.1 (tests/integration/redis_test.cc): no
+// persistence, logs to /dev/null. Killed (SIGKILL) when the object goes.
+class RedisProcess {
+ public:
+  // On `port`, or on a free port the OS picked (bound then released) when 0. Returns once it
+  // answers PING.
+  // With `password`, Redis requires it (requirepass) and Command() sends AUTH.
+  static absl::StatusOr<std::unique_ptr<RedisProcess>> Start(int port = 0,
+                                                             const std::string& password = "");
+  ~RedisProcess() { Kill(); }
+
+  int port() const { return port_; }
+  std::string url() const;  // redis://127.0.0.1:PORT
+  // SIGKILL, as a crash: no shutdown, connections reset.
+  void Kill();
+  // One command (binary-safe); the reply as text: a bulk or status reply's bytes, "(nil)", an
+  // integer in decimal, "(error) ..." for an error reply. UNAVAILABLE when Redis does not
+  // answer.
+  absl::StatusOr<std::string> Command(const std::vector<std::string>& args) const;
+
+ private:
+  RedisProcess() = default;
+  ChildProcess process_;
+  int port_ = 0;
+  std::string password_;
+};
+
 }  // namespace rollcall::testing

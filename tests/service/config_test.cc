@@ -224,6 +224,35 @@ TEST(ConfigTest, FlagBeatsEnvironment) {
   EXPECT_EQ(config->authority_host, "https://f.test/");
 }
 
+TEST(ConfigTest, RedisSettings) {
+  absl::StatusOr<Config> config = Load({});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->redis_url, "");
+  EXPECT_EQ(config->redis_timeout, absl::Milliseconds(100));
+  EXPECT_EQ(config->redis_lease_ttl, absl::Seconds(10));
+  config = Load({"--redis_timeout=50ms"}, {{"ROLLCALL_REDIS_URL", "redis://10.0.0.5:6380/1"},
+                                           {"ROLLCALL_REDIS_PASSWORD_FILE", "/run/redis/pw"},
+                                           {"ROLLCALL_REDIS_LEASE_TTL", "3s"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis_url, "redis://10.0.0.5:6380/1");
+  EXPECT_EQ(config->redis_password_file, "/run/redis/pw");
+  EXPECT_EQ(config->redis_timeout, absl::Milliseconds(50));
+  EXPECT_EQ(config->redis_lease_ttl, absl::Seconds(3));
+  // TLS is refused with what to do instead, and the value is not shown.
+  config = Load({}, {{"ROLLCALL_REDIS_URL", "rediss://cache.internal.example:6380"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("ROLLCALL_REDIS_URL"));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("hiredis 0.14 has no TLS"));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("TLS proxy"));
+  EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr("cache.internal")));
+  config = Load({"--redis_url=redis://user:" + std::string(kSecret) + "@host:6379"});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr(kSecret)));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("redis_password_file"));
+  EXPECT_FALSE(Load({"--redis_timeout=0s"}).ok());
+  EXPECT_FALSE(Load({"--redis_lease_ttl=0s"}).ok());
+}
+
 TEST(ConfigTest, RollcallAuthorityHostBeatsAzureAndEmptyMeansUnset) {
   absl::StatusOr<Config> config = Load({}, {{"ROLLCALL_AUTHORITY_HOST", "https://r.test/"},
                                             {"AZURE_AUTHORITY_HOST", "https://a.test/"}});
@@ -518,6 +547,10 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
       {"--meeting_lookup_ttl=DURATION", "ROLLCALL_MEETING_LOOKUP_TTL", "1h"},
       {"--negative_cache_ttl=DURATION", "ROLLCALL_NEGATIVE_CACHE_TTL", "30s"},
       {"--stale_if_error=DURATION", "ROLLCALL_STALE_IF_ERROR", "24h"},
+      {"--redis_url=URL", "ROLLCALL_REDIS_URL", "(empty: no Redis)"},
+      {"--redis_password_file=PATH", "ROLLCALL_REDIS_PASSWORD_FILE", "(none: no AUTH)"},
+      {"--redis_timeout=DURATION", "ROLLCALL_REDIS_TIMEOUT", "100ms"},
+      {"--redis_lease_ttl=DURATION", "ROLLCALL_REDIS_LEASE_TTL", "10s"},
       {"--upstream_concurrency=N", "ROLLCALL_UPSTREAM_CONCURRENCY", "8"},
       {"--upstream_queue=N", "ROLLCALL_UPSTREAM_QUEUE", "256"},
       {"--graph_max_attempts=N", "ROLLCALL_GRAPH_MAX_ATTEMPTS", "4"},
