@@ -18,7 +18,8 @@
 // doubles from breaker_initial to breaker_max while Redis keeps failing), so a dead Redis is
 // not tried on every miss; connections are re-made on their own.
 //
-// Keys: rollcall:v1:<tenant>:<ReportKey::encoded() in unpadded base64url> (and ":lease"). The
+// Keys: rollcall:v1:<namespace>:<ReportKey::encoded() in unpadded base64url> (and ":lease"),
+// the namespace being "<tenant>:<graph_version>" as the server sets it. The
 // "v1" is the key schema's version: bumping it orphans every older value (they expire).
 //
 // Values: a 60-byte header and the payload (EncodeL2Value):
@@ -113,7 +114,7 @@ class RedisL2 {
     absl::Duration lease_ttl = absl::Seconds(10);
     // How long a remembered 404 is kept in Redis; zero keeps none.
     absl::Duration negative_ttl = absl::Seconds(30);
-    // The tenant (AZURE_TENANT_ID), the keys' namespace.
+    // The keys' namespace: the server gives "<AZURE_TENANT_ID>:<graph_version>".
     std::string tenant;
     // The lease's value: who holds it (for operators reading Redis).
     std::string replica_id;

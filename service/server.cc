@@ -130,7 +130,9 @@ std::shared_ptr<RedisL2> MakeL2(const Config& config, const common::Clock* clock
   options.timeout = config.redis_timeout;
   options.lease_ttl = config.redis_lease_ttl;
   options.negative_ttl = config.negative_cache_ttl;
-  options.tenant = config.tenant_id;
+  // Replicas share values only when they read the same tenant through the same Graph version
+  // (v1.0 and beta answer with different shapes).
+  options.tenant = absl::StrCat(config.tenant_id, ":", config.graph_version);
   options.replica_id = MakeReplicaId();
   logger->Info("redis L2 cache on",
                {{"redis_url", config.redis_url},
