@@ -39,6 +39,15 @@
 #include "tests/testing/health_watch.h"
 #include "tests/testing/notification.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ROLLCALL_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ROLLCALL_UNDER_ASAN 1
+#endif
+
 namespace rollcall::testing {
 namespace {
 
@@ -751,11 +760,15 @@ TEST_F(ResilienceTest, AMillionEmptyRecordsCostNoMoreThanTheConfiguredBound) {
     EXPECT_EQ(status.error_code(), c.code) << Describe(status);
     if (c.code == grpc::StatusCode::OK) {
       EXPECT_EQ(response.report().attendance_records_size(), kRecords);
+#ifndef ROLLCALL_UNDER_ASAN
       EXPECT_GT(grown, 100 * kMiB);
+#endif
     } else {
       EXPECT_EQ(ReasonOf(status), "REPORT_TOO_LARGE");
       EXPECT_THAT(status.error_message(), ::testing::HasSubstr(c.message));
+#ifndef ROLLCALL_UNDER_ASAN  // its quarantine and shadow memory make RSS no measure
       EXPECT_LE(grown, c.bound);
+#endif
       ExpectFreshReport(*server, "big");  // nothing was cached, and it keeps serving
     }
     ASSERT_TRUE(graph_->ClearFaults().ok());
