@@ -41,7 +41,8 @@ std::string ReportJson(const std::string& id) {
 std::string ValueKey(const std::string& report_id) {
   const service::ReportKey key(kDocsUser, kDocsMeeting, report_id,
                                rollcall::v1::REPORT_VIEW_FULL);
-  return service::L2ValueKey(kTenant, key.encoded());
+  // The server's namespace: the tenant and the Graph version (v1.0 by default).
+  return service::L2ValueKey(absl::StrCat(kTenant, ":v1.0"), key.encoded());
 }
 
 grpc::Status Get(RollcallProcess& server, const std::string& report_id,
