@@ -90,6 +90,12 @@ class DelegatedTest : public ::testing::Test {
       // Nor its signature, the part that makes it a credential.
       EXPECT_FALSE(absl::StrContains(log, value.substr(value.rfind('.') + 1)));
     }
+    // Nor any Graph token the emulator issued (the on-behalf-of exchanges' and the app's).
+    auto graph_tokens = graph_->GetJson("/_emulator/tokens");
+    ASSERT_TRUE(graph_tokens.ok());
+    for (const auto& token : graph_tokens->GetArray()) {
+      EXPECT_FALSE(absl::StrContains(log, token.GetString())) << "a Graph token is in the log";
+    }
   }
 
   std::unique_ptr<FakeGraph> graph_;
