@@ -41,6 +41,12 @@ inline constexpr absl::string_view kGraphBadResponse = "GRAPH_BAD_RESPONSE";
 inline constexpr absl::string_view kCredentialsRejected = "CREDENTIALS_REJECTED";
 inline constexpr absl::string_view kCredentialsMissing = "CREDENTIALS_MISSING";
 inline constexpr absl::string_view kTokenEndpointError = "TOKEN_ENDPOINT_ERROR";
+// Delegated mode: the caller's user token was refused by Entra ID (another audience, tenant, a
+// bad signature) or has expired; the user or an admin has not consented; delegated mode is off.
+inline constexpr absl::string_view kUserTokenRejected = "USER_TOKEN_REJECTED";
+inline constexpr absl::string_view kUserTokenExpired = "USER_TOKEN_EXPIRED";
+inline constexpr absl::string_view kConsentRequired = "CONSENT_REQUIRED";
+inline constexpr absl::string_view kDelegatedModeOff = "DELEGATED_MODE_OFF";
 // The request or this server (service/), never Graph.
 // INVALID_ARGUMENT: the request bytes are not a GetAttendanceReportRequest at all.
 inline constexpr absl::string_view kMalformedRequest = "MALFORMED_REQUEST";

@@ -83,6 +83,23 @@ constexpr SourceShape kTownHallShape = {
     {"the town hall session's attendance reports", common::reason::kMeetingNotFound,
      "no such town hall or session", kVirtualEventForbiddenHint}};
 
+// A 403 or 404 on /me: Graph lets only a meeting's organizer read its attendance reports.
+constexpr absl::string_view kMeForbiddenHint =
+    "Only the meeting's organizer can read its attendance reports, and the signed-in user is "
+    "not this meeting's organizer (or the delegated permission OnlineMeetingArtifact.Read.All "
+    "is missing from the user's token).";
+
+constexpr SourceShape kMeShape = {
+    "/me", "/onlineMeetings/", "user_id", "meeting_id",
+    {"the signed-in user's meeting's attendance report", common::reason::kReportNotFound,
+     "no such meeting or attendance report of the signed-in user (only the meeting's organizer "
+     "can read its attendance reports)",
+     kMeForbiddenHint},
+    {"the signed-in user's meeting's attendance reports", common::reason::kMeetingNotFound,
+     "no such meeting of the signed-in user (only the meeting's organizer can read its "
+     "attendance reports)",
+     kMeForbiddenHint}};
+
 // INVALID_ARGUMENT INVALID_ID naming the first empty ID ({request field, value}), else OK. An
 // empty segment would make Graph read another path (or list, not get), so none is sent.
 absl::Status RequireIds(
@@ -108,6 +125,8 @@ absl::StatusOr<const SourceShape*> CheckSource(ReportSource source) {
       return &kWebinarShape;
     case ReportSource::kTownHall:
       return &kTownHallShape;
+    case ReportSource::kMe:
+      return &kMeShape;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown ReportSource ", static_cast<int>(source)));
@@ -120,7 +139,9 @@ absl::StatusOr<const SourceShape*> ShapeFor(ReportSource source, absl::string_vi
   absl::StatusOr<const SourceShape*> shape = CheckSource(source);
   if (!shape.ok()) return shape;
   absl::Status ids =
-      RequireIds({{(*shape)->owner_field, owner_id}, {(*shape)->meeting_field, meeting_id}});
+      source == ReportSource::kMe
+          ? RequireIds({{(*shape)->meeting_field, meeting_id}})
+          : RequireIds({{(*shape)->owner_field, owner_id}, {(*shape)->meeting_field, meeting_id}});
   if (!ids.ok()) return ids;
   return shape;
 }
@@ -129,6 +150,10 @@ absl::StatusOr<const SourceShape*> ShapeFor(ReportSource source, absl::string_vi
 // percent-encoded segment.
 std::string ReportsPath(const SourceShape& shape, absl::string_view owner_id,
                         absl::string_view meeting_id) {
+  if (&shape == &kMeShape) {
+    return absl::StrCat(shape.collection, shape.children, EncodePathSegment(meeting_id),
+                        "/attendanceReports");
+  }
   return absl::StrCat(shape.collection, EncodePathSegment(owner_id), shape.children,
                       EncodePathSegment(meeting_id), "/attendanceReports");
 }

@@ -28,6 +28,9 @@ enum class ReportSource {
   kWebinar,
   // /solutions/virtualEvents/townhalls/{event_id}/sessions/{session_id}
   kTownHall,
+  // /me/onlineMeetings/{meeting_id}: the signed-in user's meeting (delegated mode only: a
+  // GraphClient whose credential holds a user's token); user_id is not used.
+  kMe,
 };
 
 // A meeting, or a webinar or town hall session: whose reports to list. For kWebinar and

@@ -13,6 +13,7 @@
 #include "graph_client/certificate_authenticator.h"
 #include "graph_client/client_authenticators.h"
 #include "graph_client/client_credentials_grant.h"
+#include "graph_client/on_behalf_of.h"
 
 namespace rollcall::graph {
 namespace {
@@ -41,6 +42,21 @@ absl::StatusOr<std::unique_ptr<ClientAuthenticator>> ChooseAuthenticator(
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<ClientAuthenticator>> MakeClientAuthenticator(
+    const TokenCredentialConfig& config, const common::Clock* clock) {
+  absl::StatusOr<std::unique_ptr<ClientAuthenticator>> authenticator =
+      ChooseAuthenticator(config, clock);
+  if (!authenticator.ok()) return authenticator.status();
+  if (*authenticator == nullptr) {
+    return common::MakeError(absl::StatusCode::kFailedPrecondition,
+                             "delegated mode needs the app's own credentials: set "
+                             "AZURE_CLIENT_SECRET, the client secret file, "
+                             "AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE",
+                             {std::string(common::reason::kCredentialsMissing), {}, std::nullopt});
+  }
+  return std::shared_ptr<ClientAuthenticator>(*std::move(authenticator));
+}
 
 absl::StatusOr<std::unique_ptr<TokenCredential>> MakeTokenCredential(
     const TokenCredentialConfig& config, std::shared_ptr<HttpTransport> transport,

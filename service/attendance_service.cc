@@ -7,11 +7,14 @@
 #include <utility>
 
 #include "absl/base/optimization.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/error_details.h"
 #include "graph_client/trace_context.h"
 #include "service/record_pages.h"
+#include "service/rpc_observer.h"
 #include "service/status_mapping.h"
 #include "service/validation.h"
 
@@ -28,6 +31,8 @@ KeyKind ReportKindOf(graph::ReportSource source) {
       return KeyKind::kWebinarReport;
     case graph::ReportSource::kTownHall:
       return KeyKind::kTownHallReport;
+    case graph::ReportSource::kMe:
+      return KeyKind::kDelegatedReport;
     case graph::ReportSource::kOnlineMeeting:
       break;
   }
@@ -40,6 +45,7 @@ KeyKind ListKindOf(graph::ReportSource source) {
       return KeyKind::kWebinarReports;
     case graph::ReportSource::kTownHall:
       return KeyKind::kTownHallReports;
+    case graph::ReportSource::kMe:
     case graph::ReportSource::kOnlineMeeting:
       break;
   }
@@ -150,6 +156,49 @@ absl::Status RepliesBacklogged(std::size_t bytes, std::size_t max_bytes) {
 }
 
 // `bytes` followed by the static `suffix`, sharing bytes' buffer.
+// The value of the call's `authorization` metadata, if it sent one.
+std::optional<absl::string_view> AuthorizationOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) return std::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+// The largest user token accepted (Entra ID's access tokens are a few KiB).
+constexpr std::size_t kMaxUserTokenBytes = 16 << 10;
+
+// The token of "Bearer <token>", or UNAUTHENTICATED USER_TOKEN_REJECTED. The message never
+// quotes the header.
+absl::StatusOr<std::string> BearerToken(absl::string_view header) {
+  constexpr absl::string_view kScheme = "bearer ";
+  absl::string_view token;
+  if (header.size() > kScheme.size() &&
+      absl::EqualsIgnoreCase(header.substr(0, kScheme.size()), kScheme)) {
+    token = absl::StripAsciiWhitespace(header.substr(kScheme.size()));
+  }
+  bool ok = !token.empty() && token.size() <= kMaxUserTokenBytes;
+  for (const char c : token) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) ok = false;
+  }
+  if (!ok) {
+    return common::MakeError(
+        absl::StatusCode::kUnauthenticated,
+        "the authorization metadata must be \"Bearer <token>\": a user's access token for "
+        "Rollcall's app registration (at most 16 KiB, no spaces or control characters); the "
+        "value sent is not shown",
+        {std::string(common::reason::kUserTokenRejected), {}, std::nullopt});
+  }
+  return std::string(token);
+}
+
+absl::Status InvalidForDelegated(absl::string_view field, absl::string_view message) {
+  return common::MakeError(absl::StatusCode::kInvalidArgument, message,
+                           {std::string(common::reason::kInvalidId),
+                            {{std::string(common::meta::kField), std::string(field)}},
+                            std::nullopt});
+}
+
 grpc::ByteBuffer WithSuffix(const grpc::Slice& bytes, const ReplySuffix& suffix) {
   const grpc::Slice slices[2] = {
       bytes, grpc::Slice(suffix.data(), suffix.size, grpc::Slice::STATIC_SLICE)};
@@ -495,9 +544,56 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   grpc::Slice request_bytes;
   RequestFields parsed;
   absl::Status status = ParseRequest(*request, &request_bytes, &parsed);
+  // Delegated mode: a user's token, and user_id "me" or empty.
+  std::optional<std::string> user_token;
+  if (status.ok()) {
+    if (const std::optional<absl::string_view> authorization = AuthorizationOf(*context);
+        ABSL_PREDICT_FALSE(authorization.has_value())) {
+      const bool me = parsed.user_id.empty() || parsed.user_id == "me";
+      if (!options_.delegated_mode || options_.delegated == nullptr) {
+        // Without delegated mode the metadata is not Rollcall's business, unless the request
+        // asks for the signed-in user's meeting.
+        if (me && !parsed.session.present) {
+          status = common::MakeError(
+              absl::StatusCode::kFailedPrecondition,
+              "this call carries a user's token and asks for user_id \"me\", but delegated "
+              "mode is off on this server (setting delegated_mode); name the organizer in "
+              "user_id instead, or ask the operator to turn delegated mode on",
+              {std::string(common::reason::kDelegatedModeOff), {}, std::nullopt});
+        }
+      } else if (parsed.session.present) {
+        status = InvalidForDelegated(
+            "virtual_event_session",
+            "with a user's token (delegated mode) only online meetings are read, through /me: "
+            "send meeting_id and report_id, without virtual_event_session");
+      } else if (!me) {
+        status = InvalidForDelegated(
+            "user_id",
+            "with a user's token (delegated mode) user_id must be empty or \"me\": the "
+            "signed-in user reads only the meetings they organized");
+      } else {
+        absl::StatusOr<std::string> token = BearerToken(*authorization);
+        if (token.ok()) {
+          user_token = *std::move(token);
+          parsed.user_id = "me";
+        } else {
+          status = token.status();
+        }
+      }
+    }
+  }
   if (status.ok()) status = ValidateRequest(parsed);
   if (ABSL_PREDICT_FALSE(!status.ok() || draining_.load(std::memory_order_acquire)) &&
       Refused(call, Method::kGet, *context, status)) {
+    return call;
+  }
+  if (ABSL_PREDICT_FALSE(user_token.has_value())) {
+    // No caller policy: the user's own rights decide what is read, not Rollcall's.
+    DelegatedGet(call, *std::move(user_token),
+                 DelegatedRequest{std::string(parsed.meeting_id), std::string(parsed.report_id),
+                                  parsed.view, arrival,
+                                  CallDeadline(*context, arrival, options_.default_deadline),
+                                  std::string(TraceparentOf(*context))});
     return call;
   }
 
@@ -716,12 +812,91 @@ void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::T
                                        const grpc::CallbackServerContext& context,
                                        ReportCache::Loader loader, Reply reply) {
   const absl::Time deadline = CallDeadline(context, arrival, options_.default_deadline);
+  cache_->LoadOrJoin(key, deadline, Traced(context, WithL2(std::move(loader))),
+                     AnswerWhenLoaded(call->handle(), std::move(reply)));
+}
+
+void AttendanceReportServiceImpl::DelegatedGet(Call* call, std::string user_token,
+                                               DelegatedRequest request) {
+  const CallHandle handle = call->handle();
+  if (std::optional<graph::DelegatedUser> user = options_.delegated->Cached(user_token)) {
+    AnswerDelegated(handle, *user, request);
+    return;
+  }
+  ExchangeDone done = [this, handle, request](
+                          const absl::StatusOr<graph::DelegatedUser>& user) {
+    if (!user.ok()) {
+      handle.FinishError(ToGrpcStatus(user.status()), CacheOutcome::kMiss);
+      return;
+    }
+    AnswerDelegated(handle, *user, request);
+  };
+  // One exchange per user token for every call waiting on it, run off gRPC's threads.
+  const auto joined = exchanges_.Join(user_token, request.deadline, done, [&] {
+    return options_.exchange_executor->Schedule([this, token = user_token]() {
+      const absl::Time deadline = exchanges_.Deadline(token);
+      const absl::StatusOr<graph::DelegatedUser> user =
+          options_.delegated->Exchange(token, deadline);
+      bool again = false;
+      for (ExchangeDone& waiter : exchanges_.Take(token, deadline, false, &again)) waiter(user);
+    });
+  });
+  if (joined == SingleFlight<ExchangeDone>::Joined::kNotStarted) {
+    common::ErrorDetails details;
+    details.reason = std::string(common::reason::kUpstreamOverloaded);
+    details.retry_after = absl::Seconds(1);
+    handle.FinishError(
+        ToGrpcStatus(common::MakeError(absl::StatusCode::kResourceExhausted,
+                                       "too many Graph calls and token exchanges are in "
+                                       "progress or queued; retry with backoff",
+                                       details)),
+        CacheOutcome::kNone);
+  }
+}
+
+void AttendanceReportServiceImpl::AnswerDelegated(const CallHandle& handle,
+                                                  const graph::DelegatedUser& user,
+                                                  const DelegatedRequest& request) {
+  // The user's oid, from what Entra ID returned, keys the report: never another user's copy.
+  const ReportKey key(KeyKind::kDelegatedReport, user.identity.oid, request.meeting_id,
+                      request.report_id, request.view);
+  if (const CachedReport hit = cache_->Lookup(key, clock_->Now())) {
+    counters_.Add(kCacheHits);
+    if (hit.negative()) {
+      handle.FinishError(hit.grpc_error(), CacheOutcome::kNegativeHit);
+    } else if (const std::size_t size = hit.bytes().size() + suffixes_.from_cache.size;
+               size > options_.max_reply_bytes) {
+      handle.FinishError(ToGrpcStatus(ReplyTooLarge(size, options_.max_reply_bytes)),
+                         CacheOutcome::kHit);
+    } else {
+      handle.FinishOk(WithSuffix(hit.bytes(), suffixes_.from_cache), CacheOutcome::kHit);
+    }
+    return;
+  }
+  graph::ReportRef ref{"me", request.meeting_id, request.report_id, graph::ReportSource::kMe};
+  ReportCache::Loader loader = [loader = &loader_, graph = user.graph, ref = std::move(ref),
+                                with_records = key.with_records()](absl::string_view key,
+                                                                   absl::Time deadline) {
+    return loader->Load(key, ref, with_records, deadline, graph.get());
+  };
+  if (!request.traceparent.empty()) {
+    loader = [traceparent = request.traceparent, loader = std::move(loader)](
+                 absl::string_view key, absl::Time deadline) {
+      const graph::TraceContextScope scope(traceparent);
+      return loader(key, deadline);
+    };
+  }
+  cache_->LoadOrJoin(key, request.deadline, WithL2(std::move(loader)),
+                     AnswerWhenLoaded(handle, nullptr));
+}
+
+ReportCache::Done AttendanceReportServiceImpl::AnswerWhenLoaded(CallHandle handle,
+                                                                Reply reply) const {
   const ReplySuffix* const stale_suffix = &suffixes_.from_cache_stale;
-  cache_->LoadOrJoin(
-      key, deadline, Traced(context, WithL2(std::move(loader))),
+  return
       // Runs on the executor (or at once: a load finished since the Lookup, or the executor
       // refused this one).
-      [handle = call->handle(), stale_suffix, max_bytes = options_.max_reply_bytes,
+      [handle = std::move(handle), stale_suffix, max_bytes = options_.max_reply_bytes,
        reply = std::move(reply)](absl::StatusOr<CacheResult> result) {
         if (!result.ok()) {
           handle.FinishError(ToGrpcStatus(result.status()), CacheOutcome::kMiss);
@@ -738,7 +913,7 @@ void AttendanceReportServiceImpl::Miss(Call* call, const ReportKey& key, absl::T
         } else {
           handle.FinishOk(grpc::ByteBuffer(&result->report.bytes(), 1), CacheOutcome::kMiss);
         }
-      });
+      };
 }
 
 void AttendanceReportServiceImpl::Answered(Method method, grpc::StatusCode code,

@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "graph_client/delegated.h"
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "rollcall/v1/attendance.grpc.pb.h"
@@ -50,6 +51,8 @@
 #include "service/report_cache.h"
 #include "service/redis_l2.h"
 #include "service/report_loader.h"
+#include "service/single_flight.h"
+#include "service/upstream_executor.h"
 #include "service/rpc_observer.h"
 #include "service/striped_counters.h"
 #include "service/validation.h"
@@ -86,6 +89,13 @@ struct ServiceOptions {
   std::size_t max_reply_memory = std::numeric_limits<std::size_t>::max();
   // The second cache tier (redis_l2.h); null: none. Every load goes through it.
   std::shared_ptr<RedisL2> l2;
+  // Delegated mode (README, "Delegated mode"): GetAttendanceReport with a user's token in
+  // `authorization: Bearer ...` and user_id "me" (or empty) reads through /me as that user.
+  // Off: such calls are FAILED_PRECONDITION (DELEGATED_MODE_OFF). On, `delegated` and
+  // `exchange_executor` (where the on-behalf-of exchanges run, never a gRPC thread) are set.
+  bool delegated_mode = false;
+  std::shared_ptr<graph::DelegatedGraph> delegated;
+  UpstreamExecutor* exchange_executor = nullptr;
 };
 
 // Replies from this size up count against ServiceOptions::max_reply_memory.
@@ -204,6 +214,24 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   void Miss(Call* call, const ReportKey& key, absl::Time arrival,
             const grpc::CallbackServerContext& context, ReportCache::Loader loader,
             Reply reply = nullptr);
+  // Delegated mode: answers a GetAttendanceReport call carrying `user_token` (see
+  // ServiceOptions::delegated_mode) for the signed-in user's `meeting_id` and `report_id`.
+  // The exchange (when no fresh one is cached) runs on exchange_executor, one per user token
+  // for all the calls waiting on it; then the report is looked up under the user's oid.
+  struct DelegatedRequest {
+    std::string meeting_id;
+    std::string report_id;
+    rollcall::v1::ReportView view;
+    absl::Time arrival;
+    absl::Time deadline;
+    std::string traceparent;
+  };
+  void DelegatedGet(Call* call, std::string user_token, DelegatedRequest request);
+  // Looks the user's report up in the cache, or loads it as the user, and answers the call.
+  void AnswerDelegated(const CallHandle& handle, const graph::DelegatedUser& user,
+                       const DelegatedRequest& request);
+  // The done callback of a load that answers `handle` (Miss's).
+  ReportCache::Done AnswerWhenLoaded(CallHandle handle, Reply reply) const;
   // The loader of an attendance report (with its records or not).
   ReportCache::Loader ReportLoad(graph::ReportRef ref, bool with_records);
   // `loader` run under the caller's trace context (its valid traceparent, if it sent one), so
@@ -232,6 +260,9 @@ class AttendanceReportServiceImpl final : public internal::RawService {
   const std::shared_ptr<const PageTokenSigner> page_tokens_;
   CallerPolicyFile* const caller_policy_;  // options_.caller_policy; null: none
   ReportLoader loader_;
+  // Delegated mode: the calls waiting for each user token's exchange.
+  using ExchangeDone = std::function<void(const absl::StatusOr<graph::DelegatedUser>&)>;
+  SingleFlight<ExchangeDone> exchanges_;
 
   std::atomic<bool> draining_{false};
   StripedCounters<kCounters> counters_;

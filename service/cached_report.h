@@ -35,6 +35,10 @@ enum class KeyKind : char {
   kWebinarReports = 'W',   // a webinar session's list of reports: event, session
   kTownHallReports = 'T',  // a town hall session's list of reports: event, session
   kJoinLink = 'j',         // the meeting a join link names: user, link
+  // Delegated mode: a report read through /me as the signed-in user: the user's object ID
+  // (oid, from the token Entra ID returned to the on-behalf-of exchange), meeting, report,
+  // view. Never shared between users: the oid is part of the key.
+  kDelegatedReport = 'm',
 };
 
 // A cache key: the kind, three IDs and the view, each ID prefixed by its length (a varint) so

@@ -697,6 +697,16 @@ std::vector<Setting> BuildSettings() {
           "(off)"),
       Entry("log_level", kLevel, &Config::log_level, "info",
             "debug, info, warn or error. Logs are JSON lines on stderr."),
+      Entry("delegated_mode", kBool, &Config::delegated_mode, "false",
+            "Delegated mode: a GetAttendanceReport call that carries a user's token "
+            "(`authorization: Bearer ...`, a token issued for this app registration) and "
+            "user_id \"me\" (or empty) reads the report through Graph's /me as that user, "
+            "after an on-behalf-of exchange, with the delegated permission "
+            "OnlineMeetingArtifact.Read.All (README, \"Delegated mode\"). Off: such calls are "
+            "refused with FAILED_PRECONDITION (DELEGATED_MODE_OFF)."),
+      CountEntry("delegated_max_users", &Config::delegated_max_users, "5000", 1, 1000000,
+                 "Delegated mode: how many users' (user tokens') Graph tokens are cached; the "
+                 "least recently used go first."),
   };
   for (Setting& setting : settings) {
     if (setting.env.empty()) {

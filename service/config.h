@@ -152,6 +152,11 @@ struct Config {
   // choose; the bound address is printed as `rollcall metrics on HOST:PORT`.
   std::string metrics_listen;
   LogLevel log_level = LogLevel::kInfo;
+  // Delegated mode (README, "Delegated mode"): GetAttendanceReport calls carrying a user's
+  // token ("authorization: Bearer ...") read through /me as that user, after an on-behalf-of
+  // exchange. Off by default. At most delegated_max_users users' Graph tokens are cached.
+  bool delegated_mode = false;
+  int delegated_max_users = 0;
 };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string& name)>;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/mutex.h"
 #include "absl/synchronization/mutex.h"
@@ -29,6 +30,7 @@
 #include "common/clock.h"
 #include "graph_client/graph_client.h"
 #include "graph_client/http_transport.h"
+#include "graph_client/on_behalf_of.h"
 #include "graph_client/token_credential.h"
 #include "service/config.h"
 #include "service/log.h"
@@ -219,6 +221,19 @@ int Run(int argc, char** argv) {
   credential_options.scope = config->graph_scope;
   absl::StatusOr<std::unique_ptr<rollcall::graph::TokenCredential>> credential =
       rollcall::graph::MakeTokenCredential(credential_options, transport, clock);
+  // Delegated mode authenticates the app to the on-behalf-of grant as the client-credentials
+  // grant does: its own authenticator of the same credential.
+  std::shared_ptr<rollcall::graph::ClientAuthenticator> delegated_authenticator;
+  if (config->delegated_mode && credential.ok()) {
+    absl::StatusOr<std::shared_ptr<rollcall::graph::ClientAuthenticator>> authenticator =
+        rollcall::graph::MakeClientAuthenticator(credential_options, clock);
+    if (!authenticator.ok()) {
+      logger.Error("cannot build the credential of delegated mode",
+                   {{"error", authenticator.status().message()}});
+      return 2;
+    }
+    delegated_authenticator = *std::move(authenticator);
+  }
   // The secret now lives only inside the credential.
   config->client_secret.clear();
   credential_options.client_secret.clear();
@@ -238,15 +253,39 @@ int Run(int argc, char** argv) {
   graph_options.max_report_memory = static_cast<std::size_t>(config->max_report_memory);
   graph_options.retry = retry;
   graph_options.observer = graph_log;
+  std::shared_ptr<rollcall::graph::DelegatedGraph> delegated;
+  if (delegated_authenticator != nullptr) {
+    rollcall::graph::DelegatedOptions delegated_options;
+    delegated_options.token = credential_options;
+    delegated_options.token.background_refresh = false;
+    delegated_options.token.credential_observer = nullptr;
+    // The delegated permission on the app scope's resource (graph_scope without "/.default"),
+    // so that a national cloud's or the emulator's Graph host is used like the app scope's.
+    const std::string& app_scope = config->graph_scope;
+    delegated_options.scope =
+        absl::EndsWith(app_scope, "/.default")
+            ? absl::StrCat(app_scope.substr(0, app_scope.size() - 9), "/",
+                           rollcall::graph::kDelegatedPermission)
+            : rollcall::graph::DelegatedScope(config->graph_base_url);
+    delegated_options.graph = graph_options;
+    delegated_options.max_users = static_cast<std::size_t>(config->delegated_max_users);
+    const std::string delegated_scope = delegated_options.scope;
+    delegated = std::make_shared<rollcall::graph::DelegatedCredentials>(
+        std::move(delegated_options), std::move(delegated_authenticator), transport, clock);
+    logger.Info("delegated mode on: GetAttendanceReport calls with a user's token read through "
+                "/me as that user (on-behalf-of)",
+                {{"scope", delegated_scope}});
+  }
   std::shared_ptr<rollcall::graph::GraphClient> graph = rollcall::graph::MakeGraphClient(
       graph_options, transport,
       std::shared_ptr<rollcall::graph::TokenCredential>(std::move(*credential)), clock);
 
   absl::StatusOr<std::unique_ptr<rollcall::service::RollcallServer>> server =
       rollcall::service::RollcallServer::Start(*config, std::move(graph), clock, &logger,
-                                               [] {
+                                               [&] {
                                                  rollcall::service::ServerTuning tuning;
                                                  tuning.serving_at_start = false;
+                                                 tuning.delegated = delegated;
                                                  return tuning;
                                                }(),
                                                metrics);

@@ -149,7 +149,8 @@ absl::StatusOr<CachedReport> ReportLoader::Run(
 
 absl::StatusOr<CachedReport> ReportLoader::Load(absl::string_view key,
                                                 const graph::ReportRef& ref, bool with_records,
-                                                absl::Time deadline) {
+                                                absl::Time deadline, graph::GraphClient* graph) {
+  if (graph == nullptr) graph = graph_.get();
   return Run(
       "report",
       {{"user_id", ref.user_id},
@@ -162,7 +163,7 @@ absl::StatusOr<CachedReport> ReportLoader::Load(absl::string_view key,
         google::protobuf::Arena arena;
         auto* const report =
             google::protobuf::Arena::CreateMessage<rollcall::v1::MeetingAttendanceReport>(&arena);
-        absl::Status status = graph_->GetAttendanceReport(ref, with_records, deadline, report);
+        absl::Status status = graph->GetAttendanceReport(ref, with_records, deadline, report);
         if (!status.ok()) return status;
         const absl::Time fetched = clock_->Now();
         const absl::Duration ttl = ReportTtl(*report, fetched, ttl_);

@@ -79,8 +79,11 @@ class ReportLoader {
   // One Graph call for `ref` (with its records or not) within `deadline` (the cache's clock),
   // serialized into an entry for `key` (ReportKey::encoded()), fresh for ReportTtl. Logs one
   // line per Graph call.
+  // With `graph` (delegated mode: the signed-in user's client), that client instead of the
+  // loader's own.
   absl::StatusOr<CachedReport> Load(absl::string_view key, const graph::ReportRef& ref,
-                                    bool with_records, absl::Time deadline);
+                                    bool with_records, absl::Time deadline,
+                                    graph::GraphClient* graph = nullptr);
 
   // The same for a meeting's list of reports: a ListAttendanceReportsResponse{reports,
   // graph_fetch_time}, fresh for `ttl`.

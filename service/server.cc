@@ -208,7 +208,14 @@ RollcallServer::RollcallServer(const Config& config,
                                config.negative_cache_ttl, config.stale_if_error},
           clock, executor_.get(), logger)),
       service_(std::make_unique<AttendanceReportServiceImpl>(
-          ServiceOptionsFor(config, std::move(page_tokens), std::move(caller_policy), l2_),
+          [&] {
+            ServiceOptions options =
+                ServiceOptionsFor(config, std::move(page_tokens), std::move(caller_policy), l2_);
+            options.delegated_mode = config.delegated_mode;
+            options.delegated = tuning.delegated;
+            options.exchange_executor = executor_.get();
+            return options;
+          }(),
           std::move(graph), cache_.get(), clock, logger, rpc_log_.get())) {}
 
 absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(

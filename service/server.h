@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "graph_client/delegated.h"
 #include "graph_client/graph_client.h"
 #include "grpcpp/grpcpp.h"
 #include "service/attendance_service.h"
@@ -58,6 +59,9 @@ struct ServerTuning {
   // Health SERVING as soon as the server listens. False: NOT_SERVING until SetReady(true)
   // (rollcall_server: until the credential holds its first token).
   bool serving_at_start = true;
+  // Delegated mode (config.delegated_mode): what turns a caller's user token into a Graph
+  // client of that user; null: delegated mode is off.
+  std::shared_ptr<graph::DelegatedGraph> delegated;
 };
 
 class RollcallServer {

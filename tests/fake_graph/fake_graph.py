@@ -64,6 +64,10 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's resou
 GRAPH_WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/'
                           'common/oauth2/authorize", client_id="' + GRAPH_APP_ID + '"')
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# The on-behalf-of grant (FACTS.md §6, "OBO"): grant_type, and what requested_token_use says.
+OBO_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The delegated permission /me/onlineMeetings/.../attendanceReports needs.
+DELEGATED_SCOPE = "OnlineMeetingArtifact.Read.All"
 
 GRAPH_CONTENT_TYPE = "application/json; odata.metadata=minimal"
 AAD_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -77,7 +81,7 @@ HANDSHAKE_TIMEOUT_SECONDS = 10
 COUNTER_NAMES = (
     "total", "token", "token_error", "report", "records", "reports_list", "meeting_lookup",
     "virtual_event", "unauthorized", "forbidden", "not_found", "bad_request",
-    "method_not_allowed", "fault", "other",
+    "method_not_allowed", "fault", "other", "obo", "obo_error", "me",
 )
 GRAPH_KINDS = ("report", "records", "reports_list", "meeting_lookup", "graph_other")
 COUNTED_KINDS = ("token", "report", "records", "reports_list", "meeting_lookup")
@@ -505,6 +509,7 @@ class TokenStore:
         self._expiry: dict[str, float] = {}
         self._roles: dict[str, frozenset[str]] = {}
         self._issued: list[str] = []
+        self._users: dict[str, str] = {}  # delegated Graph token -> the user's oid
         self._assertions: collections.deque[str] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._permissions = frozenset(permissions)
 
@@ -516,6 +521,23 @@ class TokenStore:
             self._roles[token] = self._permissions
             self._issued.append(token)
         return token
+
+    def issue_delegated(self, lifetime: int, claims: dict) -> str:
+        """A Graph token for a user (the on-behalf-of grant's answer): a JWT whose payload holds
+        `claims` (oid, tid, scp, ...), with no roles, remembered with the user it is for."""
+        now = int(time.time())
+        token = user_jwt({**claims, "iat": now, "nbf": now, "exp": now + lifetime})
+        with self._lock:
+            self._expiry[token] = time.time() + lifetime
+            self._roles[token] = frozenset()
+            self._users[token] = claims["oid"]
+            self._issued.append(token)
+        return token
+
+    def user_of(self, token: str) -> str:
+        """The user (oid) of a delegated token; "" for an app-only one."""
+        with self._lock:
+            return self._users.get(token, "")
 
     def check(self, token: str) -> tuple[str, frozenset[str]]:
         """Returns ("valid"|"expired"|"unknown", the token's permissions)."""
@@ -576,6 +598,61 @@ def b64url_decode(text: str) -> bytes:
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def user_jwt(payload: dict) -> str:
+    """A signed-looking JWT (RS256 header, a random signature): the emulator recognizes the
+    tokens it issued by remembering them, as Entra ID would by their signature."""
+    header = {"typ": "JWT", "alg": "RS256", "kid": "fake-graph-user-key"}
+    return ".".join([b64url(json.dumps(header, separators=(",", ":")).encode()),
+                     b64url(json.dumps(payload, separators=(",", ":")).encode()),
+                     b64url(secrets.token_bytes(64))])
+
+
+class UserTokens:
+    """User tokens the emulator issued for Rollcall's app (POST /_emulator/user-tokens): what a
+    caller signed in to Entra ID would send Rollcall, and the on-behalf-of grant's assertion.
+    Also which users have not consented to the delegated permission."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: dict[str, dict] = {}
+        self._issued: list[str] = []
+        self._no_consent: set[str] = set()
+        self._no_consent_all = False
+
+    def issue(self, user: str, audience: str, lifetime: int, tenant: str) -> str:
+        now = int(time.time())
+        claims = {"aud": audience, "iss": f"https://sts.windows.net/{tenant}/", "tid": tenant,
+                  "oid": user, "scp": "access_as_user", "iat": now, "nbf": now,
+                  "exp": now + lifetime}
+        token = user_jwt(claims)
+        with self._lock:
+            self._claims[token] = claims
+            self._issued.append(token)
+        return token
+
+    def claims(self, token: str) -> Optional[dict]:
+        with self._lock:
+            return self._claims.get(token)
+
+    def issued(self) -> list[str]:
+        with self._lock:
+            return list(self._issued)
+
+    def set_consent(self, granted: bool, users: Optional[list[str]]) -> None:
+        with self._lock:
+            if users is None:
+                self._no_consent_all = not granted
+                self._no_consent.clear()
+            elif granted:
+                self._no_consent -= set(users)
+            else:
+                self._no_consent |= set(users)
+
+    def consented(self, user: str) -> bool:
+        with self._lock:
+            return not self._no_consent_all and user not in self._no_consent
 
 
 def _openssl_stdin(args: list[str], data: bytes) -> subprocess.CompletedProcess:
@@ -1557,7 +1634,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         grant_type = form.get("grant_type")
         if not grant_type:
             return missing("grant_type")
-        if grant_type != "client_credentials":
+        if grant_type not in ("client_credentials", OBO_GRANT):
             return self._aad_error(400, "unsupported_grant_type", 70003,
                                    f"The app requested an unsupported grant type '{grant_type}'.")
         if tenant.casefold() != cfg.tenant.casefold():
@@ -1610,6 +1687,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         scopes = scope.split()
         if not scopes:
             return missing("scope")
+        if grant_type == OBO_GRANT:
+            return self._on_behalf_of(tenant, form, scopes, missing)
         resource = scopes[0][: -len("/.default")] if scopes[0].endswith("/.default") else None
         if len(scopes) != 1 or resource is None or \
                 resource.rstrip("/").lower() not in {r.lower() for r in self._graph_resources()}:
@@ -1621,6 +1700,65 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body_out = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
                     "access_token": token}
         self.entry["token_issued"] = True
+        return Response(200, to_json_bytes(body_out), AAD_CONTENT_TYPE,
+                        self._aad_headers(str(uuid.uuid4())))
+
+    def _on_behalf_of(self, tenant: str, form: dict[str, str], scopes: list[str],
+                      missing: Callable[[str], Response]) -> Response:
+        """The on-behalf-of grant, once the client is authenticated: the user's token (the
+        assertion) must be one this emulator issued (POST /_emulator/user-tokens), for this app
+        (aud = client ID or api://client ID), unexpired, and the user (or an admin) must have
+        consented to the delegated permission. Answers a Graph token for that user."""
+        cfg = self.server.config
+
+        def refuse(error: str, code: int, description: str) -> Response:
+            self.extra_counters.append("obo_error")
+            return self._aad_error(400, error, code, description)
+
+        if form.get("requested_token_use") != "on_behalf_of":
+            return missing("requested_token_use")
+        assertion = form.get("assertion")
+        if not assertion:
+            return missing("assertion")
+        for scope in scopes:
+            resource, _, permission = scope.rpartition("/")
+            if resource.rstrip("/").lower() not in {r.lower() for r in self._graph_resources()} \
+                    or permission not in (DELEGATED_SCOPE, ".default"):
+                return refuse("invalid_scope", 70011,
+                              "The provided value for the input parameter 'scope' is not valid. "
+                              f"The scope {' '.join(scopes)} is not valid.")
+        claims = self.server.user_tokens.claims(assertion)
+        if claims is None:
+            return refuse("invalid_grant", 50013,
+                          "Assertion failed signature validation. [Reason - The key was not "
+                          "found.]")
+        if claims["aud"] not in (cfg.client_id, f"api://{cfg.client_id}"):
+            return refuse("invalid_grant", 50013,
+                          "Assertion failed signature validation. [Reason - Assertion audience "
+                          "does not match the Client app presenting the assertion. Audience in "
+                          f"assertion: {claims['aud']}.]")
+        if claims["tid"].casefold() != tenant.casefold():
+            return refuse("invalid_grant", 50013,
+                          "Assertion failed signature validation. [Reason - The assertion was "
+                          "issued for another tenant.]")
+        if time.time() >= claims["exp"]:
+            return refuse("invalid_grant", 500133,
+                          "Assertion is not within its valid time range. Ensure that the access "
+                          "token is not expired before using it for user assertion, or request a "
+                          "new token.")
+        if not self.server.user_tokens.consented(claims["oid"]):
+            return refuse("invalid_grant", 65001,
+                          "The user or administrator has not consented to use the application "
+                          f"with ID '{cfg.client_id}' named 'rollcall'. Send an interactive "
+                          "authorization request for this user and resource.")
+        lifetime = min(cfg.token_lifetime, max(1, int(claims["exp"] - time.time())))
+        token = self.server.tokens.issue_delegated(lifetime, {
+            "aud": GRAPH_HOST, "iss": f"https://sts.windows.net/{tenant}/", "tid": tenant,
+            "oid": claims["oid"], "appid": cfg.client_id, "scp": DELEGATED_SCOPE})
+        self.extra_counters.append("obo")
+        self.entry["token_issued"] = True
+        body_out = {"token_type": "Bearer", "scope": " ".join(scopes), "expires_in": lifetime,
+                    "ext_expires_in": lifetime, "access_token": token}
         return Response(200, to_json_bytes(body_out), AAD_CONTENT_TYPE,
                         self._aad_headers(str(uuid.uuid4())))
 
@@ -1735,12 +1873,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.extra_counters.append("bad_request")
             return self._graph_error(400, "BadRequest",
                                      f"Resource not found for the segment '{route.bad_segment}'.")
+        user = self.server.tokens.user_of(token)
         if route.me:
-            self.extra_counters.append("bad_request")
-            return self._graph_error(
-                400, "BadRequest", "/me request is only valid with delegated authentication flow.")
-        # The token's application permissions (FACTS.md §2, §3), before any lookup.
-        if not roles & REQUIRED_PERMISSIONS[route.kind]:
+            if not user:
+                self.extra_counters.append("bad_request")
+                return self._graph_error(
+                    400, "BadRequest",
+                    "/me request is only valid with delegated authentication flow.")
+            # A delegated token reads as its user: /me is that user.
+            self.extra_counters.append("me")
+            route.user = user
+        elif user and route.kind != "graph_other":
+            # A user's token reads only the user's own meetings (through /me or their own ID).
+            if route.source != "users" or route.user.casefold() != user.casefold():
+                self.extra_counters.append("forbidden")
+                return self._graph_error(403, "Forbidden", FORBIDDEN_MESSAGE)
+        # The token's application permissions (FACTS.md §2, §3), before any lookup; a user's
+        # token carries the delegated permission instead (its scp claim).
+        if not user and not roles & REQUIRED_PERMISSIONS[route.kind]:
             self.extra_counters.append("forbidden")
             return self._graph_error(403, "Forbidden", FORBIDDEN_MESSAGE)
 
@@ -1844,6 +1994,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _not_found(self, route: Route, missing: str) -> Response:
         self.extra_counters.append("not_found")
+        if route.me and missing == "owner":
+            missing = "parent"  # /me always exists: the signed-in user has no such meeting
         what = {"owner": OWNER_NAMES[route.source], "parent": PARENT_NAMES[route.source],
                 "report": "attendance report"}[missing]
         return self._graph_error(404, "NotFound", f"The specified {what} was not found.")
@@ -1964,6 +2116,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ("GET", "requests"): lambda: ok(server.stats.requests()),
             ("GET", "tokens"): lambda: ok(server.tokens.issued()),
             ("GET", "assertions"): lambda: ok(server.tokens.assertions()),
+            ("GET", "user-tokens"): lambda: ok(server.user_tokens.issued()),
             ("GET", "faults"): lambda: ok(server.faults.active()),
             ("POST", "reset"): lambda: (server.stats.reset(), ok({"reset": True})),
             ("POST", "expire-tokens"): lambda: ok({"expired": server.tokens.expire_all()}),
@@ -2003,6 +2156,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise ValueError("issued_tokens must be true or false")
                 server.tokens.set_permissions(permissions, issued_tokens)
                 ok({"app_permissions": permissions, "issued_tokens": issued_tokens})
+            elif (method, name) == ("POST", "user-tokens"):
+                spec = json_body()
+                if not isinstance(spec, dict) or not isinstance(spec.get("user"), str) \
+                        or not spec["user"] or set(spec) - {"user", "audience", "expires_in"}:
+                    raise ValueError('give {"user": "<oid>", "audience": "api://<client id>", '
+                                     '"expires_in": seconds}')
+                audience = spec.get("audience", f"api://{server.config.client_id}")
+                expires_in = spec.get("expires_in", 3600)
+                if not isinstance(audience, str) or not isinstance(expires_in, int):
+                    raise ValueError("audience must be a string and expires_in an integer "
+                                     "(negative: already expired)")
+                token = server.user_tokens.issue(spec["user"], audience, expires_in,
+                                                 server.config.tenant)
+                ok({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+            elif (method, name) == ("POST", "consent"):
+                spec = json_body()
+                if not isinstance(spec, dict) or not isinstance(spec.get("granted"), bool) \
+                        or set(spec) - {"granted", "users"}:
+                    raise ValueError('give {"granted": true|false, "users": ["<oid>", ...]}')
+                users = spec.get("users")
+                if users is not None and not (isinstance(users, list)
+                                              and all(isinstance(u, str) for u in users)):
+                    raise ValueError("users must be a list of object IDs")
+                server.user_tokens.set_consent(spec["granted"], users)
+                ok({"granted": spec["granted"], "users": users})
             elif (method, name) == ("POST", "credentials"):
                 spec = json_body()
                 if not isinstance(spec, dict) or not spec \
@@ -2030,7 +2208,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  for i, f in enumerate(spec["federated"])]
                 server.credentials.replace(certificates, federated, secrets)
                 ok(server.credentials.describe())
-            elif name in {n for _, n in routes} | {"dataset", "faults/wait", "reports"}:
+            elif name in {n for _, n in routes} | {"dataset", "faults/wait", "reports",
+                                                    "consent"}:
                 fail(405, f"{method} is not allowed on /_emulator/{name}")
             else:
                 fail(404, f"no control endpoint /_emulator/{name}")
@@ -2142,6 +2321,7 @@ class FakeGraphServer(http.server.ThreadingHTTPServer):
         self.dataset = dataset
         self.ssl_context = ssl_context
         self.tokens = TokenStore(config.app_permissions)
+        self.user_tokens = UserTokens()
         self.stats = Stats()
         self.faults = FaultInjector()
         self.credentials = credentials

@@ -1058,7 +1058,7 @@ class GraphTest(EmulatorTestCase):
             "total": 8, "token": 2, "token_error": 1, "report": 3, "records": 1,
             "reports_list": 1, "meeting_lookup": 0, "virtual_event": 0, "unauthorized": 1,
             "forbidden": 0, "not_found": 2, "bad_request": 0, "method_not_allowed": 0,
-            "fault": 0, "other": 1})
+            "fault": 0, "other": 1, "obo": 0, "obo_error": 0, "me": 0})
         log = e.control("GET", "requests")
         self.assertEqual([(x["method"], x["kind"], x["status"]) for x in log], [
             ("POST", "token", 200), ("POST", "token", 401), ("GET", "report", 200),
@@ -2189,6 +2189,85 @@ class NewPathFaultTest(EmulatorTestCase):
                 conn.close()
         finally:
             self.e.control("POST", "permissions", {"app_permissions": [ARTIFACT, MEETINGS_READ]})
+
+
+class DelegatedTest(EmulatorTestCase):
+    """User tokens, the on-behalf-of grant and /me (tests/fake_graph/README.md, "Delegated")."""
+    OTHER = "7f0a1c2e-0000-4000-8000-000000000002"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.e.control("POST", "consent", {"granted": True})
+
+    def user_token(self, user: str = USER, **spec: Any) -> str:
+        return self.e.control("POST", "user-tokens", {"user": user, **spec})["access_token"]
+
+    def obo(self, assertion: str, scope: str = "https://graph.microsoft.com/"
+            "OnlineMeetingArtifact.Read.All", **form: Optional[str]) -> Reply:
+        return self.e.token_request(grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+                                    assertion=assertion, requested_token_use="on_behalf_of",
+                                    scope=scope, **form)
+
+    def me_path(self) -> str:
+        return (f"/v1.0/me/onlineMeetings/{MEETING}/attendanceReports/{REPORT}"
+                "?$expand=attendanceRecords")
+
+    def test_user_token_is_a_jwt_with_the_claims(self) -> None:
+        token = self.user_token()
+        header, payload, signature = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        self.assertEqual(claims["oid"], USER)
+        self.assertEqual(claims["aud"], f"api://{CLIENT_ID}")
+        self.assertEqual(claims["tid"], TENANT)
+        self.assertGreater(claims["exp"], time.time())
+        self.assertIn(token, self.e.control("GET", "user-tokens"))
+
+    def test_obo_then_me_reads_the_organizers_report(self) -> None:
+        reply = self.obo(self.user_token())
+        self.assertEqual(reply.status, 200, reply.body)
+        graph_token = reply.json()["access_token"]
+        payload = graph_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        self.assertEqual(claims["oid"], USER)
+        me = self.e.get(self.me_path(), graph_token)
+        self.assertEqual(me.status, 200, me.body)
+        self.assertEqual(me.json()["id"], REPORT)
+        counters = self.e.control("GET", "counters")
+        self.assertEqual(counters["obo"], 1)
+        self.assertEqual(counters["me"], 1)
+        # The delegated token reads nobody else's meetings by their ID.
+        other = self.e.get(f"/v1.0/users/{self.OTHER}/onlineMeetings/{MEETING}"
+                           f"/attendanceReports/{REPORT}", graph_token)
+        self.assertGraphError(other, 403, "Forbidden")
+
+    def test_another_user_gets_not_found(self) -> None:
+        graph_token = self.obo(self.user_token(self.OTHER)).json()["access_token"]
+        error = self.assertGraphError(self.e.get(self.me_path(), graph_token), 404, "NotFound")
+        self.assertIn("online meeting", error["message"])
+
+    def test_app_token_on_me_is_refused(self) -> None:
+        self.assertGraphError(self.e.get(self.me_path(), self.e.token()), 400, "BadRequest")
+
+    def test_obo_errors(self) -> None:
+        def aadsts(reply: Reply) -> tuple:
+            body = reply.json()
+            return reply.status, body["error"], body["error_codes"][0]
+
+        self.assertEqual(aadsts(self.obo(self.user_token(audience="api://someone-else"))),
+                         (400, "invalid_grant", 50013))
+        self.assertEqual(aadsts(self.obo("not.a.token")), (400, "invalid_grant", 50013))
+        self.assertEqual(aadsts(self.obo(self.user_token(expires_in=-10))),
+                         (400, "invalid_grant", 500133))
+        self.assertEqual(aadsts(self.obo(self.user_token(), client_secret="wrong")),
+                         (401, "invalid_client", 7000215))
+        self.assertEqual(aadsts(self.obo(self.user_token(), scope="https://example.com/x")),
+                         (400, "invalid_scope", 70011))
+        self.e.control("POST", "consent", {"granted": False, "users": [USER]})
+        self.assertEqual(aadsts(self.obo(self.user_token())), (400, "invalid_grant", 65001))
+        self.assertEqual(self.obo(self.user_token(self.OTHER)).status, 200)
+        self.e.control("POST", "consent", {"granted": True, "users": [USER]})
+        self.assertEqual(self.obo(self.user_token()).status, 200)
+        self.assertEqual(self.e.control("GET", "counters")["obo_error"], 5)
 
 
 if __name__ == "__main__":

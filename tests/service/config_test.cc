@@ -567,6 +567,8 @@ TEST(ConfigTest, HelpListsEverySettingWithItsEnvVarAndDefault) {
        "(empty: a random key per process)"},
       {"--metrics_listen=HOST:PORT", "ROLLCALL_METRICS_LISTEN", "(empty: no metrics endpoint)"},
       {"--log_level=LEVEL", "ROLLCALL_LOG_LEVEL", "info"},
+      {"--delegated_mode=true|false", "ROLLCALL_DELEGATED_MODE", "false"},
+      {"--delegated_max_users=N", "ROLLCALL_DELEGATED_MAX_USERS", "5000"},
   };
   for (const Expected& setting : expected) {
     // Environment-only entries all start alike: find each by its variable too.
