@@ -69,14 +69,18 @@ rollcall_install_go_tools() {
     return 1
   fi
   mkdir -p "$bin"
-  for name in grpcurl grpc-health-probe; do
-    module=$ROLLCALL_GRPCURL_MODULE
-    [ "$name" = grpc-health-probe ] && module=$ROLLCALL_HEALTH_PROBE_MODULE
-    if [ ! -x "$bin/$name" ]; then
-      rollcall_log "installing $name (go install ${module##*@})"
-      GOBIN="$bin" GOFLAGS=-mod=mod go install "$module" >&2
-    fi
-  done
+  # Under a lock: ctest runs the tests that need these in parallel.
+  (
+    flock 9
+    for name in grpcurl grpc-health-probe; do
+      module=$ROLLCALL_GRPCURL_MODULE
+      [ "$name" = grpc-health-probe ] && module=$ROLLCALL_HEALTH_PROBE_MODULE
+      if [ ! -x "$bin/$name" ]; then
+        rollcall_log "installing $name (go install ${module##*@})"
+        GOBIN="$bin" GOFLAGS=-mod=mod go install "$module" >&2
+      fi
+    done
+  ) 9>"$bin/.go-tools.lock"
 }
 
 # The deployment checks' tools (tests/deploy/, ctest label deploy), pinned, into
