@@ -184,6 +184,28 @@ std::string FormField(absl::string_view name, absl::string_view value) {
   return absl::StrCat(PercentEncode(name), "=", PercentEncode(value));
 }
 
+absl::StatusOr<HttpResponse> SendTokenRequest(HttpTransport& transport, const common::Clock& clock,
+                                              GraphCallObserver* observer,
+                                              absl::string_view endpoint,
+                                              const HttpRequest& request, absl::Time* sent) {
+  *sent = clock.Now();
+  absl::StatusOr<HttpResponse> response = transport.Send(request);
+  if (observer != nullptr) {
+    GraphCallRecord record;
+    record.endpoint = endpoint;
+    record.http_status = response.ok() ? response->status : 0;
+    record.latency = clock.Now() - *sent;
+    observer->OnGraphCall(record);
+  }
+  return response;
+}
+
+absl::StatusCode TokenTransportCode(const absl::Status& failure) {
+  return failure.code() == absl::StatusCode::kDeadlineExceeded
+             ? absl::StatusCode::kDeadlineExceeded
+             : absl::StatusCode::kUnavailable;
+}
+
 ClientCredentialsGrant::ClientCredentialsGrant(const TokenCredentialConfig& config,
                                                std::unique_ptr<ClientAuthenticator> authenticator,
                                                std::shared_ptr<HttpTransport> transport,
@@ -207,20 +229,11 @@ absl::StatusOr<AccessToken> ClientCredentialsGrant::Request(absl::Time deadline)
   request.body = absl::StrCat(client_id_field_, "&", authentication->form_fields,
                               "&grant_type=client_credentials");
   request.deadline = deadline;
-  const absl::Time sent = clock_->Now();  // lifetimes count from before the request
-
-  absl::StatusOr<HttpResponse> response = transport_->Send(request);
-  if (observer_ != nullptr) {
-    GraphCallRecord record;
-    record.endpoint = kTokenEndpoint;
-    record.http_status = response.ok() ? response->status : 0;
-    record.latency = clock_->Now() - sent;
-    observer_->OnGraphCall(record);
-  }
+  absl::Time sent;  // lifetimes count from before the request
+  absl::StatusOr<HttpResponse> response =
+      SendTokenRequest(*transport_, *clock_, observer_.get(), kTokenEndpoint, request, &sent);
   if (!response.ok()) {
-    const absl::StatusCode code = response.status().code() == absl::StatusCode::kDeadlineExceeded
-                                      ? absl::StatusCode::kDeadlineExceeded
-                                      : absl::StatusCode::kUnavailable;
+    const absl::StatusCode code = TokenTransportCode(response.status());
     absl::Status error = common::MakeError(
         code,
         absl::StrCat("could not get an access token from ", UrlOrigin(token_url_), ": ",

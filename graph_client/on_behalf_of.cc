@@ -86,19 +86,11 @@ absl::StatusOr<AccessToken> OnBehalfOfGrant::Request(absl::Time deadline) {
   request.body = absl::StrCat(fields_, "&", authentication->form_fields, "&",
                               FormField("assertion", assertion_));
   request.deadline = deadline;
-  const absl::Time sent = clock_->Now();
-  absl::StatusOr<HttpResponse> response = transport_->Send(request);
-  if (observer_ != nullptr) {
-    GraphCallRecord record;
-    record.endpoint = kOboEndpoint;
-    record.http_status = response.ok() ? response->status : 0;
-    record.latency = clock_->Now() - sent;
-    observer_->OnGraphCall(record);
-  }
+  absl::Time sent;
+  absl::StatusOr<HttpResponse> response =
+      SendTokenRequest(*transport_, *clock_, observer_.get(), kOboEndpoint, request, &sent);
   if (!response.ok()) {
-    const absl::StatusCode code = response.status().code() == absl::StatusCode::kDeadlineExceeded
-                                      ? absl::StatusCode::kDeadlineExceeded
-                                      : absl::StatusCode::kUnavailable;
+    const absl::StatusCode code = TokenTransportCode(response.status());
     return MarkTransient(common::MakeError(
         code,
         absl::StrCat("could not exchange the user's token at ", UrlOrigin(token_url_), ": ",
