@@ -63,24 +63,44 @@ rollcall_install_tools() {
 ROLLCALL_GRPCURL_MODULE=github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 ROLLCALL_HEALTH_PROBE_MODULE=github.com/grpc-ecosystem/grpc-health-probe@v0.4.62
 rollcall_install_go_tools() {
-  local bin="$ROLLCALL_BUILD/tools/bin" name module
-  if ! command -v go >/dev/null; then
-    rollcall_log "no Go toolchain: grpcurl and grpc-health-probe are not installed"
-    return 1
-  fi
+  rollcall_go_install grpcurl "$ROLLCALL_GRPCURL_MODULE" &&
+    rollcall_go_install grpc-health-probe "$ROLLCALL_HEALTH_PROBE_MODULE"
+}
+
+# Installs the Go program `module` (path@version) as $ROLLCALL_BUILD/tools/bin/NAME with
+# `go install` unless it is there, under a lock (ctest runs the tests that need it in parallel).
+# Returns 1, saying so, without a Go toolchain.
+rollcall_go_install() {
+  local name=$1 module=$2 bin="$ROLLCALL_BUILD/tools/bin"
   mkdir -p "$bin"
-  # Under a lock: ctest runs the tests that need these in parallel.
   (
     flock 9
-    for name in grpcurl grpc-health-probe; do
-      module=$ROLLCALL_GRPCURL_MODULE
-      [ "$name" = grpc-health-probe ] && module=$ROLLCALL_HEALTH_PROBE_MODULE
-      if [ ! -x "$bin/$name" ]; then
-        rollcall_log "installing $name (go install ${module##*@})"
-        GOBIN="$bin" GOFLAGS=-mod=mod go install "$module" >&2
-      fi
-    done
-  ) 9>"$bin/.go-tools.lock"
+    [ -x "$bin/$name" ] && exit 0
+    if ! command -v go >/dev/null; then
+      rollcall_log "no Go toolchain: $name not installed"
+      exit 1
+    fi
+    rollcall_log "installing $name (go install $module)"
+    GOBIN="$bin" GOFLAGS=-mod=mod go install "$module" >&2
+  ) 9>"$bin/.install-$name.lock"
+}
+
+# A venv at $1 holding the pip requirements file $2, made again when the file or the Python
+# (${PYTHON:-python3}) changes.
+rollcall_python_venv() {
+  local venv=$1 req=$2 python="${PYTHON:-python3}" want
+  want="$(cat "$req" <("$python" -c 'import sys; print(sys.version)') | sha256sum)"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  rollcall_log "installing $req into $venv"
+  rm -rf "$venv"
+  "$python" -m venv "$venv" || {
+    rollcall_log "'$python -m venv' failed (on Debian: apt-get install python3-venv)"
+    return 1
+  }
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$req" >&2 &&
+    echo "$want" >"$venv/requirements.sha256"
 }
 
 # The deployment checks' tools (tests/deploy/, ctest label deploy), pinned, into
@@ -92,37 +112,19 @@ rollcall_install_go_tools() {
 ROLLCALL_KUSTOMIZE_MODULE=sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 ROLLCALL_KUBE_SCORE_MODULE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
 rollcall_install_deploy_tool() {
-  local name=$1 tools="$ROLLCALL_BUILD/tools" module
-  mkdir -p "$tools/bin"
-  (
-    flock 9
-    case "$name" in
-      kustomize|kube-score)
-        [ -x "$tools/bin/$name" ] && exit 0
-        module=$ROLLCALL_KUSTOMIZE_MODULE
-        [ "$name" = kube-score ] && module=$ROLLCALL_KUBE_SCORE_MODULE
-        if ! command -v go >/dev/null; then
-          rollcall_log "no Go toolchain: $name not installed"
-          exit 1
-        fi
-        rollcall_log "installing $name (go install $module)"
-        GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "$module" >&2
-        ;;
-      kubernetes-validate)
-        local req="$ROLLCALL_ROOT/tests/deploy/requirements.txt" venv="$tools/deploy-venv"
-        # Reinstalled when requirements.txt changes.
-        if [ -x "$venv/bin/kubernetes-validate" ] && cmp -s "$req" "$venv/requirements.txt"; then
-          exit 0
-        fi
-        rollcall_log "installing kubernetes-validate (pip, tests/deploy/requirements.txt)"
-        rm -rf "$venv"
-        python3 -m venv "$venv" &&
-          "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2 &&
-          cp "$req" "$venv/requirements.txt"
-        ;;
-      *) rollcall_log "unknown deploy tool $name"; exit 1 ;;
-    esac
-  ) 9>"$tools/.install-$name.lock"
+  local tools="$ROLLCALL_BUILD/tools"
+  case "$1" in
+    kustomize) rollcall_go_install kustomize "$ROLLCALL_KUSTOMIZE_MODULE" ;;
+    kube-score) rollcall_go_install kube-score "$ROLLCALL_KUBE_SCORE_MODULE" ;;
+    kubernetes-validate)
+      mkdir -p "$tools"
+      (
+        flock 9
+        rollcall_python_venv "$tools/deploy-venv" "$ROLLCALL_ROOT/tests/deploy/requirements.txt"
+      ) 9>"$tools/.install-deploy-venv.lock"
+      ;;
+    *) rollcall_log "unknown deploy tool $1"; return 1 ;;
+  esac
 }
 rollcall_install_deploy_tools() {
   local name ok=0

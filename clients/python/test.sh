@@ -8,25 +8,14 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+source "$root/scripts/lib.sh"
 : "${ROLLCALL_TARGET:?run this under scripts/with_server, which sets ROLLCALL_TARGET}"
 work="${ROLLCALL_CLIENT_WORK:-${ROLLCALL_BUILD:-$root/build}/clients/python}"
-python="${PYTHON:-python3}"
 mkdir -p "$work"
 work="$(cd "$work" && pwd)"
 
 venv="$work/venv"
-want="$(cat "$here/requirements.txt" <("$python" -c 'import sys; print(sys.version)') | sha256sum)"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "clients/python: installing requirements.txt into $venv" >&2
-  rm -rf "$venv"
-  "$python" -m venv "$venv" || {
-    echo "clients/python: '$python -m venv' failed (on Debian: apt-get install python3-venv)" >&2
-    exit 1
-  }
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    -r "$here/requirements.txt"
-  echo "$want" >"$venv/requirements.sha256"
-fi
+rollcall_python_venv "$venv" "$here/requirements.txt"
 
 gen="$work/gen"
 rm -rf "$gen"
