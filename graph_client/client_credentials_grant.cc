@@ -184,10 +184,21 @@ std::string FormField(absl::string_view name, absl::string_view value) {
   return absl::StrCat(PercentEncode(name), "=", PercentEncode(value));
 }
 
-absl::StatusOr<HttpResponse> SendTokenRequest(HttpTransport& transport, const common::Clock& clock,
-                                              GraphCallObserver* observer,
-                                              absl::string_view endpoint,
-                                              const HttpRequest& request, absl::Time* sent) {
+absl::StatusOr<HttpResponse> PostToTokenEndpoint(const ClientAuthentication& authentication,
+                                                 HttpTransport& transport,
+                                                 const common::Clock& clock,
+                                                 GraphCallObserver* observer,
+                                                 absl::string_view endpoint,
+                                                 const std::string& url, absl::string_view form,
+                                                 absl::string_view form_after, absl::Time deadline,
+                                                 absl::Time* sent) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = url;
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"Accept", "application/json"}};
+  request.body = absl::StrCat(form, "&", authentication.form_fields, "&", form_after);
+  request.deadline = deadline;
   *sent = clock.Now();
   absl::StatusOr<HttpResponse> response = transport.Send(request);
   if (observer != nullptr) {
@@ -221,17 +232,10 @@ ClientCredentialsGrant::ClientCredentialsGrant(const TokenCredentialConfig& conf
 absl::StatusOr<AccessToken> ClientCredentialsGrant::Request(absl::Time deadline) {
   absl::StatusOr<ClientAuthentication> authentication = authenticator_->Authenticate();
   if (!authentication.ok()) return authentication.status();
-  HttpRequest request;
-  request.method = "POST";
-  request.url = token_url_;
-  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
-                     {"Accept", "application/json"}};
-  request.body = absl::StrCat(client_id_field_, "&", authentication->form_fields,
-                              "&grant_type=client_credentials");
-  request.deadline = deadline;
   absl::Time sent;  // lifetimes count from before the request
-  absl::StatusOr<HttpResponse> response =
-      SendTokenRequest(*transport_, *clock_, observer_.get(), kTokenEndpoint, request, &sent);
+  absl::StatusOr<HttpResponse> response = PostToTokenEndpoint(
+      *authentication, *transport_, *clock_, observer_.get(), kTokenEndpoint, token_url_,
+      client_id_field_, "grant_type=client_credentials", deadline, &sent);
   if (!response.ok()) {
     const absl::StatusCode code = TokenTransportCode(response.status());
     absl::Status error = common::MakeError(

@@ -66,14 +66,19 @@ std::string TokenEndpointUrl(const TokenCredentialConfig& config);
 // `form` percent-encoded as one application/x-www-form-urlencoded field "name=value".
 std::string FormField(absl::string_view name, absl::string_view value);
 
-// One POST to the token endpoint (client credentials or on-behalf-of): sends `request` through
-// `transport`, tells `observer` (may be null) of it as `endpoint` with its latency on `clock`,
-// and returns the response, or the transport's failure. *sent gets the time it was sent
-// (lifetimes count from before the request).
-absl::StatusOr<HttpResponse> SendTokenRequest(HttpTransport& transport, const common::Clock& clock,
-                                              GraphCallObserver* observer,
-                                              absl::string_view endpoint,
-                                              const HttpRequest& request, absl::Time* sent);
+// One POST to the token endpoint `url` (client credentials or on-behalf-of): the grant's own
+// form fields `form`, the client's `authentication`, then `form_after`, by `deadline`;
+// tells `observer` (may be null) of it as `endpoint` with its latency on `clock`. Returns the
+// response or the transport's failure; *sent gets the time it was
+// sent (lifetimes count from before the request).
+absl::StatusOr<HttpResponse> PostToTokenEndpoint(const ClientAuthentication& authentication,
+                                                 HttpTransport& transport,
+                                                 const common::Clock& clock,
+                                                 GraphCallObserver* observer,
+                                                 absl::string_view endpoint,
+                                                 const std::string& url, absl::string_view form,
+                                                 absl::string_view form_after, absl::Time deadline,
+                                                 absl::Time* sent);
 
 // The code a token request the transport could not complete gets: DEADLINE_EXCEEDED when its
 // deadline passed, UNAVAILABLE otherwise.

@@ -78,17 +78,10 @@ OnBehalfOfGrant::OnBehalfOfGrant(const TokenCredentialConfig& config, std::strin
 absl::StatusOr<AccessToken> OnBehalfOfGrant::Request(absl::Time deadline) {
   absl::StatusOr<ClientAuthentication> authentication = authenticator_->Authenticate();
   if (!authentication.ok()) return authentication.status();
-  HttpRequest request;
-  request.method = "POST";
-  request.url = token_url_;
-  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
-                     {"Accept", "application/json"}};
-  request.body = absl::StrCat(fields_, "&", authentication->form_fields, "&",
-                              FormField("assertion", assertion_));
-  request.deadline = deadline;
   absl::Time sent;
-  absl::StatusOr<HttpResponse> response =
-      SendTokenRequest(*transport_, *clock_, observer_.get(), kOboEndpoint, request, &sent);
+  absl::StatusOr<HttpResponse> response = PostToTokenEndpoint(
+      *authentication, *transport_, *clock_, observer_.get(), kOboEndpoint, token_url_, fields_,
+      FormField("assertion", assertion_), deadline, &sent);
   if (!response.ok()) {
     const absl::StatusCode code = TokenTransportCode(response.status());
     return MarkTransient(common::MakeError(
