@@ -9,15 +9,20 @@ first token no request waits for one. This measures it against a baseline in the
   tokens that live an hour (the baseline);
 - against each, a Rollcall server with its cache off (`cache_max_bytes=0`), so that every
   request is a miss that calls Graph with the current token, under a steady load of `--rps`
-  (50) requests a second for `--seconds` (60) from ghz; then, alone, a Rollcall server with its
-  cache on, under a steady load of cache hits (200 a second) for half of that;
-- `token_refresh_miss_p99_ratio` = p99 of the misses with 3-second tokens / p99 with hour-long
-  ones (target <= 1.2: a request that waited for a token fetch would show at p99 at this rate,
-  about one in 75 requests arriving during a refresh), the same for hits, and
-  `token_refresh_requests_per_interval` = token requests during the load / (seconds / 1.5 s):
-  one token request per refresh interval (target 0.8 to 1.2);
+  (50) requests a second from ghz; then a Rollcall server with its cache on, under a steady load
+  of cache hits (200 a second). One server at a time, in 3 alternating rounds a side (short,
+  long, long, short, ...): `--seconds` (60) of misses a side, half of that of hits;
+- `token_refresh_miss_p99_ratio` = the median round's p99 of the misses with 3-second tokens /
+  the same with hour-long ones (target <= 1.2: a request that waited for a token fetch would
+  show at p99 at this rate, about one in 75 requests arriving during a refresh), the same for
+  hits, and `token_refresh_requests_per_interval` = token requests during the misses' load /
+  (seconds / 1.5 s): one token request per refresh interval (target 0.8 to 1.2);
 - every reply must be OK (ghz's status counts), and neither side is near saturation at this
   rate (the load generator's and the server's CPU are reported).
+
+A p99 of hits is a fraction of a millisecond: one run a side, one after the other, moved it by
+a third either way with the machine's load (0.70 and 1.29 on the same code), which is why the
+sides alternate and the median round counts.
 
 Prints one JSON object ({"measurement": "token_refresh", ...}); bench.py calls measure().
 
@@ -57,53 +62,82 @@ def load(ghz, server, report, rps, seconds):
     """A steady load; the server's CPU over it."""
     before = cpu_seconds(server.proc.pid)
     started = time.monotonic()
-    result = ghz.run(server.address, report, concurrency=8, duration=f"{seconds}s", rps=rps)
+    result = ghz.run(server.address, report, concurrency=8, duration=f"{seconds:g}s", rps=rps)
     elapsed = time.monotonic() - started
     result["server_cpu_pct"] = round(100 * (cpu_seconds(server.proc.pid) - before) / elapsed, 1)
     return result
 
 
-def measure(make_emulator, start_rollcall, ghz, report, rps=50, seconds=60):
-    """make_emulator(extra_args) -> an Emulator; start_rollcall(emulator, env) -> a Process."""
-    out = {"measurement": "token_refresh", "rps": rps, "seconds": seconds,
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def one_round(emulator, start_rollcall, ghz, report, env, rps, seconds):
+    """A fresh Rollcall server on `emulator`, warmed up, under `seconds` of load at `rps`; its
+    latency figures and the token requests it made during the load."""
+    server = start_rollcall(emulator, env)
+    try:
+        # The first token is fetched in the background at start; a few calls make sure the
+        # server serves (and, cache on, has the report) before the load.
+        result = ghz.run(server.address, report, concurrency=1, total=3)
+        assert set(result["codes"]) == {"OK"}, result
+        tokens_before = emulator.counter("token")
+        result = load(ghz, server, report, rps, seconds)
+        result["tokens"] = emulator.counter("token") - tokens_before
+        return result
+    finally:
+        server.stop()
+
+
+def measure(make_emulator, start_rollcall, ghz, report, rps=50, seconds=60, rounds=3):
+    """make_emulator(extra_args) -> an Emulator; start_rollcall(emulator, env) -> a Process.
+
+    Both emulators live through the whole measurement; servers run one at a time, in
+    alternating rounds (short, long, long, short, ...), so that a disturbance of the shared
+    machine falls on both sides alike rather than on whichever ran second. Each side's figure
+    is the median of its rounds' p99s."""
+    out = {"measurement": "token_refresh", "rps": rps, "seconds": seconds, "rounds": rounds,
            "short_lifetime_s": SHORT_LIFETIME, "long_lifetime_s": LONG_LIFETIME}
-    codes_ok = True
-    for name, lifetime in (("long", LONG_LIFETIME), ("short", SHORT_LIFETIME)):
-        emulator = make_emulator(["--token-lifetime", str(lifetime)])
-        try:
-            # One server at a time, so that the token requests counted are the measured
-            # server's and nothing else refreshes beside it.
-            miss_server = start_rollcall(emulator, {"ROLLCALL_CACHE_MAX_BYTES": "0"})
-            try:
-                # The first token is fetched in the background at start; a few calls make sure
-                # the server serves before the load.
-                result = ghz.run(miss_server.address, report, concurrency=1, total=3)
-                assert set(result["codes"]) == {"OK"}, result
-                log(f"{name} tokens ({lifetime}s): {seconds}s of misses at {rps}/s")
-                tokens_before = emulator.counter("token")
-                misses = load(ghz, miss_server, report, rps, seconds)
-                tokens = emulator.counter("token") - tokens_before
-            finally:
-                miss_server.stop()
-            hit_server = start_rollcall(emulator, {})
-            try:
-                result = ghz.run(hit_server.address, report, concurrency=1, total=3)
-                assert set(result["codes"]) == {"OK"}, result
-                log(f"{name} tokens: {seconds // 2}s of hits at {rps * 4}/s")
-                hits = load(ghz, hit_server, report, rps * 4, seconds // 2)
-            finally:
-                hit_server.stop()
-        finally:
+    lifetimes = {"long": LONG_LIFETIME, "short": SHORT_LIFETIME}
+    emulators = {}
+    try:
+        for name, lifetime in lifetimes.items():
+            emulators[name] = make_emulator(["--token-lifetime", str(lifetime)])
+        runs = {(name, kind): [] for name in lifetimes for kind in ("miss", "hit")}
+        # Misses: the cache off, every request a Graph call with the current token. Hits: the
+        # cache on, at four times the rate, for half as long.
+        kinds = (("miss", {"ROLLCALL_CACHE_MAX_BYTES": "0"}, rps, seconds / rounds),
+                 ("hit", {}, rps * 4, seconds / 2 / rounds))
+        for kind, env, kind_rps, round_seconds in kinds:
+            for r in range(rounds):
+                order = ("short", "long") if r % 2 == 0 else ("long", "short")
+                for name in order:
+                    log(f"{kind}es, {name} tokens ({lifetimes[name]}s), round {r + 1} of "
+                        f"{rounds}: {round_seconds:g}s at {kind_rps}/s")
+                    runs[(name, kind)].append(one_round(emulators[name], start_rollcall, ghz,
+                                                        report, env, kind_rps, round_seconds))
+    finally:
+        for emulator in emulators.values():
             emulator.p.stop()
-        for kind, r in (("miss", misses), ("hit", hits)):
+    codes_ok = True
+    for (name, kind), results in runs.items():
+        codes = {}
+        for r in results:
             codes_ok = codes_ok and set(r["codes"]) == {"OK"}
-            out[f"{name}_{kind}_p50_ms"] = round(r["p50_ms"], 3)
-            out[f"{name}_{kind}_p99_ms"] = round(r["p99_ms"], 3)
-            out[f"{name}_{kind}_rps"] = round(r["rps"], 1)
-            out[f"{name}_{kind}_count"] = r["count"]
-            out[f"{name}_{kind}_codes"] = r["codes"]
-            out[f"{name}_{kind}_server_cpu_pct"] = r["server_cpu_pct"]
-        out[f"{name}_token_requests"] = tokens
+            for code, count in r["codes"].items():
+                codes[code] = codes.get(code, 0) + count
+        out[f"{name}_{kind}_p50_ms"] = round(median([r["p50_ms"] for r in results]), 3)
+        out[f"{name}_{kind}_p99_ms"] = round(median([r["p99_ms"] for r in results]), 3)
+        out[f"{name}_{kind}_p99_ms_rounds"] = [round(r["p99_ms"], 3) for r in results]
+        out[f"{name}_{kind}_rps"] = round(median([r["rps"] for r in results]), 1)
+        out[f"{name}_{kind}_count"] = sum(r["count"] for r in results)
+        out[f"{name}_{kind}_codes"] = codes
+        out[f"{name}_{kind}_server_cpu_pct"] = round(
+            median([r["server_cpu_pct"] for r in results]), 1)
+        if kind == "miss":
+            out[f"{name}_token_requests"] = sum(r["tokens"] for r in results)
     out["miss_p99_ratio"] = round(out["short_miss_p99_ms"] / out["long_miss_p99_ms"], 3)
     out["hit_p99_ratio"] = round(out["short_hit_p99_ms"] / out["long_hit_p99_ms"], 3)
     out["expected_refreshes"] = round(seconds / REFRESH_INTERVAL, 1)

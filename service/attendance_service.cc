@@ -546,10 +546,12 @@ grpc::ServerUnaryReactor* AttendanceReportServiceImpl::GetAttendanceReport(
   absl::Status status = ParseRequest(*request, &request_bytes, &parsed);
   // Delegated mode: a user's token, and user_id "me" or empty.
   std::optional<std::string> user_token;
-  if (status.ok()) {
+  const bool me = parsed.user_id.empty() || parsed.user_id == "me";
+  // Without delegated mode a request naming its organizer never needs the metadata, which
+  // gRPC turns into a map on first reading: not on a cache hit's path.
+  if (status.ok() && (me || options_.delegated_mode)) {
     if (const std::optional<absl::string_view> authorization = AuthorizationOf(*context);
         ABSL_PREDICT_FALSE(authorization.has_value())) {
-      const bool me = parsed.user_id.empty() || parsed.user_id == "me";
       if (!options_.delegated_mode || options_.delegated == nullptr) {
         // Without delegated mode the metadata is not Rollcall's business, unless the request
         // asks for the signed-in user's meeting.

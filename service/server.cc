@@ -317,6 +317,10 @@ absl::StatusOr<std::unique_ptr<RollcallServer>> RollcallServer::Start(
   // Without this gRPC sets SO_REUSEPORT, and a second server on the same port would start
   // "successfully" and steal half the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Channelz's per-call and per-socket counters (on by default) are read only through the
+  // channelz service, which this server does not register: they would cost every call some
+  // 300 instructions, about 0.6% of a cache hit, for figures nobody can read.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
 
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {

@@ -92,6 +92,15 @@ inline constexpr RequestWireField kSessionWireFields[] = {
 // bytes are not a well-formed message.
 absl::Status ParseRequest(absl::string_view bytes, RequestFields* out);
 
+// ParseRequest's shortcut: the request as nearly every client encodes it (user_id, meeting_id
+// and report_id, each under 16 KiB so that its length takes one or two bytes, and a view under
+// 128, in any order, any of them repeated or left out, and nothing else) parsed with plain
+// reads, as the full walk would parse it. False, with *out in no particular state, for
+// anything else (a session, an unknown field, a longer varint, truncated bytes): ParseRequest
+// then walks the bytes from the start. On a cache hit's path it costs about a fifth of the
+// walk's instructions.
+bool ParseCommonRequest(absl::string_view bytes, RequestFields* out);
+
 // The same for a received message: parses its one slice in place, or, when gRPC delivered it
 // in several, a copy joined into one. *storage holds those bytes for as long as *out is used.
 absl::Status ParseRequest(const grpc::ByteBuffer& request, grpc::Slice* storage,

@@ -194,6 +194,80 @@ TEST(RequestWireTest, FieldsThatAreNotTheMessagesAreSkippedAsProtobufSkipsThem) 
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf));
 }
 
+// ParseRequest reads the shape clients send (the three IDs and a view under 128) with plain
+// reads, and anything else with the full walk. Both must agree with protobuf at the seam:
+// lengths of one, two and three bytes, views of one and two bytes, non-minimal varints, a
+// session after the IDs, and bytes cut at every position.
+TEST(RequestWireTest, TheShortcutAndTheFullWalkAgreeWithProtobufAtTheirSeam) {
+  const auto agrees = [](const std::string& bytes) {
+    RequestFields parsed;
+    const bool ours = ParseRequest(bytes, &parsed).ok();
+    GetAttendanceReportRequest by_protobuf;
+    const bool theirs = by_protobuf.ParseFromString(bytes);
+    if (ours != theirs) return ::testing::AssertionFailure() << "ok " << ours << " vs " << theirs;
+    if (!ours) return ::testing::AssertionSuccess();
+    if (!google::protobuf::util::MessageDifferencer::Equals(ToMessage(parsed), by_protobuf)) {
+      return ::testing::AssertionFailure()
+             << ToMessage(parsed).ShortDebugString() << " vs " << by_protobuf.ShortDebugString();
+    }
+    // Where the shortcut answers, its answer is protobuf's too.
+    RequestFields shortcut;
+    if (ParseCommonRequest(bytes, &shortcut) &&
+        !google::protobuf::util::MessageDifferencer::Equals(ToMessage(shortcut), by_protobuf)) {
+      return ::testing::AssertionFailure() << "shortcut: " << ToMessage(shortcut).ShortDebugString()
+                                           << " vs " << by_protobuf.ShortDebugString();
+    }
+    return ::testing::AssertionSuccess();
+  };
+  // The shape every client sends is the shortcut's: IDs of one- and two-byte lengths, views.
+  const auto shortcut_takes = [](const GetAttendanceReportRequest& request) {
+    RequestFields parsed;
+    return ParseCommonRequest(request.SerializeAsString(), &parsed);
+  };
+  for (const std::size_t length : {0, 1, 127, 128, 129, 1024, 16383, 16384, 70000}) {
+    GetAttendanceReportRequest request;
+    request.set_user_id(std::string(length, 'u'));
+    request.set_meeting_id("m");
+    request.set_report_id(std::string(length / 2, 'r'));
+    for (const int view : {0, 1, 2, 127, 128, 300, -1}) {
+      request.set_view(static_cast<rollcall::v1::ReportView>(view));
+      EXPECT_TRUE(agrees(request.SerializeAsString())) << length << " " << view;
+      EXPECT_EQ(shortcut_takes(request), length < 16384 && view >= 0 && view < 128)
+          << length << " " << view;
+    }
+  }
+  // A two-byte length followed by a long field: a length misread would still fit, and so be
+  // used rather than sent to the full walk.
+  for (const std::size_t length : {128, 200, 1000, 5000}) {
+    GetAttendanceReportRequest request;
+    request.set_user_id(std::string(length, 'u'));
+    request.set_report_id(std::string(20000, 'r'));
+    EXPECT_TRUE(agrees(request.SerializeAsString())) << length;
+  }
+  // Non-minimal varints: a length of 3 in two bytes, a view of 1 in two, a tag in two.
+  EXPECT_TRUE(agrees(std::string("\x0a\x83\x00abc", 6)));
+  EXPECT_TRUE(agrees(std::string("\x20\x81\x00", 3)));
+  EXPECT_TRUE(agrees(std::string("\x8a\x00\x01x", 4)));
+  // A session after the IDs, and the IDs repeated after it.
+  GetAttendanceReportRequest ids;
+  ids.set_user_id("u");
+  ids.set_report_id("r");
+  GetAttendanceReportRequest session;
+  session.mutable_virtual_event_session()->set_event_id("e");
+  EXPECT_TRUE(agrees(ids.SerializeAsString() + session.SerializeAsString() +
+                     ids.SerializeAsString()));
+  // Every prefix of a full request: truncations the shortcut sees first.
+  GetAttendanceReportRequest full;
+  full.set_user_id(std::string(200, 'u'));
+  full.set_meeting_id("meeting");
+  full.set_report_id("report");
+  full.set_view(rollcall::v1::REPORT_VIEW_BASIC);
+  const std::string bytes = full.SerializeAsString();
+  for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
+    EXPECT_TRUE(agrees(bytes.substr(0, cut))) << "cut at " << cut;
+  }
+}
+
 std::string AsString(const ReplySuffix& suffix) {
   return std::string(reinterpret_cast<const char*>(suffix.data()), suffix.size);
 }

@@ -184,16 +184,19 @@ TEST(ParseRequestTest, IdsViewTheRequestBytesWithoutACopy) {
 // The eight-bytes-at-a-time path must agree with the rule byte by byte: every byte value, at
 // every offset of a word and across word boundaries, between printable neighbours.
 TEST(ValidationTest, EveryByteAtEveryPositionIsJudgedAlike) {
-  for (std::size_t position = 0; position < 19; ++position) {
-    for (int value = 0; value < 256; ++value) {
-      std::string id(19, 'a');
-      id[position] = static_cast<char>(value);
-      GetAttendanceReportRequest request = Valid();
-      request.set_report_id(id);
-      const bool printable = value >= 0x20 && value < 0x7f;
-      // A lone byte of 0x80 or more is never valid UTF-8; below 0x20 and 0x7f are controls.
-      EXPECT_EQ(ValidateRequest(request).ok(), printable)
-          << "byte " << value << " at " << position;
+  // Lengths around the 8- and 16-byte blocks the check reads at once, and their tails.
+  for (const std::size_t length : {1, 7, 8, 9, 15, 16, 17, 19, 31, 32, 33, 40}) {
+    for (std::size_t position = 0; position < length; ++position) {
+      for (int value = 0; value < 256; ++value) {
+        std::string id(length, 'a');
+        id[position] = static_cast<char>(value);
+        GetAttendanceReportRequest request = Valid();
+        request.set_report_id(id);
+        const bool printable = value >= 0x20 && value < 0x7f;
+        // A lone byte of 0x80 or more is never valid UTF-8; below 0x20 and 0x7f are controls.
+        EXPECT_EQ(ValidateRequest(request).ok(), printable)
+            << "byte " << value << " at " << position << " of " << length;
+      }
     }
   }
   GetAttendanceReportRequest request = Valid();
