@@ -159,7 +159,7 @@ class Ghz:
         self.binary, self.cpu = binary, cpu
 
     def run(self, target, report_id, concurrency, duration=None, total=None, rps=None,
-            connections=1, view="REPORT_VIEW_FULL"):
+            connections=1, view="REPORT_VIEW_FULL", skip_first=0):
         data = json.dumps({"userId": USER, "meetingId": MEETING, "reportId": report_id,
                            "view": view})
         argv = [self.binary, "--insecure", "--proto", os.path.join(ROOT, "proto/rollcall/v1/attendance.proto"),
@@ -172,6 +172,8 @@ class Ghz:
             argv += ["-n", str(total)]
         if rps:
             argv += ["--rps", str(int(rps))]
+        if skip_first:  # left out of the latency figures (ghz's own start-up)
+            argv += ["--skipFirst", str(int(skip_first))]
         if shutil.which("taskset"):
             argv = ["taskset", "-c", str(self.cpu)] + argv
         out = subprocess.run(argv + [target], capture_output=True, text=True, timeout=600)
@@ -179,7 +181,9 @@ class Ghz:
         lat = {d["percentage"]: d["latency"] / 1e6 for d in result.get("latencyDistribution") or []}
         codes = result.get("statusCodeDistribution") or {}
         return {"rps": result["rps"], "count": result["count"], "p50_ms": lat.get(50),
-                "p99_ms": lat.get(99), "codes": codes}
+                "p99_ms": lat.get(99), "codes": codes,
+                # Every counted request's latency, for figures over several runs.
+                "latencies_ms": [d["latency"] / 1e6 for d in result.get("details") or []]}
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
