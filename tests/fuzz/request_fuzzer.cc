@@ -17,7 +17,8 @@
 // %XX, never "." or "..", and percent-decoding it gives the ID back exactly; the query is
 // exactly "$expand=attendanceRecords" or absent, as the view says. EncodePathSegment must hold
 // the same for any bytes at all, and service::ReportKey must give two requests the same key
-// only when they ask for the same thing, of the same kind.
+// only when they ask for the same thing, of the same kind (IDs spelled as GUIDs included,
+// which the key packs into 16 bytes).
 
 #include <fuzzer/FuzzedDataProvider.h>
 #include <grpcpp/impl/grpc_library.h>
@@ -435,11 +436,31 @@ void CheckKeys(const GetAttendanceReportRequest& a, const GetAttendanceReportReq
   FUZZ_CHECK(ka.with_records() == (a.view() != rollcall::v1::REPORT_VIEW_BASIC), "view");
 }
 
+// An ID: bytes as they come, or, for the cache key's packed GUIDs, 16 bytes spelled as a GUID
+// in Graph's lowercase form or in capitals, or the 16 bytes themselves: spellings that must
+// not share a key unless they are the same ID.
+std::string ConsumeId(FuzzedDataProvider& fdp) {
+  const int shape = fdp.ConsumeIntegralInRange<int>(0, 3);
+  if (shape == 0) return fdp.ConsumeRandomLengthString(kMaxIdBytes + 8);
+  std::string bytes = fdp.ConsumeBytesAsString(16);
+  bytes.resize(16);
+  if (shape == 3) return bytes;
+  const char* digits = shape == 1 ? "0123456789abcdef" : "0123456789ABCDEF";
+  std::string guid;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) guid += '-';
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    guid += digits[byte >> 4];
+    guid += digits[byte & 0x0f];
+  }
+  return guid;
+}
+
 GetAttendanceReportRequest ConsumeRequest(FuzzedDataProvider& fdp) {
   GetAttendanceReportRequest request;
-  request.set_user_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
-  request.set_meeting_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
-  request.set_report_id(fdp.ConsumeRandomLengthString(kMaxIdBytes + 8));
+  request.set_user_id(ConsumeId(fdp));
+  request.set_meeting_id(ConsumeId(fdp));
+  request.set_report_id(ConsumeId(fdp));
   request.set_view(static_cast<rollcall::v1::ReportView>(fdp.ConsumeIntegralInRange<int>(-1, 3)));
   if (fdp.ConsumeBool()) {  // a webinar or town hall session, perhaps with a user or meeting too
     rollcall::v1::VirtualEventSession* session = request.mutable_virtual_event_session();

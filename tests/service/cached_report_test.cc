@@ -4,6 +4,8 @@
 #include "service/cached_report.h"
 
 #include <memory>
+#include <cctype>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -44,6 +46,56 @@ TEST(ReportKeyTest, EncodingIsUnambiguous) {
             ReportKey(KeyKind::kJoinLink, "u", "m", "", REPORT_VIEW_BASIC).encoded());
   EXPECT_TRUE(ReportKey("u", "m", "r", REPORT_VIEW_UNSPECIFIED).with_records());
   EXPECT_FALSE(ReportKey("u", "m", "r", REPORT_VIEW_BASIC).with_records());
+}
+
+TEST(ReportKeyTest, AGuidInGraphsSpellingIsKeptAsItsSixteenBytes) {
+  using std::string_literals::operator""s;
+  const std::string guid = "16664f75-11dc-4870-bec6-38c1aaa81431";
+  const std::string bytes =
+      "\x16\x66\x4f\x75\x11\xdc\x48\x70\xbe\xc6\x38\xc1\xaa\xa8\x14\x31"s;
+  // The prefix 0x3fff (two varint bytes) stands for "a packed GUID": 19 bytes, not 37.
+  EXPECT_EQ(ReportKey(guid, "m", guid, REPORT_VIEW_FULL).encoded(),
+            "o\xff\x7f"s + bytes + "\x01m\xff\x7f"s + bytes + "F");
+  // Any other spelling is kept as it is, so that each key still names one request: upper
+  // case, braces, no dashes, a non-hex digit, one character more or less.
+  std::string upper = guid;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& other :
+       {upper, "{" + guid + "}", std::string("16664f7511dc4870bec638c1aaa81431"),
+        std::string("16664f75-11dc-4870-bec6-38c1aaa8143g"), guid + "0", guid.substr(1),
+        std::string("16664f75-11dc-4870-bec6_38c1aaa81431")}) {
+    const ReportKey key(other, "m", "r", REPORT_VIEW_FULL);
+    EXPECT_EQ(key.encoded(), "o"s + static_cast<char>(other.size()) + other + "\x01m\x01rF")
+        << other;
+    EXPECT_NE(key.encoded(), ReportKey(guid, "m", "r", REPORT_VIEW_FULL).encoded());
+  }
+  // The 16 bytes themselves, as an ID, are not the GUID.
+  EXPECT_NE(ReportKey(bytes, "m", "r", REPORT_VIEW_FULL).encoded(),
+            ReportKey(guid, "m", "r", REPORT_VIEW_FULL).encoded());
+  // Every hex digit, at every place, packs and reads back distinctly.
+  std::set<std::string> keys;
+  const std::string digits = "0123456789abcdef";
+  for (std::size_t at = 0; at < guid.size(); ++at) {
+    if (guid[at] == '-') continue;
+    for (const char digit : digits) {
+      std::string id = guid;
+      id[at] = digit;
+      keys.insert(std::string(ReportKey(id, "m", "r", REPORT_VIEW_FULL).encoded()));
+    }
+  }
+  EXPECT_EQ(keys.size(), 32u * 15u + 1u);  // each change is a new key; no change is one key
+  // An ID whose length is the marker's, or above it, keeps its own prefix (written one
+  // higher), never the marker's.
+  for (const std::size_t length : {0x3ffeu, 0x3fffu, 0x4000u}) {
+    const std::string id(length, 'x');
+    const absl::string_view encoded = ReportKey(id, "m", "r", REPORT_VIEW_FULL).encoded();
+    std::size_t written = length >= 0x3fff ? length + 1 : length;
+    std::string varint;
+    for (; written >= 0x80; written >>= 7) varint += static_cast<char>(0x80 | (written & 0x7f));
+    varint += static_cast<char>(written);
+    EXPECT_EQ(encoded.substr(1, varint.size()), varint) << length;
+    EXPECT_EQ(encoded.size(), 1 + varint.size() + length + 5) << length;
+  }
 }
 
 TEST(ReportKeyTest, EachIdIsLengthPrefixedAndLongKeysAreWhole) {
