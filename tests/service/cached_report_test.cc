@@ -20,10 +20,6 @@ using rollcall::v1::REPORT_VIEW_BASIC;
 using rollcall::v1::REPORT_VIEW_FULL;
 using rollcall::v1::REPORT_VIEW_UNSPECIFIED;
 
-ReportKey Key(const std::string& report, rollcall::v1::ReportView view = REPORT_VIEW_FULL) {
-  return ReportKey("user", "meeting", report, view);
-}
-
 TEST(ReportKeyTest, EncodingIsUnambiguous) {
   EXPECT_NE(ReportKey("ab", "c", "d", REPORT_VIEW_FULL).encoded(),
             ReportKey("a", "bc", "d", REPORT_VIEW_FULL).encoded());

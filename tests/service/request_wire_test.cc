@@ -245,9 +245,9 @@ TEST(RequestWireTest, TheShortcutAndTheFullWalkAgreeWithProtobufAtTheirSeam) {
     EXPECT_TRUE(agrees(request.SerializeAsString())) << length;
   }
   // Non-minimal varints: a length of 3 in two bytes, a view of 1 in two, a tag in two.
-  EXPECT_TRUE(agrees(std::string("\x0a\x83\x00abc", 6)));
+  EXPECT_TRUE(agrees(std::string("\x0a\x83\x00" "abc", 6)));
   EXPECT_TRUE(agrees(std::string("\x20\x81\x00", 3)));
-  EXPECT_TRUE(agrees(std::string("\x8a\x00\x01x", 4)));
+  EXPECT_TRUE(agrees(std::string("\x8a\x00\x01" "x", 4)));
   // A session after the IDs, and the IDs repeated after it.
   GetAttendanceReportRequest ids;
   ids.set_user_id("u");
