@@ -84,7 +84,8 @@ TEST(ReportKeyTest, AGuidInGraphsSpellingIsKeptAsItsSixteenBytes) {
   // higher), never the marker's.
   for (const std::size_t length : {0x3ffeu, 0x3fffu, 0x4000u}) {
     const std::string id(length, 'x');
-    const absl::string_view encoded = ReportKey(id, "m", "r", REPORT_VIEW_FULL).encoded();
+    const ReportKey key(id, "m", "r", REPORT_VIEW_FULL);
+    const absl::string_view encoded = key.encoded();
     std::size_t written = length >= 0x3fff ? length + 1 : length;
     std::string varint;
     for (; written >= 0x80; written >>= 7) varint += static_cast<char>(0x80 | (written & 0x7f));
