@@ -43,9 +43,9 @@ enum class KeyKind : char {
 
 // A cache key: the kind, three IDs and the view, each ID prefixed by its length (a varint) so
 // that no two different requests share a key whatever bytes the IDs contain; an ID that is a
-// GUID in Graph's lowercase spelling is kept as its 16 bytes, behind a prefix no length takes. REPORT_VIEW_UNSPECIFIED and
-// REPORT_VIEW_FULL are the same view (the proto says so) and share a key. Kinds that have no
-// third ID or no view pass "" and REPORT_VIEW_BASIC.
+// GUID in Graph's lowercase spelling is kept as its 16 bytes, behind a prefix no length takes.
+// REPORT_VIEW_UNSPECIFIED and REPORT_VIEW_FULL are the same view (the proto says so) and share
+// a key. Kinds that have no third ID or no view pass "" and REPORT_VIEW_BASIC.
 class ReportKey {
  public:
   // An online meeting's report (KeyKind::kMeetingReport).
